@@ -1,0 +1,73 @@
+/**
+ * The storage port: where backup files and manifests live. Paths are relative, '/'-separated keys such
+ * as `tenant-backups/<org>/<date>/summary-<id>.json`; they never start with '/' and never contain '..'.
+ *
+ * Every backend passes the same suite (tests/storage/contract.ts). Retries, limits and logging wrap a
+ * backend (lib/storage/retrying.ts); a backend itself makes one attempt and reports what happened.
+ */
+export interface StoredObject {
+  /** Full key of the object, as given to put(). */
+  path: string;
+  /** Size in bytes. */
+  size: number;
+}
+
+export interface BackupStorage {
+  /** A short name for logs and the API ("local", "supabase"). */
+  readonly kind: string;
+
+  /**
+   * Stores `data` under `path`, replacing any object already there. Atomic for readers: a concurrent or
+   * later get() sees either the previous object (or none) or all of `data`, never a prefix. Safe to
+   * repeat with the same arguments.
+   */
+  put(path: string, data: Uint8Array, contentType: string): Promise<void>;
+
+  /** The whole object. Throws StorageError with code "not_found" when there is none. */
+  get(path: string): Promise<Uint8Array>;
+
+  /**
+   * Every object whose key starts with `prefix` (a folder prefix ending in '/', or ''), at any depth,
+   * sorted by path. Never truncated: backends page through their listings.
+   */
+  list(prefix: string): Promise<StoredObject[]>;
+
+  /** Deletes the objects; keys that do not exist are ignored. Safe to repeat. */
+  remove(paths: string[]): Promise<void>;
+}
+
+export type StorageErrorCode =
+  /** No object at that key. Never retried. */
+  | "not_found"
+  /** Credentials refused (401/403). Never retried. */
+  | "unauthorized"
+  /** The object is larger than the backend accepts (413). Never retried. */
+  | "too_large"
+  /** Outage, 5xx, timeout or network error: the same call may succeed later. */
+  | "transient"
+  /** Anything else the backend refused. Never retried. */
+  | "failed";
+
+export class StorageError extends Error {
+  constructor(
+    readonly code: StorageErrorCode,
+    message: string,
+    readonly path?: string,
+  ) {
+    super(message);
+    this.name = "StorageError";
+  }
+}
+
+/** Rejects keys that could escape the storage root or confuse a backend. */
+export function assertValidKey(path: string): void {
+  if (
+    path.length === 0 ||
+    path.startsWith("/") ||
+    path.includes("\\") ||
+    path.includes("\0") ||
+    path.split("/").some((part) => part === ".." || part === "." || part === "")
+  ) {
+    throw new StorageError("failed", `invalid storage key: ${JSON.stringify(path)}`, path);
+  }
+}
