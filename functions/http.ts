@@ -1,0 +1,85 @@
+/**
+ * HTTP plumbing shared by the handlers: JSON answers, the one place where errors become Responses,
+ * method checks, and body parsing with a size limit and zod validation that names the bad field.
+ */
+import type { z } from "zod";
+import { AppError, fail } from "../lib/errors.ts";
+
+/** Bodies are small JSON objects; anything larger is refused before it is parsed. */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body, null, 2), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers },
+  });
+}
+
+export function errorResponse(err: unknown): Response {
+  if (err instanceof AppError) {
+    const headers: Record<string, string> = {};
+    if (err.code === "method_not_allowed" && typeof err.details?.allow === "string")
+      headers.allow = err.details.allow;
+    if (err.code === "rate_limited" && err.details?.retry_after !== undefined) {
+      headers["retry-after"] = String(err.details.retry_after);
+    }
+    return json(
+      err.status,
+      {
+        success: false,
+        error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
+      },
+      headers,
+    );
+  }
+  // Anything else is a bug or an outage: say so without leaking internals.
+  return json(500, {
+    success: false,
+    error: { code: "internal", message: "internal error; see the function log" },
+  });
+}
+
+export function requireMethod(request: Request, ...allowed: string[]): void {
+  if (!allowed.includes(request.method)) {
+    throw fail("method_not_allowed", `use ${allowed.join(" or ")} for this endpoint`, {
+      allow: allowed.join(", "),
+    });
+  }
+}
+
+/** Reads a JSON object body (empty means {}), refusing bodies over the limit whatever Content-Length says. */
+export async function readJsonBody(request: Request, limit = MAX_BODY_BYTES): Promise<unknown> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > limit) throw fail("payload_too_large", `request body is larger than ${limit} bytes`);
+  const reader = request.body?.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (reader) {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel();
+        throw fail("payload_too_large", `request body is larger than ${limit} bytes`);
+      }
+      chunks.push(value);
+    }
+  }
+  const text = Buffer.concat(chunks).toString("utf8").trim();
+  if (text === "") return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw fail("bad_request", "request body is not valid JSON", { field: "body" });
+  }
+}
+
+/** Validates input; the error names the first bad field, as `field` in details and in the message. */
+export function validate<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = issue && issue.path.length > 0 ? issue.path.join(".") : "body";
+  throw fail("bad_request", `${field}: ${issue?.message ?? "invalid"}`, { field });
+}

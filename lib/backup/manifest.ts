@@ -1,0 +1,74 @@
+/**
+ * The backup's manifest (`summary-<backup_id>.json`): written last, so a backup without one does not
+ * exist. It says everything a restore needs to trust the files without the database that wrote them.
+ */
+import { z } from "zod";
+
+export const FORMAT = "tenant-backup";
+export const FORMAT_VERSION = 1;
+
+export const BACKUP_TYPES = ["daily", "manual", "pre_restore"] as const;
+export type BackupType = (typeof BACKUP_TYPES)[number];
+
+/** The backup_logs.backup_type each kind of backup is logged under (the setup guide queries daily_tenant). */
+export const LOG_TYPE: Record<BackupType, string> = {
+  daily: "daily_tenant",
+  manual: "manual_tenant",
+  pre_restore: "pre_restore",
+};
+
+const fileSchema = z.object({
+  path: z.string(),
+  rows: z.number().int().nonnegative(),
+  /** Compressed size, as stored. */
+  bytes: z.number().int().nonnegative(),
+  /** Of the stored (compressed) bytes. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Primary key (as text) of the file's last row. */
+  last_key: z.array(z.string()).nullable(),
+});
+
+const columnSchema = z.object({
+  name: z.string(),
+  type: z.string(),
+  not_null: z.boolean(),
+  identity: z.enum(["always", "by_default"]).nullable(),
+});
+
+const tableSchema = z.object({
+  name: z.string(),
+  /** Position in insert order (parents first). */
+  order: z.number().int().nonnegative(),
+  anchor: z.enum(["root", "key", "parent"]),
+  primary_key: z.array(z.string()).nullable(),
+  /** The stored columns, in the order of each row's values. Generated columns are not stored. */
+  columns: z.array(columnSchema),
+  generated_columns: z.array(z.string()),
+  row_count: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+  files: z.array(fileSchema),
+});
+
+export const manifestSchema = z.object({
+  format: z.literal(FORMAT),
+  format_version: z.literal(FORMAT_VERSION),
+  backup_id: z.string(),
+  backup_type: z.enum(BACKUP_TYPES),
+  backup_date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+  organization_id: z.string(),
+  organization_name: z.string().nullable(),
+  started_at: z.string(),
+  completed_at: z.string(),
+  tenant: z.object({ root_table: z.string(), key: z.string(), schema: z.string() }),
+  schema_fingerprint: z.string(),
+  /** How a row is written: one JSON array of column texts per line, gzip-compressed. */
+  encoding: z.literal("jsonl-text-array+gzip"),
+  tables: z.array(tableSchema),
+  total_records: z.number().int().nonnegative(),
+  total_bytes: z.number().int().nonnegative(),
+  warnings: z.array(z.string()),
+});
+
+export type Manifest = z.infer<typeof manifestSchema>;
+export type ManifestTable = z.infer<typeof tableSchema>;
+export type ManifestFile = z.infer<typeof fileSchema>;

@@ -1,0 +1,284 @@
+/**
+ * One tenant's backup: every tenant table, read in primary-key pages inside PostgreSQL, written as
+ * compressed parts, then the manifest last. Resumable: after each part the run's progress is saved in
+ * the database, so a run cut by the time budget or killed continues from its last saved part; the part
+ * that was being written is simply written again under the same key.
+ */
+import { randomUUID } from "node:crypto";
+import { type Catalog, type CatalogTable, schemaFingerprint, storedColumns } from "../catalog.ts";
+import type { BackupRun } from "../db/tenant-db.ts";
+import { AppError, errorMessage, fail } from "../errors.ts";
+import type { Services } from "../services.ts";
+import {
+  type BackupType,
+  FORMAT,
+  FORMAT_VERSION,
+  LOG_TYPE,
+  type Manifest,
+  type ManifestFile,
+  type ManifestTable,
+} from "./manifest.ts";
+import { PartWriter } from "./part-writer.ts";
+import { filePath, newBackupId, summaryPath } from "./paths.ts";
+
+export interface TenantBackupRequest {
+  tenantId: string;
+  tenantName: string | null;
+  type: BackupType;
+  /** UTC day the backup belongs to. */
+  date: string;
+  /** Epoch ms after which no new page is started; the run then stops as "incomplete". */
+  deadline: number;
+  /** Continue this run instead of starting a new one. */
+  resumeBackupId?: string;
+  /** The catalog, when the caller already read it (the daily run reads it once for all tenants). */
+  catalog?: Catalog;
+}
+
+export type TenantBackupResult =
+  | {
+      status: "completed";
+      backupId: string;
+      summaryPath: string;
+      records: number;
+      bytes: number;
+      tables: number;
+      manifest: Manifest;
+    }
+  | {
+      status: "incomplete";
+      backupId: string;
+      records: number;
+      bytes: number;
+      tablesDone: number;
+      tables: number;
+    };
+
+interface TableProgress {
+  files: ManifestFile[];
+  after: string[] | null;
+  done: boolean;
+}
+
+interface RunProgress {
+  schema_fingerprint: string;
+  started_at: string;
+  tables: Record<string, TableProgress>;
+}
+
+export async function backupTenant(
+  services: Services,
+  request: TenantBackupRequest,
+): Promise<TenantBackupResult> {
+  const { db, config, log } = services;
+  const holder = randomUUID();
+  const ttl = config.backup.lockTtlSeconds;
+  const lock = await db.acquireLock(request.tenantId, `backup:${request.type}`, holder, ttl);
+  if (!lock.acquired) {
+    throw fail(
+      "conflict",
+      `tenant ${request.tenantId} is busy: ${lock.operation} running until ${lock.expires_at}`,
+      {
+        operation: lock.operation,
+        expires_at: lock.expires_at,
+      },
+    );
+  }
+  const backupId = request.resumeBackupId ?? newBackupId(services.now());
+  let run: BackupRun | undefined;
+  try {
+    run = await db.startRun({
+      backupId,
+      tenantId: request.tenantId,
+      date: request.date,
+      type: request.type,
+      logType: LOG_TYPE[request.type],
+    });
+    const catalog = request.catalog ?? (await db.catalog());
+    const fingerprint = schemaFingerprint(catalog);
+    const saved = run.progress as Partial<RunProgress> | undefined;
+    // A run started under another schema cannot be continued: its files would not match the manifest.
+    const progress: RunProgress =
+      saved?.schema_fingerprint === fingerprint && saved.tables
+        ? (saved as RunProgress)
+        : { schema_fingerprint: fingerprint, started_at: services.now().toISOString(), tables: {} };
+
+    const keepLease = async () => {
+      if (!(await db.renewLock(request.tenantId, holder, ttl))) {
+        throw fail("conflict", `lost the lease on tenant ${request.tenantId}; another operation took over`);
+      }
+    };
+
+    // Every call writes at least one part, so that repeated calls finish whatever the budget.
+    let partsThisCall = 0;
+    for (const table of catalog.tables) {
+      const state = progress.tables[table.name] ?? { files: [], after: null, done: false };
+      progress.tables[table.name] = state;
+      while (!state.done) {
+        if (partsThisCall > 0 && Date.now() >= request.deadline) {
+          log.info(
+            { tenant: request.tenantId, backupId, table: table.name },
+            "time budget reached; backup continues next call",
+          );
+          return incomplete(backupId, catalog, progress);
+        }
+        const file = await writePart(services, request, backupId, catalog.plan_id, table, state);
+        partsThisCall += 1;
+        state.files.push(file.manifestFile);
+        state.after = file.manifestFile.last_key ?? state.after;
+        state.done = file.done;
+        if (!(await db.saveProgress(backupId, progress))) {
+          throw fail("conflict", `backup run ${backupId} is no longer running`);
+        }
+        await keepLease();
+      }
+    }
+
+    const manifest = buildManifest(request, backupId, catalog, progress, services.now());
+    const summary = summaryPath(request.tenantId, request.date, backupId);
+    await services.storage.put(summary, Buffer.from(JSON.stringify(manifest, null, 2)), "application/json");
+    await db.finishRun({
+      backupId,
+      status: "completed",
+      summaryPath: summary,
+      records: manifest.total_records,
+      bytes: manifest.total_bytes,
+      tables: manifest.tables.length,
+      error: null,
+      details: {
+        tables: Object.fromEntries(manifest.tables.map((t) => [t.name, t.row_count])),
+        storage: services.storage.kind,
+      },
+    });
+    return {
+      status: "completed",
+      backupId,
+      summaryPath: summary,
+      records: manifest.total_records,
+      bytes: manifest.total_bytes,
+      tables: manifest.tables.length,
+      manifest,
+    };
+  } catch (err) {
+    if (run) {
+      // Record the failure; if even that fails, the run stays "running" and the next call resumes it.
+      await db
+        .finishRun({
+          backupId,
+          status: "failed",
+          summaryPath: null,
+          records: 0,
+          bytes: 0,
+          tables: 0,
+          error: errorMessage(err),
+          details: { code: err instanceof AppError ? err.code : "internal" },
+        })
+        .catch((finishErr) => log.error({ err: finishErr, backupId }, "could not record the failed backup"));
+    }
+    throw err;
+  } finally {
+    await db
+      .releaseLock(request.tenantId, holder)
+      .catch((err) => log.warn({ err }, "could not release lease"));
+  }
+}
+
+/** Reads pages into one part until it is full, the table ends, or the time budget is spent; stores it. */
+async function writePart(
+  services: Services,
+  request: TenantBackupRequest,
+  backupId: string,
+  planId: string,
+  table: CatalogTable,
+  state: TableProgress,
+): Promise<{ manifestFile: ManifestFile; done: boolean }> {
+  const { maxFileBytes, pageRows } = services.config.backup;
+  const writer = new PartWriter();
+  let after = state.after;
+  let done = false;
+  do {
+    const page = await services.db.exportPage({
+      planId,
+      table: table.name,
+      tenantId: request.tenantId,
+      after,
+      limit: pageRows,
+      maxBytes: Math.max(1, Math.min(maxFileBytes - writer.rawBytes, 8 * 1024 * 1024)),
+    });
+    await writer.write(page.data, page.rows);
+    if (page.last_key) after = page.last_key;
+    done = page.done || page.rows === 0;
+  } while (!done && writer.rawBytes < maxFileBytes && Date.now() < request.deadline);
+
+  const { data, sha256, bytes } = await writer.finish();
+  const path = filePath(request.tenantId, request.date, backupId, table.name, state.files.length);
+  await services.storage.put(path, data, "application/gzip");
+  return { manifestFile: { path, rows: writer.rows, bytes, sha256, last_key: after }, done };
+}
+
+function incomplete(backupId: string, catalog: Catalog, progress: RunProgress): TenantBackupResult {
+  const states = Object.values(progress.tables);
+  return {
+    status: "incomplete",
+    backupId,
+    records: states.reduce((sum, s) => sum + s.files.reduce((n, f) => n + f.rows, 0), 0),
+    bytes: states.reduce((sum, s) => sum + s.files.reduce((n, f) => n + f.bytes, 0), 0),
+    tablesDone: states.filter((s) => s.done).length,
+    tables: catalog.tables.length,
+  };
+}
+
+function buildManifest(
+  request: TenantBackupRequest,
+  backupId: string,
+  catalog: Catalog,
+  progress: RunProgress,
+  now: Date,
+): Manifest {
+  const warnings: string[] = [];
+  if (catalog.cycle)
+    warnings.push("foreign keys between tenant tables form a cycle; restore order is best effort");
+  const tables: ManifestTable[] = catalog.tables.map((table, order) => {
+    const files = progress.tables[table.name]?.files ?? [];
+    if (!table.primary_key) warnings.push(`${table.name} has no primary key: read in physical order`);
+    if (table.parent?.nullable) {
+      warnings.push(
+        `${table.name} reaches its tenant through nullable ${table.parent.constraint}: rows with NULL there belong to no tenant`,
+      );
+    }
+    return {
+      name: table.name,
+      order,
+      anchor: table.anchor,
+      primary_key: table.primary_key,
+      columns: storedColumns(table).map(({ name, type, not_null, identity }) => ({
+        name,
+        type,
+        not_null,
+        identity,
+      })),
+      generated_columns: table.columns.filter((c) => c.generated).map((c) => c.name),
+      row_count: files.reduce((n, f) => n + f.rows, 0),
+      bytes: files.reduce((n, f) => n + f.bytes, 0),
+      files,
+    };
+  });
+  return {
+    format: FORMAT,
+    format_version: FORMAT_VERSION,
+    backup_id: backupId,
+    backup_type: request.type,
+    backup_date: request.date,
+    organization_id: request.tenantId,
+    organization_name: request.tenantName,
+    started_at: progress.started_at,
+    completed_at: now.toISOString(),
+    tenant: { root_table: catalog.root, key: catalog.key, schema: catalog.schema },
+    schema_fingerprint: progress.schema_fingerprint,
+    encoding: "jsonl-text-array+gzip",
+    tables,
+    total_records: tables.reduce((n, t) => n + t.row_count, 0),
+    total_bytes: tables.reduce((n, t) => n + t.bytes, 0),
+    warnings,
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * The database port. Everything the engine asks of the app's database is one of the project's SQL
+ * functions (supabase/migrations), each answering jsonb; a backend only knows how to call one. The
+ * direct backend calls it over a PostgreSQL connection, the Supabase backend through PostgREST's rpc(),
+ * so both paths run exactly the same SQL and differ only in transport.
+ */
+export interface SqlFunctionCaller {
+  /** A short name for logs and the API ("postgres", "supabase"). */
+  readonly kind: string;
+
+  /**
+   * Calls `public.<name>` with named arguments and answers its jsonb result, parsed. Arguments are
+   * JSON-serialisable values; `undefined` ones are left out so the function's defaults apply. Throws
+   * DatabaseError. One call is one transaction: nothing is retried here (see lib/db/retrying.ts).
+   */
+  call<T>(name: string, args: Record<string, unknown>): Promise<T>;
+
+  /** Releases connections. Calls after close() fail. */
+  close(): Promise<void>;
+}
+
+export type DatabaseErrorCode =
+  /** The function raised "no data found" (SQLSTATE P0002): a missing table, tenant or run. */
+  | "not_found"
+  /** Bad argument (SQLSTATE 22xxx, 42xxx) or anything else the database refused: a bug, never retried. */
+  | "failed"
+  /** Connection lost, timeout, 5xx, serialization failure or deadlock: safe to retry when the call is. */
+  | "transient"
+  /** Credentials refused. */
+  | "unauthorized";
+
+export class DatabaseError extends Error {
+  constructor(
+    readonly code: DatabaseErrorCode,
+    message: string,
+    readonly sqlState?: string,
+  ) {
+    super(message);
+    this.name = "DatabaseError";
+  }
+}
+
+/** Classifies a SQLSTATE the way both backends must. */
+export function codeForSqlState(sqlState: string | undefined): DatabaseErrorCode {
+  if (!sqlState) return "failed";
+  if (sqlState === "P0002") return "not_found";
+  if (sqlState === "28P01" || sqlState === "28000" || sqlState === "42501") return "unauthorized";
+  // Serialization failure, deadlock, connection exceptions, admin shutdown, too many connections.
+  if (["40001", "40P01", "57P01", "57P02", "57P03", "53300"].includes(sqlState)) return "transient";
+  if (sqlState.startsWith("08")) return "transient";
+  return "failed";
+}

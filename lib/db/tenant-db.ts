@@ -1,0 +1,213 @@
+/**
+ * Typed access to the project's SQL functions, over either backend. Each method is one function call,
+ * one transaction; the tenant layout (root table, key column, schema) is fixed per instance.
+ */
+import type { Catalog } from "../catalog.ts";
+import type { SqlFunctionCaller } from "./port.ts";
+
+export interface TenantLayout {
+  rootTable: string;
+  key: string;
+  schema: string;
+}
+
+export interface Tenant {
+  id: string;
+  name: string | null;
+}
+
+export interface ExportPage {
+  rows: number;
+  bytes: number;
+  /** The rows, one JSON array of column texts a line, separated by "\n" (no trailing newline). */
+  data: string;
+  /** Primary-key values (as text) of the last row: where the next page starts. null when rows is 0. */
+  last_key: string[] | null;
+  /** true when the table has no more rows for the tenant after this page. */
+  done: boolean;
+}
+
+export type LockResult =
+  | { acquired: true; expires_at: string }
+  | { acquired: false; operation: string; holder: string; expires_at: string };
+
+export type RunStatus = "running" | "completed" | "failed";
+
+export interface BackupRun {
+  backup_id: string;
+  organization_id: string;
+  backup_date: string;
+  backup_type: string;
+  status: RunStatus;
+  progress?: unknown;
+  log_id: number | null;
+  summary_path: string | null;
+  records_count: number | null;
+  file_size: number | null;
+  error_message: string | null;
+  started_at: string;
+  updated_at: string;
+  completed_at: string | null;
+}
+
+/** A backup_logs row to add; keys are the table's column names. */
+export interface LogEntry {
+  organization_id?: string | null;
+  backup_type: string;
+  status: string;
+  backup_date?: string | null;
+  backup_id?: string | null;
+  dry_run?: boolean;
+  records_count?: number | null;
+  file_size?: number | null;
+  tables_count?: number | null;
+  duration_ms?: number | null;
+  error_message?: string | null;
+  details?: Record<string, unknown>;
+  started_at?: string;
+  completed_at?: string | null;
+}
+
+/** A backup_logs row as stored. */
+export interface LogRow extends LogEntry {
+  id: number;
+  created_at: string;
+}
+
+export class TenantDb {
+  constructor(
+    readonly caller: SqlFunctionCaller,
+    readonly layout: TenantLayout,
+  ) {}
+
+  get kind(): string {
+    return this.caller.kind;
+  }
+
+  private get layoutArgs() {
+    return { p_root: this.layout.rootTable, p_key: this.layout.key, p_schema: this.layout.schema };
+  }
+
+  /** The tenant catalog, kept in the database as a plan that page reads refer to by `plan_id`. */
+  catalog(): Promise<Catalog> {
+    return this.caller.call("tenant_backup_prepare", this.layoutArgs);
+  }
+
+  listTenants(): Promise<Tenant[]> {
+    return this.caller.call("tenant_backup_list_tenants", {
+      p_root: this.layout.rootTable,
+      p_schema: this.layout.schema,
+    });
+  }
+
+  exportPage(args: {
+    planId: string;
+    table: string;
+    tenantId: string;
+    after: string[] | null;
+    limit: number;
+    maxBytes?: number;
+  }): Promise<ExportPage> {
+    return this.caller.call("tenant_backup_export_page", {
+      p_plan_id: args.planId,
+      p_table: args.table,
+      p_tenant: args.tenantId,
+      p_after: args.after,
+      p_limit: args.limit,
+      p_max_bytes: args.maxBytes,
+    });
+  }
+
+  /** The tenant with that id, or null when there is none. */
+  getTenant(id: string): Promise<Tenant | null> {
+    return this.caller.call("tenant_backup_get_tenant", {
+      p_id: id,
+      p_root: this.layout.rootTable,
+      p_schema: this.layout.schema,
+    });
+  }
+
+  /** backup_logs rows of a tenant, newest first; `beforeId` pages on from the last row seen. */
+  history(tenantId: string, limit: number, beforeId?: number): Promise<LogRow[]> {
+    return this.caller.call("tenant_backup_history", {
+      p_org: tenantId,
+      p_limit: limit,
+      p_before_id: beforeId,
+    });
+  }
+
+  acquireLock(tenantId: string, operation: string, holder: string, ttlSeconds: number): Promise<LockResult> {
+    return this.caller.call("tenant_backup_lock_acquire", {
+      p_org: tenantId,
+      p_operation: operation,
+      p_holder: holder,
+      p_ttl_seconds: ttlSeconds,
+    });
+  }
+
+  renewLock(tenantId: string, holder: string, ttlSeconds: number): Promise<boolean> {
+    return this.caller.call("tenant_backup_lock_renew", {
+      p_org: tenantId,
+      p_holder: holder,
+      p_ttl_seconds: ttlSeconds,
+    });
+  }
+
+  releaseLock(tenantId: string, holder: string): Promise<boolean> {
+    return this.caller.call("tenant_backup_lock_release", { p_org: tenantId, p_holder: holder });
+  }
+
+  log(entry: LogEntry): Promise<number> {
+    return this.caller.call("tenant_backup_log", { p_entry: entry });
+  }
+
+  startRun(args: {
+    backupId: string;
+    tenantId: string;
+    date: string;
+    type: string;
+    logType: string;
+  }): Promise<BackupRun> {
+    return this.caller.call("tenant_backup_run_start", {
+      p_backup_id: args.backupId,
+      p_org: args.tenantId,
+      p_date: args.date,
+      p_type: args.type,
+      p_log_type: args.logType,
+    });
+  }
+
+  saveProgress(backupId: string, progress: unknown): Promise<boolean> {
+    return this.caller.call("tenant_backup_run_progress", { p_backup_id: backupId, p_progress: progress });
+  }
+
+  finishRun(args: {
+    backupId: string;
+    status: "completed" | "failed";
+    summaryPath: string | null;
+    records: number;
+    bytes: number;
+    tables: number;
+    error: string | null;
+    details: Record<string, unknown>;
+  }): Promise<BackupRun> {
+    return this.caller.call("tenant_backup_run_finish", {
+      p_backup_id: args.backupId,
+      p_status: args.status,
+      p_summary_path: args.summaryPath,
+      p_records: args.records,
+      p_bytes: args.bytes,
+      p_tables: args.tables,
+      p_error: args.error,
+      p_details: args.details,
+    });
+  }
+
+  runsOn(date: string, type?: string): Promise<BackupRun[]> {
+    return this.caller.call("tenant_backup_runs_on", { p_date: date, p_type: type });
+  }
+
+  getRun(backupId: string): Promise<BackupRun | null> {
+    return this.caller.call("tenant_backup_run_get", { p_backup_id: backupId });
+  }
+}

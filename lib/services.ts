@@ -1,0 +1,66 @@
+/**
+ * What the handlers work with: configuration, the database, backup storage, a logger and a clock. Built
+ * once per process (a warm Netlify function reuses it), or by tests with their own parts.
+ */
+import { createClient } from "@supabase/supabase-js";
+import type { Config } from "./config.ts";
+import { PostgresCaller } from "./db/postgres.ts";
+import { SupabaseCaller } from "./db/supabase.ts";
+import { TenantDb } from "./db/tenant-db.ts";
+import { createLogger, type Logger } from "./logger.ts";
+import { LocalStorage } from "./storage/local.ts";
+import type { BackupStorage } from "./storage/port.ts";
+import { withRetries } from "./storage/retrying.ts";
+import { SupabaseStorage } from "./storage/supabase.ts";
+
+export interface Services {
+  config: Config;
+  db: TenantDb;
+  storage: BackupStorage;
+  log: Logger;
+  now: () => Date;
+  close(): Promise<void>;
+}
+
+export function createServices(config: Config, overrides: Partial<Omit<Services, "config">> = {}): Services {
+  const log = overrides.log ?? createLogger({ level: config.logLevel });
+  const supabase = config.supabase
+    ? createClient(config.supabase.url, config.supabase.serviceRoleKey, {
+        auth: { persistSession: false, autoRefreshToken: false },
+      })
+    : undefined;
+
+  // The direct connection wins when both are configured: it is faster and has no request time limit.
+  const caller = config.databaseUrl
+    ? new PostgresCaller(config.databaseUrl)
+    : supabase
+      ? new SupabaseCaller(supabase)
+      : undefined;
+  const db = overrides.db ?? (caller ? new TenantDb(caller, tenantLayout(config)) : undefined);
+  if (!db) throw new Error("no database configured");
+
+  let storage = overrides.storage;
+  if (!storage) {
+    const backend =
+      config.storage.kind === "supabase" && supabase
+        ? new SupabaseStorage(supabase, config.storage.bucket)
+        : new LocalStorage(config.storage.kind === "local" ? config.storage.dir : ".backups");
+    storage = withRetries(backend, {
+      onRetry: ({ op, path, attempt, error }) =>
+        log.warn({ op, path, attempt, err: error.message }, "storage retry"),
+    });
+  }
+
+  return {
+    config,
+    db,
+    storage,
+    log,
+    now: overrides.now ?? (() => new Date()),
+    close: overrides.close ?? (() => db.caller.close()),
+  };
+}
+
+export function tenantLayout(config: Config) {
+  return { rootTable: config.tenant.rootTable, key: config.tenant.key, schema: config.tenant.schema };
+}

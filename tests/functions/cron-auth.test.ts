@@ -1,0 +1,93 @@
+/**
+ * Every way to knock on daily-tenant-backup: only the configured cron secret gets in, by header or query;
+ * no secret configured means no entry; the secret never reaches a log line; bad input gets a clear 4xx and
+ * changes nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { handleDailyTenantBackup } from "../../functions/daily-tenant-backup.ts";
+import { call } from "../support/call.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
+
+let db: TestDatabase;
+let services: TestServices;
+let unconfigured: TestServices;
+
+beforeAll(async () => {
+  db = await createTestDatabase("demo");
+  services = await createTestServices(db.url);
+  unconfigured = await createTestServices(db.url, { CRON_SECRET: "" });
+});
+
+afterAll(async () => {
+  await services?.cleanup();
+  await unconfigured?.cleanup();
+  await db?.drop();
+});
+
+const logCount = async () =>
+  Number((await db.client.query("select count(*) from backup_logs")).rows[0].count);
+const run = (options: Parameters<typeof call>[3], s: TestServices = services) =>
+  call(handleDailyTenantBackup, s, "daily-tenant-backup", options);
+
+describe("daily-tenant-backup access", () => {
+  it.each([
+    ["no credentials", {}],
+    ["a wrong bearer secret", { token: "wrong-secret-wrong-secret" }],
+    ["the secret with a different case", { token: TEST_CRON_SECRET.toUpperCase() }],
+    ["a prefix of the secret", { token: TEST_CRON_SECRET.slice(0, -1) }],
+    ["a wrong query secret", { query: { secret: "nope" } }],
+    ["an empty query secret", { query: { secret: "" } }],
+    ["a Basic header", { headers: { authorization: `Basic ${TEST_CRON_SECRET}` } }],
+  ])("refuses %s with 401 and does nothing", async (_name, options) => {
+    const before = await logCount();
+    const response = await run(options);
+    expect(response.status).toBe(401);
+    expect(response.body.success).toBe(false);
+    expect(response.body.error.code).toBe("unauthorized");
+    expect(await logCount()).toBe(before);
+  });
+
+  it("lets nobody in when CRON_SECRET is not configured (fail closed)", async () => {
+    for (const token of ["", "undefined", "null", TEST_CRON_SECRET]) {
+      const response = await run({ token }, unconfigured);
+      expect(response.status).toBe(401);
+    }
+    expect((await run({ query: { secret: "undefined" } }, unconfigured)).status).toBe(401);
+  });
+
+  it("answers 405 to GET, even with the right secret", async () => {
+    const response = await run({ method: "GET", token: TEST_CRON_SECRET });
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")).toBe("POST");
+  });
+
+  it("answers 400 naming the field for unknown body fields, and 400 for invalid JSON", async () => {
+    const before = await logCount();
+    const extra = await run({ token: TEST_CRON_SECRET, body: { organization_id: "x" } });
+    expect(extra.status).toBe(400);
+    expect(extra.body.error.details.field).toBe("body");
+    expect(extra.body.error.message).toContain("organization_id");
+    const broken = await run({ token: TEST_CRON_SECRET, rawBody: "{not json" });
+    expect(broken.status).toBe(400);
+    expect(await logCount()).toBe(before);
+  });
+
+  it("answers 413 to a body over the limit", async () => {
+    const response = await run({
+      token: TEST_CRON_SECRET,
+      rawBody: JSON.stringify({ pad: "x".repeat(100_000) }),
+    });
+    expect(response.status).toBe(413);
+  });
+
+  it("lets the secret in by header and by query, and never logs it", async () => {
+    const byHeader = await run({ token: TEST_CRON_SECRET });
+    expect(byHeader.status).toBe(200);
+    const byQuery = await run({ query: { secret: TEST_CRON_SECRET } });
+    expect(byQuery.status).toBe(200);
+    const logs = services.logLines.join("\n");
+    expect(logs).toContain("daily-tenant-backup");
+    expect(logs).not.toContain(TEST_CRON_SECRET);
+  });
+});
