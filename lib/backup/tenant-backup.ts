@@ -33,6 +33,8 @@ export interface TenantBackupRequest {
   resumeBackupId?: string;
   /** The catalog, when the caller already read it (the daily run reads it once for all tenants). */
   catalog?: Catalog;
+  /** The tenant's lease, when the caller already holds it (a restore taking its undo point). */
+  leaseHolder?: string;
 }
 
 export type TenantBackupResult =
@@ -71,9 +73,11 @@ export async function backupTenant(
   request: TenantBackupRequest,
 ): Promise<TenantBackupResult> {
   const { db, config, log } = services;
-  const holder = randomUUID();
+  const holder = request.leaseHolder ?? randomUUID();
   const ttl = config.backup.lockTtlSeconds;
-  const lock = await db.acquireLock(request.tenantId, `backup:${request.type}`, holder, ttl);
+  const lock = request.leaseHolder
+    ? ({ acquired: true } as const)
+    : await db.acquireLock(request.tenantId, `backup:${request.type}`, holder, ttl);
   if (!lock.acquired) {
     throw fail(
       "conflict",
@@ -177,9 +181,12 @@ export async function backupTenant(
     }
     throw err;
   } finally {
-    await db
-      .releaseLock(request.tenantId, holder)
-      .catch((err) => log.warn({ err }, "could not release lease"));
+    // A caller that passed its lease in keeps it: it is still working on the tenant.
+    if (!request.leaseHolder) {
+      await db
+        .releaseLock(request.tenantId, holder)
+        .catch((err) => log.warn({ err }, "could not release lease"));
+    }
   }
 }
 

@@ -36,7 +36,9 @@ export class LocalStorage implements BackupStorage {
       const temp = path.join(dir, `${LOCAL_TEMP_PREFIX}${randomUUID()}`);
       try {
         await mkdir(dir, { recursive: true, mode: DIR_MODE });
-        await writeDurably(file, data);
+        await writeDurably(temp, data);
+        // rename() replaces the target in one step: readers see the old file or the new one, never a prefix.
+        await rename(temp, file);
         return;
       } catch (err) {
         await rm(temp, { force: true });
@@ -148,7 +150,7 @@ export class LocalStorage implements BackupStorage {
 
 async function writeDurably(file: string, data: Uint8Array): Promise<void> {
   // "wx": a fresh name per attempt, so never someone else's temp file.
-  const handle = await open(file, "w", FILE_MODE);
+  const handle = await open(file, "wx", FILE_MODE);
   try {
     await handle.writeFile(data);
     // Flush before the rename publishes the file, or a power cut could publish an empty one.

@@ -1,0 +1,117 @@
+/**
+ * POST /.netlify/functions/restore-tenant-data
+ *   { organization_id, backup_date: "YYYY-MM-DD", dry_run = true, tables?, backup_id?, allow_dropped_columns? }
+ * Restores one tenant from a backup, or (dry_run, the default) rehearses it and reports what would change.
+ * 200 report; 202 the undo point of a large tenant is still being written (call again); 404 no such
+ * backup; 409 tenant busy, or the restore would break rows of tables not being restored; 422 backup
+ * damaged or incompatible, or the restore hit an error (nothing was changed).
+ */
+import { z } from "zod";
+import { AppError } from "../lib/errors.ts";
+import type { ApplyReport } from "../lib/restore/restore-db.ts";
+import { restoreTenant } from "../lib/restore/restore-tenant.ts";
+import type { Services } from "../lib/services.ts";
+import { isCalendarDay } from "../lib/time.ts";
+import { authenticate } from "./auth.ts";
+import { json, readJsonBody, requireMethod, validate } from "./http.ts";
+import { organizationId } from "./schemas.ts";
+
+const tableName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/, "must be a table name");
+
+const bodySchema = z
+  .object({
+    organization_id: organizationId,
+    backup_date: z.string().refine(isCalendarDay, "must be a calendar day written YYYY-MM-DD"),
+    dry_run: z.boolean().default(true),
+    tables: z
+      .array(tableName)
+      .min(1, "must name at least one table, or be left out to restore all")
+      .max(500)
+      .refine((names) => new Set(names).size === names.length, "must not name a table twice")
+      .optional(),
+    backup_id: z
+      .string()
+      .regex(/^[0-9]{8}T[0-9]{6,9}Z-[0-9a-f]{4}$/, "must be a backup id as list-backups gives it")
+      .optional(),
+    allow_dropped_columns: z.boolean().default(false),
+  })
+  .strict();
+
+export async function handleRestoreTenantData(request: Request, services: Services): Promise<Response> {
+  requireMethod(request, "POST");
+  authenticate(request, services.config.cronSecret);
+  const body = validate(bodySchema, await readJsonBody(request));
+
+  const outcome = await restoreTenant(services, {
+    tenantId: body.organization_id,
+    backupDate: body.backup_date,
+    backupId: body.backup_id,
+    dryRun: body.dry_run,
+    tables: body.tables,
+    allowDroppedColumns: body.allow_dropped_columns,
+    deadline: Date.now() + services.config.backup.timeBudgetMs,
+  });
+  if (outcome.status === "preparing_undo") {
+    return json(202, {
+      success: true,
+      message: `writing the undo backup ${outcome.undoBackupId} of the current data first; call again to continue`,
+      undo_backup_id: outcome.undoBackupId,
+    });
+  }
+
+  const { manifest, report } = outcome;
+  const body200 = {
+    success: report.success,
+    message: message(report),
+    summary: {
+      organization_id: body.organization_id,
+      organization_name: manifest.organization_name,
+      backup_date: manifest.backup_date,
+      backup_id: manifest.backup_id,
+      backup_type: manifest.backup_type,
+      dry_run: report.dry_run,
+      mode: report.mode,
+      total_tables: Object.keys(report.tables).length,
+      total_records_restored: report.dry_run || !report.success ? 0 : sum(report, (t) => t.rows_in_backup),
+      total_records_in_backup: sum(report, (t) => t.rows_in_backup),
+      errors: report.error ? [report.error] : [],
+      warnings: outcome.warnings,
+      undo_backup_id: outcome.undoBackupId,
+      timings_ms: report.timings_ms,
+    },
+    tables: Object.fromEntries(
+      Object.entries(report.tables).map(([name, t]) => [
+        name,
+        {
+          success: report.success || (report.error?.table !== undefined && report.error.table !== name),
+          record_count: t.rows_in_backup,
+          restored: report.dry_run || !report.success ? 0 : t.rows_in_backup,
+          rows_now: t.rows_now,
+          would_insert: t.would_insert,
+          would_delete: t.would_delete,
+          would_change: t.would_change,
+        },
+      ]),
+    ),
+  };
+  if (report.success || report.dry_run) return json(200, body200);
+  // A real restore that failed changed nothing; say why with the status that fits.
+  const code = report.error?.sqlstate === "TB005" ? "conflict" : "unprocessable";
+  throw new AppError(code, `restore failed, nothing was changed: ${report.error?.message}`, {
+    error: report.error,
+    report: body200,
+  });
+}
+
+function sum(report: ApplyReport, pick: (t: ApplyReport["tables"][string]) => number): number {
+  return Object.values(report.tables).reduce((n, t) => n + pick(t), 0);
+}
+
+function message(report: ApplyReport): string {
+  if (report.dry_run) {
+    return report.success
+      ? "dry run: the restore would succeed; nothing was changed"
+      : `dry run: the restore would fail: ${report.error?.message}; nothing was changed`;
+  }
+  return report.success ? "restore completed" : `restore failed: ${report.error?.message}`;
+}

@@ -1,0 +1,202 @@
+/**
+ * Restores one tenant from a backup, or rehearses it (dry run).
+ *
+ * 1. Find the backup and check it fits the database (plan.ts) — before touching anything.
+ * 2. Take the tenant's lease: one operation per tenant at a time (409 otherwise).
+ * 3. Real restore only: back up the tenant's current data first (type pre_restore), the undo point.
+ * 4. Stage the backup's rows in pages, each file checked against its SHA-256 and row count first
+ *    (a damaged or missing file: 422 naming it, nothing changed).
+ * 5. Apply in one transaction inside PostgreSQL (tenant_backup_apply); a dry run runs the same
+ *    statements and rolls them back, reporting per table what would be inserted, deleted and changed.
+ */
+import { randomUUID } from "node:crypto";
+import type { Manifest } from "../backup/manifest.ts";
+import { readVerifiedFile } from "../backup/reader.ts";
+import { backupTenant } from "../backup/tenant-backup.ts";
+import { AppError, errorMessage, fail } from "../errors.ts";
+import type { Services } from "../services.ts";
+import { utcDay } from "../time.ts";
+import { findBackup } from "./find-backup.ts";
+import { planRestore } from "./plan.ts";
+import {
+  type ApplyMode,
+  type ApplyReport,
+  applyRestore,
+  clearStage,
+  finishLog,
+  stagePage,
+} from "./restore-db.ts";
+
+export interface RestoreRequest {
+  tenantId: string;
+  backupDate: string;
+  backupId?: string;
+  dryRun: boolean;
+  tables?: string[];
+  /** Go on although columns of the backup were dropped from the tables since. */
+  allowDroppedColumns?: boolean;
+  mode?: ApplyMode;
+  deadline: number;
+}
+
+export type RestoreOutcome =
+  | {
+      status: "done";
+      manifest: Manifest;
+      report: ApplyReport;
+      warnings: string[];
+      undoBackupId: string | null;
+      logId: number;
+    }
+  | { status: "preparing_undo"; manifest: Manifest; undoBackupId: string };
+
+/** Rows and bytes per staging call: bounded request bodies on the PostgREST path. */
+const STAGE_ROWS = 5000;
+const STAGE_BYTES = 2 * 1024 * 1024;
+
+export async function restoreTenant(services: Services, request: RestoreRequest): Promise<RestoreOutcome> {
+  const { db, log, config } = services;
+  const { manifest } = await findBackup(
+    services.storage,
+    request.tenantId,
+    request.backupDate,
+    request.backupId,
+  );
+  const catalog = await db.catalog();
+  const plan = planRestore(manifest, catalog, request.tables);
+
+  const holder = randomUUID();
+  const ttl = config.backup.lockTtlSeconds;
+  const lock = await db.acquireLock(
+    request.tenantId,
+    request.dryRun ? "restore:dry_run" : "restore",
+    holder,
+    ttl,
+  );
+  if (!lock.acquired) {
+    throw fail(
+      "conflict",
+      `tenant ${request.tenantId} is busy: ${lock.operation} running until ${lock.expires_at}`,
+      {
+        operation: lock.operation,
+        expires_at: lock.expires_at,
+      },
+    );
+  }
+  const restoreId = randomUUID();
+  let logId: number | undefined;
+  try {
+    let undoBackupId: string | null = null;
+    if (!request.dryRun) {
+      const tenant = await db.getTenant(request.tenantId);
+      const today = utcDay(services.now());
+      const unfinished = (await db.runsOn(today, "pre_restore"))
+        .filter((r) => r.organization_id === request.tenantId && r.status === "running")
+        .at(-1);
+      const undo = await backupTenant(services, {
+        tenantId: request.tenantId,
+        tenantName: tenant?.name ?? manifest.organization_name,
+        type: "pre_restore",
+        date: today,
+        deadline: request.deadline,
+        resumeBackupId: unfinished?.backup_id,
+        catalog,
+        leaseHolder: holder,
+      });
+      if (undo.status !== "completed")
+        return { status: "preparing_undo", manifest, undoBackupId: undo.backupId };
+      undoBackupId = undo.backupId;
+    }
+
+    logId = await db.log({
+      organization_id: request.tenantId,
+      backup_type: "restore",
+      status: "running",
+      backup_date: manifest.backup_date,
+      backup_id: manifest.backup_id,
+      dry_run: request.dryRun,
+      tables_count: plan.tables.length,
+      details: { undo_backup_id: undoBackupId, tables: plan.tables.map((t) => t.name) },
+    });
+
+    for (const table of plan.tables) {
+      let page = 0;
+      for (const file of table.files) {
+        const text = await readVerifiedFile(services.storage, file);
+        for (const chunk of pages(text)) {
+          await stagePage(db, restoreId, table.name, page, chunk.rows, chunk.lines);
+          page += 1;
+        }
+        await keepLease(services, request.tenantId, holder);
+      }
+    }
+
+    const report = await applyRestore(db, {
+      restoreId,
+      planId: catalog.plan_id,
+      tenantId: request.tenantId,
+      tables: plan.tables.map((t) => ({ name: t.name, row_count: t.row_count, columns: t.columns })),
+      dryRun: request.dryRun,
+      allowDroppedColumns: request.allowDroppedColumns ?? false,
+      mode: request.mode ?? "auto",
+    });
+    const restored = Object.values(report.tables).reduce((n, t) => n + t.rows_in_backup, 0);
+    await finishLog(db, logId, {
+      status: report.success ? "completed" : "failed",
+      records: request.dryRun || !report.success ? 0 : restored,
+      error: report.error?.message ?? null,
+      details: {
+        undo_backup_id: undoBackupId,
+        mode: report.mode,
+        tables: report.tables,
+        error: report.error,
+      },
+    });
+    return {
+      status: "done",
+      manifest,
+      report,
+      warnings: [...plan.warnings, ...report.warnings],
+      undoBackupId,
+      logId,
+    };
+  } catch (err) {
+    if (logId !== undefined) {
+      await finishLog(db, logId, {
+        status: "failed",
+        records: 0,
+        error: errorMessage(err),
+        details: { code: err instanceof AppError ? err.code : "internal" },
+      }).catch((e) => log.error({ err: e }, "could not record the failed restore"));
+    }
+    throw err;
+  } finally {
+    await clearStage(db, restoreId).catch((err) => log.warn({ err }, "could not clear staged rows"));
+    await db
+      .releaseLock(request.tenantId, holder)
+      .catch((err) => log.warn({ err }, "could not release lease"));
+  }
+}
+
+async function keepLease(services: Services, tenantId: string, holder: string): Promise<void> {
+  if (!(await services.db.renewLock(tenantId, holder, services.config.backup.lockTtlSeconds))) {
+    throw fail("conflict", `lost the lease on tenant ${tenantId}; another operation took over`);
+  }
+}
+
+/** Splits a file's lines into staging pages bounded in rows and bytes. */
+function* pages(text: string): Generator<{ rows: number; lines: string }> {
+  if (text === "") return;
+  const lines = text.slice(0, -1).split("\n");
+  let start = 0;
+  while (start < lines.length) {
+    let end = start;
+    let bytes = 0;
+    while (end < lines.length && end - start < STAGE_ROWS && (bytes < STAGE_BYTES || end === start)) {
+      bytes += (lines[end] as string).length + 1;
+      end += 1;
+    }
+    yield { rows: end - start, lines: lines.slice(start, end).join("\n") };
+    start = end;
+  }
+}
