@@ -5,6 +5,7 @@
 import { createClient } from "@supabase/supabase-js";
 import type { Config } from "./config.ts";
 import { PostgresCaller } from "./db/postgres.ts";
+import { withDatabaseRetries } from "./db/retrying.ts";
 import { SupabaseCaller } from "./db/supabase.ts";
 import { TenantDb } from "./db/tenant-db.ts";
 import { createLogger, type Logger } from "./logger.ts";
@@ -31,11 +32,16 @@ export function createServices(config: Config, overrides: Partial<Omit<Services,
     : undefined;
 
   // The direct connection wins when both are configured: it is faster and has no request time limit.
-  const caller = config.databaseUrl
+  const database = config.databaseUrl
     ? new PostgresCaller(config.databaseUrl)
     : supabase
       ? new SupabaseCaller(supabase)
       : undefined;
+  const caller =
+    database &&
+    withDatabaseRetries(database, {
+      onRetry: ({ fn, attempt, error }) => log.warn({ fn, attempt, err: error.message }, "database retry"),
+    });
   const db = overrides.db ?? (caller ? new TenantDb(caller, tenantLayout(config)) : undefined);
   if (!db) throw new Error("no database configured");
 
