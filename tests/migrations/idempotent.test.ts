@@ -1,0 +1,204 @@
+/**
+ * The migrations are how an installation is upgraded: all of them are applied again every time. So applying
+ * them twice or three times must succeed and change nothing (same functions, tables, columns, privileges,
+ * policies, bucket), keep the rows already logged, and do so on plain PostgreSQL as on Supabase. The files
+ * themselves must be named the way the Supabase CLI expects and sort in the order they have to run.
+ */
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { applyMigrations, MIGRATIONS_DIR, migrationFiles } from "../../scripts/migrate.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import {
+  API_ROLES,
+  catalogSnapshot,
+  installFakeStorage,
+  installSupabaseRoles,
+  installTinyApp,
+  inTransaction,
+} from "./supabase-setup.ts";
+
+const MIGRATION_NAME = /^\d{14}_[a-z0-9_]+\.sql$/;
+const ACME = "00000000-0000-0000-0000-00000000000a";
+
+/** Every row of every table of ours, as text, to prove a re-run kept them. */
+async function ourRows(client: pg.ClientBase): Promise<Record<string, string[]>> {
+  const tables = await client.query<{ name: string }>(`
+    select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = 'public' and c.relkind in ('r', 'p')
+      and (c.relname = 'backup_logs' or c.relname like 'tenant\\_backup\\_%')
+    order by 1`);
+  const rows: Record<string, string[]> = {};
+  for (const { name } of tables.rows) {
+    const result = await client.query<{ row: string }>(
+      `select to_jsonb(t)::text as row from public.${name} t order by 1`,
+    );
+    rows[name] = result.rows.map((r) => r.row);
+  }
+  return rows;
+}
+
+/** What an installation in use holds: log rows, a run, a lease and a plan. */
+async function useTheInstallation(client: pg.ClientBase): Promise<void> {
+  await client.query(`
+    insert into public.backup_logs (organization_id, backup_type, status, backup_date, records_count, details)
+    values ('${ACME}', 'daily_tenant', 'completed', '2026-11-21', 3, '{"note": "kept"}'),
+           ('${ACME}', 'manual_tenant', 'failed', '2026-11-22', null, '{}');
+    select public.tenant_backup_run_start('b-kept', '${ACME}', '2026-11-22', 'manual', 'manual_tenant');
+    select public.tenant_backup_lock_acquire('${ACME}', 'backup', 'idempotent-test', 600);
+    select public.tenant_backup_prepare();
+  `);
+}
+
+/** Applies every migration `times` times more, checking after each run that nothing moved. */
+async function expectReapplyChangesNothing(
+  client: pg.ClientBase,
+  apply: () => Promise<unknown>,
+  times: number,
+) {
+  const snapshot = await catalogSnapshot(client);
+  const rows = await ourRows(client);
+  expect(snapshot.some((line) => line.startsWith("function "))).toBe(true);
+  expect(rows.backup_logs?.length).toBeGreaterThanOrEqual(3);
+  for (let run = 0; run < times; run++) {
+    await apply();
+    expect(await catalogSnapshot(client)).toEqual(snapshot);
+    expect(await ourRows(client)).toEqual(rows);
+  }
+}
+
+describe("the migration files", () => {
+  it("are all named <14-digit timestamp>_<snake_case>.sql, each timestamp once", async () => {
+    const sql = (await readdir(MIGRATIONS_DIR)).filter((name) => name.toLowerCase().endsWith(".sql"));
+    expect(sql.length).toBeGreaterThanOrEqual(6);
+    for (const name of sql) expect(name).toMatch(MIGRATION_NAME);
+    const stamps = sql.map((name) => name.slice(0, 14));
+    expect(new Set(stamps).size).toBe(stamps.length);
+    expect(await migrationFiles()).toEqual([...sql].sort());
+  });
+
+  it("run in timestamp order, the grants file last so that it covers everything the others create", async () => {
+    const files = await migrationFiles();
+    const byStamp = [...files].sort((a, b) => Number(a.slice(0, 14)) - Number(b.slice(0, 14)));
+    expect(files).toEqual(byStamp);
+    expect(files.at(-1)).toMatch(/_tenant_backup_grants\.sql$/);
+    expect(files.filter((name) => name.endsWith("_grants.sql"))).toHaveLength(1);
+    expect(files).toContain("20261122000005_tenant_backup_storage_bucket.sql");
+  });
+
+  it("never use a table, view or function of ours before the file that creates it", async () => {
+    // PL/pgSQL bodies are only checked when they run, so a function created before the table it reads would
+    // apply without error and fail in production: check the order from the text instead.
+    const files = await migrationFiles();
+    const texts = await Promise.all(files.map((name) => readFile(join(MIGRATIONS_DIR, name), "utf8")));
+    const createdIn = new Map<string, number>();
+    const create =
+      /create\s+(?:or\s+replace\s+)?(?:unlogged\s+)?(?:table|view|materialized\s+view|function|procedure)\s+(?:if\s+not\s+exists\s+)?public\.(\w+)/gi;
+    texts.forEach((text, index) => {
+      for (const match of text.matchAll(create)) {
+        const name = match[1]?.toLowerCase() ?? "";
+        if (!createdIn.has(name)) createdIn.set(name, index);
+      }
+    });
+    expect(createdIn.get("backup_logs")).toBe(0);
+    const lateUses: string[] = [];
+    texts.forEach((text, index) => {
+      for (const match of text.matchAll(/public\.(\w+)/gi)) {
+        const name = match[1]?.toLowerCase() ?? "";
+        const origin = createdIn.get(name);
+        if (origin !== undefined && origin > index)
+          lateUses.push(`${files[index]} uses ${name} from ${files[origin]}`);
+      }
+    });
+    expect(lateUses).toEqual([]);
+  });
+});
+
+describe("on plain PostgreSQL, without Supabase's roles", () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createTestDatabase("empty");
+    await installTinyApp(db.client);
+  });
+
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it("apply, then apply twice more without changing the catalog or the rows", async (context) => {
+    const roles = await db.client.query("select rolname from pg_roles where rolname = any($1)", [
+      [...API_ROLES],
+    ]);
+    // A TEST_DATABASE_URL server with Supabase's roles cannot show the plain-PostgreSQL path.
+    if (roles.rows.length > 0) context.skip();
+    await applyMigrations(db.client);
+    // The bucket migration found no Storage and left it at that.
+    const storage = await db.client.query("select to_regnamespace('storage') as schema");
+    expect(storage.rows).toEqual([{ schema: null }]);
+    await useTheInstallation(db.client);
+    await expectReapplyChangesNothing(db.client, () => applyMigrations(db.client), 2);
+  });
+
+  it("leave PUBLIC, and so any other login role, no privilege on our functions, tables or sequences", async () => {
+    // A NULL acl means the built-in default, which for a function includes EXECUTE for PUBLIC.
+    const { rows } = await db.client.query(`
+      select c.relname as name from pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
+      where c.relnamespace = 'public'::regnamespace and a.grantee = 0
+        and (c.relname like 'backup\\_logs%' or c.relname like 'tenant\\_backup\\_%')
+      union all
+      select p.proname from pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+      where p.pronamespace = 'public'::regnamespace and a.grantee = 0 and p.proname like 'tenant\\_backup\\_%'`);
+    expect(rows).toEqual([]);
+    // And in practice: a role nobody granted anything is refused. Created in a transaction rolled back, so
+    // the role never exists for the other test files.
+    await db.client.query("begin");
+    try {
+      await db.client.query("create role tb_stranger nologin; set local role tb_stranger");
+      await expect(db.client.query("select public.tenant_backup_list_tenants()")).rejects.toMatchObject({
+        code: "42501",
+      });
+    } finally {
+      await db.client.query("rollback");
+    }
+  });
+});
+
+describe("on Supabase, with its roles, default privileges and storage schema", () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createTestDatabase("empty");
+    // Rolled back at the end: the roles must not outlive this file (see supabase-setup.ts).
+    await db.client.query("begin");
+    await installSupabaseRoles(db.client);
+    await installFakeStorage(db.client);
+    await installTinyApp(db.client);
+  });
+
+  afterAll(async () => {
+    await db?.client.query("rollback");
+    await db?.drop();
+  });
+
+  it("apply, then apply twice more without changing the catalog, the grants, the bucket or the rows", async () => {
+    const client = inTransaction(db.client);
+    await applyMigrations(client);
+    await useTheInstallation(db.client);
+    const snapshot = await catalogSnapshot(db.client);
+    // The snapshot holds what the grants file decided, so comparing it compares the grants.
+    expect(
+      snapshot.some((line) => line.startsWith("relation backup_logs ") && line.includes("service_role=")),
+    ).toBe(true);
+    const ours = snapshot.filter((line) => line.startsWith("function ") || line.startsWith("relation "));
+    expect(ours.filter((line) => /\b(anon|authenticated)=/.test(line))).toEqual([]);
+    const bucket = snapshot.find((line) => line.startsWith("bucket "));
+    expect(JSON.parse(bucket?.slice("bucket ".length) ?? "null")).toMatchObject({
+      id: "backups",
+      public: false,
+      file_size_limit: 52428800,
+    });
+    await expectReapplyChangesNothing(db.client, () => applyMigrations(client), 2);
+  });
+});
