@@ -12,18 +12,27 @@ export async function migrationFiles(): Promise<string[]> {
   return (await readdir(MIGRATIONS_DIR)).filter((name) => name.endsWith(".sql")).sort();
 }
 
+/**
+ * All files in one transaction: on Supabase, whatever a file creates in `public` is granted to anon and
+ * authenticated until the grants file (last) revokes it, so a run must never stop half way with that
+ * window open. Either every file applies, or none does.
+ */
 export async function applyMigrations(client: pg.ClientBase): Promise<string[]> {
   const files = await migrationFiles();
-  for (const file of files) {
-    const sql = await readFile(new URL(file, `file://${MIGRATIONS_DIR}`), "utf8");
-    await client.query("begin");
-    try {
-      await client.query(sql);
-      await client.query("commit");
-    } catch (err) {
-      await client.query("rollback");
-      throw new Error(`migration ${file} failed: ${(err as Error).message}`);
+  await client.query("begin");
+  try {
+    for (const file of files) {
+      const sql = await readFile(new URL(file, `file://${MIGRATIONS_DIR}`), "utf8");
+      try {
+        await client.query(sql);
+      } catch (err) {
+        throw new Error(`migration ${file} failed: ${(err as Error).message}`);
+      }
     }
+    await client.query("commit");
+  } catch (err) {
+    await client.query("rollback");
+    throw err;
   }
   return files;
 }

@@ -20,6 +20,7 @@ import {
 } from "./manifest.ts";
 import { PartWriter } from "./part-writer.ts";
 import { filePath, newBackupId, summaryPath } from "./paths.ts";
+import { openRowSource, type RowSource } from "./row-source.ts";
 
 export interface TenantBackupRequest {
   tenantId: string;
@@ -118,23 +119,35 @@ export async function backupTenant(
     for (const table of catalog.tables) {
       const state = progress.tables[table.name] ?? { files: [], after: null, done: false };
       progress.tables[table.name] = state;
-      while (!state.done) {
-        if (partsThisCall > 0 && Date.now() >= request.deadline) {
-          log.info(
-            { tenant: request.tenantId, backupId, table: table.name },
-            "time budget reached; backup continues next call",
-          );
-          return incomplete(backupId, catalog, progress);
+      if (state.done) continue;
+      const source = await openRowSource(db, {
+        planId: catalog.plan_id,
+        table,
+        tenantId: request.tenantId,
+        after: state.after,
+        limit: config.backup.pageRows,
+      });
+      try {
+        while (!state.done) {
+          if (partsThisCall > 0 && Date.now() >= request.deadline) {
+            log.info(
+              { tenant: request.tenantId, backupId, table: table.name },
+              "time budget reached; backup continues next call",
+            );
+            return incomplete(backupId, catalog, progress);
+          }
+          const file = await writePart(services, request, backupId, table, source, state);
+          partsThisCall += 1;
+          state.files.push(file.manifestFile);
+          state.after = file.manifestFile.last_key ?? state.after;
+          state.done = file.done;
+          if (!(await db.saveProgress(backupId, progress))) {
+            throw fail("conflict", `backup run ${backupId} is no longer running`);
+          }
+          await keepLease();
         }
-        const file = await writePart(services, request, backupId, catalog.plan_id, table, state);
-        partsThisCall += 1;
-        state.files.push(file.manifestFile);
-        state.after = file.manifestFile.last_key ?? state.after;
-        state.done = file.done;
-        if (!(await db.saveProgress(backupId, progress))) {
-          throw fail("conflict", `backup run ${backupId} is no longer running`);
-        }
-        await keepLease();
+      } finally {
+        source.close();
       }
     }
 
@@ -195,23 +208,16 @@ async function writePart(
   services: Services,
   request: TenantBackupRequest,
   backupId: string,
-  planId: string,
   table: CatalogTable,
+  source: RowSource,
   state: TableProgress,
 ): Promise<{ manifestFile: ManifestFile; done: boolean }> {
-  const { maxFileBytes, pageRows } = services.config.backup;
+  const { maxFileBytes } = services.config.backup;
   const writer = new PartWriter();
   let after = state.after;
   let done = false;
   do {
-    const page = await services.db.exportPage({
-      planId,
-      table: table.name,
-      tenantId: request.tenantId,
-      after,
-      limit: pageRows,
-      maxBytes: Math.max(1, Math.min(maxFileBytes - writer.rawBytes, 8 * 1024 * 1024)),
-    });
+    const page = await source.next(Math.max(1, Math.min(maxFileBytes - writer.rawBytes, 8 * 1024 * 1024)));
     await writer.write(page.data, page.rows);
     if (page.last_key) after = page.last_key;
     done = page.done || page.rows === 0;

@@ -17,6 +17,18 @@ export interface SqlFunctionCaller {
 
   /** Releases connections. Calls after close() fail. */
   close(): Promise<void>;
+
+  /**
+   * Only on a direct connection: streams the rows of `query` (a single-column select that one of our
+   * functions generated) as `COPY (query) TO STDOUT`, one line per row, each ending in "\n", the text
+   * exactly as the select produced it, in a transaction with `settings` (parameters the output text
+   * depends on) set locally. Destroying the stream cancels the query and discards the
+   * connection. Absent on the PostgREST path, which reads the same rows in pages instead.
+   */
+  copyOut?(
+    query: string,
+    settings: Record<string, string>,
+  ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }>;
 }
 
 export type DatabaseErrorCode =

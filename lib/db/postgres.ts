@@ -2,6 +2,7 @@
  * The direct database backend: a pg connection pool (DATABASE_URL). Calls `select public.fn(p_a => $1, …)`.
  */
 import pg from "pg";
+import { to as copyTo } from "pg-copy-streams";
 import { codeForSqlState, DatabaseError, type SqlFunctionCaller } from "./port.ts";
 
 const NAME = /^[a-z_][a-z0-9_]*$/;
@@ -35,6 +36,48 @@ export class PostgresCaller implements SqlFunctionCaller {
     } catch (err) {
       throw toDatabaseError(err);
     }
+  }
+
+  async copyOut(
+    query: string,
+    settings: Record<string, string>,
+  ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw toDatabaseError(err);
+    }
+    try {
+      await client.query("begin isolation level repeatable read read only");
+      for (const [name, value] of Object.entries(settings)) {
+        await client.query("select set_config($1, $2, true)", [name, value]);
+      }
+    } catch (err) {
+      client.release(true);
+      throw toDatabaseError(err);
+    }
+    // CSV with a quote and a delimiter that never occur in our lines (JSON escapes control characters):
+    // each line comes out exactly as the select made it. Text format would double every backslash.
+    const stream = client.query(
+      copyTo(`copy (${query}) to stdout with (format csv, quote e'\\x01', delimiter e'\\x02')`),
+    );
+    let released = false;
+    const release = (broken: boolean) => {
+      if (released) return;
+      released = true;
+      // A COPY stopped half way leaves the connection mid-protocol: never hand it to the next caller.
+      if (broken) client.release(true);
+      else
+        client.query("commit").then(
+          () => client.release(),
+          () => client.release(true),
+        );
+    };
+    stream.on("end", () => release(false));
+    stream.on("error", () => release(true));
+    stream.on("close", () => release(!stream.readableEnded));
+    return stream;
   }
 
   async close(): Promise<void> {

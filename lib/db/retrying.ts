@@ -19,6 +19,8 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "tenant_backup_list_tenants",
   "tenant_backup_get_tenant",
   "tenant_backup_export_page",
+  "tenant_backup_export_query",
+  "tenant_backup_export_sql",
   "tenant_backup_runs_on",
   "tenant_backup_run_get",
   "tenant_backup_history",
@@ -71,6 +73,13 @@ export function withDatabaseRetries(
 
   return {
     kind: caller.kind,
+    // A stream that fails half way is not retried here: the backup resumes from its last saved part.
+    ...(caller.copyOut
+      ? {
+          copyOut: (query: string, settings: Record<string, string>) =>
+            (caller.copyOut as NonNullable<typeof caller.copyOut>)(query, settings),
+        }
+      : {}),
     async call<T>(name: string, args: Record<string, unknown>): Promise<T> {
       for (let attempt = 1; ; attempt++) {
         try {

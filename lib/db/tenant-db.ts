@@ -136,6 +136,25 @@ export class TenantDb {
     });
   }
 
+  /** true on a direct connection: table exports can stream (exportStream) instead of paging. */
+  get canStream(): boolean {
+    return typeof this.caller.copyOut === "function";
+  }
+
+  /**
+   * The tenant's rows of a table after `after`, in key order, as one stream of lines ("\n"-terminated),
+   * exactly the lines exportPage returns. Direct connection only (see canStream).
+   */
+  async exportStream(args: { planId: string; table: string; tenantId: string; after: string[] | null }) {
+    const copyOut = this.caller.copyOut;
+    if (!copyOut) throw new Error("streaming export needs a direct database connection");
+    const { query, settings } = await this.caller.call<{ query: string; settings: Record<string, string> }>(
+      "tenant_backup_export_query",
+      { p_plan_id: args.planId, p_table: args.table, p_tenant: args.tenantId, p_after: args.after },
+    );
+    return copyOut.call(this.caller, query, settings);
+  }
+
   acquireLock(tenantId: string, operation: string, holder: string, ttlSeconds: number): Promise<LockResult> {
     return this.caller.call("tenant_backup_lock_acquire", {
       p_org: tenantId,
@@ -210,4 +229,73 @@ export class TenantDb {
   getRun(backupId: string): Promise<BackupRun | null> {
     return this.caller.call("tenant_backup_run_get", { p_backup_id: backupId });
   }
+
+  // --- Operations (issue 4): admin roles, rate limits, health. ---
+
+  /** The user's rows in the app's profile table: role and organization, as text; [] when there is none. */
+  userRoles(args: {
+    userId: string;
+    table: string;
+    idColumn: string;
+    roleColumn: string;
+    organizationColumn: string;
+  }): Promise<UserRoleRow[]> {
+    return this.caller.call("tenant_backup_user_roles", {
+      p_user_id: args.userId,
+      p_table: args.table,
+      p_id_column: args.idColumn,
+      p_role_column: args.roleColumn,
+      p_org_column: args.organizationColumn,
+      p_schema: this.layout.schema,
+    });
+  }
+
+  /** Takes the tenant's slot for `kind` when the previous one is at least `minIntervalSeconds` old. */
+  takeRateLimit(tenantId: string, kind: string, minIntervalSeconds: number): Promise<RateLimitTake> {
+    return this.caller.call("tenant_backup_rate_limit_take", {
+      p_org: tenantId,
+      p_kind: kind,
+      p_min_interval_seconds: minIntervalSeconds,
+    });
+  }
+
+  /** Gives back a slot taken at `takenAt` (previous: what it replaced), unless someone took it since. */
+  releaseRateLimit(
+    tenantId: string,
+    kind: string,
+    takenAt: string,
+    previousAt: string | null,
+  ): Promise<boolean> {
+    return this.caller.call("tenant_backup_rate_limit_release", {
+      p_org: tenantId,
+      p_kind: kind,
+      p_taken_at: takenAt,
+      p_previous_at: previousAt,
+    });
+  }
+
+  /** Each tenant's newest completed, not deleted backup run (or only `tenantId`'s). */
+  newestCompletedBackups(tenantId?: string): Promise<NewestBackup[]> {
+    return this.caller.call("tenant_backup_newest_completed", { p_org: tenantId });
+  }
+}
+
+/** A row of the app's profile table, as tenant_backup_user_roles reads it. */
+export interface UserRoleRow {
+  role: string | null;
+  organization_id: string | null;
+}
+
+export type RateLimitTake =
+  | { allowed: true; taken_at: string; previous_at: string | null }
+  | { allowed: false; retry_after_seconds: number; last_at: string };
+
+export interface NewestBackup {
+  organization_id: string;
+  backup_id: string;
+  backup_type: string;
+  backup_date: string;
+  completed_at: string;
+  records_count: number | null;
+  file_size: number | null;
 }
