@@ -2,7 +2,7 @@
 -- Idempotent: safe to apply again; runs on Supabase and on plain PostgreSQL alike.
 
 -- What happened: one row per backup, restore, dry run, retention pass or deletion. The setup guide's
--- queries rely on backup_type ('daily_tenant', 'manual', 'pre_restore', 'restore', ...) and status
+-- queries rely on backup_type ('daily_tenant', 'manual_tenant', 'pre_restore', 'restore', ...) and status
 -- ('running', 'completed', 'failed').
 create table if not exists public.backup_logs (
   id bigint generated always as identity primary key,

@@ -1,0 +1,117 @@
+/**
+ * The daily run for installations that outgrow one synchronous call, and its optional Netlify trigger.
+ *
+ * - handleDailyBackgroundRun: POST /.netlify/functions/daily-tenant-backup-background. The same handler as
+ *   daily-tenant-backup (cron secret only, same body, same run, same retention pass), with a time budget
+ *   of 13 minutes instead of BACKUP_TIME_BUDGET_MS: Netlify stops background functions at 15. Netlify
+ *   answers the caller 202 before the function starts and throws its answer away, so the outcome goes to
+ *   the function log (and, as for every run, to backup_logs).
+ * - triggerDailyBackground: what the scheduled function does. A scheduled function may run 30 seconds
+ *   and receives no secret, so it only POSTs to the background function with CRON_SECRET and returns.
+ *   No CRON_SECRET configured: it does nothing and says so in the log.
+ */
+import { errorMessage, isAppError } from "../lib/errors.ts";
+import { createLogger, type Logger, redactUrl } from "../lib/logger.ts";
+import type { Services } from "../lib/services.ts";
+import { handleDailyTenantBackup } from "./daily-tenant-backup.ts";
+import { json } from "./http.ts";
+
+/** Under Netlify's 15-minute limit for background functions, with room for the page in flight and retention. */
+export const BACKGROUND_TIME_BUDGET_MS = 13 * 60_000;
+
+export const BACKGROUND_FUNCTION = "daily-tenant-backup-background";
+
+/** The same services with another time budget; the original is left as it is (it is shared by the process). */
+export function withTimeBudget(services: Services, timeBudgetMs: number): Services {
+  return {
+    ...services,
+    config: { ...services.config, backup: { ...services.config.backup, timeBudgetMs } },
+  };
+}
+
+export async function handleDailyBackgroundRun(request: Request, services: Services): Promise<Response> {
+  let response: Response;
+  try {
+    response = await handleDailyTenantBackup(request, withTimeBudget(services, BACKGROUND_TIME_BUDGET_MS));
+  } catch (err) {
+    // The caller never sees this answer: a refused call must be visible in the log.
+    if (isAppError(err) && err.status < 500) {
+      services.log.warn(
+        { code: err.code, status: err.status },
+        `daily background run refused: ${err.message}`,
+      );
+    }
+    throw err;
+  }
+  const body = (await response
+    .clone()
+    .json()
+    .catch(() => undefined)) as
+    | { message?: string; summary?: unknown; tenants?: Array<{ status?: string }> }
+    | undefined;
+  const failed = body?.tenants?.filter((t) => t.status === "failed") ?? [];
+  services.log[response.status >= 500 ? "error" : "info"](
+    { status: response.status, summary: body?.summary, failed_tenants: failed },
+    `daily background run: ${body?.message ?? `HTTP ${response.status}`}`,
+  );
+  return response;
+}
+
+export interface TriggerOptions {
+  env?: Record<string, string | undefined>;
+  fetch?: typeof fetch;
+  log?: Logger;
+  /** How long to wait for Netlify's 202; the scheduled function itself may run 30 seconds. */
+  timeoutMs?: number;
+}
+
+/**
+ * Starts the background run: one POST with the cron secret in the Authorization header (never in the URL,
+ * never in a log line). The site's address is Netlify's URL variable; locally, http://localhost:PORT.
+ */
+export async function triggerDailyBackground(options: TriggerOptions = {}): Promise<Response> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? createLogger({ level: env.LOG_LEVEL ?? "info" });
+  const secret = env.CRON_SECRET?.trim();
+  if (!secret) {
+    const message =
+      "CRON_SECRET is not set: the scheduled daily backup did nothing. Set CRON_SECRET in the site's environment variables (scope: Functions)";
+    log.warn({ function: "scheduled-daily-backup" }, message);
+    return json(200, { success: false, started: false, message });
+  }
+
+  const base = env.URL?.trim() || `http://localhost:${env.PORT?.trim() || "8888"}`;
+  let target: URL;
+  try {
+    target = new URL(`/.netlify/functions/${BACKGROUND_FUNCTION}`, base);
+  } catch {
+    const message = `URL is not a valid site address (${redactUrl(base)}): the scheduled daily backup did nothing`;
+    log.error({ function: "scheduled-daily-backup" }, message);
+    return json(500, { success: false, started: false, message });
+  }
+
+  const send = options.fetch ?? fetch;
+  try {
+    const response = await send(target, {
+      method: "POST",
+      headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+      body: "{}",
+      signal: AbortSignal.timeout(options.timeoutMs ?? 20_000),
+    });
+    await response.body?.cancel();
+    // Netlify answers 202 as soon as the background function is queued; an error status means it was not.
+    const started = response.ok;
+    const message = started
+      ? `started the daily backup in the background (HTTP ${response.status}); its outcome is in the log of ${BACKGROUND_FUNCTION} and in backup_logs`
+      : `the background function answered HTTP ${response.status}: the daily backup did not start`;
+    log[started ? "info" : "error"](
+      { function: "scheduled-daily-backup", target: target.href, status: response.status },
+      message,
+    );
+    return json(started ? 202 : 502, { success: started, started, message });
+  } catch (err) {
+    const message = `could not reach ${target.href}: ${errorMessage(err)}; the daily backup did not start`;
+    log.error({ function: "scheduled-daily-backup", target: target.href }, message);
+    return json(502, { success: false, started: false, message });
+  }
+}
