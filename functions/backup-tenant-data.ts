@@ -1,25 +1,47 @@
 /**
  * POST /.netlify/functions/backup-tenant-data {organization_id} — a manual backup of one tenant, now.
+ * Cron secret, a super admin, or an admin of that organization.
  * 200 with the backup; 202 when the tenant is larger than one call's time budget (call again to go on);
- * 404 no such tenant; 409 the tenant is busy.
+ * 404 no such tenant; 409 the tenant is busy; 429 a manual backup of this tenant started less than
+ * MANUAL_BACKUP_MIN_INTERVAL_SECONDS ago (users only: the cron secret is not limited).
  */
 import { z } from "zod";
 import { runManualBackup } from "../lib/backup/manual.ts";
+import { isAppError } from "../lib/errors.ts";
+import { enforceRateLimit } from "../lib/rate-limit.ts";
 import type { Services } from "../lib/services.ts";
-import { authenticate } from "./auth.ts";
-import { json, readJsonBody, requireMethod, validate } from "./http.ts";
+import { utcDay } from "../lib/time.ts";
+import { identify, requireAccess } from "./auth.ts";
+import { json, readJsonBody, requireMethod, validate, withCors } from "./http.ts";
 import { organizationId } from "./schemas.ts";
 
 const bodySchema = z.object({ organization_id: organizationId }).strict();
 
-export async function handleBackupTenantData(request: Request, services: Services): Promise<Response> {
+export const handleBackupTenantData = withCors(["POST"], async (request: Request, services: Services) => {
   requireMethod(request, "POST");
-  authenticate(request, services.config.cronSecret);
+  const principal = await identify(request, services);
   const body = validate(bodySchema, await readJsonBody(request));
+  requireAccess(principal, body.organization_id);
 
-  const result = await runManualBackup(services, body.organization_id, {
-    deadline: Date.now() + services.config.backup.timeBudgetMs,
-  });
+  // Calls that continue today's unfinished manual run (the 202 answer said "call again") are the same
+  // backup, not a new one: only starting a backup counts against the limit.
+  const continuing = (await services.db.runsOn(utcDay(services.now()), "manual")).some(
+    (run) => run.organization_id === body.organization_id && run.status === "running",
+  );
+  const slot = continuing
+    ? undefined
+    : await enforceRateLimit(services, body.organization_id, "manual_backup", principal);
+
+  let result: Awaited<ReturnType<typeof runManualBackup>>;
+  try {
+    result = await runManualBackup(services, body.organization_id, {
+      deadline: Date.now() + services.config.backup.timeBudgetMs,
+    });
+  } catch (err) {
+    // No backup was started (no such tenant, tenant busy): the caller may try again without waiting.
+    if (isAppError(err) && (err.code === "not_found" || err.code === "conflict")) await slot?.release();
+    throw err;
+  }
   if (result.status === "incomplete") {
     return json(202, {
       success: true,
@@ -48,4 +70,4 @@ export async function handleBackupTenantData(request: Request, services: Service
       tables: Object.fromEntries(result.manifest.tables.map((t) => [t.name, t.row_count])),
     },
   });
-}
+});

@@ -1,23 +1,33 @@
 /**
- * POST /.netlify/functions/daily-tenant-backup — cron secret only. Backs up every tenant that has no
- * completed daily backup today. 200 when all tenants are done; 202 when the time budget cut the run and a
- * next call will continue; 500 when a tenant failed (the others are still backed up).
+ * POST /.netlify/functions/daily-tenant-backup — cron secret only (a signed-in user gets 403). Backs up
+ * every tenant that has no completed daily backup today. 200 when all tenants are done; 202 when the time
+ * budget cut the run and a next call will continue; 500 when a tenant failed (the others are still backed
+ * up).
+ *
+ * Once every tenant has today's backup (and only then: never while the run is incomplete or a tenant
+ * failed), the retention pass runs (RETENTION_DAYS and friends). Its outcome is in `retention`; it does
+ * not change the status, which is about the backups. A pass cut short continues on the next call.
  */
 import { z } from "zod";
 import { runDailyBackup } from "../lib/backup/daily.ts";
+import { errorMessage } from "../lib/errors.ts";
+import { applyRetention, type RetentionResult } from "../lib/retention/apply.ts";
 import type { Services } from "../lib/services.ts";
-import { authenticate } from "./auth.ts";
+import { authorize } from "./auth.ts";
 import { json, readJsonBody, requireMethod, validate } from "./http.ts";
 
 const bodySchema = z.object({}).strict();
 
 export async function handleDailyTenantBackup(request: Request, services: Services): Promise<Response> {
   requireMethod(request, "POST");
-  authenticate(request, services.config.cronSecret);
+  await authorize(request, services, { cronOnly: true });
   validate(bodySchema, await readJsonBody(request));
 
   const deadline = Date.now() + services.config.backup.timeBudgetMs;
   const result = await runDailyBackup(services, { deadline });
+  const retention: RetentionReport = result.complete
+    ? await retentionAfterRun(services, deadline)
+    : { applied: false, reason: "the daily run is not complete; retention runs once it is" };
   const status = result.failed_tenants > 0 ? 500 : result.complete ? 200 : 202;
   const message =
     result.failed_tenants > 0
@@ -39,5 +49,31 @@ export async function handleDailyTenantBackup(request: Request, services: Servic
       total_size: result.total_size,
     },
     tenants: result.tenants,
+    retention,
   });
+}
+
+/** Retention may use what is left of the budget, and at least a few seconds even when nothing is. */
+const RETENTION_MIN_MS = 5_000;
+
+type RetentionReport =
+  | ({ applied: true } & RetentionResult)
+  | { applied: false; reason?: string; error?: string };
+
+async function retentionAfterRun(services: Services, deadline: number): Promise<RetentionReport> {
+  try {
+    const { tenants, ...summary } = await applyRetention(services, {
+      dryRun: false,
+      deadline: Math.max(deadline, Date.now() + RETENTION_MIN_MS),
+      actor: "daily",
+    });
+    // Per tenant only what was done or went wrong: the full plan is apply-retention's answer.
+    const notable = tenants.filter(
+      (t) => t.status !== "done" || t.expired.length > 0 || t.orphans.length > 0,
+    );
+    return { applied: true, ...summary, tenants: notable };
+  } catch (err) {
+    services.log.error({ err }, "retention after the daily run failed");
+    return { applied: false, error: errorMessage(err) };
+  }
 }

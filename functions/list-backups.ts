@@ -1,43 +1,61 @@
 /**
- * GET /.netlify/functions/list-backups?organization_id=…[&history_limit=50][&history_before=<id>]
- * The tenant's available backups (newest first) and its history from backup_logs, paged by id.
+ * GET /.netlify/functions/list-backups?organization_id=…
+ *   [&type=daily|manual|pre_restore][&limit=100][&before=<backup_id>]
+ *   [&history_limit=50][&history_before=<id>]
+ * The tenant's available backups (newest first, paged by backup id) and its history from backup_logs
+ * (backups, restores, dry runs, failures, deletions; newest first, paged by log id).
+ * Cron secret, a super admin, or an admin of that organization.
  */
 import { z } from "zod";
-import { listBackups } from "../lib/backup/listing.ts";
+import { listBackupPage } from "../lib/backup/backup-page.ts";
 import { fail } from "../lib/errors.ts";
 import type { Services } from "../lib/services.ts";
-import { authenticate } from "./auth.ts";
-import { json, requireMethod, validate } from "./http.ts";
+import { identify, requireAccess } from "./auth.ts";
+import { backupId, backupType, secretParam } from "./backup-schemas.ts";
+import { json, requireMethod, validate, withCors } from "./http.ts";
 import { organizationId } from "./schemas.ts";
 
 const querySchema = z
   .object({
     organization_id: organizationId,
+    type: backupType.optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+    before: backupId.optional(),
     history_limit: z.coerce.number().int().min(1).max(500).default(50),
     history_before: z.coerce.number().int().positive().optional(),
-    secret: z.string().optional(),
+    secret: secretParam,
   })
   .strict();
 
-export async function handleListBackups(request: Request, services: Services): Promise<Response> {
+export const handleListBackups = withCors(["GET"], async (request: Request, services: Services) => {
   requireMethod(request, "GET");
-  authenticate(request, services.config.cronSecret);
+  const principal = await identify(request, services);
   const query = validate(querySchema, Object.fromEntries(new URL(request.url).searchParams));
+  requireAccess(principal, query.organization_id);
 
-  const tenant = await services.db.getTenant(query.organization_id);
-  const backups = await listBackups(services, query.organization_id);
+  const [tenant, page] = await Promise.all([
+    services.db.getTenant(query.organization_id),
+    listBackupPage(services, query.organization_id, {
+      limit: query.limit,
+      before: query.before,
+      type: query.type,
+    }),
+  ]);
   // A tenant deleted from the app may still have backups: that is when they matter most.
-  if (!tenant && backups.length === 0) {
+  if (!tenant && !page.hasAny) {
     throw fail("not_found", `no organization ${query.organization_id}`, { field: "organization_id" });
   }
   const history = await services.db.history(query.organization_id, query.history_limit, query.history_before);
   const last = history.at(-1);
+  const named = page.backups.find((b) => b.status === "completed");
   return json(200, {
     success: true,
     organization_id: query.organization_id,
-    organization_name: tenant?.name ?? backups[0]?.organization_name ?? null,
-    backups,
+    organization_name:
+      tenant?.name ?? (named && "organization_name" in named ? named.organization_name : null),
+    backups: page.backups,
+    backups_next_before: page.nextBefore,
     history,
     history_next_before: history.length === query.history_limit && last ? last.id : null,
   });
-}
+});

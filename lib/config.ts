@@ -16,6 +16,34 @@ const identifier = (fallback: string) =>
     .trim()
     .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, "must be a plain SQL identifier")
     .default(fallback);
+/** 0 switches the feature off; negative numbers are a typo, not a wish. */
+const nonNegativeInt = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
+/** A comma-separated list; blanks between commas are ignored, so "a, b," is ["a", "b"]. */
+const commaList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text) =>
+      text
+        .split(",")
+        .map((item) => item.trim())
+        .filter((item) => item !== ""),
+    );
+/**
+ * Browser origins allowed to call the API (CORS). Each must be exactly an origin (scheme, host, port):
+ * the Origin header is compared as a string, and a wildcard would hand every site the admin's token use.
+ */
+const originList = commaList("").pipe(
+  z.array(
+    z.string().refine((origin) => {
+      try {
+        return origin !== "*" && new URL(origin).origin === origin;
+      } catch {
+        return false;
+      }
+    }, "must list origins like https://app.example.com (scheme://host[:port], no path, no '*'), comma-separated"),
+  ),
+);
 
 const envSchema = z
   .object({
@@ -39,11 +67,36 @@ const envSchema = z
     BACKUP_TIME_BUDGET_MS: positiveInt(40_000),
     /** Largest compressed file per table part; Supabase's free plan refuses objects over 50 MB. */
     BACKUP_MAX_FILE_BYTES: positiveInt(32 * 1024 * 1024),
+    /** gzip level of backup files: 1 fastest … 9 smallest. Below zlib's 6 because a function's time is short. */
+    BACKUP_GZIP_LEVEL: z.coerce.number().int().min(1).max(9).default(4),
     /** Rows per page read from the database; PostgREST answers at most 1,000 rows a request anyway. */
     BACKUP_PAGE_ROWS: positiveInt(1000).pipe(z.number().max(100_000)),
     /** A tenant's lease lasts this long without renewal, so a killed function frees the tenant soon. */
     BACKUP_LOCK_TTL_SECONDS: positiveInt(120),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    /** Legacy shared JWT secret of the Supabase project (HS256); new projects sign with keys from JWKS. */
+    SUPABASE_JWT_SECRET: optionalText.pipe(z.string().min(32, "must be at least 32 characters").optional()),
+    ALLOWED_ORIGINS: originList,
+    /** Where the app keeps each user's role and organization (one row per user, keyed by the JWT's sub). */
+    ADMIN_PROFILE_TABLE: identifier("profiles"),
+    ADMIN_USER_ID_COLUMN: identifier("id"),
+    ADMIN_ROLE_COLUMN: identifier("role"),
+    /** Defaults to TENANT_KEY. */
+    ADMIN_ORGANIZATION_COLUMN: optionalText.pipe(
+      z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, "must be a plain SQL identifier")
+        .optional(),
+    ),
+    ADMIN_ROLES: commaList("admin,owner"),
+    SUPER_ADMIN_ROLES: commaList(""),
+    RETENTION_KEEP_LAST: nonNegativeInt(0),
+    RETENTION_KEEP_WEEKLY_WEEKS: nonNegativeInt(0),
+    MANUAL_BACKUP_MIN_INTERVAL_SECONDS: nonNegativeInt(300),
+    RESTORE_MIN_INTERVAL_SECONDS: nonNegativeInt(60),
+    HEALTH_MAX_AGE_HOURS: z.coerce.number().positive().default(26),
+    /** Signed download links live this long; short, because whoever holds the link reads the backup. */
+    DOWNLOAD_URL_TTL_SECONDS: positiveInt(300).pipe(z.number().max(86_400)),
   })
   .superRefine((env, ctx) => {
     if (env.SUPABASE_URL && !env.SUPABASE_SERVICE_ROLE_KEY) {
@@ -58,6 +111,13 @@ const envSchema = z
         code: "custom",
         path: ["DATABASE_URL"],
         message: "set DATABASE_URL, or SUPABASE_URL with SUPABASE_SERVICE_ROLE_KEY",
+      });
+    }
+    if (env.SUPABASE_JWT_SECRET && !env.SUPABASE_URL) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["SUPABASE_URL"],
+        message: "is required when SUPABASE_JWT_SECRET is set (tokens' issuer is checked against it)",
       });
     }
     if (env.BACKUP_STORAGE === "supabase" && !env.SUPABASE_URL) {
@@ -79,8 +139,30 @@ export interface Config {
   retentionDays: number;
   port: number;
   tenant: { rootTable: string; key: string; schema: string };
-  backup: { timeBudgetMs: number; maxFileBytes: number; pageRows: number; lockTtlSeconds: number };
+  backup: {
+    timeBudgetMs: number;
+    maxFileBytes: number;
+    pageRows: number;
+    lockTtlSeconds: number;
+    gzipLevel: number;
+  };
   logLevel: Env["LOG_LEVEL"];
+  /** Who may call besides the cron secret: signed-in app users, by their role in the app's database. */
+  auth: {
+    jwtSecret: string | undefined;
+    profileTable: string;
+    userIdColumn: string;
+    roleColumn: string;
+    organizationColumn: string;
+    adminRoles: string[];
+    superAdminRoles: string[];
+  };
+  cors: { allowedOrigins: string[] };
+  retention: { days: number; keepLast: number; keepWeeklyWeeks: number };
+  /** Seconds between two expensive calls of one tenant; 0 means no limit. */
+  rateLimits: { manualBackupSeconds: number; restoreSeconds: number };
+  health: { maxAgeHours: number };
+  download: { urlTtlSeconds: number };
 }
 
 export class ConfigError extends Error {
@@ -125,7 +207,29 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxFileBytes: e.BACKUP_MAX_FILE_BYTES,
       pageRows: e.BACKUP_PAGE_ROWS,
       lockTtlSeconds: e.BACKUP_LOCK_TTL_SECONDS,
+      gzipLevel: e.BACKUP_GZIP_LEVEL,
     },
     logLevel: e.LOG_LEVEL,
+    auth: {
+      jwtSecret: e.SUPABASE_JWT_SECRET,
+      profileTable: e.ADMIN_PROFILE_TABLE,
+      userIdColumn: e.ADMIN_USER_ID_COLUMN,
+      roleColumn: e.ADMIN_ROLE_COLUMN,
+      organizationColumn: e.ADMIN_ORGANIZATION_COLUMN ?? e.TENANT_KEY,
+      adminRoles: e.ADMIN_ROLES,
+      superAdminRoles: e.SUPER_ADMIN_ROLES,
+    },
+    cors: { allowedOrigins: e.ALLOWED_ORIGINS },
+    retention: {
+      days: e.RETENTION_DAYS,
+      keepLast: e.RETENTION_KEEP_LAST,
+      keepWeeklyWeeks: e.RETENTION_KEEP_WEEKLY_WEEKS,
+    },
+    rateLimits: {
+      manualBackupSeconds: e.MANUAL_BACKUP_MIN_INTERVAL_SECONDS,
+      restoreSeconds: e.RESTORE_MIN_INTERVAL_SECONDS,
+    },
+    health: { maxAgeHours: e.HEALTH_MAX_AGE_HOURS },
+    download: { urlTtlSeconds: e.DOWNLOAD_URL_TTL_SECONDS },
   };
 }

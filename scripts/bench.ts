@@ -167,7 +167,16 @@ async function copyOutGzip(
       source.on("data", (c: Buffer) => {
         bytesRaw += c.length;
       });
-      await pipeline(source, createGzip(), new Writable({ write: (c, _e, cb) => (chunks.push(c), cb()) }));
+      await pipeline(
+        source,
+        createGzip(),
+        new Writable({
+          write(c, _e, cb) {
+            chunks.push(c);
+            cb();
+          },
+        }),
+      );
       files.set(table.name, Buffer.concat(chunks));
     }
   } finally {

@@ -213,7 +213,7 @@ async function writePart(
   state: TableProgress,
 ): Promise<{ manifestFile: ManifestFile; done: boolean }> {
   const { maxFileBytes } = services.config.backup;
-  const writer = new PartWriter();
+  const writer = new PartWriter(services.config.backup.gzipLevel);
   let after = state.after;
   let done = false;
   do {

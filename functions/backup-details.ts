@@ -1,0 +1,54 @@
+/**
+ * GET /.netlify/functions/backup-details?organization_id=…&backup_id=…
+ * One backup in full: its listing (type, date, counts, verified) and its manifest (tables, row counts,
+ * columns, files with sizes and SHA-256, schema fingerprint, warnings), plus the files that are missing
+ * or not at their recorded size in storage. Cron secret, a super admin, or an admin of that organization.
+ * 404 no such backup; 422 its summary is damaged.
+ */
+import { z } from "zod";
+import { listingOf } from "../lib/backup/backup-page.ts";
+import { filesPrefix, findBackup } from "../lib/backup/inventory.ts";
+import { readManifest } from "../lib/backup/reader.ts";
+import { fail } from "../lib/errors.ts";
+import type { Services } from "../lib/services.ts";
+import { identify, requireAccess } from "./auth.ts";
+import { backupId, secretParam } from "./backup-schemas.ts";
+import { json, requireMethod, validate, withCors } from "./http.ts";
+import { organizationId } from "./schemas.ts";
+
+const querySchema = z
+  .object({ organization_id: organizationId, backup_id: backupId, secret: secretParam })
+  .strict();
+
+export const handleBackupDetails = withCors(["GET"], async (request: Request, services: Services) => {
+  requireMethod(request, "GET");
+  const principal = await identify(request, services);
+  const query = validate(querySchema, Object.fromEntries(new URL(request.url).searchParams));
+  requireAccess(principal, query.organization_id);
+
+  const backup = await findBackup(services, query.organization_id, query.backup_id);
+  if (!backup) {
+    throw fail("not_found", `no backup ${query.backup_id} of organization ${query.organization_id}`, {
+      field: "backup_id",
+    });
+  }
+  const [manifest, stored] = await Promise.all([
+    readManifest(services.storage, backup.summaryPath),
+    services.storage.list(filesPrefix(query.organization_id, backup.date, backup.backupId)),
+  ]);
+  const sizes = new Map(stored.map((o) => [o.path, o.size]));
+  const problems = manifest.tables
+    .flatMap((t) => t.files)
+    .filter((f) => sizes.get(f.path) !== f.bytes)
+    .map((f) => ({
+      path: f.path,
+      problem: sizes.has(f.path) ? `stored size ${sizes.get(f.path)}, expected ${f.bytes}` : "missing",
+    }));
+  return json(200, {
+    success: true,
+    organization_id: query.organization_id,
+    backup: listingOf(manifest, backup.summaryPath, sizes),
+    file_problems: problems,
+    manifest,
+  });
+});

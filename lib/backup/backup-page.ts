@@ -1,0 +1,120 @@
+/**
+ * A page of a tenant's backups, newest first, optionally of one type: what list-backups shows. Storage is
+ * the source of truth; only the manifests of the page are read, so a tenant with hundreds of backups
+ * lists in a few reads. A summary that cannot be read is listed as "damaged" instead of failing the
+ * whole list: the admin page must still show the good ones, and let the bad one be deleted.
+ */
+import { isAppError } from "../errors.ts";
+import type { Services } from "../services.ts";
+import { inventoryOf, type StoredBackup } from "./inventory.ts";
+import type { BackupListing } from "./listing.ts";
+import type { BackupType, Manifest } from "./manifest.ts";
+import { tenantPrefix } from "./paths.ts";
+import { readManifest } from "./reader.ts";
+
+export interface DamagedListing {
+  backup_id: string;
+  backup_date: string;
+  backup_type: null;
+  status: "damaged";
+  summary_path: string;
+  verified: false;
+  error: string;
+}
+
+export type BackupEntry = BackupListing | DamagedListing;
+
+export interface BackupPageQuery {
+  limit: number;
+  /** Only backups older than this backup id (the previous page's next_before). */
+  before?: string;
+  type?: BackupType;
+}
+
+export interface BackupPage {
+  backups: BackupEntry[];
+  /** Pass as `before` for the next page; null when there are no older backups to look at. */
+  nextBefore: string | null;
+  /** Whether the tenant has any backup at all, whatever the filters. */
+  hasAny: boolean;
+}
+
+/** Manifests read at once: enough to hide Supabase's latency, few enough not to flood it. */
+const READ_CONCURRENCY = 8;
+
+export async function listBackupPage(
+  services: Services,
+  tenantId: string,
+  query: BackupPageQuery,
+): Promise<BackupPage> {
+  const objects = await services.storage.list(tenantPrefix(tenantId));
+  const sizes = new Map(objects.map((o) => [o.path, o.size]));
+  const { backups } = inventoryOf(tenantId, objects);
+  const candidates = backups.filter((b) => query.before === undefined || b.backupId < query.before);
+
+  const page: BackupEntry[] = [];
+  let read = 0;
+  while (read < candidates.length && page.length < query.limit) {
+    const batch = candidates.slice(read, read + READ_CONCURRENCY);
+    const entries = await Promise.all(batch.map((b) => describe(services, b, sizes)));
+    for (const entry of entries) {
+      read += 1;
+      if (query.type !== undefined && entry.backup_type !== query.type) continue;
+      page.push(entry);
+      if (page.length === query.limit) break;
+    }
+  }
+  const last = page.at(-1);
+  return {
+    backups: page,
+    nextBefore: read < candidates.length && last ? last.backup_id : null,
+    hasAny: backups.length > 0,
+  };
+}
+
+async function describe(
+  services: Services,
+  backup: StoredBackup,
+  sizes: Map<string, number>,
+): Promise<BackupEntry> {
+  let manifest: Manifest;
+  try {
+    manifest = await readManifest(services.storage, backup.summaryPath);
+  } catch (err) {
+    if (!isAppError(err)) throw err;
+    return {
+      backup_id: backup.backupId,
+      backup_date: backup.date,
+      backup_type: null,
+      status: "damaged",
+      summary_path: backup.summaryPath,
+      verified: false,
+      error: err.message,
+    };
+  }
+  return listingOf(manifest, backup.summaryPath, sizes);
+}
+
+/** The listing of a readable backup; `verified`: every file it names is stored at its recorded size. */
+export function listingOf(
+  manifest: Manifest,
+  summaryPath: string,
+  sizes: Map<string, number>,
+): BackupListing {
+  const files = manifest.tables.flatMap((t) => t.files);
+  return {
+    backup_id: manifest.backup_id,
+    backup_date: manifest.backup_date,
+    backup_type: manifest.backup_type,
+    status: "completed",
+    summary_path: summaryPath,
+    organization_name: manifest.organization_name,
+    completed_at: manifest.completed_at,
+    tables: manifest.tables.length,
+    total_records: manifest.total_records,
+    total_size: manifest.total_bytes,
+    files: files.length,
+    verified: files.every((f) => sizes.get(f.path) === f.bytes),
+    schema_fingerprint: manifest.schema_fingerprint,
+  };
+}

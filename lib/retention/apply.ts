@@ -1,0 +1,256 @@
+/**
+ * The retention pass: per tenant, deletes the backups the policy no longer keeps (lib/retention/policy.ts)
+ * and the files of runs that never got a summary (orphans) once they are over a day old.
+ *
+ * Safety:
+ * - a tenant is worked on only while we hold its lease (the one backups and restores take), so nothing
+ *   is deleted under a running restore or backup; a tenant whose lease is held is skipped as "busy";
+ * - the tenant's newest backup is always kept;
+ * - an orphan is deleted only when, under the lease, it still has no summary and its run is not
+ *   'running' in tenant_backup_runs (a run cut by the time budget continues later from those files);
+ * - every deletion is logged in backup_logs (backup_type 'retention'). A dry run deletes and logs nothing.
+ */
+import { randomUUID } from "node:crypto";
+import { deleteBackup } from "../backup/delete.ts";
+import {
+  inventoriesOfAll,
+  type RunFolder,
+  startedAtOf,
+  type TenantInventory,
+  tenantInventory,
+} from "../backup/inventory.ts";
+import { datePrefix } from "../backup/paths.ts";
+import { errorMessage, fail } from "../errors.ts";
+import type { Services } from "../services.ts";
+import { utcDay } from "../time.ts";
+import { planRetention, type RetentionPolicy } from "./policy.ts";
+
+/** Files of a run without a summary are left alone this long: the run may still be going. */
+export const ORPHAN_MIN_AGE_MS = 24 * 60 * 60 * 1000;
+
+export interface RetentionOptions {
+  /** One tenant; absent: every tenant with anything in storage. */
+  tenantId?: string;
+  dryRun: boolean;
+  /** Epoch ms after which no new tenant is started (the first one always is). */
+  deadline: number;
+  /** Who asked, for the log ("cron", "daily", "user:<id>"). */
+  actor: string;
+}
+
+export interface ExpiredBackup {
+  backup_id: string;
+  backup_date: string;
+  reason: string;
+  deleted: boolean;
+}
+
+export interface OrphanRun {
+  backup_id: string;
+  backup_date: string;
+  files: number;
+  bytes: number;
+  deleted: boolean;
+}
+
+export interface TenantRetention {
+  organization_id: string;
+  status: "done" | "busy" | "failed" | "not_started";
+  kept: number;
+  expired: ExpiredBackup[];
+  orphans: OrphanRun[];
+  /** Orphan candidates left alone, and why (run still 'running', summary appeared). */
+  skipped: { backup_id: string; reason: string }[];
+  error?: string;
+}
+
+export interface RetentionResult {
+  dry_run: boolean;
+  /** true when every tenant was worked on (none busy, failed or cut by the time budget). */
+  complete: boolean;
+  policy: RetentionPolicy;
+  cutoff: string;
+  total_tenants: number;
+  deleted_backups: number;
+  deleted_orphans: number;
+  busy_tenants: number;
+  failed_tenants: number;
+  tenants: TenantRetention[];
+}
+
+export async function applyRetention(
+  services: Services,
+  options: RetentionOptions,
+): Promise<RetentionResult> {
+  const policy = services.config.retention;
+  const now = services.now();
+  const today = utcDay(now);
+  // A pass over every tenant finds them in one listing of storage. Each tenant is then listed again
+  // under its lease before anything is deleted: a backup deleted by hand in between could otherwise
+  // leave the plan deleting what has become the tenant's newest. A dry run works from the first listing.
+  const work: { tenantId: string; listed?: TenantInventory }[] = options.tenantId
+    ? [{ tenantId: options.tenantId }]
+    : (await inventoriesOfAll(services)).map((listed) => ({ tenantId: listed.tenantId, listed }));
+
+  const tenants: TenantRetention[] = [];
+  for (const [index, item] of work.entries()) {
+    if (index > 0 && Date.now() >= options.deadline) {
+      tenants.push(emptyResult(item.tenantId, "not_started"));
+      continue;
+    }
+    tenants.push(await retainTenant(services, item.tenantId, item.listed, policy, today, now, options));
+  }
+
+  const count = (status: TenantRetention["status"]) => tenants.filter((t) => t.status === status).length;
+  const result: RetentionResult = {
+    dry_run: options.dryRun,
+    complete: count("done") === tenants.length,
+    policy,
+    cutoff: planRetention([], policy, today).cutoff,
+    total_tenants: tenants.length,
+    deleted_backups: tenants.reduce((n, t) => n + t.expired.filter((e) => e.deleted).length, 0),
+    deleted_orphans: tenants.reduce((n, t) => n + t.orphans.filter((o) => o.deleted).length, 0),
+    busy_tenants: count("busy"),
+    failed_tenants: count("failed"),
+    tenants,
+  };
+  services.log.info(
+    {
+      dry_run: result.dry_run,
+      tenants: result.total_tenants,
+      deleted_backups: result.deleted_backups,
+      deleted_orphans: result.deleted_orphans,
+      busy: result.busy_tenants,
+      failed: result.failed_tenants,
+      actor: options.actor,
+    },
+    "retention pass",
+  );
+  return result;
+}
+
+function emptyResult(tenantId: string, status: TenantRetention["status"]): TenantRetention {
+  return { organization_id: tenantId, status, kept: 0, expired: [], orphans: [], skipped: [] };
+}
+
+async function retainTenant(
+  services: Services,
+  tenantId: string,
+  listed: TenantInventory | undefined,
+  policy: RetentionPolicy,
+  today: string,
+  now: Date,
+  options: RetentionOptions,
+): Promise<TenantRetention> {
+  const result = emptyResult(tenantId, "done");
+  const { db, config, log } = services;
+  const holder = randomUUID();
+  const ttl = config.backup.lockTtlSeconds;
+
+  // A dry run changes nothing, so it does not take the lease and never makes a backup wait.
+  if (!options.dryRun) {
+    const lock = await db.acquireLock(tenantId, "retention", holder, ttl);
+    if (!lock.acquired) {
+      return { ...result, status: "busy", error: `${lock.operation} running until ${lock.expires_at}` };
+    }
+  }
+  try {
+    const inventory = options.dryRun && listed ? listed : await tenantInventory(services, tenantId);
+    const plan = planRetention(inventory.backups, policy, today);
+    result.kept = plan.keep.length;
+    for (const { backup, reason } of plan.remove) {
+      const expired: ExpiredBackup = {
+        backup_id: backup.backupId,
+        backup_date: backup.date,
+        reason,
+        deleted: false,
+      };
+      result.expired.push(expired);
+      if (options.dryRun) continue;
+      const deleted = await deleteBackup(services, tenantId, backup, {
+        type: "retention",
+        reason,
+        actor: options.actor,
+      });
+      // null: someone else deleted it since the listing; it is gone either way.
+      expired.deleted = deleted !== null;
+      await keepLease(services, tenantId, holder);
+    }
+
+    for (const folder of inventory.orphans) {
+      if (!isOldEnough(folder, now)) continue;
+      const skip = await orphanSkipReason(services, tenantId, folder);
+      if (skip) {
+        result.skipped.push({ backup_id: folder.backupId, reason: skip });
+        continue;
+      }
+      const orphan: OrphanRun = {
+        backup_id: folder.backupId,
+        backup_date: folder.date,
+        files: folder.paths.length,
+        bytes: folder.bytes,
+        deleted: false,
+      };
+      result.orphans.push(orphan);
+      if (options.dryRun) continue;
+      await removeOrphan(services, tenantId, folder, options.actor);
+      orphan.deleted = true;
+      await keepLease(services, tenantId, holder);
+    }
+    return result;
+  } catch (err) {
+    log.error({ err, tenant: tenantId }, "retention failed for a tenant");
+    return { ...result, status: "failed", error: errorMessage(err) };
+  } finally {
+    if (!options.dryRun) {
+      await db
+        .releaseLock(tenantId, holder)
+        .catch((err) => log.warn({ err, tenant: tenantId }, "could not release lease"));
+    }
+  }
+}
+
+async function keepLease(services: Services, tenantId: string, holder: string): Promise<void> {
+  if (!(await services.db.renewLock(tenantId, holder, services.config.backup.lockTtlSeconds))) {
+    throw fail("conflict", `lost the lease on tenant ${tenantId}; another operation took over`);
+  }
+}
+
+/** Orphans are judged by when their run started (from the id), else by the end of their folder's day. */
+function isOldEnough(folder: RunFolder, now: Date): boolean {
+  const started =
+    startedAtOf(folder.backupId)?.getTime() ?? Date.parse(`${folder.date}T00:00:00Z`) + 24 * 3600 * 1000;
+  return now.getTime() - started >= ORPHAN_MIN_AGE_MS;
+}
+
+async function orphanSkipReason(
+  services: Services,
+  tenantId: string,
+  folder: RunFolder,
+): Promise<string | undefined> {
+  const run = await services.db.getRun(folder.backupId);
+  if (run?.status === "running") return "its run is still 'running' and may be continued";
+  const summary = `${datePrefix(tenantId, folder.date)}summary-${folder.backupId}.json`;
+  if ((await services.storage.list(summary)).some((o) => o.path === summary)) {
+    return "its summary exists now";
+  }
+  return undefined;
+}
+
+async function removeOrphan(services: Services, tenantId: string, folder: RunFolder, actor: string) {
+  const started = Date.now();
+  const files = await services.storage.list(folder.prefix);
+  await services.storage.remove(files.map((f) => f.path));
+  await services.db.log({
+    organization_id: tenantId,
+    backup_type: "retention",
+    status: "completed",
+    backup_date: folder.date,
+    backup_id: folder.backupId,
+    file_size: files.reduce((n, f) => n + f.size, 0),
+    duration_ms: Date.now() - started,
+    started_at: new Date(started).toISOString(),
+    completed_at: new Date().toISOString(),
+    details: { reason: "orphaned files of a run that never completed", actor, files: files.length },
+  });
+}

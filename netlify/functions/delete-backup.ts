@@ -1,0 +1,4 @@
+import { handleDeleteBackup } from "../../functions/delete-backup.ts";
+import { serve } from "../../functions/runtime.ts";
+
+export default serve(handleDeleteBackup);

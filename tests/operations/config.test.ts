@@ -1,0 +1,73 @@
+/** The operations settings: defaults, and a wrong value stops start-up with the variable's name. */
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../lib/config.ts";
+
+const base = { DATABASE_URL: "postgres://localhost/app" };
+
+describe("operations configuration", () => {
+  it("has the documented defaults", () => {
+    const config = loadConfig(base);
+    expect(config.retention).toEqual({ days: 30, keepLast: 0, keepWeeklyWeeks: 0 });
+    expect(config.rateLimits).toEqual({ manualBackupSeconds: 300, restoreSeconds: 60 });
+    expect(config.health).toEqual({ maxAgeHours: 26 });
+    expect(config.download).toEqual({ urlTtlSeconds: 300 });
+    expect(config.cors.allowedOrigins).toEqual([]);
+    expect(config.auth).toEqual({
+      jwtSecret: undefined,
+      profileTable: "profiles",
+      userIdColumn: "id",
+      roleColumn: "role",
+      organizationColumn: "organization_id",
+      adminRoles: ["admin", "owner"],
+      superAdminRoles: [],
+    });
+  });
+
+  it("reads lists and follows TENANT_KEY for the organization column", () => {
+    const config = loadConfig({
+      ...base,
+      TENANT_KEY: "tenant_id",
+      ADMIN_ROLES: " manager , ",
+      SUPER_ADMIN_ROLES: "super_admin,root",
+      RETENTION_KEEP_LAST: "7",
+      RETENTION_KEEP_WEEKLY_WEEKS: "8",
+      MANUAL_BACKUP_MIN_INTERVAL_SECONDS: "0",
+    });
+    expect(config.auth.organizationColumn).toBe("tenant_id");
+    expect(config.auth.adminRoles).toEqual(["manager"]);
+    expect(config.auth.superAdminRoles).toEqual(["super_admin", "root"]);
+    expect(config.retention).toEqual({ days: 30, keepLast: 7, keepWeeklyWeeks: 8 });
+    expect(config.rateLimits.manualBackupSeconds).toBe(0);
+  });
+
+  it.each([
+    ["RETENTION_KEEP_LAST", "-1"],
+    ["RETENTION_KEEP_WEEKLY_WEEKS", "two"],
+    ["MANUAL_BACKUP_MIN_INTERVAL_SECONDS", "1.5"],
+    ["RESTORE_MIN_INTERVAL_SECONDS", "-5"],
+    ["HEALTH_MAX_AGE_HOURS", "0"],
+    ["DOWNLOAD_URL_TTL_SECONDS", "999999"],
+    ["ADMIN_PROFILE_TABLE", "profiles; drop table x"],
+    ["ADMIN_ROLE_COLUMN", "role-name"],
+    ["ADMIN_ORGANIZATION_COLUMN", "org id"],
+    ["SUPABASE_JWT_SECRET", "too-short"],
+  ])("names %s when its value (%s) is wrong", (variable, value) => {
+    const env = {
+      ...base,
+      SUPABASE_URL: "https://p.supabase.co",
+      SUPABASE_SERVICE_ROLE_KEY: "k",
+      [variable]: value,
+    };
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    try {
+      loadConfig(env);
+    } catch (err) {
+      expect((err as ConfigError).variable).toBe(variable);
+      expect((err as ConfigError).message).toContain(variable);
+    }
+  });
+
+  it("needs SUPABASE_URL for SUPABASE_JWT_SECRET (the issuer is checked against it)", () => {
+    expect(() => loadConfig({ ...base, SUPABASE_JWT_SECRET: "x".repeat(40) })).toThrow(/SUPABASE_URL/);
+  });
+});
