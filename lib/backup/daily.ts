@@ -66,6 +66,8 @@ export async function runDailyBackup(
 ): Promise<DailyResult> {
   const { db, log } = services;
   const date = utcDay(services.now());
+  const expired = await db.expireRuns(date);
+  if (expired > 0) log.warn({ expired }, "closed interrupted backup runs of earlier days as failed");
   const [tenants, runs] = await Promise.all([db.listTenants(), db.runsOn(date, "daily")]);
   const completed = new Map<string, BackupRun>();
   const unfinished = new Map<string, BackupRun>();

@@ -33,6 +33,7 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "tenant_backup_run_start",
   "tenant_backup_run_progress",
   "tenant_backup_run_finish",
+  "tenant_backup_runs_expire",
 ]);
 
 export interface DatabaseRetryInfo {

@@ -226,6 +226,11 @@ export class TenantDb {
     return this.caller.call("tenant_backup_runs_on", { p_date: date, p_type: type });
   }
 
+  /** Closes as failed the runs of days before `date` still marked running; answers how many. */
+  expireRuns(date: string): Promise<number> {
+    return this.caller.call("tenant_backup_runs_expire", { p_before: date });
+  }
+
   getRun(backupId: string): Promise<BackupRun | null> {
     return this.caller.call("tenant_backup_run_get", { p_backup_id: backupId });
   }

@@ -219,3 +219,30 @@ as $$
     limit least(greatest(p_limit, 1), 500)
   ) l;
 $$;
+
+-- Runs of earlier days that were cut off and never resumed (a daily run only continues today's) are
+-- closed as failed, with their backup_logs rows, so that they stop looking under way and retention can
+-- clear their files. Answers how many were closed.
+create or replace function public.tenant_backup_runs_expire(p_before date) returns jsonb
+language plpgsql
+volatile
+set search_path = pg_catalog
+as $$
+declare
+  v_count integer;
+begin
+  with expired as (
+    update public.tenant_backup_runs
+    set status = 'failed', error_message = 'interrupted and not resumed on its day',
+        updated_at = clock_timestamp(), completed_at = clock_timestamp()
+    where status = 'running' and backup_date < p_before
+    returning log_id)
+  update public.backup_logs l
+  set status = 'failed', error_message = 'interrupted and not resumed on its day', completed_at = clock_timestamp(),
+      duration_ms = (extract(epoch from clock_timestamp() - l.started_at) * 1000)::bigint
+  from expired e
+  where l.id = e.log_id;
+  get diagnostics v_count = row_count;
+  return to_jsonb(v_count);
+end;
+$$;

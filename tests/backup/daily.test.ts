@@ -168,4 +168,27 @@ describe("daily-tenant-backup", () => {
     expect(rows.filter((r) => r.status === "completed")).toHaveLength(DEMO_ORGANIZATIONS.length);
     expect(rows.filter((r) => r.status !== "completed")).toHaveLength(0);
   });
+
+  it("closes runs of earlier days that were cut off and never resumed as failed", async () => {
+    const services = await servicesWith();
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    await services.db.startRun({
+      backupId: "20200101T000000000Z-dead",
+      tenantId: DEMO_ORGANIZATIONS[0]?.id as string,
+      date: yesterday,
+      type: "daily",
+      logType: "daily_tenant",
+    });
+    const response = await daily(services);
+    expect(response.status).toBe(200);
+    const run = await services.db.getRun("20200101T000000000Z-dead");
+    expect(run?.status).toBe("failed");
+    const log = await db.client.query("select status, error_message from backup_logs where backup_id = $1", [
+      "20200101T000000000Z-dead",
+    ]);
+    expect(log.rows[0]).toMatchObject({
+      status: "failed",
+      error_message: "interrupted and not resumed on its day",
+    });
+  });
 });
