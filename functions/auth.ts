@@ -39,14 +39,6 @@ export function secretsEqual(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-/** The cron secret only (kept for callers that need nothing else). */
-export function authenticate(request: Request, cronSecret: string | undefined): Principal {
-  const given = bearerToken(request) ?? new URL(request.url).searchParams.get("secret") ?? undefined;
-  if (!given) throw fail("unauthorized", "missing credentials: send Authorization: Bearer <token>");
-  if (cronSecret && secretsEqual(given, cronSecret)) return { kind: "cron" };
-  throw fail("unauthorized", "invalid credentials");
-}
-
 /**
  * Authenticates the caller (401 when it cannot), without deciding what they may reach. Handlers call it
  * before validating input, so that an anonymous caller learns nothing about the endpoint's fields.

@@ -7,13 +7,14 @@
  * damaged or incompatible, or the restore hit an error (nothing was changed).
  */
 import { z } from "zod";
-import { AppError } from "../lib/errors.ts";
+import { AppError, isAppError } from "../lib/errors.ts";
+import { enforceRateLimit } from "../lib/rate-limit.ts";
 import type { ApplyReport } from "../lib/restore/restore-db.ts";
 import { restoreTenant } from "../lib/restore/restore-tenant.ts";
 import type { Services } from "../lib/services.ts";
 import { isCalendarDay } from "../lib/time.ts";
-import { authenticate } from "./auth.ts";
-import { json, readJsonBody, requireMethod, validate } from "./http.ts";
+import { identify, requireAccess } from "./auth.ts";
+import { json, readJsonBody, requireMethod, validate, withCors } from "./http.ts";
 import { organizationId } from "./schemas.ts";
 
 const tableName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/, "must be a table name");
@@ -37,20 +38,34 @@ const bodySchema = z
   })
   .strict();
 
-export async function handleRestoreTenantData(request: Request, services: Services): Promise<Response> {
+export const handleRestoreTenantData = withCors(["POST"], async (request: Request, services: Services) => {
   requireMethod(request, "POST");
-  authenticate(request, services.config.cronSecret);
+  const principal = await identify(request, services);
   const body = validate(bodySchema, await readJsonBody(request));
+  requireAccess(principal, body.organization_id);
 
-  const outcome = await restoreTenant(services, {
-    tenantId: body.organization_id,
-    backupDate: body.backup_date,
-    backupId: body.backup_id,
-    dryRun: body.dry_run,
-    tables: body.tables,
-    allowDroppedColumns: body.allow_dropped_columns,
-    deadline: Date.now() + services.config.backup.timeBudgetMs,
-  });
+  // Dry runs change nothing and are how an admin looks before leaping: only real restores are limited.
+  const slot = body.dry_run
+    ? undefined
+    : await enforceRateLimit(services, body.organization_id, "restore", principal);
+  let outcome: Awaited<ReturnType<typeof restoreTenant>>;
+  try {
+    outcome = await restoreTenant(services, {
+      tenantId: body.organization_id,
+      backupDate: body.backup_date,
+      backupId: body.backup_id,
+      dryRun: body.dry_run,
+      tables: body.tables,
+      allowDroppedColumns: body.allow_dropped_columns,
+      deadline: Date.now() + services.config.backup.timeBudgetMs,
+    });
+  } catch (err) {
+    // Refused before anything was done (no such backup, tenant busy, bad table list): no cost to retry.
+    if (isAppError(err) && ["not_found", "conflict", "bad_request", "unprocessable"].includes(err.code)) {
+      await slot?.release();
+    }
+    throw err;
+  }
   if (outcome.status === "preparing_undo") {
     return json(202, {
       success: true,
@@ -95,13 +110,16 @@ export async function handleRestoreTenantData(request: Request, services: Servic
     ),
   };
   if (report.success || report.dry_run) return json(200, body200);
-  // A real restore that failed changed nothing; say why with the status that fits.
-  const code = report.error?.sqlstate === "TB005" ? "conflict" : "unprocessable";
+  // A real restore that failed changed nothing; say why with the status that fits: 409 when rows of
+  // tables left out would break, 503 when the database gave way (deadlock, cancel, connection), else 422.
+  const state = report.error?.sqlstate ?? "";
+  const code =
+    state === "TB005" ? "conflict" : /^(40|53|57|08)/.test(state) ? "unavailable" : "unprocessable";
   throw new AppError(code, `restore failed, nothing was changed: ${report.error?.message}`, {
     error: report.error,
     report: body200,
   });
-}
+});
 
 function sum(report: ApplyReport, pick: (t: ApplyReport["tables"][string]) => number): number {
   return Object.values(report.tables).reduce((n, t) => n + pick(t), 0);

@@ -53,6 +53,8 @@ export type RestoreOutcome =
 /** Rows and bytes per staging call: bounded request bodies on the PostgREST path. */
 const STAGE_ROWS = 5000;
 const STAGE_BYTES = 2 * 1024 * 1024;
+/** How long the lease lasts while the apply runs: 15 minutes, Netlify's longest function. */
+const APPLY_LEASE_SECONDS = 900;
 
 export async function restoreTenant(services: Services, request: RestoreRequest): Promise<RestoreOutcome> {
   const { db, log, config } = services;
@@ -128,8 +130,26 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
           page += 1;
         }
         await keepLease(services, request.tenantId, holder);
+        if (Date.now() >= request.deadline) {
+          // Stop before the platform cuts the call mid-way: nothing has changed yet, say what to do instead.
+          throw fail(
+            "unprocessable",
+            `the backup of ${request.tenantId} is too large to restore within one call's time budget ` +
+              `(${config.backup.timeBudgetMs} ms); run the restore with \`npm run restore\` and a database connection ` +
+              "(see FREE_PLAN_BACKUP_SETUP.md), nothing was changed",
+            { reason: "time_budget" },
+          );
+        }
       }
     }
+    // The apply is one call that cannot renew the lease while it runs: give it the longest time a function
+    // may run (Netlify's background limit) before another operation could take the tenant.
+    await keepLease(
+      services,
+      request.tenantId,
+      holder,
+      Math.max(config.backup.lockTtlSeconds, APPLY_LEASE_SECONDS),
+    );
 
     const report = await applyRestore(db, {
       restoreId,
@@ -178,8 +198,13 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
   }
 }
 
-async function keepLease(services: Services, tenantId: string, holder: string): Promise<void> {
-  if (!(await services.db.renewLock(tenantId, holder, services.config.backup.lockTtlSeconds))) {
+async function keepLease(
+  services: Services,
+  tenantId: string,
+  holder: string,
+  ttlSeconds = services.config.backup.lockTtlSeconds,
+): Promise<void> {
+  if (!(await services.db.renewLock(tenantId, holder, ttlSeconds))) {
     throw fail("conflict", `lost the lease on tenant ${tenantId}; another operation took over`);
   }
 }

@@ -34,7 +34,7 @@ begin
     raise exception using errcode = 'P0002', message = format('%I is not a tenant table', p_table);
   end if;
 
-  v_pk := array(select jsonb_array_elements_text(coalesce(v_table->'primary_key', '[]'::jsonb)));
+  v_pk := array(select jsonb_array_elements_text(coalesce(nullif(v_table->'primary_key', 'null'::jsonb), '[]'::jsonb)));
   if cardinality(v_pk) = 0 then
     -- No primary key: physical order. Stable inside one snapshot only, which the manifest says.
     v_key := 'array[t0.ctid::text]';

@@ -67,6 +67,9 @@ set search_path = pg_catalog
 set datestyle = 'ISO, YMD'
 set intervalstyle = 'postgres'
 set timezone = 'UTC'
+-- Rows are compared as text: floats must print exactly (with 0 or less, 0.1 and 0.1000000000000001 look
+-- alike and a changed value would be left as it is).
+set extra_float_digits = 1
 as $$
 declare
   v_catalog jsonb;
@@ -83,6 +86,7 @@ declare
   v_scope text;
   v_src text;
   v_cols text;
+  v_colnames text[];
   v_casts text;
   v_pk text[];
   v_join text;
@@ -156,9 +160,10 @@ begin
       end if;
 
       -- Every backup value goes back through its type's input function: the exact inverse of the export.
-      select string_agg(format('%I', b->>'name'), ', ' order by b.o),
-             string_agg(format('(r->>%s)::%s as %I', b.o - 1, c->>'type', b->>'name'), ', ' order by b.o)
-        into v_cols, v_casts
+      -- Column names are kept as an array: quoted, a name may hold anything, ", " and '"' included.
+      select array_agg(b->>'name' order by b.o), string_agg(format('%I', b->>'name'), ', ' order by b.o),
+             string_agg(format('(x.r->>%s)::%s as %I', b.o - 1, c->>'type', b->>'name'), ', ' order by b.o)
+        into v_colnames, v_cols, v_casts
       from jsonb_array_elements(v_spec->'columns') with ordinality as b(b, o)
       join jsonb_array_elements(v_table->'columns') c on c->>'name' = b.b->>'name' and not (c->>'generated')::boolean;
       if v_cols is null then
@@ -169,7 +174,7 @@ begin
          select %s from (select unnest(string_to_array(s.lines, E''\n''))::jsonb as r
                          from public.tenant_backup_stage s
                          where s.restore_id = $1 and s.table_name = $2 order by s.page) x',
-        v_src, replace(v_casts, '(r->>', '(x.r->>'))
+        v_src, v_casts)
         using p_restore_id, v_name;
       v_timings := v_timings || jsonb_build_object('stage_to_rows', coalesce((v_timings->>'stage_to_rows')::numeric, 0)
                    + round((extract(epoch from clock_timestamp() - v_clock) * 1000)::numeric, 1));
@@ -185,21 +190,25 @@ begin
           message = format('%s: %s rows staged, the backup has %s', v_name, v_n, v_spec->>'row_count');
       end if;
 
-      v_pk := array(select jsonb_array_elements_text(coalesce(v_table->'primary_key', '[]'::jsonb)));
+      -- The catalog holds JSON null (not SQL NULL) for a table without a primary key.
+      v_pk := array(select jsonb_array_elements_text(
+                      case when jsonb_typeof(v_table->'primary_key') = 'array' then v_table->'primary_key' else '[]' end));
       v_stats := jsonb_build_object('rows_in_backup', v_n);
       if cardinality(v_pk) > 0 then
         select string_agg(format('t0.%1$I = s.%1$I', k), ' and ') into v_join from unnest(v_pk) k;
         -- Compared as text, the form the backup holds: json and a few other types have no equality
         -- operator, and text tells apart values that compare equal (1.0 and 1.00, -0 and 0).
-        select format('(%s) is distinct from (%s)',
-                      string_agg(format('t0.%I::text', x), ', '), string_agg(format('s.%I::text', x), ', '))
+        select format('(%s) is distinct from (%s)', string_agg(format('t0.%I::text', x), ', ' order by o),
+                      string_agg(format('s.%I::text', x), ', ' order by o))
           into v_cmp
-        from unnest(string_to_array(v_cols, ', ')) as u(q), lateral (select trim(both '"' from u.q) as x) y;
+        from unnest(v_colnames) with ordinality as u(x, o);
         -- Updated in place: every column but the key (equal by the join, and an identity key cannot be set).
-        v_stats := v_stats || jsonb_build_object('join', v_join, 'cmp', v_cmp, 'set', (
-          select string_agg(format('%I', x), ', ')
-          from unnest(string_to_array(v_cols, ', ')) as u(q), lateral (select trim(both '"' from u.q) as x) y
-          where not x = any(v_pk)));
+        v_stats := v_stats || (
+          select jsonb_build_object('join', v_join, 'cmp', v_cmp,
+                                    'set', string_agg(format('%I', x), ', ' order by o),
+                                    'set_from', string_agg(format('s.%I', x), ', ' order by o))
+          from unnest(v_colnames) with ordinality as u(x, o)
+          where not x = any(v_pk));
       end if;
       v_report := v_report || jsonb_build_object(v_name, v_stats || jsonb_build_object('columns', v_cols));
       v_timings := v_timings || jsonb_build_object('compare', coalesce((v_timings->>'compare')::numeric, 0)
@@ -240,12 +249,24 @@ begin
       v_clock := clock_timestamp();
     end loop;
 
+    -- The app's triggers fire in mode "triggers", and they are written for the app's search_path, not for
+    -- this function's (pg_catalog only): they get the session's own from here on (pg_settings.reset_val,
+    -- which the function's SET clause does not change), behind pg_catalog so that no built-in is shadowed.
+    if v_mode = 'triggers' then
+      perform set_config('search_path', concat_ws(', ', 'pg_catalog',
+        nullif((select reset_val from pg_settings where name = 'search_path'), '')), true);
+    end if;
+
     -- 3. Make the tenant's rows the backup's, by primary key: delete the rows the backup does not have,
     --    update those that differ, insert those missing; rows already equal are not touched. In replica
     --    mode deletes go first (children first), so a unique value freed by a removed row can be taken
-    --    again. With per-row foreign-key triggers, rows are inserted and updated (parents first) before
-    --    the rows they stop pointing at are deleted (children first). A table without a primary key is
-    --    replaced whole. The row counts of these very statements are what the dry run reports.
+    --    again, and rows that differ are deleted there too and written back whole with the missing ones:
+    --    an UPDATE checks unique indexes row by row, so it fails when rows swapped or passed on a unique
+    --    value since the backup (two emails swapped, the "primary" flag moved to another row); nothing
+    --    cascades in replica mode. With per-row foreign-key triggers, rows are inserted and updated
+    --    (parents first) before the rows they stop pointing at are deleted (children first). A table
+    --    without a primary key is replaced whole. The dry run reports the row counts of these statements
+    --    (a row written back counts as changed, not as deleted and inserted).
     for v_step in select unnest(case when v_mode = 'replica' then array['delete', 'write'] else array['write', 'delete'] end) loop
       for v_i in 1 .. cardinality(v_names) loop
         v_name := case when v_step = 'delete' then v_names[cardinality(v_names) + 1 - v_i] else v_names[v_i] end;
@@ -259,12 +280,20 @@ begin
                            v_schema, v_name, v_scope, v_src, v_stats->>'join') using p_tenant;
             get diagnostics v_n = row_count;
             v_stats := v_stats || jsonb_build_object('deleted', v_n);
+            if v_mode = 'replica' then
+              execute format('delete from %I.%I t0 using %I s where %s and %s and %s',
+                             v_schema, v_name, v_src, v_stats->>'join', v_scope, v_stats->>'cmp') using p_tenant;
+              get diagnostics v_n = row_count;
+              v_stats := v_stats || jsonb_build_object('updated', v_n);
+            end if;
           else
             v_n := 0;
-            if v_stats->>'set' is not null then
+            if v_mode = 'replica' then
+              v_n := (v_stats->>'updated')::bigint;
+            elsif v_stats->>'set' is not null then
               execute format('update %I.%I t0 set (%s) = row(%s) from %I s where %s and %s and %s',
                              v_schema, v_name, v_stats->>'set',
-                             (select string_agg('s.' || c, ', ') from unnest(string_to_array(v_stats->>'set', ', ')) c),
+                             v_stats->>'set_from',
                              v_src, v_stats->>'join', v_scope, v_stats->>'cmp') using p_tenant;
               get diagnostics v_n = row_count;
             end if;
@@ -275,7 +304,9 @@ begin
                            v_schema, v_name, v_cols, v_cols, v_src, v_schema, v_name, v_stats->>'join', v_scope)
               using p_tenant;
             get diagnostics v_n = row_count;
-            v_stats := v_stats || jsonb_build_object('inserted', v_n);
+            -- In replica mode the rows written back (counted as updated) are among those inserted.
+            v_stats := v_stats || jsonb_build_object('inserted',
+              v_n - case when v_mode = 'replica' then (v_stats->>'updated')::bigint else 0 end);
           end if;
         elsif v_step = 'write' then
           execute format('delete from %I.%I t0 where %s', v_schema, v_name, v_scope) using p_tenant;

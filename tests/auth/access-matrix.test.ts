@@ -14,6 +14,7 @@ import { handleDailyTenantBackup } from "../../functions/daily-tenant-backup.ts"
 import { handleDeleteBackup } from "../../functions/delete-backup.ts";
 import { handleDownloadBackup } from "../../functions/download-backup.ts";
 import { handleListBackups } from "../../functions/list-backups.ts";
+import { handleRestoreTenantData } from "../../functions/restore-tenant-data.ts";
 import type { Handler } from "../../functions/runtime.ts";
 import { runManualBackup } from "../../lib/backup/manual.ts";
 import { send } from "../operations/send.ts";
@@ -160,6 +161,20 @@ const ENDPOINTS: Endpoint[] = [
     method: "POST",
     scope: "org",
     input: () => ({ organization_id: ORG_A }),
+    ok: 200,
+  },
+  // A dry run of the backup made above: allowed callers get the report, and nothing changes.
+  {
+    name: "restore-tenant-data",
+    handler: handleRestoreTenantData,
+    method: "POST",
+    scope: "org",
+    input: () => ({
+      organization_id: ORG_A,
+      backup_date: backupId.slice(0, 4) + "-" + backupId.slice(4, 6) + "-" + backupId.slice(6, 8),
+      backup_id: backupId,
+      dry_run: true,
+    }),
     ok: 200,
   },
   // An id that does not exist: an allowed caller gets 404, and nothing is ever deleted here.

@@ -51,29 +51,54 @@ async function changeAcme() {
 }
 
 describe("restore of the demo's largest tenant", () => {
-  it("dry-runs truthfully, restores exactly, touches no other tenant, and can be undone", { timeout: 240_000 }, async () => {
+  it("dry-runs truthfully, restores exactly, touches no other tenant, and can be undone", {
+    timeout: 240_000,
+  }, async () => {
     const backup = await runDailyBackup(services, { deadline: Date.now() + 120_000 });
     expect(backup.complete).toBe(true);
     const original = await snapshot(db.client, ALL);
 
     const expected = await changeAcme();
     const changed = await snapshot(db.client, ALL);
-    expect(changedTables(original, changed).sort()).toEqual(["bottle_scans", "customers", "invoice_line_items"]);
+    expect(changedTables(original, changed).sort()).toEqual([
+      "bottle_scans",
+      "customers",
+      "invoice_line_items",
+    ]);
 
     const dry = await restore({ organization_id: acme, backup_date: today, dry_run: true });
     expect(dry.status, JSON.stringify(dry.body)).toBe(200);
     expect(dry.body.success, JSON.stringify(dry.body.summary)).toBe(true);
-    expect(dry.body.summary).toMatchObject({ organization_id: acme, dry_run: true, total_tables: 24, errors: [] });
-    expect(dry.body.tables.invoice_line_items).toMatchObject({ would_insert: expected.deletedLines, would_delete: 0, would_change: 0 });
-    expect(dry.body.tables.customers).toMatchObject({ would_insert: 0, would_delete: 0, would_change: expected.updatedCustomers });
-    expect(dry.body.tables.bottle_scans).toMatchObject({ would_insert: 0, would_delete: expected.insertedScans, would_change: 0 });
+    expect(dry.body.summary).toMatchObject({
+      organization_id: acme,
+      dry_run: true,
+      total_tables: 24,
+      errors: [],
+    });
+    expect(dry.body.tables.invoice_line_items).toMatchObject({
+      would_insert: expected.deletedLines,
+      would_delete: 0,
+      would_change: 0,
+    });
+    expect(dry.body.tables.customers).toMatchObject({
+      would_insert: 0,
+      would_delete: 0,
+      would_change: expected.updatedCustomers,
+    });
+    expect(dry.body.tables.bottle_scans).toMatchObject({
+      would_insert: 0,
+      would_delete: expected.insertedScans,
+      would_change: 0,
+    });
     expect(dry.body.tables.bottles).toMatchObject({ would_insert: 0, would_delete: 0, would_change: 0 });
     expect(await snapshot(db.client, ALL)).toEqual(changed);
 
     const real = await restore({ organization_id: acme, backup_date: today, dry_run: false });
     expect(real.status, JSON.stringify(real.body)).toBe(200);
     expect(real.body.success).toBe(true);
-    expect(real.body.summary.total_records_restored).toBe(backup.tenants[0] && "records" in backup.tenants[0] ? backup.tenants[0].records : -1);
+    expect(real.body.summary.total_records_restored).toBe(
+      backup.tenants[0] && "records" in backup.tenants[0] ? backup.tenants[0].records : -1,
+    );
     expect(await snapshot(db.client, ALL)).toEqual(original);
 
     // Keys handed out after a restore do not collide with restored ones.
@@ -87,14 +112,21 @@ describe("restore of the demo's largest tenant", () => {
       token: TEST_CRON_SECRET,
       query: { organization_id: acme },
     });
-    expect(listed.body.backups.find((b: { backup_id: string }) => b.backup_id === undoId)?.backup_type).toBe("pre_restore");
+    expect(listed.body.backups.find((b: { backup_id: string }) => b.backup_id === undoId)?.backup_type).toBe(
+      "pre_restore",
+    );
     const history = listed.body.history.filter((h: { backup_type: string }) => h.backup_type === "restore");
     expect(history.map((h: { dry_run: boolean; status: string }) => [h.dry_run, h.status])).toEqual([
       [false, "completed"],
       [true, "completed"],
     ]);
 
-    const undo = await restore({ organization_id: acme, backup_date: today, backup_id: undoId, dry_run: false });
+    const undo = await restore({
+      organization_id: acme,
+      backup_date: today,
+      backup_id: undoId,
+      dry_run: false,
+    });
     expect(undo.status, JSON.stringify(undo.body)).toBe(200);
     expect(await snapshot(db.client, ALL)).toEqual(changed);
   });

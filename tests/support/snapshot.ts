@@ -4,7 +4,10 @@
  */
 import type pg from "pg";
 
-export async function snapshot(client: pg.ClientBase, tables: readonly string[]): Promise<Record<string, string>> {
+export async function snapshot(
+  client: pg.ClientBase,
+  tables: readonly string[],
+): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const table of tables) {
     const { rows } = await client.query(

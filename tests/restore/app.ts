@@ -1,0 +1,85 @@
+/**
+ * Shared by the restore tests on schemas of our own: fixtures, backups on a fixed day, the restore call,
+ * and the backup_logs rows a restore leaves.
+ */
+import { readFileSync } from "node:fs";
+import type pg from "pg";
+import { handleRestoreTenantData } from "../../functions/restore-tenant-data.ts";
+import { backupTenant } from "../../lib/backup/tenant-backup.ts";
+import type { Services } from "../../lib/services.ts";
+import { call } from "../support/call.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { TEST_CRON_SECRET } from "../support/services.ts";
+import { snapshot } from "../support/snapshot.ts";
+
+export const fixture = (name: string) =>
+  readFileSync(new URL(`../fixtures/${name}`, import.meta.url), "utf8");
+
+/** The day our backups are filed under: not today, so that undo points (filed today) never mix in. */
+export const BACKUP_DATE = "2026-11-20";
+
+/** tests/fixtures/restore-app.sql: its tenant layout and tenant tables, parents first. */
+export const APP_ENV = { TENANT_ROOT_TABLE: "workspaces", TENANT_KEY: "workspace_id" };
+export const APP_TABLES = ["workspaces", "contacts", "deals", "deal_notes"] as const;
+
+/** Each restore-app table's rows of the workspaces matching `predicate` (e.g. "= 'w1'", "<> 'w1'"). */
+export function workspaceRows(predicate: string): Record<(typeof APP_TABLES)[number], string> {
+  return {
+    workspaces: `(select * from workspaces where id ${predicate})`,
+    contacts: `(select * from contacts where workspace_id ${predicate})`,
+    deals: `(select * from deals where workspace_id ${predicate})`,
+    deal_notes: `(select n.* from deal_notes n join deals d on d.id = n.deal_id where d.workspace_id ${predicate})`,
+  };
+}
+
+/** Snapshot of the restore-app tables, limited to the workspaces matching `predicate`, by table name. */
+export async function workspaceSnapshot(
+  client: pg.ClientBase,
+  predicate: string,
+): Promise<Record<string, string>> {
+  const queries = workspaceRows(predicate);
+  const hashes = await snapshot(client, Object.values(queries));
+  return Object.fromEntries(Object.entries(queries).map(([name, sql]) => [name, hashes[sql] as string]));
+}
+
+/** A migrated database with the restore-app schema, and its data unless `data` is false. */
+export async function createAppDatabase(data = true): Promise<TestDatabase> {
+  const db = await createTestDatabase("migrated");
+  await db.client.query(fixture("restore-app.sql"));
+  if (data) await db.client.query(fixture("restore-app-data.sql"));
+  return db;
+}
+
+/** A completed backup of one tenant, filed under `date`. */
+export async function backup(services: Services, tenantId: string, date = BACKUP_DATE) {
+  const result = await backupTenant(services, {
+    tenantId,
+    tenantName: null,
+    type: "manual",
+    date,
+    deadline: Date.now() + 60_000,
+  });
+  if (result.status !== "completed") throw new Error(`backup of ${tenantId} did not complete`);
+  return result;
+}
+
+/** POST restore-tenant-data with the cron secret. */
+export function restore(services: Services, body: Record<string, unknown>) {
+  return call(handleRestoreTenantData, services, "restore-tenant-data", { token: TEST_CRON_SECRET, body });
+}
+
+/** The backup_logs rows restores left, oldest first, as [dry_run, status]. */
+export async function restoreLogs(client: pg.ClientBase): Promise<[boolean, string][]> {
+  const { rows } = await client.query(
+    "select dry_run, status from backup_logs where backup_type = 'restore' order by id",
+  );
+  return rows.map((r) => [r.dry_run, r.status]);
+}
+
+/** Row counts of the audit trail by table and operation, e.g. {"contacts INSERT": 3}. */
+export async function auditCounts(client: pg.ClientBase): Promise<Record<string, number>> {
+  const { rows } = await client.query(
+    "select table_name || ' ' || op as k, count(*)::int as n from audit_events group by 1 order by 1",
+  );
+  return Object.fromEntries(rows.map((r) => [r.k, r.n]));
+}
