@@ -171,7 +171,7 @@ const ENDPOINTS: Endpoint[] = [
     scope: "org",
     input: () => ({
       organization_id: ORG_A,
-      backup_date: backupId.slice(0, 4) + "-" + backupId.slice(4, 6) + "-" + backupId.slice(6, 8),
+      backup_date: `${backupId.slice(0, 4)}-${backupId.slice(4, 6)}-${backupId.slice(6, 8)}`,
       backup_id: backupId,
       dry_run: true,
     }),
