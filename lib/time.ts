@@ -1,14 +1,16 @@
 /** UTC calendar days: "today" for the daily run and every backup_date is the UTC day, whatever the host's zone. */
 import { UTCDate } from "@date-fns/utc";
-import { format, isValid, parse } from "date-fns";
+// lightFormat from its own entry point: the package index (and format/parse) load every locale, about
+// 100 MB of memory in a small function.
+import { lightFormat } from "date-fns/lightFormat";
 
 export function utcDay(at: Date): string {
-  return format(new UTCDate(at), "yyyy-MM-dd");
+  return lightFormat(new UTCDate(at), "yyyy-MM-dd");
 }
 
 /** True for a real calendar day written YYYY-MM-DD (2026-02-30 is not one). */
 export function isCalendarDay(text: string): boolean {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
-  const parsed = parse(text, "yyyy-MM-dd", new UTCDate(0));
-  return isValid(parsed) && format(parsed, "yyyy-MM-dd") === text;
+  const day = new UTCDate(`${text}T00:00:00Z`);
+  return !Number.isNaN(day.getTime()) && utcDay(day) === text;
 }

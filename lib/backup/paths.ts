@@ -5,7 +5,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { UTCDate } from "@date-fns/utc";
-import { format } from "date-fns";
+// lightFormat from its own entry point: the package index (and format) load locale data we never use.
+import { lightFormat } from "date-fns/lightFormat";
 
 export const ROOT = "tenant-backups";
 
@@ -43,5 +44,5 @@ export function parseSummaryPath(path: string): { tenantId: string; date: string
 
 /** `20261122T010203456Z-9f3a`: sorts by time, unique enough for one tenant's backups. */
 export function newBackupId(now: Date): string {
-  return `${format(new UTCDate(now), "yyyyMMdd'T'HHmmssSSS'Z'")}-${randomBytes(2).toString("hex")}`;
+  return `${lightFormat(new UTCDate(now), "yyyyMMdd'T'HHmmssSSS'Z'")}-${randomBytes(2).toString("hex")}`;
 }

@@ -11,7 +11,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Manifest } from "../backup/manifest.ts";
-import { readVerifiedFile } from "../backup/reader.ts";
+import { readVerifiedPages } from "../backup/reader.ts";
 import { backupTenant } from "../backup/tenant-backup.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
 import type { Services } from "../services.ts";
@@ -124,8 +124,10 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
     for (const table of plan.tables) {
       let page = 0;
       for (const file of table.files) {
-        const text = await readVerifiedFile(services.storage, file);
-        for (const chunk of pages(text)) {
+        for await (const chunk of readVerifiedPages(services.storage, file, {
+          maxRows: STAGE_ROWS,
+          maxBytes: STAGE_BYTES,
+        })) {
           await stagePage(db, restoreId, table.name, page, chunk.rows, chunk.lines);
           page += 1;
         }
@@ -206,22 +208,5 @@ async function keepLease(
 ): Promise<void> {
   if (!(await services.db.renewLock(tenantId, holder, ttlSeconds))) {
     throw fail("conflict", `lost the lease on tenant ${tenantId}; another operation took over`);
-  }
-}
-
-/** Splits a file's lines into staging pages bounded in rows and bytes. */
-function* pages(text: string): Generator<{ rows: number; lines: string }> {
-  if (text === "") return;
-  const lines = text.slice(0, -1).split("\n");
-  let start = 0;
-  while (start < lines.length) {
-    let end = start;
-    let bytes = 0;
-    while (end < lines.length && end - start < STAGE_ROWS && (bytes < STAGE_BYTES || end === start)) {
-      bytes += (lines[end] as string).length + 1;
-      end += 1;
-    }
-    yield { rows: end - start, lines: lines.slice(start, end).join("\n") };
-    start = end;
   }
 }

@@ -8,7 +8,12 @@
  *   weeks, this week included.
  */
 import { UTCDate } from "@date-fns/utc";
-import { format, startOfISOWeek, subDays, subWeeks } from "date-fns";
+// Per-function entry points, and lightFormat (no locale data): the package index loads every function and
+// locale, about 100 MB of memory in a small function.
+import { lightFormat } from "date-fns/lightFormat";
+import { startOfISOWeek } from "date-fns/startOfISOWeek";
+import { subDays } from "date-fns/subDays";
+import { subWeeks } from "date-fns/subWeeks";
 
 export interface RetentionPolicy {
   days: number;
@@ -30,7 +35,7 @@ export interface RetentionPlan<T extends Dated> {
 }
 
 const day = (text: string) => new UTCDate(`${text}T00:00:00.000Z`);
-const ymd = (date: Date) => format(date, "yyyy-MM-dd");
+const ymd = (date: Date) => lightFormat(date, "yyyy-MM-dd");
 
 /** `backups` in any order; the plan lists them newest first. */
 export function planRetention<T extends Dated>(

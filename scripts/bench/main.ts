@@ -1,0 +1,270 @@
+/**
+ * `npm run bench`: the project's backup and restore of one large tenant, timed side by side with
+ * PostgreSQL's own COPY of the same rows in the same run, plus how cost grows with tenants and size.
+ *
+ *   BENCH_ROWS   rows of the large tenant (default 1,000,000, over the demo app's 24 tables)
+ *   BENCH_QUICK  1 for a short run (100,000 rows, smaller scaling steps)
+ *
+ * Every measured operation runs in a fresh process (scripts/bench/operation.ts) through the code the
+ * functions run, so its time and peak memory are its own. Data lives in an embedded PostgreSQL in a
+ * temporary folder (fsync off for every side alike), files in a temporary local storage folder. It
+ * reports; it never fails a build.
+ */
+import { execFile } from "node:child_process";
+import { build } from "esbuild";
+import { mkdtemp, rm } from "node:fs/promises";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import pg from "pg";
+import type { Catalog } from "../../lib/catalog.ts";
+import { loadConfig } from "../../lib/config.ts";
+import { createLogger } from "../../lib/logger.ts";
+import { createServices } from "../../lib/services.ts";
+import { utcDay } from "../../lib/time.ts";
+import { DEMO_ORGANIZATIONS, installDemo } from "../demo/install.ts";
+import { type RunningPostgres, startEmbeddedPostgres } from "../embedded-postgres.ts";
+import { applyMigrations } from "../migrate.ts";
+import type { OperationArgs } from "./operation.ts";
+
+const QUICK = process.env.BENCH_QUICK === "1";
+const ROWS = Number(process.env.BENCH_ROWS ?? (QUICK ? 100_000 : 1_000_000));
+/** The demo's large tenant has about 118,000 rows at scale 1. */
+const ROWS_PER_SCALE = 118_267;
+const ACME = DEMO_ORGANIZATIONS[0]?.id as string;
+const OPERATION_SOURCE = fileURLToPath(new URL("./operation.ts", import.meta.url));
+/** Bundled like a deployed function (plain JavaScript, no TypeScript compiler in the process). */
+const OPERATION = fileURLToPath(new URL("../../.data/bench/operation.mjs", import.meta.url));
+
+interface Result {
+  ms: number;
+  peakRssMb: number;
+  // biome-ignore lint/suspicious/noExplicitAny: each operation answers its own shape
+  value: any;
+}
+
+async function measure(args: Partial<OperationArgs> & Pick<OperationArgs, "op" | "url">): Promise<Result> {
+  const full: OperationArgs = { backupDir: "", tenantId: ACME, date: utcDay(new Date()), ...args };
+  const { stdout } = await promisify(execFile)(process.execPath, [OPERATION], {
+    env: { ...process.env, BENCH_ARGS: JSON.stringify(full) },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return JSON.parse(stdout.trim().split("\n").at(-1) as string) as Result;
+}
+
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const secs = (ms: number) => `${fmt(ms / 1000, 2)} s`;
+const row = (cells: string[], widths: number[]) =>
+  cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 10) : c.padStart(widths[i] ?? 10))).join("  ");
+
+async function freshDatabase(server: RunningPostgres, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  await admin.query(`drop database if exists ${name} with (force)`);
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  return server.urlFor(name);
+}
+
+async function prepared(url: string, fill: (client: pg.Client) => Promise<void>): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await fill(client);
+  await applyMigrations(client);
+  await client.query("vacuum analyze");
+  await client.end();
+  return url;
+}
+
+const demoDatabase = async (server: RunningPostgres, name: string, rows: number) =>
+  prepared(await freshDatabase(server, name), (c) => installDemo(c, { scale: rows / ROWS_PER_SCALE }));
+
+/** N tenants of about `rowsEach` rows: organizations → customers → orders → order_items (composite key). */
+async function manyTenantsDatabase(server: RunningPostgres, name: string, tenants: number, rowsEach: number) {
+  const perTable = Math.max(1, Math.floor(rowsEach / 3));
+  return prepared(await freshDatabase(server, name), async (c) => {
+    await c.query(`
+      create table organizations (id uuid primary key, name text not null);
+      create table customers (id bigint generated always as identity primary key,
+        organization_id uuid not null references organizations on delete cascade, name text, email text);
+      create table orders (id bigint generated always as identity primary key,
+        customer_id bigint not null references customers on delete cascade, placed_at timestamptz, total numeric(12,2));
+      create table order_items (order_id bigint not null references orders on delete cascade, line int not null,
+        sku text, qty int, primary key (order_id, line));
+      create index on customers (organization_id);
+      create index on orders (customer_id);
+      insert into organizations select md5('org' || i)::uuid, 'Tenant ' || i from generate_series(1, ${tenants}) i;
+      insert into customers (organization_id, name, email)
+        select o.id, 'Customer ' || g, 'c' || g || '@example.com' from organizations o, generate_series(1, ${perTable}) g;
+      insert into orders (customer_id, placed_at, total)
+        select c.id, now() - (c.id || ' minutes')::interval, (c.id % 1000) / 7.0 from customers c;
+      insert into order_items select o.id, 1, 'SKU-' || (o.id % 97), (o.id % 5) + 1 from orders o;`);
+  });
+}
+
+async function tenantRows(url: string, catalog: Catalog): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  let total = 0;
+  for (const table of catalog.tables) {
+    const { rows } = await client.query(
+      `select count(*)::int as n from public.${table.name} t0 where ${table.scope}`,
+      [ACME],
+    );
+    total += rows[0].n;
+  }
+  await client.end();
+  return total;
+}
+
+async function catalogOf(url: string, backupDir: string): Promise<Catalog> {
+  const config = loadConfig({ DATABASE_URL: url, BACKUP_DIR: backupDir, LOG_LEVEL: "warn" });
+  const services = createServices(config, { log: createLogger({ level: "warn" }) });
+  try {
+    return await services.db.catalog();
+  } finally {
+    await services.close();
+  }
+}
+
+async function main() {
+  // Dependencies stay in node_modules, found from .data/bench as a deployed bundle finds its own.
+  await build({
+    entryPoints: [OPERATION_SOURCE],
+    outfile: OPERATION,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node22",
+    packages: "external",
+    logLevel: "warning",
+  });
+  const work = await mkdtemp(join(tmpdir(), "tenant-backup-bench-"));
+  const server = await startEmbeddedPostgres({ dataDir: join(work, "pg"), fast: true });
+  const say = (line = "") => console.log(line);
+  try {
+    say(`tenant-backup benchmark, ${new Date().toISOString().slice(0, 10)}`);
+    say(
+      `machine: ${cpus()[0]?.model ?? "?"}, ${cpus().length} cores, ${fmt(totalmem() / 2 ** 30)} GiB; ` +
+        `node ${process.version}; PostgreSQL from embedded-postgres, fsync off for every side`,
+    );
+
+    // 1. The large tenant, side by side with COPY.
+    console.error(`building a tenant of about ${fmt(ROWS)} rows …`);
+    const url = await demoDatabase(server, "bench_main", ROWS);
+    const files = join(work, "files-main");
+    const copyDir = join(work, "copy");
+    const catalog = await catalogOf(url, files);
+    const rows = await tenantRows(url, catalog);
+    say(`largest tenant: ${fmt(rows)} rows over ${catalog.tables.length} tables`);
+
+    const idle = await measure({ op: "idle", url, backupDir: files });
+    const copyOut = await measure({ op: "copy-out", url, copyDir, catalog });
+    const backup = await measure({ op: "backup", url, backupDir: files });
+    const copyIn = await measure({ op: "copy-in", url, copyDir, catalog });
+    const overSame = await measure({ op: "restore", url, backupDir: files, backupId: backup.value.backupId });
+    const real = await measure({
+      op: "restore",
+      url,
+      backupDir: files,
+      backupId: backup.value.backupId,
+      dryRun: false,
+    });
+    // Disaster recovery: the tenant's rows are gone and every row goes in again.
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query("begin; set local session_replication_role = replica;");
+    for (const table of [...catalog.tables].reverse()) {
+      await client.query(`delete from public.${table.name} t0 where ${table.scope}`, [ACME]);
+    }
+    await client.query("commit");
+    await client.end();
+    const intoEmpty = await measure({
+      op: "restore",
+      url,
+      backupDir: files,
+      backupId: backup.value.backupId,
+      dryRun: false,
+    });
+
+    const rawMb = copyOut.value.rawBytes / 2 ** 20;
+    const w = [42, 10, 11, 9, 9, 11];
+    say();
+    say(row(["operation", "time", "rows/s", "MB/s", "vs COPY", "peak RSS"], w));
+    const line = (name: string, m: Result, base: Result | null) =>
+      say(
+        row(
+          [
+            name,
+            secs(m.ms),
+            fmt(rows / (m.ms / 1000)),
+            fmt(rawMb / (m.ms / 1000), 1),
+            base ? `${fmt(m.ms / base.ms, 2)}×` : "—",
+            `${fmt(m.peakRssMb)} MB`,
+          ],
+          w,
+        ),
+      );
+    line("COPY TO | gzip (baseline)", copyOut, null);
+    line("backup", backup, copyOut);
+    line("delete + COPY FROM (baseline)", copyIn, null);
+    line("restore, dry run over unchanged data", overSame, copyIn);
+    line("restore over unchanged data (+ undo backup)", real, copyIn);
+    line("restore into the emptied tenant (+ undo)", intoEmpty, copyIn);
+    say(`a process that only loads the modules: ${fmt(idle.peakRssMb)} MB peak RSS`);
+    say(
+      `COPY text of the tenant: ${fmt(rawMb, 1)} MB; the backup stores ${fmt(backup.value.bytes / 2 ** 20, 1)} MB`,
+    );
+    say(
+      `inside PostgreSQL, restore into the emptied tenant (ms): ${JSON.stringify(intoEmpty.value.timings)}`,
+    );
+
+    // 2. How cost grows with the number of tenants: the daily run, about 1,000 rows each.
+    say();
+    say("daily run over many tenants, about 1,000 rows each:");
+    const w2 = [10, 10, 12, 11];
+    say(row(["tenants", "time", "ms/tenant", "peak RSS"], w2));
+    for (const tenants of QUICK ? [1, 10, 30] : [1, 10, 100]) {
+      const manyUrl = await manyTenantsDatabase(server, `bench_many_${tenants}`, tenants, 1000);
+      const run = await measure({
+        op: "daily",
+        url: manyUrl,
+        backupDir: join(work, `files-many-${tenants}`),
+      });
+      say(row([String(tenants), secs(run.ms), fmt(run.ms / tenants), `${fmt(run.peakRssMb)} MB`], w2));
+    }
+
+    // 3. How cost grows with one tenant's size.
+    say();
+    say("one tenant of growing size (demo schema):");
+    const w3 = [10, 10, 10, 11, 13, 12];
+    say(row(["rows", "backup", "rows/s", "peak RSS", "restore (dry)", "peak RSS"], w3));
+    for (const size of QUICK ? [10_000, 100_000] : [10_000, 100_000, 1_000_000]) {
+      const sizedUrl = size === ROWS ? url : await demoDatabase(server, `bench_size_${size}`, size);
+      const dir = join(work, `files-size-${size}`);
+      const b = await measure({ op: "backup", url: sizedUrl, backupDir: dir });
+      const r = await measure({ op: "restore", url: sizedUrl, backupDir: dir, backupId: b.value.backupId });
+      const n = b.value.records as number;
+      say(
+        row(
+          [
+            fmt(n),
+            secs(b.ms),
+            fmt(n / (b.ms / 1000)),
+            `${fmt(b.peakRssMb)} MB`,
+            secs(r.ms),
+            `${fmt(r.peakRssMb)} MB`,
+          ],
+          w3,
+        ),
+      );
+    }
+  } finally {
+    await server.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();

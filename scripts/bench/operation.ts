@@ -1,0 +1,184 @@
+/**
+ * One measured operation of the benchmark, in a process of its own, so that its peak memory is that of a
+ * process doing only this — as a function instance would — and not what earlier steps left behind.
+ * Reads its arguments as JSON from BENCH_ARGS; prints one JSON line: { ms, peakRssMb, value }.
+ */
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { createGunzip, createGzip } from "node:zlib";
+import pg from "pg";
+import { from as copyFrom, to as copyTo } from "pg-copy-streams";
+import { runDailyBackup } from "../../lib/backup/daily.ts";
+import { backupTenant } from "../../lib/backup/tenant-backup.ts";
+import type { Catalog } from "../../lib/catalog.ts";
+import { loadConfig } from "../../lib/config.ts";
+import { createLogger } from "../../lib/logger.ts";
+import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
+import { createServices, type Services } from "../../lib/services.ts";
+
+export interface OperationArgs {
+  op: "idle" | "copy-out" | "copy-in" | "backup" | "restore" | "daily";
+  url: string;
+  backupDir: string;
+  tenantId: string;
+  date: string;
+  /** copy-out / copy-in: where COPY's compressed output is kept. */
+  copyDir?: string;
+  catalog?: Catalog;
+  backupId?: string;
+  dryRun?: boolean;
+}
+
+const HOUR = 3_600_000;
+
+function services(args: OperationArgs): Services {
+  return createServices(
+    loadConfig({
+      DATABASE_URL: args.url,
+      BACKUP_DIR: args.backupDir,
+      CRON_SECRET: "bench-secret-not-used-0123456789",
+      LOG_LEVEL: "warn",
+      BACKUP_TIME_BUDGET_MS: String(HOUR),
+      RESTORE_MIN_INTERVAL_SECONDS: "0",
+      MANUAL_BACKUP_MIN_INTERVAL_SECONDS: "0",
+    }),
+    { log: createLogger({ level: "warn" }) },
+  );
+}
+
+const literalScope = (catalog: Catalog, table: string, tenantId: string) =>
+  (catalog.tables.find((t) => t.name === table)?.scope ?? "false").replace("$1::", `'${tenantId}'::`);
+
+/** PostgreSQL's own export: COPY … TO of the tenant's rows of every table, through gzip, to files. */
+async function copyOut(args: OperationArgs) {
+  const catalog = args.catalog as Catalog;
+  await mkdir(args.copyDir as string, { recursive: true });
+  const client = new pg.Client({ connectionString: args.url });
+  await client.connect();
+  let raw = 0;
+  try {
+    for (const table of catalog.tables) {
+      const source = client.query(
+        copyTo(
+          `copy (select * from public.${table.name} t0 where ${literalScope(catalog, table.name, args.tenantId)}) to stdout`,
+        ),
+      );
+      source.on("data", (chunk: Buffer) => {
+        raw += chunk.length;
+      });
+      await pipeline(
+        source,
+        createGzip(),
+        createWriteStream(join(args.copyDir as string, `${table.name}.gz`)),
+      );
+    }
+  } finally {
+    await client.end();
+  }
+  return { rawBytes: raw };
+}
+
+/** What a COPY-based restore does: delete the tenant's rows, COPY the saved rows back, one transaction. */
+async function copyIn(args: OperationArgs) {
+  const catalog = args.catalog as Catalog;
+  const client = new pg.Client({ connectionString: args.url });
+  await client.connect();
+  try {
+    await client.query("begin");
+    await client.query("set local session_replication_role = replica");
+    for (const table of [...catalog.tables].reverse()) {
+      await client.query(`delete from public.${table.name} t0 where ${table.scope}`, [args.tenantId]);
+    }
+    for (const table of catalog.tables) {
+      const file = createReadStream(join(args.copyDir as string, `${table.name}.gz`));
+      if (table.columns.some((c) => c.generated)) {
+        // COPY FROM cannot write generated columns: load the others through a temporary table.
+        const stored = table.columns
+          .filter((c) => !c.generated)
+          .map((c) => `"${c.name}"`)
+          .join(", ");
+        await client.query(`create temp table bench_in (like public.${table.name}) on commit drop`);
+        await pipeline(file, createGunzip(), client.query(copyFrom("copy bench_in from stdin")));
+        await client.query(
+          `insert into public.${table.name} (${stored}) overriding system value select ${stored} from bench_in`,
+        );
+        await client.query("drop table bench_in");
+      } else {
+        await pipeline(file, createGunzip(), client.query(copyFrom(`copy public.${table.name} from stdin`)));
+      }
+    }
+    await client.query("commit");
+  } catch (err) {
+    await client.query("rollback").catch(() => {});
+    throw err;
+  } finally {
+    await client.end();
+  }
+  return {};
+}
+
+async function run(args: OperationArgs): Promise<unknown> {
+  switch (args.op) {
+    case "idle":
+      // Loads the same modules as the others and does nothing: the floor under every figure.
+      services(args);
+      return {};
+    case "copy-out":
+      return copyOut(args);
+    case "copy-in":
+      return copyIn(args);
+    case "backup": {
+      const s = services(args);
+      try {
+        const result = await backupTenant(s, {
+          tenantId: args.tenantId,
+          tenantName: null,
+          type: "manual",
+          date: args.date,
+          deadline: Date.now() + HOUR,
+        });
+        return { backupId: result.backupId, records: result.records, bytes: result.bytes };
+      } finally {
+        await s.close();
+      }
+    }
+    case "restore": {
+      const s = services(args);
+      try {
+        const outcome = await restoreTenant(s, {
+          tenantId: args.tenantId,
+          backupDate: args.date,
+          backupId: args.backupId,
+          dryRun: args.dryRun ?? true,
+          deadline: Date.now() + HOUR,
+        });
+        if (outcome.status !== "done" || !outcome.report.success) {
+          throw new Error(
+            `restore did not succeed: ${JSON.stringify(outcome.status === "done" ? outcome.report.error : outcome)}`,
+          );
+        }
+        return { timings: outcome.report.timings_ms, mode: outcome.report.mode };
+      } finally {
+        await s.close();
+      }
+    }
+    case "daily": {
+      const s = services(args);
+      try {
+        const result = await runDailyBackup(s, { deadline: Date.now() + HOUR });
+        if (!result.complete) throw new Error("daily run did not complete");
+        return { tenants: result.total_tenants, records: result.total_records };
+      } finally {
+        await s.close();
+      }
+    }
+  }
+}
+
+const args = JSON.parse(process.env.BENCH_ARGS ?? "{}") as OperationArgs;
+const started = performance.now();
+const value = await run(args);
+const ms = performance.now() - started;
+process.stdout.write(`${JSON.stringify({ ms, peakRssMb: process.resourceUsage().maxRSS / 1024, value })}\n`);
