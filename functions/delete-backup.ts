@@ -6,12 +6,12 @@
  * 200 deleted; 404 no such backup; 409 the tenant is busy, or it is the tenant's only backup and `force`
  * is not true (deleting it would leave nothing to restore).
  */
-import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { actorOf } from "../lib/auth/principal.ts";
 import { deleteBackup } from "../lib/backup/delete.ts";
 import { tenantInventory } from "../lib/backup/inventory.ts";
 import { fail } from "../lib/errors.ts";
+import { takeLease } from "../lib/lease.ts";
 import type { Services } from "../lib/services.ts";
 import { identify, requireAccess } from "./auth.ts";
 import { backupId } from "./backup-schemas.ts";
@@ -35,19 +35,7 @@ export const handleDeleteBackup = withCors(
     requireAccess(principal, body.organization_id);
     const tenantId = body.organization_id;
 
-    const { db, config, log } = services;
-    const holder = randomUUID();
-    const lock = await db.acquireLock(tenantId, "delete", holder, config.backup.lockTtlSeconds);
-    if (!lock.acquired) {
-      throw fail(
-        "conflict",
-        `tenant ${tenantId} is busy: ${lock.operation} running until ${lock.expires_at}`,
-        {
-          operation: lock.operation,
-          expires_at: lock.expires_at,
-        },
-      );
-    }
+    const lease = await takeLease(services, tenantId, "delete");
     try {
       // Listed under the lease: what we see cannot change until we are done.
       const { backups } = await tenantInventory(services, tenantId);
@@ -81,7 +69,7 @@ export const handleDeleteBackup = withCors(
         deleted: { organization_id: tenantId, ...deleted },
       });
     } finally {
-      await db.releaseLock(tenantId, holder).catch((err) => log.warn({ err }, "could not release lease"));
+      await lease.release();
     }
   },
 );

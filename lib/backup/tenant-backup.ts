@@ -4,10 +4,10 @@
  * the database, so a run cut by the time budget or killed continues from its last saved part; the part
  * that was being written is simply written again under the same key.
  */
-import { randomUUID } from "node:crypto";
 import { type Catalog, type CatalogTable, schemaFingerprint, storedColumns } from "../catalog.ts";
 import type { BackupRun } from "../db/tenant-db.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
+import { type Lease, takeLease } from "../lease.ts";
 import type { Services } from "../services.ts";
 import {
   type BackupType,
@@ -35,7 +35,7 @@ export interface TenantBackupRequest {
   /** The catalog, when the caller already read it (the daily run reads it once for all tenants). */
   catalog?: Catalog;
   /** The tenant's lease, when the caller already holds it (a restore taking its undo point). */
-  leaseHolder?: string;
+  lease?: Lease;
 }
 
 export type TenantBackupResult =
@@ -74,21 +74,7 @@ export async function backupTenant(
   request: TenantBackupRequest,
 ): Promise<TenantBackupResult> {
   const { db, config, log } = services;
-  const holder = request.leaseHolder ?? randomUUID();
-  const ttl = config.backup.lockTtlSeconds;
-  const lock = request.leaseHolder
-    ? ({ acquired: true } as const)
-    : await db.acquireLock(request.tenantId, `backup:${request.type}`, holder, ttl);
-  if (!lock.acquired) {
-    throw fail(
-      "conflict",
-      `tenant ${request.tenantId} is busy: ${lock.operation} running until ${lock.expires_at}`,
-      {
-        operation: lock.operation,
-        expires_at: lock.expires_at,
-      },
-    );
-  }
+  const lease = request.lease ?? (await takeLease(services, request.tenantId, `backup:${request.type}`));
   const backupId = request.resumeBackupId ?? newBackupId(services.now());
   let run: BackupRun | undefined;
   try {
@@ -107,12 +93,6 @@ export async function backupTenant(
       saved?.schema_fingerprint === fingerprint && saved.tables
         ? (saved as RunProgress)
         : { schema_fingerprint: fingerprint, started_at: services.now().toISOString(), tables: {} };
-
-    const keepLease = async () => {
-      if (!(await db.renewLock(request.tenantId, holder, ttl))) {
-        throw fail("conflict", `lost the lease on tenant ${request.tenantId}; another operation took over`);
-      }
-    };
 
     // Every call writes at least one part, so that repeated calls finish whatever the budget.
     let partsThisCall = 0;
@@ -144,7 +124,7 @@ export async function backupTenant(
           if (!(await db.saveProgress(backupId, progress))) {
             throw fail("conflict", `backup run ${backupId} is no longer running`);
           }
-          await keepLease();
+          await lease.renew();
         }
       } finally {
         source.close();
@@ -195,11 +175,7 @@ export async function backupTenant(
     throw err;
   } finally {
     // A caller that passed its lease in keeps it: it is still working on the tenant.
-    if (!request.leaseHolder) {
-      await db
-        .releaseLock(request.tenantId, holder)
-        .catch((err) => log.warn({ err }, "could not release lease"));
-    }
+    if (!request.lease) await lease.release();
   }
 }
 

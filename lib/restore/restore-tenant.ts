@@ -14,6 +14,7 @@ import type { Manifest } from "../backup/manifest.ts";
 import { readVerifiedPages } from "../backup/reader.ts";
 import { backupTenant } from "../backup/tenant-backup.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
+import { takeLease } from "../lease.ts";
 import type { Services } from "../services.ts";
 import { utcDay } from "../time.ts";
 import { findBackup } from "./find-backup.ts";
@@ -67,24 +68,7 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
   const catalog = await db.catalog();
   const plan = planRestore(manifest, catalog, request.tables);
 
-  const holder = randomUUID();
-  const ttl = config.backup.lockTtlSeconds;
-  const lock = await db.acquireLock(
-    request.tenantId,
-    request.dryRun ? "restore:dry_run" : "restore",
-    holder,
-    ttl,
-  );
-  if (!lock.acquired) {
-    throw fail(
-      "conflict",
-      `tenant ${request.tenantId} is busy: ${lock.operation} running until ${lock.expires_at}`,
-      {
-        operation: lock.operation,
-        expires_at: lock.expires_at,
-      },
-    );
-  }
+  const lease = await takeLease(services, request.tenantId, request.dryRun ? "restore:dry_run" : "restore");
   const restoreId = randomUUID();
   let logId: number | undefined;
   try {
@@ -103,7 +87,7 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
         deadline: request.deadline,
         resumeBackupId: unfinished?.backup_id,
         catalog,
-        leaseHolder: holder,
+        lease,
       });
       if (undo.status !== "completed")
         return { status: "preparing_undo", manifest, undoBackupId: undo.backupId };
@@ -131,7 +115,7 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
           await stagePage(db, restoreId, table.name, page, chunk.rows, chunk.lines);
           page += 1;
         }
-        await keepLease(services, request.tenantId, holder);
+        await lease.renew();
         if (Date.now() >= request.deadline) {
           // Stop before the platform cuts the call mid-way: nothing has changed yet, say what to do instead.
           throw fail(
@@ -146,12 +130,7 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
     }
     // The apply is one call that cannot renew the lease while it runs: give it the longest time a function
     // may run (Netlify's background limit) before another operation could take the tenant.
-    await keepLease(
-      services,
-      request.tenantId,
-      holder,
-      Math.max(config.backup.lockTtlSeconds, APPLY_LEASE_SECONDS),
-    );
+    await lease.renew(Math.max(config.backup.lockTtlSeconds, APPLY_LEASE_SECONDS));
 
     const report = await applyRestore(db, {
       restoreId,
@@ -194,19 +173,6 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
     throw err;
   } finally {
     await clearStage(db, restoreId).catch((err) => log.warn({ err }, "could not clear staged rows"));
-    await db
-      .releaseLock(request.tenantId, holder)
-      .catch((err) => log.warn({ err }, "could not release lease"));
-  }
-}
-
-async function keepLease(
-  services: Services,
-  tenantId: string,
-  holder: string,
-  ttlSeconds = services.config.backup.lockTtlSeconds,
-): Promise<void> {
-  if (!(await services.db.renewLock(tenantId, holder, ttlSeconds))) {
-    throw fail("conflict", `lost the lease on tenant ${tenantId}; another operation took over`);
+    await lease.release();
   }
 }

@@ -10,7 +10,6 @@
  *   'running' in tenant_backup_runs (a run cut by the time budget continues later from those files);
  * - every deletion is logged in backup_logs (backup_type 'retention'). A dry run deletes and logs nothing.
  */
-import { randomUUID } from "node:crypto";
 import { deleteBackup } from "../backup/delete.ts";
 import {
   inventoriesOfAll,
@@ -20,7 +19,8 @@ import {
   tenantInventory,
 } from "../backup/inventory.ts";
 import { datePrefix } from "../backup/paths.ts";
-import { errorMessage, fail } from "../errors.ts";
+import { errorMessage } from "../errors.ts";
+import { type Lease, tryLease } from "../lease.ts";
 import type { Services } from "../services.ts";
 import { utcDay } from "../time.ts";
 import { planRetention, type RetentionPolicy } from "./policy.ts";
@@ -143,16 +143,20 @@ async function retainTenant(
   options: RetentionOptions,
 ): Promise<TenantRetention> {
   const result = emptyResult(tenantId, "done");
-  const { db, config, log } = services;
-  const holder = randomUUID();
-  const ttl = config.backup.lockTtlSeconds;
+  const { log } = services;
 
   // A dry run changes nothing, so it does not take the lease and never makes a backup wait.
+  let lease: Lease | undefined;
   if (!options.dryRun) {
-    const lock = await db.acquireLock(tenantId, "retention", holder, ttl);
-    if (!lock.acquired) {
-      return { ...result, status: "busy", error: `${lock.operation} running until ${lock.expires_at}` };
+    const taken = await tryLease(services, tenantId, "retention");
+    if ("busy" in taken) {
+      return {
+        ...result,
+        status: "busy",
+        error: `${taken.busy.operation} running until ${taken.busy.expires_at}`,
+      };
     }
+    lease = taken.lease;
   }
   try {
     const inventory = options.dryRun && listed ? listed : await tenantInventory(services, tenantId);
@@ -174,7 +178,7 @@ async function retainTenant(
       });
       // null: someone else deleted it since the listing; it is gone either way.
       expired.deleted = deleted !== null;
-      await keepLease(services, tenantId, holder);
+      await lease?.renew();
     }
 
     for (const folder of inventory.orphans) {
@@ -195,24 +199,14 @@ async function retainTenant(
       if (options.dryRun) continue;
       await removeOrphan(services, tenantId, folder, options.actor);
       orphan.deleted = true;
-      await keepLease(services, tenantId, holder);
+      await lease?.renew();
     }
     return result;
   } catch (err) {
     log.error({ err, tenant: tenantId }, "retention failed for a tenant");
     return { ...result, status: "failed", error: errorMessage(err) };
   } finally {
-    if (!options.dryRun) {
-      await db
-        .releaseLock(tenantId, holder)
-        .catch((err) => log.warn({ err, tenant: tenantId }, "could not release lease"));
-    }
-  }
-}
-
-async function keepLease(services: Services, tenantId: string, holder: string): Promise<void> {
-  if (!(await services.db.renewLock(tenantId, holder, services.config.backup.lockTtlSeconds))) {
-    throw fail("conflict", `lost the lease on tenant ${tenantId}; another operation took over`);
+    await lease?.release();
   }
 }
 
