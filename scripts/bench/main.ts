@@ -11,12 +11,12 @@
  * reports; it never fails a build.
  */
 import { execFile } from "node:child_process";
-import { build } from "esbuild";
 import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { build } from "esbuild";
 import pg from "pg";
 import type { Catalog } from "../../lib/catalog.ts";
 import { loadConfig } from "../../lib/config.ts";
