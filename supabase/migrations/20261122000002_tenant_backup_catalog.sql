@@ -249,6 +249,40 @@ begin
 end;
 $$;
 
+-- How to read the tenants themselves: the root table's single-column key, its type, and the select that
+-- names a tenant (its `name` column when it has one). Shared by the tenant list and the lookup by id.
+create or replace function public.tenant_backup_root(
+  p_root text default 'organizations',
+  p_schema text default 'public'
+) returns jsonb
+language plpgsql
+stable
+set search_path = pg_catalog
+as $$
+declare
+  v_result jsonb;
+begin
+  select jsonb_build_object(
+           'key', a.attname,
+           'type', format_type(a.atttypid, a.atttypmod),
+           'name', case when exists (
+                          select 1 from pg_attribute na
+                          where na.attrelid = c.oid and na.attname = 'name' and na.attnum > 0 and not na.attisdropped)
+                        then 't.name::text' else 'null::text' end)
+    into v_result
+  from pg_class c
+  join pg_namespace n on n.oid = c.relnamespace
+  join pg_index i on i.indrelid = c.oid and i.indisprimary and i.indnatts = 1
+  join pg_attribute a on a.attrelid = c.oid and a.attnum = i.indkey[0]
+  where n.nspname = p_schema and c.relname = p_root;
+  if v_result is null then
+    raise exception using errcode = 'P0002',
+      message = format('tenant root table %I.%I not found or without a single-column primary key', p_schema, p_root);
+  end if;
+  return v_result;
+end;
+$$;
+
 -- The tenants: every row of the root table, with a display name when the table has a `name` column.
 create or replace function public.tenant_backup_list_tenants(
   p_root text default 'organizations',
@@ -259,29 +293,13 @@ stable
 set search_path = pg_catalog
 as $$
 declare
-  v_pk text;
-  v_has_name boolean;
+  v_root jsonb := public.tenant_backup_root(p_root, p_schema);
   v_result jsonb;
 begin
-  select a.attname into v_pk
-  from pg_class c
-  join pg_namespace n on n.oid = c.relnamespace
-  join pg_index i on i.indrelid = c.oid and i.indisprimary and i.indnatts = 1
-  join pg_attribute a on a.attrelid = c.oid and a.attnum = i.indkey[0]
-  where n.nspname = p_schema and c.relname = p_root;
-  if v_pk is null then
-    raise exception using errcode = 'P0002',
-      message = format('tenant root table %I.%I not found or without a single-column primary key', p_schema, p_root);
-  end if;
-  select exists (
-    select 1 from pg_attribute a
-    join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = p_schema and c.relname = p_root and a.attname = 'name' and a.attnum > 0 and not a.attisdropped)
-  into v_has_name;
   execute format(
     'select coalesce(jsonb_agg(jsonb_build_object(''id'', t.%1$I::text, ''name'', %2$s) order by t.%1$I), ''[]''::jsonb)
      from %3$I.%4$I t',
-    v_pk, case when v_has_name then 't.name::text' else 'null::text' end, p_schema, p_root)
+    v_root->>'key', v_root->>'name', p_schema, p_root)
   into v_result;
   return v_result;
 end;

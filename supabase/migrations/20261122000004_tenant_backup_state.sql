@@ -172,29 +172,12 @@ stable
 set search_path = pg_catalog
 as $$
 declare
-  v_pk text;
-  v_type text;
-  v_has_name boolean;
+  v_root jsonb := public.tenant_backup_root(p_root, p_schema);
   v_result jsonb;
 begin
-  select a.attname, format_type(a.atttypid, a.atttypmod) into v_pk, v_type
-  from pg_class c
-  join pg_namespace n on n.oid = c.relnamespace
-  join pg_index i on i.indrelid = c.oid and i.indisprimary and i.indnatts = 1
-  join pg_attribute a on a.attrelid = c.oid and a.attnum = i.indkey[0]
-  where n.nspname = p_schema and c.relname = p_root;
-  if v_pk is null then
-    raise exception using errcode = 'P0002',
-      message = format('tenant root table %I.%I not found or without a single-column primary key', p_schema, p_root);
-  end if;
-  select exists (
-    select 1 from pg_attribute a
-    join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = p_schema and c.relname = p_root and a.attname = 'name' and a.attnum > 0 and not a.attisdropped)
-  into v_has_name;
   begin
     execute format('select jsonb_build_object(''id'', t.%1$I::text, ''name'', %2$s) from %3$I.%4$I t where t.%1$I = $1::%5$s',
-                   v_pk, case when v_has_name then 't.name::text' else 'null::text' end, p_schema, p_root, v_type)
+                   v_root->>'key', v_root->>'name', p_schema, p_root, v_root->>'type')
       into v_result using p_id;
   exception when invalid_text_representation or numeric_value_out_of_range then
     return null;
