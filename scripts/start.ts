@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import pg from "pg";
 import { loadConfig } from "../lib/config.ts";
+import { utcDay } from "../lib/time.ts";
 import { DEMO_ORGANIZATIONS, hasDemo, installDemo } from "./demo/install.ts";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
 import { applyMigrations } from "./migrate.ts";
@@ -86,6 +87,8 @@ Try:
   curl -X POST -H "Authorization: Bearer $CRON_SECRET" -H 'content-type: application/json' \\
        -d '{"organization_id":"${org}"}' ${base}/backup-tenant-data
   curl -H "Authorization: Bearer $CRON_SECRET" "${base}/list-backups?organization_id=${org}"
+  curl -X POST -H "Authorization: Bearer $CRON_SECRET" -H 'content-type: application/json' \\
+       -d '{"organization_id":"${org}","backup_date":"${utcDay(new Date())}","dry_run":true}' ${base}/restore-tenant-data
   ls -R ${config.storage.kind === "local" ? config.storage.dir : "."}/tenant-backups | head
   psql '${database.url}' -c "select backup_type, status, organization_id, records_count, file_size, duration_ms from backup_logs order by id desc limit 10"
 `);
