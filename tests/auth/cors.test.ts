@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleBackupTenantData } from "../../functions/backup-tenant-data.ts";
 import { handleListBackups } from "../../functions/list-backups.ts";
 import { ConfigError, loadConfig } from "../../lib/config.ts";
-import { send } from "../operations/send.ts";
 import { installSmallApp, ORG_A } from "../operations/small-app.ts";
+import { send } from "../support/call.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
 

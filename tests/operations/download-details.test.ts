@@ -11,10 +11,9 @@ import { handleDownloadBackup } from "../../functions/download-backup.ts";
 import type { Manifest } from "../../lib/backup/manifest.ts";
 import { runManualBackup } from "../../lib/backup/manual.ts";
 import { createFakeSupabaseStorage } from "../storage/fake-supabase-storage.ts";
-import { call } from "../support/call.ts";
+import { call, send } from "../support/call.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
-import { send } from "./send.ts";
 import { installSmallApp, ORG_A, ORG_B } from "./small-app.ts";
 
 const SUPABASE = "https://storage-project.supabase.co";
