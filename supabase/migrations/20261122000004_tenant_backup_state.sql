@@ -74,6 +74,28 @@ begin
 end;
 $$;
 
+-- Closes a backup_logs row opened as 'running' (backups and restores open one before they start, so
+-- that one killed half way still shows in the history). Sizes left null keep what the row has.
+drop function if exists public.tenant_backup_log_finish(bigint, text, bigint, text, jsonb);
+create or replace function public.tenant_backup_log_finish(
+  p_id bigint, p_status text, p_records bigint, p_error text, p_details jsonb,
+  p_bytes bigint default null, p_tables integer default null
+) returns jsonb
+language sql
+volatile
+set search_path = pg_catalog
+as $$
+  with done as (
+    update public.backup_logs
+    set status = p_status, records_count = p_records, error_message = p_error,
+        file_size = coalesce(p_bytes, file_size), tables_count = coalesce(p_tables, tables_count),
+        details = coalesce(p_details, '{}'::jsonb), completed_at = clock_timestamp(),
+        duration_ms = (extract(epoch from clock_timestamp() - started_at) * 1000)::bigint
+    where id = p_id
+    returning 1)
+  select to_jsonb(exists (select 1 from done));
+$$;
+
 -- Starts a backup run (or finds the one with that id, to resume it) and its backup_logs row.
 create or replace function public.tenant_backup_run_start(
   p_backup_id text, p_org text, p_date date, p_type text, p_log_type text
@@ -134,11 +156,7 @@ begin
   if v_run.backup_id is null then
     raise exception using errcode = 'P0002', message = format('no backup run %s', p_backup_id);
   end if;
-  update public.backup_logs
-  set status = p_status, records_count = p_records, file_size = p_bytes, tables_count = p_tables,
-      error_message = p_error, details = coalesce(p_details, '{}'::jsonb), completed_at = clock_timestamp(),
-      duration_ms = (extract(epoch from clock_timestamp() - started_at) * 1000)::bigint
-  where id = v_run.log_id;
+  perform public.tenant_backup_log_finish(v_run.log_id, p_status, p_records, p_error, p_details, p_bytes, p_tables);
   return to_jsonb(v_run);
 end;
 $$;

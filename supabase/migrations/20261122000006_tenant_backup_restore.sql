@@ -423,22 +423,3 @@ begin
     'error', v_error);
 end;
 $$;
-
--- Closes a backup_logs row opened as 'running' (restores open one before they start, so that a restore
--- killed half way still shows in the history).
-create or replace function public.tenant_backup_log_finish(
-  p_id bigint, p_status text, p_records bigint, p_error text, p_details jsonb
-) returns jsonb
-language sql
-volatile
-set search_path = pg_catalog
-as $$
-  with done as (
-    update public.backup_logs
-    set status = p_status, records_count = p_records, error_message = p_error,
-        details = coalesce(p_details, '{}'::jsonb), completed_at = clock_timestamp(),
-        duration_ms = (extract(epoch from clock_timestamp() - started_at) * 1000)::bigint
-    where id = p_id
-    returning 1)
-  select to_jsonb(exists (select 1 from done));
-$$;
