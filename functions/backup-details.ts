@@ -7,9 +7,8 @@
  */
 import { z } from "zod";
 import { listingOf } from "../lib/backup/backup-page.ts";
-import { filesPrefix, findBackup } from "../lib/backup/inventory.ts";
+import { filesPrefix, requireBackup } from "../lib/backup/inventory.ts";
 import { readManifest } from "../lib/backup/reader.ts";
-import { fail } from "../lib/errors.ts";
 import type { Services } from "../lib/services.ts";
 import { identify, requireAccess } from "./auth.ts";
 import { backupId, secretParam } from "./backup-schemas.ts";
@@ -26,12 +25,7 @@ export const handleBackupDetails = withCors(["GET"], async (request: Request, se
   const query = validate(querySchema, Object.fromEntries(new URL(request.url).searchParams));
   requireAccess(principal, query.organization_id);
 
-  const backup = await findBackup(services, query.organization_id, query.backup_id);
-  if (!backup) {
-    throw fail("not_found", `no backup ${query.backup_id} of organization ${query.organization_id}`, {
-      field: "backup_id",
-    });
-  }
+  const backup = await requireBackup(services, query.organization_id, query.backup_id);
   const [manifest, stored] = await Promise.all([
     readManifest(services.storage, backup.summaryPath),
     services.storage.list(filesPrefix(query.organization_id, backup.date, backup.backupId)),

@@ -14,7 +14,7 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { findBackup } from "../lib/backup/inventory.ts";
+import { requireBackup } from "../lib/backup/inventory.ts";
 import type { ManifestFile } from "../lib/backup/manifest.ts";
 import { readManifest } from "../lib/backup/reader.ts";
 import { urlSignerFor } from "../lib/backup/signed-urls.ts";
@@ -50,12 +50,7 @@ export const handleDownloadBackup = withCors(["GET"], async (request: Request, s
   const query = validate(querySchema, Object.fromEntries(new URL(request.url).searchParams));
   requireAccess(principal, query.organization_id);
 
-  const backup = await findBackup(services, query.organization_id, query.backup_id);
-  if (!backup) {
-    throw fail("not_found", `no backup ${query.backup_id} of organization ${query.organization_id}`, {
-      field: "backup_id",
-    });
-  }
+  const backup = await requireBackup(services, query.organization_id, query.backup_id);
   let target: { path: string; name: string; contentType: string; file?: ManifestFile };
   if (query.file === undefined) {
     target = {

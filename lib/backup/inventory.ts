@@ -3,9 +3,10 @@
  * the file folders of runs that never got a summary (orphans: no summary means no backup). Reads no
  * manifest, so it stays cheap for retention passes over every tenant.
  */
+import { fail } from "../errors.ts";
 import type { Services } from "../services.ts";
 import type { StoredObject } from "../storage/port.ts";
-import { datePrefix, parseSummaryPath, ROOT, tenantPrefix } from "./paths.ts";
+import { datePrefix, parseSummaryPath, ROOT, summaryPath, tenantPrefix } from "./paths.ts";
 
 export interface StoredBackup {
   backupId: string;
@@ -102,12 +103,24 @@ export async function findBackup(
   const started = startedAtOf(backupId);
   if (started) {
     const date = started.toISOString().slice(0, 10);
-    const path = `${datePrefix(tenantId, date)}summary-${backupId}.json`;
+    const path = summaryPath(tenantId, date, backupId);
     const found = await services.storage.list(path);
     if (found.some((o) => o.path === path)) return { backupId, date, summaryPath: path };
   }
   const inventory = await tenantInventory(services, tenantId);
   return inventory.backups.find((b) => b.backupId === backupId) ?? null;
+}
+
+/** The backup with that id; 404 naming `backup_id` when the tenant has none. */
+export async function requireBackup(
+  services: Services,
+  tenantId: string,
+  backupId: string,
+): Promise<StoredBackup> {
+  const backup = await findBackup(services, tenantId, backupId);
+  if (!backup)
+    throw fail("not_found", `no backup ${backupId} of organization ${tenantId}`, { field: "backup_id" });
+  return backup;
 }
 
 /** The start time a backup id begins with (`20261122T010203456Z-…`), or null for ids of another shape. */

@@ -18,7 +18,7 @@ import {
   type TenantInventory,
   tenantInventory,
 } from "../backup/inventory.ts";
-import { datePrefix } from "../backup/paths.ts";
+import { summaryPath } from "../backup/paths.ts";
 import { errorMessage } from "../errors.ts";
 import { type Lease, tryLease } from "../lease.ts";
 import type { Services } from "../services.ts";
@@ -224,7 +224,7 @@ async function orphanSkipReason(
 ): Promise<string | undefined> {
   const run = await services.db.getRun(folder.backupId);
   if (run?.status === "running") return "its run is still 'running' and may be continued";
-  const summary = `${datePrefix(tenantId, folder.date)}summary-${folder.backupId}.json`;
+  const summary = summaryPath(tenantId, folder.date, folder.backupId);
   if ((await services.storage.list(summary)).some((o) => o.path === summary)) {
     return "its summary exists now";
   }
