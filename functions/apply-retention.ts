@@ -10,10 +10,9 @@
 import { z } from "zod";
 import { actorOf } from "../lib/auth/principal.ts";
 import { applyRetention } from "../lib/retention/apply.ts";
-import type { Services } from "../lib/services.ts";
-import { identify, requireAccess } from "./auth.ts";
-import { json, readJsonBody, requireMethod, validate, withCors } from "./http.ts";
-import { organizationId } from "./schemas.ts";
+import { endpoint } from "./endpoint.ts";
+import { json } from "./http.ts";
+import { organizationId } from "./organization-id.ts";
 
 const bodySchema = z
   .object({
@@ -22,27 +21,29 @@ const bodySchema = z
   })
   .strict();
 
-export const handleApplyRetention = withCors(["POST"], async (request: Request, services: Services) => {
-  requireMethod(request, "POST");
-  const principal = await identify(request, services);
-  const body = validate(bodySchema, await readJsonBody(request));
-  requireAccess(principal, body.organization_id);
-
-  const result = await applyRetention(services, {
-    tenantId: body.organization_id,
-    dryRun: body.dry_run,
-    deadline: Date.now() + services.config.backup.timeBudgetMs,
-    actor: actorOf(principal),
-  });
-  const status = result.failed_tenants > 0 ? 500 : result.complete ? 200 : 202;
-  const found = result.tenants.reduce((n, t) => n + t.expired.length, 0);
-  const orphans = result.tenants.reduce((n, t) => n + t.orphans.length, 0);
-  const message = result.dry_run
-    ? `would delete ${found} backups and the files of ${orphans} unfinished runs`
-    : result.failed_tenants > 0
-      ? `${result.failed_tenants} tenants failed; deleted ${result.deleted_backups} backups elsewhere`
-      : result.complete
-        ? `deleted ${result.deleted_backups} backups and the files of ${result.deleted_orphans} unfinished runs`
-        : `deleted ${result.deleted_backups} backups; ${result.tenants.length - result.tenants.filter((t) => t.status === "done").length} tenants were busy or not reached: call again`;
-  return json(status, { success: result.failed_tenants === 0, message, retention: result });
+export const handleApplyRetention = endpoint({
+  name: "apply-retention",
+  methods: ["POST"],
+  from: "body",
+  input: bodySchema,
+  access: "organization",
+  async run({ input: body, services, principal, deadline }) {
+    const result = await applyRetention(services, {
+      tenantId: body.organization_id,
+      dryRun: body.dry_run,
+      deadline,
+      actor: actorOf(principal),
+    });
+    const status = result.failed_tenants > 0 ? 500 : result.complete ? 200 : 202;
+    const found = result.tenants.reduce((n, t) => n + t.expired.length, 0);
+    const orphans = result.tenants.reduce((n, t) => n + t.orphans.length, 0);
+    const message = result.dry_run
+      ? `would delete ${found} backups and the files of ${orphans} unfinished runs`
+      : result.failed_tenants > 0
+        ? `${result.failed_tenants} tenants failed; deleted ${result.deleted_backups} backups elsewhere`
+        : result.complete
+          ? `deleted ${result.deleted_backups} backups and the files of ${result.deleted_orphans} unfinished runs`
+          : `deleted ${result.deleted_backups} backups; ${result.tenants.length - result.tenants.filter((t) => t.status === "done").length} tenants were busy or not reached: call again`;
+    return json(status, { success: result.failed_tenants === 0, message, retention: result });
+  },
 });

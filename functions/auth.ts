@@ -11,19 +11,12 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { looksLikeJwt, verifyAccessToken } from "../lib/auth/jwt.ts";
-import { canReach, type Principal, reachesAll } from "../lib/auth/principal.ts";
+import type { Principal } from "../lib/auth/principal.ts";
 import { principalForUser } from "../lib/auth/roles.ts";
 import { fail } from "../lib/errors.ts";
 import type { Services } from "../lib/services.ts";
 
 export type { Principal } from "../lib/auth/principal.ts";
-
-export interface AuthorizeOptions {
-  /** The organization the call acts on. Absent: the call acts on every tenant (cron or super admin only). */
-  organizationId?: string;
-  /** Only the cron secret may call (daily-tenant-backup); a verified user gets 403. */
-  cronOnly?: boolean;
-}
 
 export function bearerToken(request: Request): string | undefined {
   const header = request.headers.get("authorization");
@@ -40,13 +33,13 @@ export function secretsEqual(given: string, expected: string): boolean {
 }
 
 /**
- * Authenticates the caller (401 when it cannot), without deciding what they may reach. Handlers call it
- * before validating input, so that an anonymous caller learns nothing about the endpoint's fields.
+ * Authenticates the caller (401 when it cannot), without deciding what they may reach (endpoint.ts does,
+ * once the input names the organization). `cronOnly`: a verified user gets 403.
  */
 export async function identify(
   request: Request,
   services: Services,
-  options: Pick<AuthorizeOptions, "cronOnly"> = {},
+  options: { cronOnly?: boolean } = {},
 ): Promise<Principal> {
   const fromHeader = bearerToken(request);
   const given = fromHeader ?? new URL(request.url).searchParams.get("secret") ?? undefined;
@@ -64,30 +57,4 @@ export async function identify(
   );
   if (options.cronOnly) throw fail("forbidden", "this endpoint is for the cron service only");
   return principalForUser(services, user);
-}
-
-/** 403 unless the principal may act on `organizationId` (or, when absent, on every tenant). */
-export function requireAccess(principal: Principal, organizationId?: string): void {
-  if (organizationId === undefined) {
-    if (!reachesAll(principal)) {
-      throw fail("forbidden", "only the cron secret or a super admin may act on every organization", {
-        field: "organization_id",
-      });
-    }
-    return;
-  }
-  if (!canReach(principal, organizationId)) {
-    throw fail("forbidden", `not an admin of organization ${organizationId}`, { field: "organization_id" });
-  }
-}
-
-/** identify() then requireAccess(): the one call a handler needs once it knows the organization. */
-export async function authorize(
-  request: Request,
-  services: Services,
-  options: AuthorizeOptions = {},
-): Promise<Principal> {
-  const principal = await identify(request, services, options);
-  if (!options.cronOnly) requireAccess(principal, options.organizationId);
-  return principal;
 }

@@ -9,40 +9,37 @@ import { z } from "zod";
 import { listingOf } from "../lib/backup/backup-page.ts";
 import { filesPrefix, requireBackup } from "../lib/backup/inventory.ts";
 import { readManifest } from "../lib/backup/reader.ts";
-import type { Services } from "../lib/services.ts";
-import { identify, requireAccess } from "./auth.ts";
-import { backupId, secretParam } from "./backup-schemas.ts";
-import { json, requireMethod, validate, withCors } from "./http.ts";
-import { organizationId } from "./schemas.ts";
+import { backupId } from "./backup-schemas.ts";
+import { endpoint } from "./endpoint.ts";
+import { json } from "./http.ts";
+import { organizationId } from "./organization-id.ts";
 
-const querySchema = z
-  .object({ organization_id: organizationId, backup_id: backupId, secret: secretParam })
-  .strict();
-
-export const handleBackupDetails = withCors(["GET"], async (request: Request, services: Services) => {
-  requireMethod(request, "GET");
-  const principal = await identify(request, services);
-  const query = validate(querySchema, Object.fromEntries(new URL(request.url).searchParams));
-  requireAccess(principal, query.organization_id);
-
-  const backup = await requireBackup(services, query.organization_id, query.backup_id);
-  const [manifest, stored] = await Promise.all([
-    readManifest(services.storage, backup.summaryPath),
-    services.storage.list(filesPrefix(query.organization_id, backup.date, backup.backupId)),
-  ]);
-  const sizes = new Map(stored.map((o) => [o.path, o.size]));
-  const problems = manifest.tables
-    .flatMap((t) => t.files)
-    .filter((f) => sizes.get(f.path) !== f.bytes)
-    .map((f) => ({
-      path: f.path,
-      problem: sizes.has(f.path) ? `stored size ${sizes.get(f.path)}, expected ${f.bytes}` : "missing",
-    }));
-  return json(200, {
-    success: true,
-    organization_id: query.organization_id,
-    backup: listingOf(manifest, backup.summaryPath, sizes),
-    file_problems: problems,
-    manifest,
-  });
+export const handleBackupDetails = endpoint({
+  name: "backup-details",
+  methods: ["GET"],
+  from: "query",
+  input: z.object({ organization_id: organizationId, backup_id: backupId }).strict(),
+  access: "organization",
+  async run({ input: query, services }) {
+    const backup = await requireBackup(services, query.organization_id, query.backup_id);
+    const [manifest, stored] = await Promise.all([
+      readManifest(services.storage, backup.summaryPath),
+      services.storage.list(filesPrefix(query.organization_id, backup.date, backup.backupId)),
+    ]);
+    const sizes = new Map(stored.map((o) => [o.path, o.size]));
+    const problems = manifest.tables
+      .flatMap((t) => t.files)
+      .filter((f) => sizes.get(f.path) !== f.bytes)
+      .map((f) => ({
+        path: f.path,
+        problem: sizes.has(f.path) ? `stored size ${sizes.get(f.path)}, expected ${f.bytes}` : "missing",
+      }));
+    return json(200, {
+      success: true,
+      organization_id: query.organization_id,
+      backup: listingOf(manifest, backup.summaryPath, sizes),
+      file_problems: problems,
+      manifest,
+    });
+  },
 });

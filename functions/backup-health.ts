@@ -10,44 +10,42 @@ import { z } from "zod";
 import type { Tenant } from "../lib/db/tenant-db.ts";
 import { fail } from "../lib/errors.ts";
 import { backupHealth } from "../lib/health.ts";
-import type { Services } from "../lib/services.ts";
-import { identify, requireAccess } from "./auth.ts";
-import { secretParam } from "./backup-schemas.ts";
-import { json, requireMethod, validate, withCors } from "./http.ts";
-import { organizationId } from "./schemas.ts";
+import { endpoint } from "./endpoint.ts";
+import { json } from "./http.ts";
+import { organizationId } from "./organization-id.ts";
 
-const querySchema = z.object({ organization_id: organizationId.optional(), secret: secretParam }).strict();
-
-export const handleBackupHealth = withCors(["GET"], async (request: Request, services: Services) => {
-  requireMethod(request, "GET");
-  const principal = await identify(request, services);
-  const query = validate(querySchema, Object.fromEntries(new URL(request.url).searchParams));
-  requireAccess(principal, query.organization_id);
-
-  let tenants: Tenant[];
-  if (query.organization_id === undefined) {
-    tenants = await services.db.listTenants();
-  } else {
-    const tenant = await services.db.getTenant(query.organization_id);
-    if (!tenant) {
-      throw fail("not_found", `no organization ${query.organization_id}`, { field: "organization_id" });
+export const handleBackupHealth = endpoint({
+  name: "backup-health",
+  methods: ["GET"],
+  from: "query",
+  input: z.object({ organization_id: organizationId.optional() }).strict(),
+  access: "organization",
+  async run({ input: query, services }) {
+    let tenants: Tenant[];
+    if (query.organization_id === undefined) {
+      tenants = await services.db.listTenants();
+    } else {
+      const tenant = await services.db.getTenant(query.organization_id);
+      if (!tenant) {
+        throw fail("not_found", `no organization ${query.organization_id}`, { field: "organization_id" });
+      }
+      tenants = [tenant];
     }
-    tenants = [tenant];
-  }
-  const report = await backupHealth(services, tenants, query.organization_id);
-  if (report.healthy) {
-    return json(200, {
-      success: true,
-      message: `all ${report.total_tenants} tenants have a backup younger than ${report.max_age_hours} h`,
+    const report = await backupHealth(services, tenants, query.organization_id);
+    if (report.healthy) {
+      return json(200, {
+        success: true,
+        message: `all ${report.total_tenants} tenants have a backup younger than ${report.max_age_hours} h`,
+        ...report,
+      });
+    }
+    return json(503, {
+      success: false,
+      error: {
+        code: "unavailable",
+        message: `${report.stale_tenants} tenants have only backups older than ${report.max_age_hours} h, ${report.missing_tenants} have none`,
+      },
       ...report,
     });
-  }
-  return json(503, {
-    success: false,
-    error: {
-      code: "unavailable",
-      message: `${report.stale_tenants} tenants have only backups older than ${report.max_age_hours} h, ${report.missing_tenants} have none`,
-    },
-    ...report,
-  });
+  },
 });

@@ -7,67 +7,57 @@
  */
 import { z } from "zod";
 import { runManualBackup } from "../lib/backup/manual.ts";
-import { isAppError } from "../lib/errors.ts";
-import { enforceRateLimit } from "../lib/rate-limit.ts";
-import type { Services } from "../lib/services.ts";
 import { utcDay } from "../lib/time.ts";
-import { identify, requireAccess } from "./auth.ts";
-import { json, readJsonBody, requireMethod, validate, withCors } from "./http.ts";
-import { organizationId } from "./schemas.ts";
+import { endpoint } from "./endpoint.ts";
+import { json } from "./http.ts";
+import { organizationId } from "./organization-id.ts";
 
-const bodySchema = z.object({ organization_id: organizationId }).strict();
-
-export const handleBackupTenantData = withCors(["POST"], async (request: Request, services: Services) => {
-  requireMethod(request, "POST");
-  const principal = await identify(request, services);
-  const body = validate(bodySchema, await readJsonBody(request));
-  requireAccess(principal, body.organization_id);
-
-  // Calls that continue today's unfinished manual run (the 202 answer said "call again") are the same
-  // backup, not a new one: only starting a backup counts against the limit.
-  const continuing = (await services.db.runsOn(utcDay(services.now()), "manual")).some(
-    (run) => run.organization_id === body.organization_id && run.status === "running",
-  );
-  const slot = continuing
-    ? undefined
-    : await enforceRateLimit(services, body.organization_id, "manual_backup", principal);
-
-  let result: Awaited<ReturnType<typeof runManualBackup>>;
-  try {
-    result = await runManualBackup(services, body.organization_id, {
-      deadline: Date.now() + services.config.backup.timeBudgetMs,
-    });
-  } catch (err) {
+export const handleBackupTenantData = endpoint({
+  name: "backup-tenant-data",
+  methods: ["POST"],
+  from: "body",
+  input: z.object({ organization_id: organizationId }).strict(),
+  access: "organization",
+  rateLimit: {
+    kind: "manual_backup",
+    // Calls that continue today's unfinished manual run (the 202 answer said "call again") are the same
+    // backup, not a new one: only starting a backup counts against the limit.
+    skip: async ({ input, services }) =>
+      (await services.db.runsOn(utcDay(services.now()), "manual")).some(
+        (run) => run.organization_id === input.organization_id && run.status === "running",
+      ),
     // No backup was started (no such tenant, tenant busy): the caller may try again without waiting.
-    if (isAppError(err) && (err.code === "not_found" || err.code === "conflict")) await slot?.release();
-    throw err;
-  }
-  if (result.status === "incomplete") {
-    return json(202, {
+    refund: (err) => err.code === "not_found" || err.code === "conflict",
+  },
+  async run({ input: body, services, deadline }) {
+    const result = await runManualBackup(services, body.organization_id, { deadline });
+    if (result.status === "incomplete") {
+      return json(202, {
+        success: true,
+        message: `backup ${result.backupId} is under way (${result.tablesDone} of ${result.tables} tables); call again to continue`,
+        backup: {
+          backup_id: result.backupId,
+          backup_date: result.date,
+          backup_type: "manual",
+          complete: false,
+        },
+      });
+    }
+    return json(200, {
       success: true,
-      message: `backup ${result.backupId} is under way (${result.tablesDone} of ${result.tables} tables); call again to continue`,
+      message: `backed up ${result.records} records of ${result.tables} tables`,
       backup: {
         backup_id: result.backupId,
         backup_date: result.date,
         backup_type: "manual",
-        complete: false,
+        complete: true,
+        organization_id: body.organization_id,
+        organization_name: result.tenantName,
+        summary_path: result.summaryPath,
+        total_records: result.records,
+        total_size: result.bytes,
+        tables: Object.fromEntries(result.manifest.tables.map((t) => [t.name, t.row_count])),
       },
     });
-  }
-  return json(200, {
-    success: true,
-    message: `backed up ${result.records} records of ${result.tables} tables`,
-    backup: {
-      backup_id: result.backupId,
-      backup_date: result.date,
-      backup_type: "manual",
-      complete: true,
-      organization_id: body.organization_id,
-      organization_name: result.tenantName,
-      summary_path: result.summaryPath,
-      total_records: result.records,
-      total_size: result.bytes,
-      tables: Object.fromEntries(result.manifest.tables.map((t) => [t.name, t.row_count])),
-    },
-  });
+  },
 });

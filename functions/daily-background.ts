@@ -1,19 +1,20 @@
 /**
  * The daily run for installations that outgrow one synchronous call, and its optional Netlify trigger.
  *
- * - handleDailyBackgroundRun: POST /.netlify/functions/daily-tenant-backup-background. The same handler as
- *   daily-tenant-backup (cron secret only, same body, same run, same retention pass), with a time budget
- *   of 13 minutes instead of BACKUP_TIME_BUDGET_MS: Netlify stops background functions at 15. Netlify
- *   answers the caller 202 before the function starts and throws its answer away, so the outcome goes to
- *   the function log (and, as for every run, to backup_logs).
+ * - handleDailyBackgroundRun: POST /.netlify/functions/daily-tenant-backup-background. The same run as
+ *   daily-tenant-backup (cron secret only, same body, same retention pass), with a time budget of 13
+ *   minutes instead of BACKUP_TIME_BUDGET_MS: Netlify stops background functions at 15. Netlify answers
+ *   the caller 202 before the function starts and throws its answer away, so the outcome goes to the
+ *   function log (and, as for every run, to backup_logs); refusals too (the `background` declaration).
  * - triggerDailyBackground: what the scheduled function does. A scheduled function may run 30 seconds
  *   and receives no secret, so it only POSTs to the background function with CRON_SECRET and returns.
  *   No CRON_SECRET configured: it does nothing and says so in the log.
  */
-import { errorMessage, isAppError } from "../lib/errors.ts";
+import { z } from "zod";
+import { errorMessage } from "../lib/errors.ts";
 import { createLogger, type Logger, redactUrl } from "../lib/logger.ts";
-import type { Services } from "../lib/services.ts";
-import { handleDailyTenantBackup } from "./daily-tenant-backup.ts";
+import { dailyRun } from "./daily-tenant-backup.ts";
+import { endpoint } from "./endpoint.ts";
 import { json } from "./http.ts";
 
 /** Under Netlify's 15-minute limit for background functions, with room for the page in flight and retention. */
@@ -21,41 +22,24 @@ export const BACKGROUND_TIME_BUDGET_MS = 13 * 60_000;
 
 export const BACKGROUND_FUNCTION = "daily-tenant-backup-background";
 
-/** The same services with another time budget; the original is left as it is (it is shared by the process). */
-export function withTimeBudget(services: Services, timeBudgetMs: number): Services {
-  return {
-    ...services,
-    config: { ...services.config, backup: { ...services.config.backup, timeBudgetMs } },
-  };
-}
-
-export async function handleDailyBackgroundRun(request: Request, services: Services): Promise<Response> {
-  let response: Response;
-  try {
-    response = await handleDailyTenantBackup(request, withTimeBudget(services, BACKGROUND_TIME_BUDGET_MS));
-  } catch (err) {
-    // The caller never sees this answer: a refused call must be visible in the log.
-    if (isAppError(err) && err.status < 500) {
-      services.log.warn(
-        { code: err.code, status: err.status },
-        `daily background run refused: ${err.message}`,
-      );
-    }
-    throw err;
-  }
-  const body = (await response
-    .clone()
-    .json()
-    .catch(() => undefined)) as
-    | { message?: string; summary?: unknown; tenants?: Array<{ status?: string }> }
-    | undefined;
-  const failed = body?.tenants?.filter((t) => t.status === "failed") ?? [];
-  services.log[response.status >= 500 ? "error" : "info"](
-    { status: response.status, summary: body?.summary, failed_tenants: failed },
-    `daily background run: ${body?.message ?? `HTTP ${response.status}`}`,
-  );
-  return response;
-}
+export const handleDailyBackgroundRun = endpoint({
+  name: BACKGROUND_FUNCTION,
+  methods: ["POST"],
+  from: "body",
+  input: z.object({}).strict(),
+  access: "cron",
+  timeBudgetMs: BACKGROUND_TIME_BUDGET_MS,
+  background: "daily background run",
+  async run({ services, deadline }) {
+    const { status, body } = await dailyRun(services, deadline);
+    const failed = body.tenants.filter((t) => t.status === "failed");
+    services.log[status >= 500 ? "error" : "info"](
+      { status, summary: body.summary, failed_tenants: failed },
+      `daily background run: ${body.message}`,
+    );
+    return json(status, body);
+  },
+});
 
 export interface TriggerOptions {
   env?: Record<string, string | undefined>;

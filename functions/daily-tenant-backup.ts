@@ -13,17 +13,23 @@ import { runDailyBackup } from "../lib/backup/daily.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { applyRetention, type RetentionResult } from "../lib/retention/apply.ts";
 import type { Services } from "../lib/services.ts";
-import { authorize } from "./auth.ts";
-import { json, readJsonBody, requireMethod, validate } from "./http.ts";
+import { endpoint } from "./endpoint.ts";
+import { json } from "./http.ts";
 
-const bodySchema = z.object({}).strict();
+export const handleDailyTenantBackup = endpoint({
+  name: "daily-tenant-backup",
+  methods: ["POST"],
+  from: "body",
+  input: z.object({}).strict(),
+  access: "cron",
+  async run({ services, deadline }) {
+    const { status, body } = await dailyRun(services, deadline);
+    return json(status, body);
+  },
+});
 
-export async function handleDailyTenantBackup(request: Request, services: Services): Promise<Response> {
-  requireMethod(request, "POST");
-  await authorize(request, services, { cronOnly: true });
-  validate(bodySchema, await readJsonBody(request));
-
-  const deadline = Date.now() + services.config.backup.timeBudgetMs;
+/** The daily run and its answer, shared with the background function (daily-background.ts). */
+export async function dailyRun(services: Services, deadline: number) {
   const result = await runDailyBackup(services, { deadline });
   const retention: RetentionReport = result.complete
     ? await retentionAfterRun(services, deadline)
@@ -35,22 +41,25 @@ export async function handleDailyTenantBackup(request: Request, services: Servic
       : result.complete
         ? `all ${result.total_tenants} tenants have a completed backup for ${result.backup_date}`
         : `${result.remaining_tenants} tenants remain; call again to continue`;
-  return json(status, {
-    success: result.failed_tenants === 0,
-    message,
-    summary: {
-      backup_date: result.backup_date,
-      complete: result.complete,
-      total_tenants: result.total_tenants,
-      successful_tenants: result.successful_tenants,
-      failed_tenants: result.failed_tenants,
-      remaining_tenants: result.remaining_tenants,
-      total_records: result.total_records,
-      total_size: result.total_size,
+  return {
+    status,
+    body: {
+      success: result.failed_tenants === 0,
+      message,
+      summary: {
+        backup_date: result.backup_date,
+        complete: result.complete,
+        total_tenants: result.total_tenants,
+        successful_tenants: result.successful_tenants,
+        failed_tenants: result.failed_tenants,
+        remaining_tenants: result.remaining_tenants,
+        total_records: result.total_records,
+        total_size: result.total_size,
+      },
+      tenants: result.tenants,
+      retention,
     },
-    tenants: result.tenants,
-    retention,
-  });
+  };
 }
 
 /** Retention may use what is left of the budget, and at least a few seconds even when nothing is. */
@@ -64,7 +73,7 @@ async function retentionAfterRun(services: Services, deadline: number): Promise<
   try {
     const { tenants, ...summary } = await applyRetention(services, {
       dryRun: false,
-      deadline: Math.max(deadline, Date.now() + RETENTION_MIN_MS),
+      deadline: Math.max(deadline, services.now().getTime() + RETENTION_MIN_MS),
       actor: "daily",
     });
     // Per tenant only what was done or went wrong: the full plan is apply-retention's answer.

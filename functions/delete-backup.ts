@@ -12,11 +12,10 @@ import { deleteBackup } from "../lib/backup/delete.ts";
 import { tenantInventory } from "../lib/backup/inventory.ts";
 import { fail } from "../lib/errors.ts";
 import { takeLease } from "../lib/lease.ts";
-import type { Services } from "../lib/services.ts";
-import { identify, requireAccess } from "./auth.ts";
 import { backupId } from "./backup-schemas.ts";
-import { json, readJsonBody, requireMethod, validate, withCors } from "./http.ts";
-import { organizationId } from "./schemas.ts";
+import { endpoint } from "./endpoint.ts";
+import { json } from "./http.ts";
+import { organizationId } from "./organization-id.ts";
 
 const bodySchema = z
   .object({
@@ -26,13 +25,13 @@ const bodySchema = z
   })
   .strict();
 
-export const handleDeleteBackup = withCors(
-  ["POST", "DELETE"],
-  async (request: Request, services: Services) => {
-    requireMethod(request, "POST", "DELETE");
-    const principal = await identify(request, services);
-    const body = validate(bodySchema, await readJsonBody(request));
-    requireAccess(principal, body.organization_id);
+export const handleDeleteBackup = endpoint({
+  name: "delete-backup",
+  methods: ["POST", "DELETE"],
+  from: "body",
+  input: bodySchema,
+  access: "organization",
+  async run({ input: body, services, principal }) {
     const tenantId = body.organization_id;
 
     const lease = await takeLease(services, tenantId, "delete");
@@ -72,4 +71,4 @@ export const handleDeleteBackup = withCors(
       await lease.release();
     }
   },
-);
+});

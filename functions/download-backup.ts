@@ -19,12 +19,11 @@ import type { ManifestFile } from "../lib/backup/manifest.ts";
 import { readManifest } from "../lib/backup/reader.ts";
 import { urlSignerFor } from "../lib/backup/signed-urls.ts";
 import { fail } from "../lib/errors.ts";
-import type { Services } from "../lib/services.ts";
 import { StorageError } from "../lib/storage/port.ts";
-import { identify, requireAccess } from "./auth.ts";
-import { backupId, secretParam } from "./backup-schemas.ts";
-import { json, requireMethod, validate, withCors } from "./http.ts";
-import { organizationId } from "./schemas.ts";
+import { backupId } from "./backup-schemas.ts";
+import { endpoint } from "./endpoint.ts";
+import { json } from "./http.ts";
+import { organizationId } from "./organization-id.ts";
 
 const querySchema = z
   .object({
@@ -37,90 +36,96 @@ const querySchema = z
       .max(512, "is longer than 512 characters")
       .regex(/^[A-Za-z0-9_./-]+$/, "may hold only letters, digits, '-', '_', '.' and '/'")
       .optional(),
-    secret: secretParam,
   })
   .strict();
 
 /** Chunks of the streamed body: small enough to keep memory flat while the client reads. */
 const CHUNK_BYTES = 256 * 1024;
 
-export const handleDownloadBackup = withCors(["GET"], async (request: Request, services: Services) => {
-  requireMethod(request, "GET");
-  const principal = await identify(request, services);
-  const query = validate(querySchema, Object.fromEntries(new URL(request.url).searchParams));
-  requireAccess(principal, query.organization_id);
-
-  const backup = await requireBackup(services, query.organization_id, query.backup_id);
-  let target: { path: string; name: string; contentType: string; file?: ManifestFile };
-  if (query.file === undefined) {
-    target = {
-      path: backup.summaryPath,
-      name: `summary-${backup.backupId}.json`,
-      contentType: "application/json",
-    };
-  } else {
-    const manifest = await readManifest(services.storage, backup.summaryPath);
-    const folder = `${backup.summaryPath.slice(0, backup.summaryPath.lastIndexOf("/") + 1)}${backup.backupId}/`;
-    const file = manifest.tables
-      .flatMap((t) => t.files)
-      .find((f) => f.path === query.file || f.path === `${folder}${query.file}`);
-    if (!file) {
-      throw fail("not_found", `backup ${backup.backupId} has no file ${query.file}`, { field: "file" });
+export const handleDownloadBackup = endpoint({
+  name: "download-backup",
+  methods: ["GET"],
+  from: "query",
+  input: querySchema,
+  access: "organization",
+  async run({ input: query, services }) {
+    const backup = await requireBackup(services, query.organization_id, query.backup_id);
+    let target: { path: string; name: string; contentType: string; file?: ManifestFile };
+    if (query.file === undefined) {
+      target = {
+        path: backup.summaryPath,
+        name: `summary-${backup.backupId}.json`,
+        contentType: "application/json",
+      };
+    } else {
+      const manifest = await readManifest(services.storage, backup.summaryPath);
+      const folder = `${backup.summaryPath.slice(0, backup.summaryPath.lastIndexOf("/") + 1)}${backup.backupId}/`;
+      const file = manifest.tables
+        .flatMap((t) => t.files)
+        .find((f) => f.path === query.file || f.path === `${folder}${query.file}`);
+      if (!file) {
+        throw fail("not_found", `backup ${backup.backupId} has no file ${query.file}`, { field: "file" });
+      }
+      target = {
+        path: file.path,
+        name: file.path.slice(folder.length),
+        contentType: "application/gzip",
+        file,
+      };
     }
-    target = { path: file.path, name: file.path.slice(folder.length), contentType: "application/gzip", file };
-  }
 
-  const signer = urlSignerFor(services);
-  if (signer) {
-    const ttl = services.config.download.urlTtlSeconds;
-    const url = await signer.createSignedUrl(target.path, ttl).catch((err) => {
+    const signer = urlSignerFor(services);
+    if (signer) {
+      const ttl = services.config.download.urlTtlSeconds;
+      const url = await signer.createSignedUrl(target.path, ttl).catch((err) => {
+        if (err instanceof StorageError && err.code === "not_found") {
+          throw fail("unprocessable", `backup file ${target.path} is missing`, { file: target.path });
+        }
+        throw err;
+      });
+      return json(200, {
+        success: true,
+        organization_id: query.organization_id,
+        backup_id: backup.backupId,
+        backup_date: backup.date,
+        file: target.name,
+        path: target.path,
+        bytes: target.file?.bytes ?? null,
+        sha256: target.file?.sha256 ?? null,
+        url,
+        expires_in: ttl,
+        expires_at: new Date(services.now().getTime() + ttl * 1000).toISOString(),
+      });
+    }
+
+    const bytes = await services.storage.get(target.path).catch((err) => {
       if (err instanceof StorageError && err.code === "not_found") {
         throw fail("unprocessable", `backup file ${target.path} is missing`, { file: target.path });
       }
       throw err;
     });
-    return json(200, {
-      success: true,
-      organization_id: query.organization_id,
-      backup_id: backup.backupId,
-      backup_date: backup.date,
-      file: target.name,
-      path: target.path,
-      bytes: target.file?.bytes ?? null,
-      sha256: target.file?.sha256 ?? null,
-      url,
-      expires_in: ttl,
-      expires_at: new Date(services.now().getTime() + ttl * 1000).toISOString(),
-    });
-  }
-
-  const bytes = await services.storage.get(target.path).catch((err) => {
-    if (err instanceof StorageError && err.code === "not_found") {
-      throw fail("unprocessable", `backup file ${target.path} is missing`, { file: target.path });
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    if (target.file && (bytes.byteLength !== target.file.bytes || sha256 !== target.file.sha256)) {
+      throw fail(
+        "unprocessable",
+        `backup file ${target.path} is damaged: its checksum does not match the summary`,
+        {
+          file: target.path,
+        },
+      );
     }
-    throw err;
-  });
-  const sha256 = createHash("sha256").update(bytes).digest("hex");
-  if (target.file && (bytes.byteLength !== target.file.bytes || sha256 !== target.file.sha256)) {
-    throw fail(
-      "unprocessable",
-      `backup file ${target.path} is damaged: its checksum does not match the summary`,
-      {
-        file: target.path,
+    const filename = `${query.organization_id}_${backup.backupId}_${target.name.replaceAll("/", "_")}`;
+    return new Response(chunked(bytes), {
+      status: 200,
+      headers: {
+        "content-type": target.contentType,
+        "content-length": String(bytes.byteLength),
+        "content-disposition": `attachment; filename="${filename}"`,
+        "cache-control": "no-store",
+        "x-content-sha256": sha256,
       },
-    );
-  }
-  const filename = `${query.organization_id}_${backup.backupId}_${target.name.replaceAll("/", "_")}`;
-  return new Response(chunked(bytes), {
-    status: 200,
-    headers: {
-      "content-type": target.contentType,
-      "content-length": String(bytes.byteLength),
-      "content-disposition": `attachment; filename="${filename}"`,
-      "cache-control": "no-store",
-      "x-content-sha256": sha256,
-    },
-  });
+    });
+  },
 });
 
 function chunked(bytes: Uint8Array): ReadableStream<Uint8Array> {

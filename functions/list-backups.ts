@@ -9,11 +9,10 @@
 import { z } from "zod";
 import { listBackupPage } from "../lib/backup/backup-page.ts";
 import { fail } from "../lib/errors.ts";
-import type { Services } from "../lib/services.ts";
-import { identify, requireAccess } from "./auth.ts";
-import { backupId, backupType, secretParam } from "./backup-schemas.ts";
-import { json, requireMethod, validate, withCors } from "./http.ts";
-import { organizationId } from "./schemas.ts";
+import { backupId, backupType } from "./backup-schemas.ts";
+import { endpoint } from "./endpoint.ts";
+import { json } from "./http.ts";
+import { organizationId } from "./organization-id.ts";
 
 const querySchema = z
   .object({
@@ -23,39 +22,44 @@ const querySchema = z
     before: backupId.optional(),
     history_limit: z.coerce.number().int().min(1).max(500).default(50),
     history_before: z.coerce.number().int().positive().optional(),
-    secret: secretParam,
   })
   .strict();
 
-export const handleListBackups = withCors(["GET"], async (request: Request, services: Services) => {
-  requireMethod(request, "GET");
-  const principal = await identify(request, services);
-  const query = validate(querySchema, Object.fromEntries(new URL(request.url).searchParams));
-  requireAccess(principal, query.organization_id);
-
-  const [tenant, page] = await Promise.all([
-    services.db.getTenant(query.organization_id),
-    listBackupPage(services, query.organization_id, {
-      limit: query.limit,
-      before: query.before,
-      type: query.type,
-    }),
-  ]);
-  // A tenant deleted from the app may still have backups: that is when they matter most.
-  if (!tenant && !page.hasAny) {
-    throw fail("not_found", `no organization ${query.organization_id}`, { field: "organization_id" });
-  }
-  const history = await services.db.history(query.organization_id, query.history_limit, query.history_before);
-  const last = history.at(-1);
-  const named = page.backups.find((b) => b.status === "completed");
-  return json(200, {
-    success: true,
-    organization_id: query.organization_id,
-    organization_name:
-      tenant?.name ?? (named && "organization_name" in named ? named.organization_name : null),
-    backups: page.backups,
-    backups_next_before: page.nextBefore,
-    history,
-    history_next_before: history.length === query.history_limit && last ? last.id : null,
-  });
+export const handleListBackups = endpoint({
+  name: "list-backups",
+  methods: ["GET"],
+  from: "query",
+  input: querySchema,
+  access: "organization",
+  async run({ input: query, services }) {
+    const [tenant, page] = await Promise.all([
+      services.db.getTenant(query.organization_id),
+      listBackupPage(services, query.organization_id, {
+        limit: query.limit,
+        before: query.before,
+        type: query.type,
+      }),
+    ]);
+    // A tenant deleted from the app may still have backups: that is when they matter most.
+    if (!tenant && !page.hasAny) {
+      throw fail("not_found", `no organization ${query.organization_id}`, { field: "organization_id" });
+    }
+    const history = await services.db.history(
+      query.organization_id,
+      query.history_limit,
+      query.history_before,
+    );
+    const last = history.at(-1);
+    const named = page.backups.find((b) => b.status === "completed");
+    return json(200, {
+      success: true,
+      organization_id: query.organization_id,
+      organization_name:
+        tenant?.name ?? (named && "organization_name" in named ? named.organization_name : null),
+      backups: page.backups,
+      backups_next_before: page.nextBefore,
+      history,
+      history_next_before: history.length === query.history_limit && last ? last.id : null,
+    });
+  },
 });

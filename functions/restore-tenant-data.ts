@@ -7,15 +7,13 @@
  * damaged or incompatible, or the restore hit an error (nothing was changed).
  */
 import { z } from "zod";
-import { AppError, isAppError } from "../lib/errors.ts";
-import { enforceRateLimit } from "../lib/rate-limit.ts";
+import { AppError } from "../lib/errors.ts";
 import type { ApplyReport } from "../lib/restore/restore-db.ts";
 import { restoreTenant } from "../lib/restore/restore-tenant.ts";
-import type { Services } from "../lib/services.ts";
 import { isCalendarDay } from "../lib/time.ts";
-import { identify, requireAccess } from "./auth.ts";
-import { json, readJsonBody, requireMethod, validate, withCors } from "./http.ts";
-import { organizationId } from "./schemas.ts";
+import { endpoint } from "./endpoint.ts";
+import { json } from "./http.ts";
+import { organizationId } from "./organization-id.ts";
 
 const tableName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/, "must be a table name");
 
@@ -38,87 +36,88 @@ const bodySchema = z
   })
   .strict();
 
-export const handleRestoreTenantData = withCors(["POST"], async (request: Request, services: Services) => {
-  requireMethod(request, "POST");
-  const principal = await identify(request, services);
-  const body = validate(bodySchema, await readJsonBody(request));
-  requireAccess(principal, body.organization_id);
+/** A restore that ran and failed: its error carries the report, and the rate-limit slot stays spent. */
+class RestoreFailed extends AppError {}
 
-  // Dry runs change nothing and are how an admin looks before leaping: only real restores are limited.
-  const slot = body.dry_run
-    ? undefined
-    : await enforceRateLimit(services, body.organization_id, "restore", principal);
-  let outcome: Awaited<ReturnType<typeof restoreTenant>>;
-  try {
-    outcome = await restoreTenant(services, {
+export const handleRestoreTenantData = endpoint({
+  name: "restore-tenant-data",
+  methods: ["POST"],
+  from: "body",
+  input: bodySchema,
+  access: "organization",
+  rateLimit: {
+    kind: "restore",
+    // Dry runs change nothing and are how an admin looks before leaping: only real restores are limited.
+    skip: ({ input }) => input.dry_run,
+    // Refused before anything was done (no such backup, tenant busy, bad table list): no cost to retry.
+    refund: (err) =>
+      !(err instanceof RestoreFailed) &&
+      ["not_found", "conflict", "bad_request", "unprocessable"].includes(err.code),
+  },
+  async run({ input: body, services, deadline }) {
+    const outcome = await restoreTenant(services, {
       tenantId: body.organization_id,
       backupDate: body.backup_date,
       backupId: body.backup_id,
       dryRun: body.dry_run,
       tables: body.tables,
       allowDroppedColumns: body.allow_dropped_columns,
-      deadline: Date.now() + services.config.backup.timeBudgetMs,
+      deadline,
     });
-  } catch (err) {
-    // Refused before anything was done (no such backup, tenant busy, bad table list): no cost to retry.
-    if (isAppError(err) && ["not_found", "conflict", "bad_request", "unprocessable"].includes(err.code)) {
-      await slot?.release();
+    if (outcome.status === "preparing_undo") {
+      return json(202, {
+        success: true,
+        message: `writing the undo backup ${outcome.undoBackupId} of the current data first; call again to continue`,
+        undo_backup_id: outcome.undoBackupId,
+      });
     }
-    throw err;
-  }
-  if (outcome.status === "preparing_undo") {
-    return json(202, {
-      success: true,
-      message: `writing the undo backup ${outcome.undoBackupId} of the current data first; call again to continue`,
-      undo_backup_id: outcome.undoBackupId,
-    });
-  }
 
-  const { manifest, report } = outcome;
-  const body200 = {
-    success: report.success,
-    message: message(report),
-    summary: {
-      organization_id: body.organization_id,
-      organization_name: manifest.organization_name,
-      backup_date: manifest.backup_date,
-      backup_id: manifest.backup_id,
-      backup_type: manifest.backup_type,
-      dry_run: report.dry_run,
-      mode: report.mode,
-      total_tables: Object.keys(report.tables).length,
-      total_records_restored: report.dry_run || !report.success ? 0 : sum(report, (t) => t.rows_in_backup),
-      total_records_in_backup: sum(report, (t) => t.rows_in_backup),
-      errors: report.error ? [report.error] : [],
-      warnings: outcome.warnings,
-      undo_backup_id: outcome.undoBackupId,
-      timings_ms: report.timings_ms,
-    },
-    tables: Object.fromEntries(
-      Object.entries(report.tables).map(([name, t]) => [
-        name,
-        {
-          success: report.success || (report.error?.table !== undefined && report.error.table !== name),
-          record_count: t.rows_in_backup,
-          restored: report.dry_run || !report.success ? 0 : t.rows_in_backup,
-          rows_now: t.rows_now,
-          would_insert: t.would_insert,
-          would_delete: t.would_delete,
-          would_change: t.would_change,
-        },
-      ]),
-    ),
-  };
-  if (report.success || report.dry_run) return json(200, body200);
-  // A real restore that failed changed nothing; say why with the status that fits: 409 when rows of
-  // tables left out would break, 503 when the database gave way (deadlock, cancel, connection), else 422.
-  const state = report.error?.sqlstate ?? "";
-  const code =
-    state === "TB005" ? "conflict" : /^(40|53|57|08)/.test(state) ? "unavailable" : "unprocessable";
-  throw new AppError(code, `restore failed, nothing was changed: ${report.error?.message}`, {
-    error: report.error,
-    report: body200,
-  });
+    const { manifest, report } = outcome;
+    const body200 = {
+      success: report.success,
+      message: message(report),
+      summary: {
+        organization_id: body.organization_id,
+        organization_name: manifest.organization_name,
+        backup_date: manifest.backup_date,
+        backup_id: manifest.backup_id,
+        backup_type: manifest.backup_type,
+        dry_run: report.dry_run,
+        mode: report.mode,
+        total_tables: Object.keys(report.tables).length,
+        total_records_restored: report.dry_run || !report.success ? 0 : sum(report, (t) => t.rows_in_backup),
+        total_records_in_backup: sum(report, (t) => t.rows_in_backup),
+        errors: report.error ? [report.error] : [],
+        warnings: outcome.warnings,
+        undo_backup_id: outcome.undoBackupId,
+        timings_ms: report.timings_ms,
+      },
+      tables: Object.fromEntries(
+        Object.entries(report.tables).map(([name, t]) => [
+          name,
+          {
+            success: report.success || (report.error?.table !== undefined && report.error.table !== name),
+            record_count: t.rows_in_backup,
+            restored: report.dry_run || !report.success ? 0 : t.rows_in_backup,
+            rows_now: t.rows_now,
+            would_insert: t.would_insert,
+            would_delete: t.would_delete,
+            would_change: t.would_change,
+          },
+        ]),
+      ),
+    };
+    if (report.success || report.dry_run) return json(200, body200);
+    // A real restore that failed changed nothing; say why with the status that fits: 409 when rows of
+    // tables left out would break, 503 when the database gave way (deadlock, cancel, connection), else 422.
+    const state = report.error?.sqlstate ?? "";
+    const code =
+      state === "TB005" ? "conflict" : /^(40|53|57|08)/.test(state) ? "unavailable" : "unprocessable";
+    throw new RestoreFailed(code, `restore failed, nothing was changed: ${report.error?.message}`, {
+      error: report.error,
+      report: body200,
+    });
+  },
 });
 
 function sum(report: ApplyReport, pick: (t: ApplyReport["tables"][string]) => number): number {

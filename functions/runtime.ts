@@ -1,14 +1,15 @@
 /**
- * Turns a platform-free handler into a (Request) → Response function: services built once per process,
- * every error answered as JSON in one place, one log line per request with credentials stripped.
+ * Turns an endpoint (endpoint.ts) into the (Request) → Response function Netlify calls: services built
+ * once per process, the one error boundary (any error becomes a JSON answer here, and a 5xx is logged
+ * here, once), CORS headers on every answer, and one log line per request with credentials stripped.
  */
 import { ConfigError, loadConfig } from "../lib/config.ts";
-import { fail } from "../lib/errors.ts";
+import { fail, isAppError } from "../lib/errors.ts";
 import { createLogger, redactUrl } from "../lib/logger.ts";
 import { createServices, type Services } from "../lib/services.ts";
+import { withCors } from "./cors.ts";
+import type { Endpoint } from "./endpoint.ts";
 import { errorResponse } from "./http.ts";
-
-export type Handler = (request: Request, services: Services) => Promise<Response>;
 
 let shared: Services | undefined;
 
@@ -32,27 +33,34 @@ export function setServices(services: Services | undefined): void {
 }
 
 export function serve(
-  handler: Handler,
+  endpoint: Endpoint,
   servicesFor: () => Services = getServices,
 ): (request: Request) => Promise<Response> {
   return async (request) => {
-    const started = Date.now();
+    // A duration, not a time of day: the monotonic clock, unaffected by a test's services.now().
+    const started = performance.now();
+    let services: Services | undefined;
     let response: Response;
     let log = createLogger({ level: process.env.LOG_LEVEL ?? "info" });
     try {
-      const services = servicesFor();
+      services = servicesFor();
       log = services.log;
-      response = await handler(request, services);
+      response = await endpoint.handle(request, services);
     } catch (err) {
       response = errorResponse(err);
       if (response.status >= 500) log.error({ err }, "request failed");
+      else if (endpoint.background && isAppError(err)) {
+        // Netlify discards a background function's answer: a refused call must be visible in the log.
+        log.warn({ code: err.code, status: err.status }, `${endpoint.background} refused: ${err.message}`);
+      }
     }
+    response = withCors(response, request, services?.config, endpoint.methods);
     log.info(
       {
         method: request.method,
         url: redactUrl(request.url),
         status: response.status,
-        ms: Date.now() - started,
+        ms: Math.round(performance.now() - started),
       },
       "request",
     );

@@ -18,6 +18,7 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "tenant_backup_prepare",
   "tenant_backup_list_tenants",
   "tenant_backup_get_tenant",
+  "tenant_backup_tenant_key",
   "tenant_backup_export_page",
   "tenant_backup_export_query",
   "tenant_backup_export_sql",

@@ -127,6 +127,18 @@ export class TenantDb {
     });
   }
 
+  /**
+   * The id as the root key's canonical text (as PostgreSQL prints a value of the key's type), or why it is
+   * not a value of that type. Leases, limits, storage keys and logs use the canonical text only.
+   */
+  tenantKey(id: string): Promise<TenantKey> {
+    return this.caller.call("tenant_backup_tenant_key", {
+      p_id: id,
+      p_root: this.layout.rootTable,
+      p_schema: this.layout.schema,
+    });
+  }
+
   /** backup_logs rows of a tenant, newest first; `beforeId` pages on from the last row seen. */
   history(tenantId: string, limit: number, beforeId?: number): Promise<LogRow[]> {
     return this.caller.call("tenant_backup_history", {
@@ -284,6 +296,8 @@ export class TenantDb {
     return this.caller.call("tenant_backup_newest_completed", { p_org: tenantId });
   }
 }
+
+export type TenantKey = { valid: true; id: string } | { valid: false; type: string; message: string };
 
 /** A row of the app's profile table, as tenant_backup_user_roles reads it. */
 export interface UserRoleRow {

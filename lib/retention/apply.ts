@@ -94,7 +94,7 @@ export async function applyRetention(
 
   const tenants: TenantRetention[] = [];
   for (const [index, item] of work.entries()) {
-    if (index > 0 && Date.now() >= options.deadline) {
+    if (index > 0 && services.now().getTime() >= options.deadline) {
       tenants.push(emptyResult(item.tenantId, "not_started"));
       continue;
     }

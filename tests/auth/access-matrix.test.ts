@@ -13,9 +13,9 @@ import { handleBackupTenantData } from "../../functions/backup-tenant-data.ts";
 import { handleDailyTenantBackup } from "../../functions/daily-tenant-backup.ts";
 import { handleDeleteBackup } from "../../functions/delete-backup.ts";
 import { handleDownloadBackup } from "../../functions/download-backup.ts";
+import type { Endpoint as Declared } from "../../functions/endpoint.ts";
 import { handleListBackups } from "../../functions/list-backups.ts";
 import { handleRestoreTenantData } from "../../functions/restore-tenant-data.ts";
-import type { Handler } from "../../functions/runtime.ts";
 import { runManualBackup } from "../../lib/backup/manual.ts";
 import { installSmallApp, ORG_A, USERS } from "../operations/small-app.ts";
 import { send } from "../support/call.ts";
@@ -105,7 +105,7 @@ function credentials(caller: string) {
 
 interface Endpoint {
   name: string;
-  handler: Handler;
+  handler: Declared;
   method: "GET" | "POST";
   /** Acts on ORG_A (org admins may call) or on every tenant (cron and super admins only). */
   scope: "org" | "all" | "cron";

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleBackupTenantData } from "../../functions/backup-tenant-data.ts";
+import { handleDailyTenantBackup } from "../../functions/daily-tenant-backup.ts";
 import { handleListBackups } from "../../functions/list-backups.ts";
 import { ConfigError, loadConfig } from "../../lib/config.ts";
 import { installSmallApp, ORG_A } from "../operations/small-app.ts";
@@ -69,7 +70,8 @@ describe("CORS", () => {
     });
     expect(ok.status).toBe(200);
     expect(ok.headers.get("access-control-allow-origin")).toBe(APP);
-    expect(ok.headers.get("access-control-allow-credentials")).toBe("true");
+    // The page sends a bearer token, never cookies: credentialed CORS is not offered.
+    expect(ok.headers.get("access-control-allow-credentials")).toBeNull();
     const refused = await send(handleBackupTenantData, services, "backup-tenant-data", {
       method: "POST",
       body: { organization_id: ORG_A },
@@ -79,6 +81,20 @@ describe("CORS", () => {
     expect(refused.json().error.code).toBe("unauthorized");
     expect(refused.headers.get("access-control-allow-origin")).toBe(APP);
     expect(refused.headers.get("access-control-expose-headers")).toContain("retry-after");
+    // Refusals before the caller is known carry them too (405), and so does a cron-only endpoint.
+    const wrongMethod = await send(handleBackupTenantData, services, "backup-tenant-data", {
+      method: "GET",
+      headers: { origin: APP },
+    });
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get("allow")).toBe("POST");
+    expect(wrongMethod.headers.get("access-control-allow-origin")).toBe(APP);
+    const daily = await send(handleDailyTenantBackup, services, "daily-tenant-backup", {
+      method: "OPTIONS",
+      headers: { origin: APP, "access-control-request-method": "POST" },
+    });
+    expect(daily.status).toBe(204);
+    expect(daily.headers.get("access-control-allow-methods")).toBe("POST, OPTIONS");
   });
 
   it("answers OPTIONS without CORS when no origin is configured", async () => {

@@ -25,6 +25,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
+const JSON_TYPE = { "content-type": "application/json" };
 const logCount = async () =>
   Number((await db.client.query("select count(*) from backup_logs")).rows[0].count);
 const run = (options: Parameters<typeof call>[3], s: TestServices = services) =>
@@ -64,19 +65,42 @@ describe("daily-tenant-backup access", () => {
 
   it("answers 400 naming the field for unknown body fields, and 400 for invalid JSON", async () => {
     const before = await logCount();
-    const extra = await run({ token: TEST_CRON_SECRET, body: { organization_id: "x" } });
+    const extra = await run({ token: TEST_CRON_SECRET, body: { organization_id: "x", pad: 1 } });
     expect(extra.status).toBe(400);
-    expect(extra.body.error.details.field).toBe("body");
-    expect(extra.body.error.message).toContain("organization_id");
-    const broken = await run({ token: TEST_CRON_SECRET, rawBody: "{not json" });
+    expect(extra.body.error.details.field).toBe("organization_id");
+    expect(extra.body.error.message).toBe("organization_id: is not a field of this endpoint (nor are pad)");
+    const broken = await run({ token: TEST_CRON_SECRET, rawBody: "{not json", headers: JSON_TYPE });
     expect(broken.status).toBe(400);
+    expect(broken.body.error.details.field).toBe("body");
     expect(await logCount()).toBe(before);
+  });
+
+  it("answers 415 to a body that is not sent as application/json, and takes an empty body as {}", async () => {
+    const before = await logCount();
+    for (const headers of [
+      {},
+      { "content-type": "text/plain" },
+      { "content-type": "application/x-www-form-urlencoded" },
+    ]) {
+      const response = await run({ token: TEST_CRON_SECRET, rawBody: "{}", headers });
+      expect(response.status).toBe(415);
+      expect(response.body.error.code).toBe("unsupported_media_type");
+    }
+    expect(await logCount()).toBe(before);
+    const typed = await run({
+      token: TEST_CRON_SECRET,
+      rawBody: "{}",
+      headers: { "content-type": "Application/JSON; charset=utf-8" },
+    });
+    expect(typed.status).toBe(200);
+    expect((await run({ token: TEST_CRON_SECRET, rawBody: "" })).status).toBe(200);
   });
 
   it("answers 413 to a body over the limit", async () => {
     const response = await run({
       token: TEST_CRON_SECRET,
       rawBody: JSON.stringify({ pad: "x".repeat(100_000) }),
+      headers: JSON_TYPE,
     });
     expect(response.status).toBe(413);
   });

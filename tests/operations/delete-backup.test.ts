@@ -128,7 +128,7 @@ describe("delete-backup", () => {
       [{ organization_id: ORG_A, backup_id: "../../etc" }, "backup_id"],
       [{ organization_id: ORG_A }, "backup_id"],
       [{ organization_id: ORG_A, backup_id: first.backupId, force: "yes" }, "force"],
-      [{ organization_id: ORG_A, backup_id: first.backupId, extra: 1 }, "body"],
+      [{ organization_id: ORG_A, backup_id: first.backupId, extra: 1 }, "extra"],
     ] as const) {
       const response = await remove(body);
       expect(response.status).toBe(400);

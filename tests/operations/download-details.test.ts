@@ -94,7 +94,7 @@ describe("download-backup, local storage", () => {
         backup_id: backupId,
         file: file.path,
       }).toString();
-      const response = await handleDownloadBackup(
+      const response = await handleDownloadBackup.handle(
         new Request(url, { headers: { authorization: `Bearer ${TEST_CRON_SECRET}` } }),
         local,
       );

@@ -1,5 +1,5 @@
 /** Calls a handler the way Netlify does: a Request in, a Response out, no network. */
-import type { Handler } from "../../functions/runtime.ts";
+import type { Endpoint } from "../../functions/endpoint.ts";
 import { serve } from "../../functions/runtime.ts";
 import type { Services } from "../../lib/services.ts";
 
@@ -16,7 +16,7 @@ export interface CallOptions {
 
 /** The answer as it came: status, headers and raw body (downloads stream files, not JSON). */
 export async function send(
-  handler: Handler,
+  handler: Endpoint,
   services: Services,
   name: string,
   options: CallOptions = {},
@@ -50,7 +50,7 @@ export async function send(
 
 /** A JSON endpoint's answer, parsed; POST unless told otherwise. */
 export async function call(
-  handler: Handler,
+  handler: Endpoint,
   services: Services,
   name: string,
   options: CallOptions = {},
