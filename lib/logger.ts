@@ -7,10 +7,24 @@ import pino, { type Logger } from "pino";
 
 export type { Logger };
 
-const SECRET_PARAMS = /([?&](?:secret|token|apikey|api_key|access_token|key)=)[^&#\s]*/gi;
+const SECRET_NAMES = new Set(["secret", "token", "apikey", "api_key", "access_token", "key"]);
+const QUERY_PARAM = /([?&])([^=&#\s]+)=([^&#\s]*)/g;
 
+/**
+ * The text with the values of credential query parameters replaced. A parameter is judged by its name as
+ * the server reads it, decoded: `?%73ecret=` is `?secret=` to URLSearchParams, so it is redacted too.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(SECRET_PARAMS, "$1[REDACTED]");
+  return url.replace(QUERY_PARAM, (param, separator: string, name: string) =>
+    SECRET_NAMES.has(decodeName(name).toLowerCase()) ? `${separator}${name}=[REDACTED]` : param,
+  );
+}
+
+/** Form decoding that never throws: '+' is a space, each %XX its byte (names we redact are ASCII). */
+function decodeName(name: string): string {
+  return name
+    .replaceAll("+", " ")
+    .replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 }
 
 export const REDACT_PATHS = [

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleDailyTenantBackup } from "../../functions/daily-tenant-backup.ts";
+import { serve } from "../../functions/runtime.ts";
 import { call } from "../support/call.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
@@ -110,8 +111,19 @@ describe("daily-tenant-backup access", () => {
     expect(byHeader.status).toBe(200);
     const byQuery = await run({ query: { secret: TEST_CRON_SECRET } });
     expect(byQuery.status).toBe(200);
+    // A percent-encoded parameter name is the same parameter to the server: it lets the secret in, and
+    // the request log line must not carry it either.
+    const encodedName = await serve(
+      handleDailyTenantBackup,
+      () => services,
+    )(
+      new Request(`http://localhost/.netlify/functions/daily-tenant-backup?%73ecret=${TEST_CRON_SECRET}`, {
+        method: "POST",
+      }),
+    );
+    expect(encodedName.status).toBe(200);
     const logs = services.logLines.join("\n");
-    expect(logs).toContain("daily-tenant-backup");
+    expect(logs).toContain("%73ecret=[REDACTED]");
     expect(logs).not.toContain(TEST_CRON_SECRET);
   });
 });
