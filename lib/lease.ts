@@ -3,13 +3,16 @@
  * instances. It expires unless renewed, so that a killed function cannot keep a tenant busy for ever.
  */
 import { randomUUID } from "node:crypto";
-import { fail } from "./errors.ts";
+import { type AppError, fail, isAppError } from "./errors.ts";
 import type { Services } from "./services.ts";
 
 export interface Lease {
   readonly tenantId: string;
   readonly holder: string;
-  /** Extends the lease (default: BACKUP_LOCK_TTL_SECONDS); 409 when it was lost to another operation. */
+  /**
+   * Extends the lease (default: BACKUP_LOCK_TTL_SECONDS). When it expired and another operation took the
+   * tenant, throws takenOver (409): the work must stop at once.
+   */
   renew(ttlSeconds?: number): Promise<void>;
   /** Gives the tenant back; a failure to do so is logged, and the lease then simply expires. */
   release(): Promise<void>;
@@ -31,7 +34,7 @@ export async function tryLease(
       holder,
       async renew(ttlSeconds = config.backup.lockTtlSeconds) {
         if (!(await db.renewLock(tenantId, holder, ttlSeconds))) {
-          throw fail("conflict", `lost the lease on tenant ${tenantId}; another operation took over`);
+          throw takenOver(`lost the lease on tenant ${tenantId}; another operation took over`);
         }
       },
       async release() {
@@ -56,4 +59,17 @@ export async function takeLease(services: Services, tenantId: string, operation:
     );
   }
   return taken.lease;
+}
+
+/**
+ * 409 for work that must stop because another operation took its tenant over (the lease was lost, or the
+ * run it was saving is no longer running). What the work was writing belongs to that operation now: the
+ * work stops without recording anything on it (isTakenOver tells).
+ */
+export function takenOver(message: string): AppError {
+  return fail("conflict", message, { reason: "taken_over" });
+}
+
+export function isTakenOver(err: unknown): boolean {
+  return isAppError(err) && err.code === "conflict" && err.details?.reason === "taken_over";
 }

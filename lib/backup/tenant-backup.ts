@@ -6,8 +6,8 @@
  */
 import { type Catalog, type CatalogTable, schemaFingerprint, storedColumns } from "../catalog.ts";
 import type { BackupRun } from "../db/tenant-db.ts";
-import { AppError, errorMessage, fail } from "../errors.ts";
-import { type Lease, takeLease } from "../lease.ts";
+import { AppError, errorMessage } from "../errors.ts";
+import { isTakenOver, type Lease, takeLease, takenOver } from "../lease.ts";
 import type { Services } from "../services.ts";
 import {
   type BackupType,
@@ -121,10 +121,11 @@ export async function backupTenant(
           state.files.push(file.manifestFile);
           state.after = file.manifestFile.last_key ?? state.after;
           state.done = file.done;
-          if (!(await db.saveProgress(backupId, progress))) {
-            throw fail("conflict", `backup run ${backupId} is no longer running`);
-          }
+          // Still ours first: a call whose lease was taken over must not overwrite the new holder's progress.
           await lease.renew();
+          if (!(await db.saveProgress(backupId, progress))) {
+            throw takenOver(`backup run ${backupId} is no longer running; another operation took over`);
+          }
         }
       } finally {
         source.close();
@@ -157,7 +158,8 @@ export async function backupTenant(
       manifest,
     };
   } catch (err) {
-    if (run) {
+    // Taken over: the run is another call's now (or already finished); marking it failed would undo its work.
+    if (run && !isTakenOver(err)) {
       // Record the failure; if even that fails, the run stays "running" and the next call resumes it.
       await db
         .finishRun({
