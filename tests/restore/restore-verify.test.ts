@@ -1,10 +1,11 @@
 /**
  * Storage is the source of truth, and it is checked before anything is touched.
- * - A missing file, a file with flipped bytes, a summary that is not valid: 422 naming the object, and
+ * - A missing file, a file swapped for other valid gzip, a summary that is not valid: 422 naming the object, and
  *   the tenant's data unchanged. No backup that day, or a backup_id of another day: 404.
  * - Disaster recovery: a database that never saw the backup (same schema, empty tables) is given the
  *   tenant back from the files alone.
  */
+import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
@@ -82,14 +83,16 @@ describe("verification before anything is touched", () => {
     expect(await restoreLogs(db.client)).toEqual([...logs, [true, "failed"], [false, "failed"]]);
   });
 
-  it("refuses a backup with a file whose bytes were flipped (422 naming it)", async () => {
+  it("refuses a file swapped for valid gzip of other rows of the same size, by its SHA-256 (422 naming it)", async () => {
     const file = made.manifest.tables.find((t) => t.name === "deal_notes")?.files[0]?.path as string;
     await expectRefused(
       file,
       (bytes) => {
-        const i = Math.floor(bytes.length / 2);
-        bytes[i] = (bytes[i] as number) ^ 0xff;
-        return bytes;
+        const swapped = sameSizeSwap(bytes, services.config.backup.gzipLevel);
+        // Neither gzip's CRC nor the size can tell: only the summary's SHA-256 of the file does.
+        expect(gunzipSync(swapped).toString()).not.toBe(gunzipSync(bytes).toString());
+        expect(swapped.byteLength).toBe(bytes.byteLength);
+        return swapped;
       },
       `backup file ${file} is damaged: its checksum does not match the summary`,
     );
@@ -171,3 +174,17 @@ describe("disaster recovery", () => {
     }
   });
 });
+
+/**
+ * Valid gzip of the same size as `gzipped` holding other rows: its rows without the first, compressed
+ * again at the backup's level (smaller), padded to the same size with a file name in the gzip header.
+ */
+function sameSizeSwap(gzipped: Uint8Array, level: number): Uint8Array {
+  const rows = gunzipSync(gzipped).toString("utf8").split("\n").filter(Boolean);
+  const fewer = gzipSync(`${rows.slice(1).join("\n")}\n`, { level });
+  const nameBytes = gzipped.byteLength - fewer.byteLength - 1; // the name ends with a NUL
+  if (rows.length < 2 || nameBytes < 0) throw new Error("the file is too small to swap");
+  const header = Buffer.from(fewer.subarray(0, 10));
+  header[3] = (header[3] as number) | 0x08; // FNAME
+  return Buffer.concat([header, Buffer.alloc(nameBytes, "x"), Buffer.from([0]), fewer.subarray(10)]);
+}
