@@ -11,11 +11,3 @@ export const backupId = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "may hold only letters, digits, '-', '_' and '.'");
 
 export const backupType = z.enum(BACKUP_TYPES, { error: `must be one of ${BACKUP_TYPES.join(", ")}` });
-
-/** Query strings carry booleans as text: only these spellings count, anything else is a 400. */
-export const queryBoolean = z
-  .enum(["true", "false", "1", "0"], { error: "must be true or false" })
-  .transform((value) => value === "true" || value === "1");
-
-/** The cron secret may ride in the query (external cron services); handlers accept and ignore it. */
-export const secretParam = z.string().optional();
