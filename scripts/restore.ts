@@ -39,8 +39,14 @@ if (!args.success) {
 // Without the function's time budget: a restore from a machine may take as long as it needs.
 const services = createServices(loadConfig({ BACKUP_TIME_BUDGET_MS: String(6 * 3600_000), ...process.env }));
 try {
+  // One tenant, one spelling: the lease and the storage folder use the tenant key's canonical text.
+  const key = await services.db.tenantKey(args.data.organization);
+  if (!key.valid) {
+    console.error(`--organization is not a valid ${key.type} (${key.message})`);
+    process.exit(2);
+  }
   const outcome = await restoreTenant(services, {
-    tenantId: args.data.organization,
+    tenantId: key.id,
     backupDate: args.data.date,
     backupId: values["backup-id"],
     dryRun: !values.apply,

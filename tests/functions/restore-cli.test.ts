@@ -38,13 +38,17 @@ describe("npm run restore", () => {
     const bad = cli(["--organization", DEMO_ORGANIZATIONS[2]?.id as string, "--date", "2026-02-30"]);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain("--date");
+    const notUuid = cli(["--organization", "not-a-uuid", "--date", "2026-02-20"]);
+    expect(notUuid.status).toBe(2);
+    expect(notUuid.stderr).toContain("--organization is not a valid uuid");
   });
 
   it("dry-runs by default and applies with --apply", { timeout: 120_000 }, async () => {
     const org = DEMO_ORGANIZATIONS[2]?.id as string;
     const today = new Date().toISOString().slice(0, 10);
     await db.client.query("delete from audit_logs where organization_id = $1", [org]);
-    const dry = cli(["--organization", org, "--date", today]);
+    // Any spelling PostgreSQL reads as that uuid finds the tenant's backups.
+    const dry = cli(["--organization", org.replaceAll("-", "").toUpperCase(), "--date", today]);
     expect(dry.status, dry.stderr).toBe(0);
     const report = JSON.parse(dry.stdout).report;
     expect(report.dry_run).toBe(true);
