@@ -4,7 +4,7 @@
  * shares, in this order, and throws a typed error (lib/errors.ts) at the first refusal:
  *
  *   preflight (OPTIONS) → method (405 + Allow) → caller (401, or 403 for a cron-only endpoint) →
- *   input (415, 413, 400 naming the field) → organization id made canonical (400) → access (403) →
+ *   input (413, 415, 400 naming the field) → organization id made canonical (400) → access (403) →
  *   rate limit (429 + Retry-After) → the work.
  *
  * The caller is identified before the input is read, so that an anonymous caller learns nothing about

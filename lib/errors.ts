@@ -1,7 +1,7 @@
 /**
  * Typed errors: every failure the API can answer with carries a stable `code` and the HTTP status it
  * maps to. They are built only through `fail()` so that codes and statuses stay in one table, and turned
- * into a Response in one place (functions/http.ts).
+ * into a Response in one place (serve, in functions/runtime.ts).
  */
 export const ERROR_STATUS = {
   bad_request: 400,
