@@ -32,14 +32,14 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** Services whose storage runs `onPut`/`onGet` before each matching call, once. */
-function withHook(hook: { when: (op: "put" | "get", path: string) => boolean; then: () => Promise<void> }) {
+/** Services whose storage runs `act` once, at the first put (after it) or get (before it) that `when` matches. */
+function withHook(hook: { when: (op: "put" | "get", path: string) => boolean; act: () => Promise<void> }) {
   let fired = false;
   const inner = services.storage;
   const fire = async (op: "put" | "get", path: string) => {
     if (!fired && hook.when(op, path)) {
       fired = true;
-      await hook.then();
+      await hook.act();
     }
   };
   const storage: BackupStorage = {
@@ -70,7 +70,7 @@ describe("a backup taken over", () => {
   it("stops with 409 when its lease renewal fails, and leaves the run and its progress to the new holder", async () => {
     const stolen = withHook({
       when: (op, path) => op === "put" && path.endsWith(".jsonl.gz"),
-      then: async () => {
+      act: async () => {
         await db.client.query(
           "update tenant_backup_locks set holder = 'another-call' where organization_id = $1",
           [ORG_A],
@@ -98,7 +98,7 @@ describe("a backup taken over", () => {
   it("stops with 409 when its progress cannot be saved, without overwriting how the run ended", async () => {
     const finished = withHook({
       when: (op, path) => op === "put" && path.endsWith(".jsonl.gz"),
-      then: async () => {
+      act: async () => {
         await db.client.query(
           "update tenant_backup_runs set status = 'completed', summary_path = 'elsewhere.json' where organization_id = $1 and status = 'running'",
           [ORG_B],
@@ -137,7 +137,7 @@ describe("a restore taken over", () => {
     const stolen = withHook({
       when: (op, path) =>
         op === "get" && path.includes(made.body.backup.backup_id) && path.endsWith(".jsonl.gz"),
-      then: async () => {
+      act: async () => {
         await db.client.query(
           "update tenant_backup_locks set holder = 'another-call' where organization_id = $1",
           [ORG_A],
