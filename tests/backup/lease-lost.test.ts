@@ -58,6 +58,19 @@ function withHook(hook: { when: (op: "put" | "get", path: string) => boolean; ac
   return { ...services, storage } as Services;
 }
 
+/** Another call takes the tenant over, as when a lease expires and the next operation takes it. */
+async function stealLease(organizationId: string) {
+  await db.client.query("update tenant_backup_locks set holder = 'another-call' where organization_id = $1", [
+    organizationId,
+  ]);
+}
+
+const backupOf = (s: Services, organizationId: string) =>
+  call(handleBackupTenantData, s, "backup-tenant-data", {
+    token: TEST_CRON_SECRET,
+    body: { organization_id: organizationId },
+  });
+
 const runOf = async (organizationId: string) =>
   (
     await db.client.query(
@@ -70,17 +83,9 @@ describe("a backup taken over", () => {
   it("stops with 409 when its lease renewal fails, and leaves the run and its progress to the new holder", async () => {
     const stolen = withHook({
       when: (op, path) => op === "put" && path.endsWith(".jsonl.gz"),
-      act: async () => {
-        await db.client.query(
-          "update tenant_backup_locks set holder = 'another-call' where organization_id = $1",
-          [ORG_A],
-        );
-      },
+      act: () => stealLease(ORG_A),
     });
-    const answer = await call(handleBackupTenantData, stolen, "backup-tenant-data", {
-      token: TEST_CRON_SECRET,
-      body: { organization_id: ORG_A },
-    });
+    const answer = await backupOf(stolen, ORG_A);
     expect(answer.status, JSON.stringify(answer.body)).toBe(409);
     expect(answer.body.error.message).toBe(`lost the lease on tenant ${ORG_A}; another operation took over`);
     const run = await runOf(ORG_A);
@@ -105,10 +110,7 @@ describe("a backup taken over", () => {
         );
       },
     });
-    const answer = await call(handleBackupTenantData, finished, "backup-tenant-data", {
-      token: TEST_CRON_SECRET,
-      body: { organization_id: ORG_B },
-    });
+    const answer = await backupOf(finished, ORG_B);
     expect(answer.status, JSON.stringify(answer.body)).toBe(409);
     expect(answer.body.error.message).toMatch(/is no longer running; another operation took over$/);
     const run = await runOf(ORG_B);
@@ -122,10 +124,7 @@ describe("a backup taken over", () => {
 
 describe("a restore taken over", () => {
   it("stops with 409 when its lease is lost while staging, and changes nothing", async () => {
-    const made = await call(handleBackupTenantData, services, "backup-tenant-data", {
-      token: TEST_CRON_SECRET,
-      body: { organization_id: ORG_A },
-    });
+    const made = await backupOf(services, ORG_A);
     expect(made.status).toBe(200);
     await db.client.query("update notes set body = body || ' (edited)' where organization_id = $1", [ORG_A]);
     const notes = async () =>
@@ -137,12 +136,7 @@ describe("a restore taken over", () => {
     const stolen = withHook({
       when: (op, path) =>
         op === "get" && path.includes(made.body.backup.backup_id) && path.endsWith(".jsonl.gz"),
-      act: async () => {
-        await db.client.query(
-          "update tenant_backup_locks set holder = 'another-call' where organization_id = $1",
-          [ORG_A],
-        );
-      },
+      act: () => stealLease(ORG_A),
     });
     const answer = await call(handleRestoreTenantData, stolen, "restore-tenant-data", {
       token: TEST_CRON_SECRET,
