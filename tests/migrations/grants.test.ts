@@ -431,11 +431,16 @@ describe("on a Supabase database", () => {
     }
   });
 
-  it("makes the bucket private again when a later run finds it public", async () => {
+  it("makes the bucket private again when its file runs again (an installation migrated before runs were recorded)", async () => {
     await db.client.query(
       "update storage.buckets set public = true, file_size_limit = 1048576 where id = 'backups'",
     );
-    await applyMigrations(inTransaction(db.client));
+    await db.client.query(
+      "delete from supabase_migrations.schema_migrations where version = '20261122000005'",
+    );
+    expect(await applyMigrations(inTransaction(db.client))).toEqual([
+      "20261122000005_tenant_backup_storage_bucket.sql",
+    ]);
     const { rows } = await db.client.query(
       "select public, file_size_limit::text from storage.buckets where id = 'backups'",
     );
@@ -454,8 +459,10 @@ describe("on hosted Supabase, where the migration role owns neither Storage tabl
     await db.client.query("begin");
     // tb_migrator plays hosted Supabase's `postgres`: not a superuser but BYPASSRLS, allowed to create in
     // public and to write storage.buckets (Storage grants it that), not to create policies on storage.objects.
+    // It may create schemas in the database, as `postgres` may (the migration history has one of its own).
     await db.client.query(
-      "create role tb_migrator nologin bypassrls; grant create on schema public to tb_migrator",
+      `create role tb_migrator nologin bypassrls; grant create on schema public to tb_migrator;
+       grant create on database ${db.name} to tb_migrator`,
     );
     await installSupabaseRoles(db.client, "tb_migrator");
     await installFakeStorage(db.client);

@@ -1,8 +1,9 @@
 /**
- * The migrations are how an installation is upgraded: all of them are applied again every time. So applying
- * them twice or three times must succeed and change nothing (same functions, tables, columns, privileges,
- * policies, bucket), keep the rows already logged, and do so on plain PostgreSQL as on Supabase. The files
- * themselves must be named the way the Supabase CLI expects and sort in the order they have to run.
+ * Each file is applied once and recorded (scripts/migrate.ts); an installation migrated before runs were
+ * recorded has no record, so its first recorded run applies every file again. So applying everything again
+ * must succeed and change nothing (same functions, tables, columns, privileges, policies, bucket), keep the
+ * rows already logged, and do so on plain PostgreSQL as on Supabase. The files themselves must be named the
+ * way the Supabase CLI expects and sort in the order they have to run.
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -51,18 +52,24 @@ async function useTheInstallation(client: pg.ClientBase): Promise<void> {
   `);
 }
 
-/** Applies every migration `times` times more, checking after each run that nothing moved. */
+/**
+ * Applies every migration `times` times more, as on an installation without records (each run forgets the
+ * history first), checking after each run that every file ran and nothing moved. First, that a run with
+ * the history kept applies nothing.
+ */
 async function expectReapplyChangesNothing(
   client: pg.ClientBase,
-  apply: () => Promise<unknown>,
+  apply: () => Promise<string[]>,
   times: number,
 ) {
+  expect(await apply()).toEqual([]);
   const snapshot = await catalogSnapshot(client);
   const rows = await ourRows(client);
   expect(snapshot.some((line) => line.startsWith("function "))).toBe(true);
   expect(rows.backup_logs?.length).toBeGreaterThanOrEqual(3);
   for (let run = 0; run < times; run++) {
-    await apply();
+    await client.query("delete from supabase_migrations.schema_migrations");
+    expect(await apply()).toEqual(await migrationFiles());
     expect(await catalogSnapshot(client)).toEqual(snapshot);
     expect(await ourRows(client)).toEqual(rows);
   }
@@ -78,12 +85,12 @@ describe("the migration files", () => {
     expect(await migrationFiles()).toEqual([...sql].sort());
   });
 
-  // The grants file covered what the files before it created; a later file revokes what it creates itself
-  // (released migrations are never edited, and `supabase db push` would not run the grants file again).
-  it("run in timestamp order, with one grants file", async () => {
+  it("run in timestamp order, the released ones ending with the grants file that covers them", async () => {
     const files = await migrationFiles();
     const byStamp = [...files].sort((a, b) => Number(a.slice(0, 14)) - Number(b.slice(0, 14)));
     expect(files).toEqual(byStamp);
+    // Later files restrict what they create themselves (tests/migrations/history.test.ts checks each).
+    expect(files.filter((name) => name.startsWith("20261122")).at(-1)).toMatch(/_tenant_backup_grants\.sql$/);
     expect(files.filter((name) => name.endsWith("_grants.sql"))).toHaveLength(1);
     expect(files).toContain("20261122000005_tenant_backup_storage_bucket.sql");
   });
@@ -128,7 +135,7 @@ describe("on plain PostgreSQL, without Supabase's roles", () => {
     await db?.drop();
   });
 
-  it("apply, then apply twice more without changing the catalog or the rows", async (context) => {
+  it("apply, apply nothing more, then apply every file twice more without changing the catalog or the rows", async (context) => {
     const roles = await db.client.query("select rolname from pg_roles where rolname = any($1)", [
       [...API_ROLES],
     ]);
@@ -183,7 +190,7 @@ describe("on Supabase, with its roles, default privileges and storage schema", (
     await db?.drop();
   });
 
-  it("apply, then apply twice more without changing the catalog, the grants, the bucket or the rows", async () => {
+  it("apply, apply nothing more, then apply every file twice more without changing the catalog, the grants, the bucket or the rows", async () => {
     const client = inTransaction(db.client);
     await applyMigrations(client);
     await useTheInstallation(db.client);

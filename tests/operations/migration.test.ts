@@ -1,6 +1,6 @@
 /**
- * The operations migration: applies again without error (upgrades re-run every file), and what it
- * installs is closed to everyone but the owner and the service role, like the rest of the project's SQL.
+ * The operations migration: applies again without error (an installation migrated before runs were
+ * recorded re-runs every released file), and what it installs is closed to everyone but the owner and the service role, like the rest of the project's SQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyMigrations } from "../../scripts/migrate.ts";
@@ -24,10 +24,15 @@ const FUNCTIONS = [
 ];
 
 describe("migration 20261122000007_tenant_backup_operations", () => {
-  it("applies again without error", async () => {
-    const files = await applyMigrations(db.client);
-    expect(files).toContain("20261122000007_tenant_backup_operations.sql");
-    await applyMigrations(db.client);
+  it("is recorded as applied, and applies again without error once its record is gone", async () => {
+    const recorded = await db.client.query(
+      "select name from supabase_migrations.schema_migrations where version = '20261122000007'",
+    );
+    expect(recorded.rows).toEqual([{ name: "tenant_backup_operations" }]);
+    await db.client.query(
+      "delete from supabase_migrations.schema_migrations where version = '20261122000007'",
+    );
+    expect(await applyMigrations(db.client)).toEqual(["20261122000007_tenant_backup_operations.sql"]);
   });
 
   it("revokes its functions from PUBLIC and puts its table under row level security", async () => {
