@@ -49,14 +49,17 @@ export async function appliedVersions(client: pg.ClientBase): Promise<Set<string
  *
  * All in one transaction: on Supabase, whatever the released files create in `public` is granted to anon
  * and authenticated until their grants file revokes it, so a run must never stop half way with that window
- * open. Either every pending file applies, or none does. The history table is locked for the run, so two
- * runs at once apply each file once: the second waits, then finds the first's records.
+ * open. Either every pending file applies, or none does. Two runs at once apply each file once: the second
+ * waits for the first, then finds its records.
  */
 export async function applyMigrations(client: pg.ClientBase, files?: string[]): Promise<string[]> {
   const candidates = files ?? (await migrationFiles());
   const applied: string[] = [];
   await client.query("begin");
   try {
+    // Runs of ours queue here before anything else, so that two never race to create the history; the
+    // table lock then also holds off a Supabase CLI run that would record a file at the same time.
+    await client.query("select pg_advisory_xact_lock(hashtext('supabase_migrations.schema_migrations'))");
     await client.query(HISTORY);
     await client.query("lock table supabase_migrations.schema_migrations in exclusive mode");
     const done = await appliedVersions(client);

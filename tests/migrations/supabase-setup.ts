@@ -166,3 +166,34 @@ export async function catalogSnapshot(client: pg.ClientBase): Promise<string[]> 
   }
   return lines.sort();
 }
+
+/**
+ * Every privilege that anon, authenticated or PUBLIC (which every role belongs to) holds on our functions,
+ * tables, views and sequences, one line each ("anon EXECUTE function tenant_backup_x(text)"). A NULL acl is
+ * the built-in default, which for a function grants PUBLIC EXECUTE. Empty: no browser reaches anything of
+ * ours.
+ */
+export async function clientPrivileges(client: pg.ClientBase): Promise<string[]> {
+  const { rows } = await client.query<{ line: string }>(
+    `
+    with grantees as (
+      select 0::oid as oid, 'PUBLIC' as name
+      union all
+      select oid, rolname from pg_roles where rolname = any($1)
+    ), objects as (
+      select 'function ' || p.oid::regprocedure::text as object, coalesce(p.proacl, acldefault('f', p.proowner)) as acl
+      from pg_proc p where p.pronamespace = 'public'::regnamespace and p.proname like 'tenant\\_backup\\_%'
+      union all
+      select case c.relkind when 'S' then 'sequence ' else 'relation ' end || c.relname,
+             coalesce(c.relacl, acldefault((case c.relkind when 'S' then 's' else 'r' end)::"char", c.relowner))
+      from pg_class c
+      where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
+        and (c.relname like 'backup\\_logs%' or c.relname like 'tenant\\_backup\\_%')
+    )
+    select format('%s %s %s', g.name, a.privilege_type, o.object) as line
+    from objects o, aclexplode(o.acl) a join grantees g on g.oid = a.grantee
+    order by 1`,
+    [[...CLIENT_ROLES]],
+  );
+  return rows.map((r) => r.line);
+}

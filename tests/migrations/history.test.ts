@@ -1,0 +1,213 @@
+/**
+ * Migrations are applied once each and recorded, as `supabase db push` does (scripts/migrate.ts), so a
+ * released file never changes and every installation reaches the same schema however it got there:
+ * - an installation upgraded a release at a time equals a fresh one (catalog snapshot compared);
+ * - a released file's text is pinned by its hash here;
+ * - the record is the Supabase CLI's, and what either tool recorded the other skips;
+ * - on a Supabase-like database, anon and authenticated reach nothing of ours after any run, and a file
+ *   after the grants file restricts what it creates itself.
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { applyMigrations, MIGRATIONS_DIR, migrationFiles } from "../../scripts/migrate.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import {
+  catalogSnapshot,
+  clientPrivileges,
+  installFakeStorage,
+  installSupabaseRoles,
+  installTinyApp,
+  inTransaction,
+} from "./supabase-setup.ts";
+
+/**
+ * SHA-256 of every released migration file. A released file is never edited (an installation that applied
+ * it would never see the edit): a change is a new file, added here once it is released.
+ */
+const RELEASED: Record<string, string> = {
+  "20261122000001_tenant_backup_tables.sql":
+    "be562eb9ce74aa6a2f4074fb0370e52cac88ff61bd8160b27dee79939f35af97",
+  "20261122000002_tenant_backup_catalog.sql":
+    "4d63d035e089cf603b03abc3a40e0e1083dab004eb55aea9fad2c7c2fc0d4442",
+  "20261122000003_tenant_backup_export.sql":
+    "97d040f43a98b7433c71f1e48f3cd2f0f4d7fb8dc8bffdd481aa0a756eae202d",
+  "20261122000004_tenant_backup_state.sql":
+    "10804f3c6625151445e6614a5e82915c9e14eddff285ce18458abbfebfcc3b71",
+  "20261122000005_tenant_backup_storage_bucket.sql":
+    "2738f44cb386fdc74126599778c1bece1d1e509ffff5862e52a772050e188f52",
+  "20261122000006_tenant_backup_restore.sql":
+    "d0adb3f656e0ed02cf30b1637cd2a110d14e6223abfddfbc8ee45c0c3a26bb09",
+  "20261122000007_tenant_backup_operations.sql":
+    "046e219a167e1a4dfe14cb65215771ad1b3c9479b84c8cc8e8a2013c6ee64c33",
+  "20261122000099_tenant_backup_grants.sql":
+    "5d31e60939697abcbedd64713c35168c4f3b83077b6082228d789a86b23636a7",
+};
+
+/** The first release: every file up to its grants file. */
+const FIRST_RELEASE = (files: string[]) => files.filter((name) => name.startsWith("20261122"));
+
+const sha256 = async (file: string) =>
+  createHash("sha256")
+    .update(await readFile(join(MIGRATIONS_DIR, file)))
+    .digest("hex");
+
+describe("released migration files", () => {
+  it("keep the content they were released with", async () => {
+    const files = await migrationFiles();
+    for (const [file, hash] of Object.entries(RELEASED)) {
+      expect(files, file).toContain(file);
+      expect(await sha256(file), `${file} changed after its release: add a new file instead`).toBe(hash);
+    }
+  });
+
+  it("are followed, never preceded, by files not yet released", async () => {
+    const files = await migrationFiles();
+    const newest = Object.keys(RELEASED).sort().at(-1) as string;
+    // `supabase db push` refuses a file older than the newest applied one: a new file goes last.
+    expect(files.filter((name) => !(name in RELEASED) && name < newest)).toEqual([]);
+  });
+});
+
+describe("the migration history", () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createTestDatabase("empty");
+  });
+
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it("records each file as the Supabase CLI does, and a second run applies nothing", async () => {
+    const files = await migrationFiles();
+    expect(await applyMigrations(db.client)).toEqual(files);
+    const { rows } = await db.client.query(
+      "select version, name, statements from supabase_migrations.schema_migrations order by version",
+    );
+    expect(rows.map((r) => `${r.version}_${r.name}.sql`)).toEqual(files);
+    expect(rows[0].statements).toEqual([await readFile(join(MIGRATIONS_DIR, files[0] as string), "utf8")]);
+    expect(await applyMigrations(db.client)).toEqual([]);
+  });
+
+  it("skips a file the Supabase CLI recorded, and the CLI's table, with its own columns, works as is", async () => {
+    const other = await createTestDatabase("empty");
+    try {
+      const files = await migrationFiles();
+      const last = files.at(-1) as string;
+      // The CLI's table as `supabase db push` leaves it: more columns, and statements split one per entry.
+      await other.client.query(`
+        create schema supabase_migrations;
+        create table supabase_migrations.schema_migrations (
+          version text not null primary key, statements text[], name text, created_by text, idempotency_key text unique);
+        insert into supabase_migrations.schema_migrations (version, statements, name)
+        values ('${last.slice(0, 14)}', array['select 1', 'select 2'], '${last.slice(15, -4)}')`);
+      expect(await applyMigrations(other.client)).toEqual(files.slice(0, -1));
+      const count = await other.client.query(
+        "select count(*)::int as n from supabase_migrations.schema_migrations",
+      );
+      expect(count.rows).toEqual([{ n: files.length }]);
+    } finally {
+      await other.drop();
+    }
+  });
+
+  it("applies each file once when two runs start together", async () => {
+    const other = await createTestDatabase("empty");
+    const second = new pg.Client({ connectionString: other.url });
+    await second.connect();
+    try {
+      const [a, b] = await Promise.all([applyMigrations(other.client), applyMigrations(second)]);
+      expect([...a, ...b].sort()).toEqual(await migrationFiles());
+    } finally {
+      await second.end();
+      await other.drop();
+    }
+  });
+});
+
+describe("on a Supabase-like database", () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createTestDatabase("empty");
+    // Rolled back at the end: the roles must not outlive this file (see supabase-setup.ts).
+    await db.client.query("begin");
+    await installSupabaseRoles(db.client);
+    await installFakeStorage(db.client);
+    await installTinyApp(db.client);
+  });
+
+  afterAll(async () => {
+    await db?.client.query("rollback");
+    await db?.drop();
+  });
+
+  /** Runs `install` from the database as set up above, answers its snapshot and history, then undoes it. */
+  async function installed(install: (client: pg.ClientBase) => Promise<void>) {
+    await db.client.query("savepoint install");
+    try {
+      await install(inTransaction(db.client));
+      const history = await db.client.query(
+        "select version, name from supabase_migrations.schema_migrations order by version",
+      );
+      return { snapshot: await catalogSnapshot(db.client), history: history.rows };
+    } finally {
+      await db.client.query("rollback to savepoint install");
+    }
+  }
+
+  it("an installation upgraded a release at a time equals a fresh installation of everything", async () => {
+    const files = await migrationFiles();
+    const fresh = await installed(async (client) => {
+      await applyMigrations(client);
+    });
+    expect(fresh.history).toHaveLength(files.length);
+    expect(fresh.snapshot.some((line) => line.startsWith("function tenant_backup_apply_rows("))).toBe(true);
+
+    const upgraded = await installed(async (client) => {
+      expect(await applyMigrations(client, FIRST_RELEASE(files))).toHaveLength(8);
+      for (const file of files.slice(8)) expect(await applyMigrations(client, [file])).toEqual([file]);
+    });
+    expect(upgraded).toEqual(fresh);
+
+    // Installed by the runner that re-applied every file and recorded none: the first recorded run applies
+    // everything again, released files included, and reaches the same place.
+    const unrecorded = await installed(async (client) => {
+      await applyMigrations(client, FIRST_RELEASE(files));
+      await client.query("drop schema supabase_migrations cascade");
+      expect(await applyMigrations(client)).toEqual(files);
+    });
+    expect(unrecorded).toEqual(fresh);
+  });
+
+  it("leaves anon and authenticated nothing of ours after every run, each later file run on its own", async () => {
+    const files = await migrationFiles();
+    await db.client.query("savepoint each");
+    try {
+      // The check can see a grant: a function of ours created with nothing revoked is reachable.
+      await db.client.query(
+        "create function public.tenant_backup_probe() returns int language sql as 'select 1'",
+      );
+      expect(await clientPrivileges(db.client)).toEqual([
+        "PUBLIC EXECUTE function tenant_backup_probe()",
+        "anon EXECUTE function tenant_backup_probe()",
+        "authenticated EXECUTE function tenant_backup_probe()",
+      ]);
+      await db.client.query("drop function public.tenant_backup_probe()");
+
+      // The first release is one run (one transaction): its grants file closes what its other files open.
+      await applyMigrations(inTransaction(db.client), FIRST_RELEASE(files));
+      expect(await clientPrivileges(db.client)).toEqual([]);
+      for (const file of files.slice(8)) {
+        expect(await applyMigrations(inTransaction(db.client), [file])).toEqual([file]);
+        expect(await clientPrivileges(db.client), `after ${file}`).toEqual([]);
+      }
+    } finally {
+      await db.client.query("rollback to savepoint each");
+    }
+  });
+});
