@@ -149,6 +149,7 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
       details: {
         undo_backup_id: undoBackupId,
         mode: report.mode,
+        warnings: report.warnings,
         tables: report.tables,
         error: report.error,
       },
