@@ -10,6 +10,7 @@
 --   tenant_backup_apply_check_fk  one foreign key, checked once and set-based
 --   tenant_backup_apply_sequences sequences moved past the restored keys
 --   tenant_backup_apply_counts    the answer's per-table counts
+--   tenant_backup_apply_error     the answer's error, from a caught exception
 -- Shared helpers: tenant_backup_plan_catalog (a plan's catalog), tenant_backup_plan_table (one table of
 -- it, with its scope), tenant_backup_fk_join (a foreign key's join condition), tenant_backup_add_ms (the
 -- per-step timings).
@@ -492,6 +493,22 @@ as $$
   from jsonb_each(p_report) e(k, v);
 $$;
 
+-- The answer's error object from a caught exception's diagnostics: {sqlstate, message, detail, hint,
+-- table, constraint, context}, empty ones left out. No context for our own errors (TB...): their message
+-- says where.
+create or replace function public.tenant_backup_apply_error(
+  p_state text, p_message text, p_detail text, p_hint text, p_table text, p_constraint text, p_context text
+) returns jsonb
+language sql
+immutable
+set search_path = pg_catalog
+as $$
+  select jsonb_strip_nulls(jsonb_build_object(
+    'sqlstate', p_state, 'message', p_message, 'detail', nullif(p_detail, ''), 'hint', nullif(p_hint, ''),
+    'table', nullif(p_table, ''), 'constraint', nullif(p_constraint, ''),
+    'context', case when p_state like 'TB%' then null else nullif(p_context, '') end));
+$$;
+
 -- Applies a staged restore in ONE transaction: the tenant's current rows in the restored tables go and the
 -- backup's rows come in, or nothing changes at all. A dry run runs the very same statements and rolls
 -- them back. p_spec:
@@ -533,9 +550,7 @@ declare
   v_spec jsonb;
   v_stats jsonb;
   v_fk jsonb;
-  v_name text;
-  v_step text;
-  v_i int;
+  v_name text; v_step text; v_i int;
   v_error jsonb;
   v_state text; v_msg text; v_detail text; v_hint text; v_err_table text; v_err_constraint text; v_context text;
 begin
@@ -548,8 +563,8 @@ begin
       v_stats := public.tenant_backup_apply_source(p_restore_id, v_table, v_spec, 'tb_src_' || v_i);
       v_timings := public.tenant_backup_add_ms(v_timings, 'stage_to_rows', v_clock);
       v_clock := clock_timestamp();
-      v_stats := v_stats || public.tenant_backup_apply_compare(v_table, v_stats->'column_names');
-      v_report := v_report || jsonb_build_object(v_names[v_i], v_stats);
+      v_report := v_report || jsonb_build_object(v_names[v_i],
+                    v_stats || public.tenant_backup_apply_compare(v_table, v_stats->'column_names'));
       v_timings := public.tenant_backup_add_ms(v_timings, 'compare', v_clock);
     end loop;
     for v_fk in select f from jsonb_array_elements(v_catalog->'foreign_keys') f where f->>'ref_table' = any(v_names) loop
@@ -586,10 +601,7 @@ begin
       get stacked diagnostics v_state = returned_sqlstate, v_msg = message_text, v_detail = pg_exception_detail,
                               v_hint = pg_exception_hint, v_err_table = table_name, v_err_constraint = constraint_name,
                               v_context = pg_exception_context;
-      v_error := jsonb_strip_nulls(jsonb_build_object(
-        'sqlstate', v_state, 'message', v_msg, 'detail', nullif(v_detail, ''), 'hint', nullif(v_hint, ''),
-        'table', nullif(v_err_table, ''), 'constraint', nullif(v_err_constraint, ''),
-        'context', case when v_state like 'TB%' then null else nullif(v_context, '') end));
+      v_error := public.tenant_backup_apply_error(v_state, v_msg, v_detail, v_hint, v_err_table, v_err_constraint, v_context);
   end;
   return jsonb_build_object('success', v_error is null, 'dry_run', p_dry_run, 'mode', v_mode->>'mode',
     'tables', public.tenant_backup_apply_counts(v_report), 'warnings', v_warnings, 'timings_ms', v_timings,
@@ -602,4 +614,5 @@ select public.tenant_backup_restrict_functions(array[
   'tenant_backup_fk_join', 'tenant_backup_add_ms', 'tenant_backup_apply_order', 'tenant_backup_apply_mode',
   'tenant_backup_apply_dropped', 'tenant_backup_apply_source', 'tenant_backup_apply_compare',
   'tenant_backup_apply_old_keys', 'tenant_backup_apply_rows', 'tenant_backup_apply_check_fk',
-  'tenant_backup_apply_sequences', 'tenant_backup_apply_counts', 'tenant_backup_apply']);
+  'tenant_backup_apply_sequences', 'tenant_backup_apply_counts', 'tenant_backup_apply_error',
+  'tenant_backup_apply']);

@@ -409,6 +409,31 @@ describe("each phase of the apply, called on its own", () => {
     });
   });
 
+  inTransaction(
+    "tenant_backup_apply_error answers the error object, without context for our own errors",
+    async () => {
+      expect(
+        await one(
+          "public.tenant_backup_apply_error('23503', 'm', '', 'h', 'deals', '', 'PL/pgSQL function x')",
+        ),
+      ).toEqual({
+        sqlstate: "23503",
+        message: "m",
+        hint: "h",
+        table: "deals",
+        context: "PL/pgSQL function x",
+      });
+      expect(
+        await one("public.tenant_backup_apply_error('TB005', 'm', null, null, 't', 'c', 'ctx')"),
+      ).toEqual({
+        sqlstate: "TB005",
+        message: "m",
+        table: "t",
+        constraint: "c",
+      });
+    },
+  );
+
   inTransaction("tenant_backup_restrict_functions leaves a function to the service role only", async () => {
     await db.client.query(
       "create function public.tenant_backup_later(p integer) returns integer language sql as 'select p'",
