@@ -14,14 +14,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyMigrations, MIGRATIONS_DIR, migrationFiles } from "../../scripts/migrate.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
-import {
-  catalogSnapshot,
-  clientPrivileges,
-  installFakeStorage,
-  installSupabaseRoles,
-  installTinyApp,
-  inTransaction,
-} from "./supabase-setup.ts";
+import { catalogSnapshot, clientPrivileges, inTransaction, supabaseLikeDatabase } from "./supabase-setup.ts";
 
 /**
  * SHA-256 of every released migration file. A released file is never edited (an installation that applied
@@ -133,16 +126,10 @@ describe("on a Supabase-like database", () => {
   let db: TestDatabase;
 
   beforeAll(async () => {
-    db = await createTestDatabase("empty");
-    // Rolled back at the end: the roles must not outlive this file (see supabase-setup.ts).
-    await db.client.query("begin");
-    await installSupabaseRoles(db.client);
-    await installFakeStorage(db.client);
-    await installTinyApp(db.client);
+    db = await supabaseLikeDatabase();
   });
 
   afterAll(async () => {
-    await db?.client.query("rollback");
     await db?.drop();
   });
 

@@ -14,10 +14,9 @@ import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import {
   API_ROLES,
   catalogSnapshot,
-  installFakeStorage,
-  installSupabaseRoles,
   installTinyApp,
   inTransaction,
+  supabaseLikeDatabase,
 } from "./supabase-setup.ts";
 
 const MIGRATION_NAME = /^\d{14}_[a-z0-9_]+\.sql$/;
@@ -177,16 +176,10 @@ describe("on Supabase, with its roles, default privileges and storage schema", (
   let db: TestDatabase;
 
   beforeAll(async () => {
-    db = await createTestDatabase("empty");
-    // Rolled back at the end: the roles must not outlive this file (see supabase-setup.ts).
-    await db.client.query("begin");
-    await installSupabaseRoles(db.client);
-    await installFakeStorage(db.client);
-    await installTinyApp(db.client);
+    db = await supabaseLikeDatabase();
   });
 
   afterAll(async () => {
-    await db?.client.query("rollback");
     await db?.drop();
   });
 

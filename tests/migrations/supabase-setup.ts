@@ -9,6 +9,7 @@
  * that transaction by turning its BEGIN/COMMIT/ROLLBACK into a savepoint.
  */
 import type pg from "pg";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
 export const API_ROLES = ["anon", "authenticated", "service_role"] as const;
 /** The roles a browser can act as: they must reach nothing we install. */
@@ -196,4 +197,23 @@ export async function clientPrivileges(client: pg.ClientBase): Promise<string[]>
     [[...CLIENT_ROLES]],
   );
   return rows.map((r) => r.line);
+}
+
+/**
+ * An empty test database set up as Supabase's (API roles, default privileges, Storage, the tiny app) inside
+ * one open transaction, which `drop` rolls back first: the roles never outlive the test file.
+ */
+export async function supabaseLikeDatabase(): Promise<TestDatabase> {
+  const db = await createTestDatabase("empty");
+  await db.client.query("begin");
+  await installSupabaseRoles(db.client);
+  await installFakeStorage(db.client);
+  await installTinyApp(db.client);
+  return {
+    ...db,
+    async drop() {
+      await db.client.query("rollback");
+      await db.drop();
+    },
+  };
 }
