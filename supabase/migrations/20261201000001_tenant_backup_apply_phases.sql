@@ -1,7 +1,8 @@
 -- Tenant backup: the restore's apply, one function per phase. tenant_backup_apply keeps its signature and
 -- its answer; the phases below are what it calls, in order, inside one transaction:
 --   tenant_backup_apply_order     which tables, in insert order (parents first)
---   tenant_backup_apply_mode      replica mode when allowed, else "triggers" (with a warning naming them)
+--   tenant_backup_apply_mode      replica mode when allowed, else "triggers", with a warning naming the
+--                                 triggers that will fire
 --   tenant_backup_apply_dropped   backup columns no longer in the table (a warning, or a refusal)
 --   tenant_backup_apply_source    the staged lines as a temp table of the table's current types
 --   tenant_backup_apply_compare   the statements that tell changed rows from equal ones, by primary key
@@ -127,7 +128,7 @@ $$;
 -- on Supabase `postgres` is not a superuser, and supautils allows it this setting only through SET, checked
 -- against current_user (the owner of tenant_backup_apply, which is SECURITY DEFINER); set_config() is
 -- refused there. "auto" falls back to "triggers" when the SET is refused ("replica" then fails), with a
--- warning naming the restored tables' triggers (table.trigger) that will fire once per row.
+-- warning naming the restored tables' triggers (table.trigger) that will fire.
 create or replace function public.tenant_backup_apply_mode(p_mode text, p_schema text, p_names text[])
 returns jsonb
 language plpgsql
@@ -162,7 +163,7 @@ begin
     'replica mode is not allowed (%s may not set session_replication_role), so the restore runs in mode '
     '"triggers": %s, and rows of tables outside the restore may not reference the restored rows',
     current_user,
-    coalesce('these triggers fire once per restored row: ' || v_triggers, 'no trigger of the restored tables fires'))));
+    coalesce('these triggers fire for the rows it changes: ' || v_triggers, 'no trigger of the restored tables fires'))));
 end;
 $$;
 

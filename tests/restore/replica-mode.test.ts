@@ -154,7 +154,7 @@ describe("with an owner not allowed to set session_replication_role", () => {
 
   const WARNING =
     `replica mode is not allowed (${PLAIN_OWNER} may not set session_replication_role), so the restore runs ` +
-    'in mode "triggers": these triggers fire once per restored row: contacts.contacts_audit, ' +
+    'in mode "triggers": these triggers fire for the rows it changes: contacts.contacts_audit, ' +
     "deal_notes.deal_notes_audit, deals.deals_audit, and rows of tables outside the restore may not " +
     "reference the restored rows";
 
