@@ -37,9 +37,15 @@ const RELEASED: Record<string, string> = {
     "046e219a167e1a4dfe14cb65215771ad1b3c9479b84c8cc8e8a2013c6ee64c33",
   "20261122000099_tenant_backup_grants.sql":
     "5d31e60939697abcbedd64713c35168c4f3b83077b6082228d789a86b23636a7",
+  "20261201000001_tenant_backup_apply_phases.sql":
+    "ac67d01c45c326cc323022a9474b30ca0907122cdbf62ab07859790ca8c5f28c",
+  "20261201000002_tenant_backup_statement_timeouts.sql":
+    "2a898ec950c656ad1064bc28b038deb27df35372dc9d6cd46104af574a14f69b",
+  "20261201000003_tenant_backup_catalog_parts.sql":
+    "02f2e0b60cfa2d635d17b139a5319e9a63b8b5c2ef5564a6fab12680eb41a46f",
 };
 
-/** The first release: every file up to its grants file. */
+/** The first release: every file up to its grants file; later files restrict what they create themselves. */
 const FIRST_RELEASE = (files: string[]) => files.filter((name) => name.startsWith("20261122"));
 
 const sha256 = async (file: string) =>
