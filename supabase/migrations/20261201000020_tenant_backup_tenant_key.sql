@@ -32,19 +32,6 @@ exception when data_exception then
 end;
 $$;
 
--- New functions are executable by PUBLIC, and Supabase's default privileges hand them to anon and
--- authenticated too: only the service role (and the owner, on the direct connection) may call ours.
-revoke all on function public.tenant_backup_tenant_key(text, text, text) from public;
-do $$
-begin
-  if exists (select 1 from pg_roles where rolname = 'anon') then
-    revoke all on function public.tenant_backup_tenant_key(text, text, text) from anon;
-  end if;
-  if exists (select 1 from pg_roles where rolname = 'authenticated') then
-    revoke all on function public.tenant_backup_tenant_key(text, text, text) from authenticated;
-  end if;
-  if exists (select 1 from pg_roles where rolname = 'service_role') then
-    grant execute on function public.tenant_backup_tenant_key(text, text, text) to service_role;
-  end if;
-end;
-$$;
+-- Only the service role (and the owner, on the direct connection) may call it: see
+-- tenant_backup_restrict_functions (20261201000001).
+select public.tenant_backup_restrict_functions(array['tenant_backup_tenant_key']);

@@ -43,6 +43,8 @@ const RELEASED: Record<string, string> = {
     "2a898ec950c656ad1064bc28b038deb27df35372dc9d6cd46104af574a14f69b",
   "20261201000003_tenant_backup_catalog_parts.sql":
     "02f2e0b60cfa2d635d17b139a5319e9a63b8b5c2ef5564a6fab12680eb41a46f",
+  "20261201000020_tenant_backup_tenant_key.sql":
+    "bc1fd86b281d7b6ff527c0dce965d93a1d047a529eb594aaa76a3a320fd5d110",
 };
 
 /** The first release: every file up to its grants file; later files restrict what they create themselves. */
