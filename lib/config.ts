@@ -50,6 +50,8 @@ const envSchema = z
     CRON_SECRET: optionalText.pipe(z.string().min(16, "must be at least 16 characters").optional()),
     SUPABASE_URL: optionalText.pipe(z.string().url().optional()),
     SUPABASE_SERVICE_ROLE_KEY: optionalText,
+    /** The project's anon (publishable) key: public by design, handed to the admin page for sign-in. */
+    SUPABASE_ANON_KEY: optionalText,
     DATABASE_URL: optionalText,
     BACKUP_DIR: z.string().trim().default(".backups"),
     BACKUP_BUCKET: z
@@ -113,6 +115,14 @@ const envSchema = z
         message: "set DATABASE_URL, or SUPABASE_URL with SUPABASE_SERVICE_ROLE_KEY",
       });
     }
+    if (env.SUPABASE_ANON_KEY && isSecretKey(env.SUPABASE_ANON_KEY, env.SUPABASE_SERVICE_ROLE_KEY)) {
+      // The page hands this key to every visitor: a secret key here would give the world the database.
+      ctx.addIssue({
+        code: "custom",
+        path: ["SUPABASE_ANON_KEY"],
+        message: "must be the project's anon (publishable) key, never the service role (secret) key",
+      });
+    }
     if (env.SUPABASE_JWT_SECRET && !env.SUPABASE_URL) {
       ctx.addIssue({
         code: "custom",
@@ -131,9 +141,27 @@ const envSchema = z
 
 export type Env = z.infer<typeof envSchema>;
 
+/**
+ * True for a key that must stay on the server: the configured service role key, a new-style secret key
+ * (`sb_secret_…`), or a legacy JWT key whose role claim is service_role.
+ */
+function isSecretKey(key: string, serviceRoleKey: string | undefined): boolean {
+  if (key === serviceRoleKey || key.startsWith("sb_secret_")) return true;
+  const payload = key.split(".")[1];
+  if (!payload) return false;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { role?: unknown };
+    return claims.role === "service_role";
+  } catch {
+    return false;
+  }
+}
+
 export interface Config {
   cronSecret: string | undefined;
   supabase: { url: string; serviceRoleKey: string } | undefined;
+  /** What the admin page may know to sign users in with Supabase Auth (page-config): public values only. */
+  page: { supabaseUrl: string | undefined; supabaseAnonKey: string | undefined };
   databaseUrl: string | undefined;
   storage: { kind: "local"; dir: string } | { kind: "supabase"; bucket: string };
   retentionDays: number;
@@ -194,6 +222,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     cronSecret: e.CRON_SECRET,
     supabase,
+    page: { supabaseUrl: e.SUPABASE_URL, supabaseAnonKey: e.SUPABASE_ANON_KEY },
     databaseUrl: e.DATABASE_URL,
     storage:
       storageKind === "supabase"

@@ -1,11 +1,13 @@
 /**
  * The local HTTP server: serves every Netlify function at /.netlify/functions/<name>, exactly the module
- * Netlify deploys (netlify/functions/<name>.ts), so local runs exercise the production code path.
+ * Netlify deploys (netlify/functions/<name>.ts), so local runs exercise the production code path; and,
+ * like Netlify's publish folder, the built admin page at / when given `publicDir`.
  */
 import { readdirSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
 import { sendResponse, toRequest } from "./http-adapter.ts";
+import { serveStatic } from "./static-files.ts";
 
 const FUNCTIONS_DIR = fileURLToPath(new URL("../netlify/functions/", import.meta.url));
 
@@ -18,7 +20,16 @@ export function functionNames(): string[] {
 
 type FunctionModule = { default: (request: Request) => Promise<Response> };
 
-export async function startServer(port: number, host = "127.0.0.1"): Promise<Server> {
+export interface ServerOptions {
+  host?: string;
+  /** Static files served at / (the built admin page). */
+  publicDir?: string;
+  /** Routes of the local server only (demo sign-in); answers true when it handled the request. */
+  localRoutes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+}
+
+export async function startServer(port: number, options: ServerOptions = {}): Promise<Server> {
+  const host = options.host ?? "127.0.0.1";
   const modules = new Map<string, FunctionModule>();
   for (const name of functionNames()) {
     modules.set(
@@ -31,10 +42,17 @@ export async function startServer(port: number, host = "127.0.0.1"): Promise<Ser
     const match = /^\/\.netlify\/functions\/([a-z0-9-]+)\/?(?:\?|$)/.exec(req.url ?? "");
     const fn = match ? modules.get(match[1] as string) : undefined;
     try {
+      if (!match) {
+        if (await options.localRoutes?.(req, res)) return;
+        if (options.publicDir && (await serveStatic(req, res, options.publicDir))) return;
+      }
       if (!fn) {
         res.writeHead(404, { "content-type": "application/json" });
         res.end(
-          JSON.stringify({ success: false, error: { code: "not_found", message: "no such function" } }),
+          JSON.stringify({
+            success: false,
+            error: { code: "not_found", message: match ? "no such function" : "not found" },
+          }),
         );
         return;
       }

@@ -1,5 +1,6 @@
 /**
- * `npm start`: the local server on PORT (default 8888) serving the same functions Netlify runs.
+ * `npm start`: the local server on PORT (default 8888) serving the same functions Netlify runs, and the
+ * admin page at / (built into public/ first when web/ changed since the last build).
  *
  * Without DATABASE_URL it starts an embedded PostgreSQL in .data/postgres with the demo app (24 tenant
  * tables, 3 organizations) so there is something to back up. With DATABASE_URL that database is used as
@@ -13,8 +14,8 @@ import { loadConfig } from "../lib/config.ts";
 import { utcDay } from "../lib/time.ts";
 import { DEMO_ORGANIZATIONS, hasDemo, installDemo } from "./demo/install.ts";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
+import { startLocalSite } from "./local-site.ts";
 import { applyMigrations } from "./migrate.ts";
-import { startServer } from "./server.ts";
 
 const DATA_DIR = resolve(process.env.LOCAL_DATA_DIR ?? ".data");
 const DEMO_DATABASE = "tenant_backup_demo";
@@ -70,12 +71,15 @@ process.env.DATABASE_URL = database.url;
 const generated = !process.env.CRON_SECRET;
 process.env.CRON_SECRET ??= localCronSecret();
 const config = loadConfig(process.env);
-const server = await startServer(config.port);
+const site = await startLocalSite({ port: config.port, databaseUrl: database.url, demo: database.demo });
 const base = `http://localhost:${config.port}/.netlify/functions`;
 const org = DEMO_ORGANIZATIONS[0]?.id ?? "<organization_id>";
 
 console.log(`
 tenant-backup is listening on http://localhost:${config.port}
+
+  Admin page: ${site.url}
+  ${site.demoSignIn ? "sign in there as one of the demo users (an admin of each organization, a member, a super admin)" : "sign in with Supabase Auth (SUPABASE_URL and SUPABASE_ANON_KEY)"}
   database: ${database.demo ? "embedded PostgreSQL with the demo app" : "DATABASE_URL"}
   storage:  ${config.storage.kind === "local" ? resolve(config.storage.dir) : `Supabase Storage bucket ${config.storage.bucket}`}
   CRON_SECRET${generated ? " (generated for local use, kept in .data/cron-secret)" : ""}: ${process.env.CRON_SECRET}
@@ -94,7 +98,7 @@ Try:
 `);
 
 const shutdown = async () => {
-  server.close();
+  await site.close();
   await database.stop?.();
   process.exit(0);
 };

@@ -1,0 +1,175 @@
+/**
+ * The typed browser client of the backup API: `fetch` only, no Node APIs, so the page, the React
+ * component and an app's own code share it. Each method is one endpoint of docs/api.md; answers that say
+ * "call again" (202) are followed until the work is done, reporting progress on the way.
+ */
+import { ApiError, apiErrorFrom, TransportError } from "./errors.ts";
+import type {
+  BackupAnswer,
+  BackupDetails,
+  BackupList,
+  DeleteAnswer,
+  Download,
+  HealthReport,
+  ListBackupsQuery,
+  PageConfig,
+  RestoreReport,
+  RestoreRequest,
+} from "./types.ts";
+
+export interface ClientOptions {
+  /** Where the functions live: "/.netlify/functions" on the same site, or a full URL. */
+  apiBaseUrl: string;
+  /** The signed-in user's access token (e.g. supabase.auth.getSession()); null when signed out. */
+  getAccessToken: () => Promise<string | null> | string | null;
+  fetch?: typeof fetch;
+  /** Pause between calls that continue a 202 answer; injectable so tests do not wait. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface ProgressOptions {
+  /** Called with the API's message after each 202 answer. */
+  onProgress?: (message: string, calls: number) => void;
+  /** Give up after this many calls (default 60). */
+  maxCalls?: number;
+}
+
+const CONTINUE_PAUSE_MS = 400;
+
+export type TenantBackupClient = ReturnType<typeof createTenantBackupClient>;
+
+export function createTenantBackupClient(options: ClientOptions) {
+  const base = options.apiBaseUrl.replace(/\/+$/, "");
+  const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+
+  async function send(
+    name: string,
+    init: { method?: string; query?: Record<string, string | number | undefined>; body?: unknown } = {},
+    auth = true,
+  ): Promise<Response> {
+    const url = new URL(`${base}/${name}`, globalThis.location?.href ?? "http://localhost/");
+    for (const [key, value] of Object.entries(init.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    const headers: Record<string, string> = {};
+    if (auth) {
+      const token = await options.getAccessToken();
+      if (!token) throw new ApiError(401, "unauthorized", "not signed in");
+      headers.authorization = `Bearer ${token}`;
+    }
+    if (init.body !== undefined) headers["content-type"] = "application/json";
+    try {
+      return await doFetch(url.toString(), {
+        method: init.method ?? "GET",
+        headers,
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      });
+    } catch (err) {
+      throw new TransportError(`cannot reach the backup API: ${(err as Error).message}`);
+    }
+  }
+
+  async function json<T>(response: Response, accept: number[] = []): Promise<T> {
+    if (!response.ok && !accept.includes(response.status)) throw await apiErrorFrom(response);
+    try {
+      return (await response.json()) as T;
+    } catch {
+      throw new TransportError(`the server answered HTTP ${response.status} without JSON`, response.status);
+    }
+  }
+
+  /** Repeats a call while it answers 202 (work cut by the function's time budget resumes on the next call). */
+  async function untilDone<T>(
+    call: () => Promise<Response>,
+    progress: ProgressOptions,
+  ): Promise<{ status: number; body: T }> {
+    const maxCalls = progress.maxCalls ?? 60;
+    for (let calls = 1; ; calls += 1) {
+      const response = await call();
+      if (response.status !== 202) return { status: response.status, body: await json<T>(response) };
+      const body = await json<{ message?: string }>(response);
+      progress.onProgress?.(body.message ?? "still working", calls);
+      if (calls >= maxCalls) {
+        throw new TransportError(`still under way after ${calls} calls; try again later`, 202);
+      }
+      await sleep(CONTINUE_PAUSE_MS);
+    }
+  }
+
+  return {
+    async pageConfig(): Promise<PageConfig> {
+      return json<PageConfig>(await send("page-config", {}, false));
+    },
+
+    async listBackups(query: ListBackupsQuery): Promise<BackupList> {
+      return json<BackupList>(await send("list-backups", { query: { ...query } }));
+    },
+
+    async backupDetails(organizationId: string, backupId: string): Promise<BackupDetails> {
+      return json<BackupDetails>(
+        await send("backup-details", { query: { organization_id: organizationId, backup_id: backupId } }),
+      );
+    },
+
+    /** The summary (no `file`) or one file of a backup: a signed link, or the bytes themselves. */
+    async download(organizationId: string, backupId: string, file?: string): Promise<Download> {
+      const response = await send("download-backup", {
+        query: { organization_id: organizationId, backup_id: backupId, file },
+      });
+      if (!response.ok) throw await apiErrorFrom(response);
+      const disposition = response.headers.get("content-disposition");
+      if (disposition === null && (response.headers.get("content-type") ?? "").includes("json")) {
+        const link = (await response.json()) as { url: string; file: string; expires_at: string };
+        return { kind: "link", url: link.url, file: link.file, expires_at: link.expires_at };
+      }
+      const filename = /filename="([^"]+)"/.exec(disposition ?? "")?.[1] ?? `${backupId}.bin`;
+      return {
+        kind: "file",
+        blob: await response.blob(),
+        filename,
+        sha256: response.headers.get("x-content-sha256"),
+      };
+    },
+
+    /** A manual backup, followed through its 202 answers until it is complete. */
+    async createBackup(organizationId: string, progress: ProgressOptions = {}): Promise<BackupAnswer> {
+      const { body } = await untilDone<BackupAnswer>(
+        () => send("backup-tenant-data", { method: "POST", body: { organization_id: organizationId } }),
+        progress,
+      );
+      return body;
+    },
+
+    /** A dry run or a real restore; a real one first writes the undo point, which may take several calls. */
+    async restore(request: RestoreRequest, progress: ProgressOptions = {}): Promise<RestoreReport> {
+      const { body } = await untilDone<RestoreReport>(
+        () => send("restore-tenant-data", { method: "POST", body: request }),
+        progress,
+      );
+      return body;
+    },
+
+    async deleteBackup(organizationId: string, backupId: string, force = false): Promise<DeleteAnswer> {
+      return json<DeleteAnswer>(
+        await send("delete-backup", {
+          method: "POST",
+          body: { organization_id: organizationId, backup_id: backupId, force },
+        }),
+      );
+    },
+
+    /** Freshness of one organization, or (super admins) of every one: 503 is a report of stale tenants. */
+    async health(organizationId?: string): Promise<HealthReport> {
+      const response = await send("backup-health", { query: { organization_id: organizationId } });
+      if (response.status === 503) {
+        const body = (await response
+          .clone()
+          .json()
+          .catch(() => null)) as HealthReport | null;
+        if (body && Array.isArray(body.tenants)) return body;
+      }
+      return json<HealthReport>(response);
+    },
+  };
+}

@@ -1,0 +1,9 @@
+/** The page's sections, in page order. A new section is a file in this folder and a line here. */
+import type { Section } from "../section.ts";
+import { availableBackups } from "./available-backups.tsx";
+import { createBackup } from "./create-backup.tsx";
+import { history } from "./history.tsx";
+import { overview } from "./overview.tsx";
+import { restore } from "./restore.tsx";
+
+export const SECTIONS: readonly Section[] = [overview, createBackup, availableBackups, restore, history];

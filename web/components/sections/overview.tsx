@@ -1,0 +1,63 @@
+/** The header facts: newest backup and its age, health against the freshness limit, storage used. */
+import type { BackupListing } from "../../client/types.ts";
+import { formatAge, formatBytes, formatDateTime, typeLabel } from "../format.ts";
+import type { Section, SectionProps } from "../section.ts";
+
+function Overview({ view }: SectionProps) {
+  const backups = (view.list?.backups ?? []).filter((b): b is BackupListing => b.status === "completed");
+  const newest = backups[0];
+  const bytes = backups.reduce((sum, b) => sum + b.total_size, 0);
+  const health = view.health?.tenants[0];
+  const limit = view.health?.max_age_hours;
+  const more = view.list?.backups_next_before ? "+" : "";
+  const status = health?.status;
+  return (
+    <dl className="facts" aria-busy={view.loading}>
+      <div className="fact">
+        <dt>Newest backup</dt>
+        <dd>
+          {newest ? (
+            <>
+              <span className="fact-main">{formatAge(newest.completed_at)}</span>
+              <span className="fact-sub">
+                {typeLabel(newest.backup_type)} · {formatDateTime(newest.completed_at)}
+              </span>
+            </>
+          ) : (
+            <span className="fact-main">{view.list ? "None yet" : "…"}</span>
+          )}
+        </dd>
+      </div>
+      <div className="fact">
+        <dt>Health</dt>
+        <dd>
+          <span className={`badge badge-${status ?? "unknown"}`}>
+            {status === "ok"
+              ? "Fresh"
+              : status === "stale"
+                ? "Stale"
+                : status === "missing"
+                  ? "No backup"
+                  : "…"}
+          </span>
+          {health && (
+            <span className="fact-sub">
+              {status === "missing"
+                ? "no completed backup yet"
+                : `${status === "ok" ? "younger" : "older"} than ${limit} hours`}
+            </span>
+          )}
+        </dd>
+      </div>
+      <div className="fact">
+        <dt>Storage used</dt>
+        <dd>
+          <span className="fact-main">{view.list ? `${formatBytes(bytes)}${more}` : "…"}</span>
+          <span className="fact-sub">{view.list ? `${backups.length}${more} backups` : " "}</span>
+        </dd>
+      </div>
+    </dl>
+  );
+}
+
+export const overview: Section = { id: "overview", title: "Overview", Component: Overview };

@@ -1,0 +1,417 @@
+/**
+ * Restore, in steps: choose the backup → choose tables → dry run (always first: the real restore is
+ * offered only for the exact selection that was rehearsed) → read the preview → type CONFIRM → restore →
+ * the result and its undo point, which "Undo this restore" restores the same way, dry run first.
+ */
+import { useEffect, useId, useState } from "react";
+import { ApiError } from "../../client/errors.ts";
+import type { BackupListing, RestoreError, RestoreReport } from "../../client/types.ts";
+import { ErrorNotice } from "../ErrorNotice.tsx";
+import { dayOfBackupId, formatCount, formatDate, formatTime, typeLabel } from "../format.ts";
+import type { Section, SectionProps } from "../section.ts";
+
+const CONFIRM_WORD = "CONFIRM";
+
+function Restore(props: SectionProps) {
+  const { client, organization, view, restoreTarget, chooseForRestore, reload } = props;
+  const backups = (view.list?.backups ?? []).filter((b): b is BackupListing => b.status === "completed");
+  const target = restoreTarget;
+  const [tables, setTables] = useState<string[] | null>(null);
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [dryRun, setDryRun] = useState<{ report: RestoreReport; selection: string } | null>(null);
+  const [confirm, setConfirm] = useState("");
+  const [result, setResult] = useState<RestoreReport | null>(null);
+  const [working, setWorking] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const selectId = useId();
+
+  // A new backup starts the steps over: its tables, all selected, and no dry run yet.
+  useEffect(() => {
+    setTables(null);
+    setDryRun(null);
+    setConfirm("");
+    setError(null);
+    if (!target) return;
+    setResult(null);
+    let cancelled = false;
+    client.backupDetails(organization.id, target.backup_id).then(
+      (details) => {
+        if (cancelled) return;
+        const names = details.manifest.tables.map((t) => t.name);
+        setTables(names);
+        setSelected(new Set(names));
+      },
+      (err) => !cancelled && setError(err),
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [client, organization.id, target]);
+
+  const selection = tables ? tables.filter((t) => selected.has(t)).join(",") : "";
+  const allSelected = tables !== null && selected.size === tables.length;
+  const rehearsed = dryRun !== null && dryRun.selection === selection && dryRun.report.success;
+
+  function request(dry: boolean) {
+    if (!target || !tables) throw new Error("no backup chosen");
+    return {
+      organization_id: organization.id,
+      backup_date: target.backup_date,
+      backup_id: target.backup_id,
+      dry_run: dry,
+      tables: allSelected ? undefined : tables.filter((t) => selected.has(t)),
+    };
+  }
+
+  async function runDry() {
+    setWorking("Running the dry run: the restore runs inside a transaction that is then rolled back…");
+    setError(null);
+    setConfirm("");
+    try {
+      const report = await client.restore(request(true));
+      setDryRun({ report, selection });
+      await reload();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setWorking(null);
+    }
+  }
+
+  async function runReal() {
+    setWorking("Restoring: first an undo point of the current data, then the restore in one transaction…");
+    setError(null);
+    try {
+      const report = await client.restore(request(false), {
+        onProgress: (message) => setWorking(`Still working: ${message}`),
+      });
+      setResult(report);
+      setDryRun(null);
+      setConfirm("");
+      await reload();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setWorking(null);
+    }
+  }
+
+  function undo(report: RestoreReport) {
+    const id = report.summary.undo_backup_id;
+    if (!id) return;
+    const listed = backups.find((b) => b.backup_id === id);
+    const day = dayOfBackupId(id) ?? report.summary.backup_date;
+    chooseForRestore(
+      listed ?? {
+        backup_id: id,
+        backup_date: day,
+        backup_type: "pre_restore",
+        status: "completed",
+        summary_path: "",
+        organization_name: report.summary.organization_name,
+        completed_at: new Date().toISOString(),
+        tables: 0,
+        total_records: 0,
+        total_size: 0,
+        files: 0,
+        verified: true,
+      },
+    );
+  }
+
+  function toggle(name: string, on: boolean) {
+    const next = new Set(selected);
+    if (on) next.add(name);
+    else next.delete(name);
+    setSelected(next);
+  }
+
+  const blocked = leftOutTable(error, dryRun?.report);
+  const step = result ? 5 : rehearsed ? 4 : tables ? (dryRun ? 3 : 2) : 1;
+
+  return (
+    <div className="restore">
+      <ol className="steps" aria-label="Restore steps">
+        {["Backup", "Tables", "Dry run", "Confirm", "Result"].map((name, i) => (
+          <li
+            key={name}
+            className={i + 1 === step ? "current" : i + 1 < step ? "done" : ""}
+            aria-current={i + 1 === step ? "step" : undefined}
+          >
+            <span className="step-no">{i + 1}</span> {name}
+          </li>
+        ))}
+      </ol>
+
+      <div className="field">
+        <label htmlFor={selectId}>Backup to restore</label>
+        <select
+          id={selectId}
+          value={target?.backup_id ?? ""}
+          onChange={(e) => chooseForRestore(backups.find((b) => b.backup_id === e.target.value) ?? null)}
+        >
+          <option value="">Choose a backup…</option>
+          {target && !backups.some((b) => b.backup_id === target.backup_id) && (
+            <option value={target.backup_id}>{describeBackup(target)}</option>
+          )}
+          {backups.map((b) => (
+            <option key={b.backup_id} value={b.backup_id}>
+              {describeBackup(b)}
+            </option>
+          ))}
+        </select>
+      </div>
+
+      {target && tables && (
+        <fieldset className="tables">
+          <legend>
+            Tables to restore{" "}
+            <span className="muted">
+              ({selected.size} of {tables.length})
+            </span>
+          </legend>
+          <div className="row">
+            <button
+              type="button"
+              className="button button-small"
+              onClick={() => setSelected(new Set(tables))}
+            >
+              Select all
+            </button>
+            <button type="button" className="button button-small" onClick={() => setSelected(new Set())}>
+              Select none
+            </button>
+          </div>
+          <div className="checks">
+            {tables.map((name) => (
+              <label key={name} className="check">
+                <input
+                  type="checkbox"
+                  checked={selected.has(name)}
+                  onChange={(e) => toggle(name, e.target.checked)}
+                />
+                <span className="mono">{name}</span>
+              </label>
+            ))}
+          </div>
+        </fieldset>
+      )}
+
+      {target && tables && (
+        <div className="row">
+          <button
+            type="button"
+            className="button button-primary"
+            onClick={runDry}
+            disabled={working !== null || selected.size === 0}
+          >
+            {dryRun && dryRun.selection === selection ? "Run the dry run again" : "Dry run"}
+          </button>
+          <span className="muted">Nothing is changed by a dry run.</span>
+        </div>
+      )}
+
+      <p className="status" role="status" aria-live="polite">
+        {working && <span className="spinner" aria-hidden="true" />}
+        {working}
+      </p>
+
+      {blocked && (
+        <div className="notice notice-warn" role="alert">
+          <p className="notice-title">Other rows depend on these tables.</p>
+          <p>
+            {blocked.detail} Restoring without <span className="mono">{blocked.table}</span> would delete or
+            orphan those rows, so the restore refuses. Add it to the tables, or restore every table.
+          </p>
+          {blocked.table && tables?.includes(blocked.table) && (
+            <button type="button" className="button" onClick={() => toggle(blocked.table as string, true)}>
+              Add {blocked.table}
+            </button>
+          )}
+        </div>
+      )}
+      {!blocked && (
+        <ErrorNotice
+          error={error}
+          organization={props.organizationLabel}
+          onSignInAgain={props.onSignInAgain}
+          onRetry={rehearsed ? runReal : runDry}
+        />
+      )}
+
+      {dryRun && dryRun.selection === selection && <Preview report={dryRun.report} />}
+
+      {rehearsed && (
+        <form
+          className="confirm"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (confirm === CONFIRM_WORD) void runReal();
+          }}
+        >
+          <label className="field">
+            <span>
+              Type <strong>{CONFIRM_WORD}</strong> to replace the current data of {props.organizationLabel}{" "}
+              with this backup
+            </span>
+            <input
+              value={confirm}
+              onChange={(e) => setConfirm(e.target.value)}
+              autoComplete="off"
+              spellCheck={false}
+            />
+          </label>
+          <button
+            type="submit"
+            className="button button-danger"
+            disabled={confirm !== CONFIRM_WORD || working !== null}
+          >
+            Restore now
+          </button>
+        </form>
+      )}
+
+      {result && <Result report={result} onUndo={() => undo(result)} />}
+    </div>
+  );
+}
+
+function describeBackup(b: BackupListing): string {
+  const when = b.completed_at ? `${formatDate(b.completed_at)} ${formatTime(b.completed_at)}` : b.backup_date;
+  const records = b.total_records ? ` · ${formatCount(b.total_records)} records` : "";
+  return `${when} · ${typeLabel(b.backup_type)}${records}`;
+}
+
+/** The refusal to break rows of tables left out (TB005), from a dry run's report or a real restore's 409. */
+function leftOutTable(
+  error: unknown,
+  report: RestoreReport | undefined,
+): { table?: string; detail: string } | null {
+  let found: RestoreError | undefined;
+  if (error instanceof ApiError && error.status === 409)
+    found = error.details.error as RestoreError | undefined;
+  if (!found && report?.success === false) found = report.summary.errors[0];
+  if (found?.sqlstate !== "TB005") return null;
+  return { table: found.table, detail: found.message.replace(/; restore \S+ too$/, ".") };
+}
+
+function Preview({ report }: { report: RestoreReport }) {
+  const s = report.summary;
+  const rows = Object.entries(report.tables);
+  return (
+    <section className="preview" aria-labelledby="preview-title">
+      <h3 id="preview-title">Dry run: what the restore would do</h3>
+      <p className={report.success ? "ok" : "bad"}>
+        {report.success
+          ? `The restore would succeed: ${formatCount(s.total_records_in_backup)} records in ${s.total_tables} tables. Nothing was changed.`
+          : `The restore would fail: ${s.errors[0]?.message ?? report.message}. Nothing was changed.`}
+      </p>
+      <div className="table-wrap">
+        <table className="table compact">
+          <thead>
+            <tr>
+              <th scope="col">Table</th>
+              <th scope="col" className="num">
+                Rows now
+              </th>
+              <th scope="col" className="num">
+                In backup
+              </th>
+              <th scope="col" className="num">
+                Would insert
+              </th>
+              <th scope="col" className="num">
+                Would delete
+              </th>
+              <th scope="col" className="num">
+                Would change
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map(([name, t]) => (
+              <tr
+                key={name}
+                className={t.would_insert + t.would_delete + t.would_change > 0 ? "changed" : ""}
+              >
+                <td className="mono" data-label="Table">
+                  {name}
+                </td>
+                <td className="num" data-label="Rows now">
+                  {formatCount(t.rows_now)}
+                </td>
+                <td className="num" data-label="In backup">
+                  {formatCount(t.record_count)}
+                </td>
+                <td className="num" data-label="Would insert">
+                  {formatCount(t.would_insert)}
+                </td>
+                <td className="num" data-label="Would delete">
+                  {formatCount(t.would_delete)}
+                </td>
+                <td className="num" data-label="Would change">
+                  {formatCount(t.would_change)}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {s.warnings.length > 0 && (
+        <div className="notice notice-warn">
+          <p className="notice-title">Warnings</p>
+          <ul>
+            {s.warnings.map((w) => (
+              <li key={w}>{w}</li>
+            ))}
+          </ul>
+        </div>
+      )}
+      <div className="mode">
+        <p className="notice-title">
+          Mode: <span className="mono">{s.mode}</span>
+        </p>
+        {s.mode === "replica" ? (
+          <p>
+            The app's triggers will not fire: rows are written exactly as they are in the backup, without the
+            audit entries, notifications or timestamps that triggers would add. Foreign keys are checked once
+            for the whole restore before it is committed.
+          </p>
+        ) : (
+          <p>
+            The app's triggers will fire: this database does not let the restore switch them off, so every
+            trigger on these tables runs for each row inserted, changed or deleted — audit entries,
+            notifications, updated timestamps or cascades happen as if someone had made these changes by hand.
+          </p>
+        )}
+      </div>
+    </section>
+  );
+}
+
+function Result({ report, onUndo }: { report: RestoreReport; onUndo: () => void }) {
+  const s = report.summary;
+  return (
+    <section className="result" aria-labelledby="result-title">
+      <h3 id="result-title">Restore completed</h3>
+      <p className="ok">
+        Restored {formatCount(s.total_records_restored)} records in {s.total_tables} tables from the backup of{" "}
+        {s.backup_date}.
+      </p>
+      {s.undo_backup_id && (
+        <>
+          <p>
+            Undo point: the data as it was just before this restore is kept as backup{" "}
+            <span className="mono">{s.undo_backup_id}</span> (type “Undo point” in the list).
+          </p>
+          <button type="button" className="button" onClick={onUndo}>
+            Undo this restore
+          </button>
+          <p className="muted">Undoing restores that backup the same way: a dry run first, then CONFIRM.</p>
+        </>
+      )}
+    </section>
+  );
+}
+
+export const restore: Section = { id: "restore", title: "Restore", Component: Restore };
