@@ -1,9 +1,12 @@
 /**
  * A super admin's organization picker: a search box filtering every organization by name or id, and
- * the matches as a list of buttons. Typing narrows the list; Tab and Enter choose.
+ * the first matches as a list of buttons. Typing narrows the list; Tab and Enter choose.
  */
 import { useId, useState } from "react";
 import type { TenantHealth } from "../client/types.ts";
+
+/** Enough to scan at a glance; the search box finds the others. */
+const SHOWN = 12;
 
 export function OrganizationPicker({
   tenants,
@@ -35,7 +38,7 @@ export function OrganizationPicker({
         autoComplete="off"
       />
       <ul className="picker-list" aria-label="Organizations">
-        {matches.map((t) => (
+        {matches.slice(0, SHOWN).map((t) => (
           <li key={t.organization_id}>
             <button
               type="button"
@@ -50,6 +53,9 @@ export function OrganizationPicker({
           </li>
         ))}
         {matches.length === 0 && <li className="muted">No organization matches “{query}”.</li>}
+        {matches.length > SHOWN && (
+          <li className="muted">{matches.length - SHOWN} more: type part of a name or id to find them.</li>
+        )}
       </ul>
     </div>
   );

@@ -89,17 +89,17 @@ export function TenantBackupRestore(props: TenantBackupRestoreProps) {
       )}
       {access.kind === "error" && <ErrorNotice error={access.error} onSignInAgain={onSignInAgain} />}
       {access.kind === "super" && (
-        <details className="card switcher" open={!organization}>
-          <summary>
-            Super admin: {access.tenants.length} organizations —{" "}
-            <span className="link">switch organization</span>
-          </summary>
+        <section className="card switcher" aria-labelledby="switcher-title">
+          <h2 id="switcher-title">Organization</h2>
+          <p className="muted">
+            As a super admin you can work on any of the {access.tenants.length} organizations.
+          </p>
           <OrganizationPicker
             tenants={access.tenants}
             current={organization?.id ?? null}
             onChoose={(t) => setOrganization({ id: t.organization_id, name: t.organization_name })}
           />
-        </details>
+        </section>
       )}
       {access.kind === "admin" && !organization && (
         <OrganizationForm onChoose={(id) => setOrganization({ id, name: null })} />

@@ -121,7 +121,7 @@ function History({ client, organization, view, organizationLabel }: SectionProps
 
 function who(row: HistoryRow): string {
   const actor = row.details?.actor;
-  if (typeof actor !== "string") return row.backup_type === "daily_tenant" ? "daily run" : "—";
+  if (typeof actor !== "string") return row.backup_type === "daily_tenant" ? "daily run" : "";
   if (actor === "cron") return "cron";
   return actor.replace(/^user:/, "user ");
 }

@@ -53,7 +53,9 @@ function Overview({ view }: SectionProps) {
         <dt>Storage used</dt>
         <dd>
           <span className="fact-main">{view.list ? `${formatBytes(bytes)}${more}` : "…"}</span>
-          <span className="fact-sub">{view.list ? `${backups.length}${more} backups` : " "}</span>
+          <span className="fact-sub">
+            {view.list ? `${backups.length}${more} backup${backups.length === 1 && !more ? "" : "s"}` : " "}
+          </span>
         </dd>
       </div>
     </dl>

@@ -162,7 +162,7 @@ function Restore(props: SectionProps) {
         </select>
       </div>
 
-      {target && tables && (
+      {target && tables && !result && (
         <fieldset className="tables">
           <legend>
             Tables to restore{" "}
@@ -197,7 +197,7 @@ function Restore(props: SectionProps) {
         </fieldset>
       )}
 
-      {target && tables && (
+      {target && tables && !result && (
         <div className="row">
           <button
             type="button"
@@ -297,7 +297,11 @@ function leftOutTable(
 
 function Preview({ report }: { report: RestoreReport }) {
   const s = report.summary;
-  const rows = Object.entries(report.tables);
+  // Tables with changes first: with dozens of tables, what the restore would do is at the top.
+  const changes = (t: RestoreReport["tables"][string]) => t.would_insert + t.would_delete + t.would_change;
+  const rows = Object.entries(report.tables).sort(
+    ([, a], [, b]) => Number(changes(b) > 0) - Number(changes(a) > 0),
+  );
   return (
     <section className="preview" aria-labelledby="preview-title">
       <h3 id="preview-title">Dry run: what the restore would do</h3>

@@ -1,0 +1,234 @@
+/**
+ * The admin page end to end, in a real Chromium (Debian's `chromium`, driven by playwright-core) against
+ * the local server as `npm start` runs it — the functions, the built page and the demo sign-in — on a
+ * clone of the demo database. What a user does, checked where it lands: in the database.
+ *
+ * UPDATE_SCREENSHOTS=1 also writes the screenshots of docs/screenshots/ (so that CI never rewrites
+ * tracked files). CHROMIUM_PATH overrides /usr/bin/chromium.
+ */
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Browser, chromium, type Locator, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO_GLOBAL_TABLES, DEMO_ORGANIZATIONS, DEMO_TABLES } from "../../scripts/demo/install.ts";
+import { freePort } from "../../scripts/embedded-postgres.ts";
+import { type LocalSite, startLocalSite } from "../../scripts/local-site.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { changedTables, snapshot } from "../support/snapshot.ts";
+
+const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS
+  ? join(import.meta.dirname, "..", "..", "docs", "screenshots")
+  : null;
+const ALL_TABLES = [...DEMO_TABLES, ...DEMO_GLOBAL_TABLES];
+const [acme, bluewater, cedar] = DEMO_ORGANIZATIONS as [
+  (typeof DEMO_ORGANIZATIONS)[number],
+  (typeof DEMO_ORGANIZATIONS)[number],
+  (typeof DEMO_ORGANIZATIONS)[number],
+];
+
+let db: TestDatabase;
+let site: LocalSite;
+let backupDir: string;
+let browser: Browser;
+
+beforeAll(async () => {
+  db = await createTestDatabase("demo");
+  backupDir = await mkdtemp(join(tmpdir(), "tenant-backup-page-"));
+  site = await startLocalSite({
+    port: await freePort(),
+    databaseUrl: db.url,
+    demo: true,
+    env: {
+      BACKUP_DIR: backupDir,
+      CRON_SECRET: "page-test-cron-secret-0123456789",
+      LOG_LEVEL: "silent",
+      // The test restores and then undoes at once; the limit on real restores is the API's own business.
+      RESTORE_MIN_INTERVAL_SECONDS: "0",
+    },
+  });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    headless: true,
+  });
+  if (SCREENSHOTS) await mkdir(SCREENSHOTS, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await site?.close();
+  await db?.drop();
+  if (backupDir) await rm(backupDir, { recursive: true, force: true });
+});
+
+async function open(width = 1440): Promise<Page> {
+  const page = await browser.newPage({
+    viewport: { width, height: 900 },
+    locale: "en-GB",
+    timezoneId: "UTC",
+  });
+  page.on("pageerror", (err) => {
+    throw err;
+  });
+  await page.goto(site.url);
+  return page;
+}
+
+/** Waits, as a user would, until the locator is shown. */
+const shown = (locator: Locator, timeout = 15_000) => locator.first().waitFor({ state: "visible", timeout });
+/** Polls a value of the page until it matches (playwright-core has no assertions of its own). */
+const eventually = <T>(read: () => Promise<T>, timeout = 15_000) =>
+  expect.poll(read, { timeout, interval: 100 });
+
+async function signInAs(page: Page, label: RegExp): Promise<void> {
+  await page.getByRole("button", { name: label }).click();
+  await shown(page.getByRole("button", { name: "Sign out" }));
+}
+
+async function shoot(page: Page, name: string, fullPage = true): Promise<void> {
+  if (!SCREENSHOTS) return;
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage, animations: "disabled" });
+}
+
+/** Changes Bluewater's data the way a mistake would: rows edited, rows deleted, a row added. */
+async function changeBluewater() {
+  const q = (sql: string) => db.client.query(sql);
+  await q(`update customers set name = 'Overwritten by mistake' where id in
+             (select id from customers where organization_id = '${bluewater.id}' order by id limit 7)`);
+  await q(`delete from notifications where id in
+             (select id from notifications where organization_id = '${bluewater.id}' order by id limit 4)`);
+}
+
+const cell = (page: Page, table: string, column: string) =>
+  page
+    .locator(".preview tbody tr", {
+      has: page.locator(`td[data-label="Table"]`, { hasText: new RegExp(`^${table}$`) }),
+    })
+    .locator(`td[data-label="${column}"]`);
+
+describe("the admin page in Chromium", () => {
+  it("an admin backs up, rehearses, restores with CONFIRM and undoes; the database follows", async () => {
+    const page = await open();
+    await shown(page.getByRole("heading", { name: "Sign in" }));
+    await shoot(page, "sign-in");
+    await signInAs(page, new RegExp(`Admin of ${bluewater.name}`));
+    await shown(page.getByText("No backups yet."));
+
+    // Create backup: the new backup appears in the list without a reload.
+    await page.getByRole("button", { name: "Create backup now" }).click();
+    await shown(page.getByRole("status").filter({ hasText: "Backup created" }), 30_000);
+    const rows = page.locator("table.backups tbody tr[data-backup-id]");
+    await eventually(() => rows.count()).toBe(1);
+    await shown(rows.first().getByText("Manual"));
+    await shown(page.locator(".badge-ok", { hasText: "Fresh" }));
+    await shoot(page, "overview");
+
+    const backedUp = await snapshot(db.client, ALL_TABLES);
+    await changeBluewater();
+    const changed = await snapshot(db.client, ALL_TABLES);
+    expect(changedTables(backedUp, changed).sort()).toEqual(["customers", "notifications"]);
+
+    // Restore: the backup, all tables, a dry run first; the real restore waits for CONFIRM.
+    await rows
+      .first()
+      .getByRole("button", { name: /^Restore/ })
+      .click();
+    await eventually(() =>
+      page
+        .getByRole("group", { name: /Tables to restore/ })
+        .first()
+        .innerText(),
+    ).toMatch("24 of 24");
+    await eventually(() => page.getByRole("button", { name: "Restore now" }).count()).toBe(0);
+    await page.getByRole("button", { name: "Dry run", exact: true }).click();
+    await shown(page.getByRole("heading", { name: "Dry run: what the restore would do" }), 30_000);
+    await eventually(() => cell(page, "customers", "Would change").innerText()).toBe("7");
+    await eventually(() => cell(page, "notifications", "Would insert").innerText()).toBe("4");
+    await eventually(() => cell(page, "bottles", "Would change").innerText()).toBe("0");
+    await eventually(() => page.locator(".mode").first().innerText()).toMatch(/Mode: (replica|triggers)/);
+    expect(changedTables(changed, await snapshot(db.client, ALL_TABLES))).toEqual([]);
+    await shoot(page, "dry-run-preview");
+
+    const restoreNow = page.getByRole("button", { name: "Restore now" });
+    const confirmBox = page.getByLabel(/Type CONFIRM/);
+    expect(await restoreNow.isDisabled()).toBe(true);
+    await confirmBox.fill("confirm");
+    expect(await restoreNow.isDisabled()).toBe(true);
+    await confirmBox.fill("CONFIRM");
+    await restoreNow.click();
+    await shown(page.getByRole("heading", { name: "Restore completed" }), 60_000);
+    expect(changedTables(backedUp, await snapshot(db.client, ALL_TABLES))).toEqual([]);
+    await eventually(() => page.locator("table.backups tbody tr[data-backup-id]").count()).toBe(2);
+    await shoot(page, "restore-result");
+
+    // Undo: the undo point is restored the same way, dry run first.
+    await page.getByRole("button", { name: "Undo this restore" }).click();
+    await eventually(() => page.getByLabel("Backup to restore").inputValue()).toMatch(
+      /^\d{8}T\d+Z-[0-9a-f]{4}$/,
+    );
+    await eventually(() => page.getByRole("button", { name: "Restore now" }).count()).toBe(0);
+    await page.getByRole("button", { name: "Dry run", exact: true }).click();
+    await eventually(() => cell(page, "customers", "Would change").innerText(), 30_000).toBe("7");
+    await page.getByLabel(/Type CONFIRM/).fill("CONFIRM");
+    await page.getByRole("button", { name: "Restore now" }).click();
+    await shown(page.getByRole("heading", { name: "Restore completed" }), 60_000);
+    expect(changedTables(changed, await snapshot(db.client, ALL_TABLES))).toEqual([]);
+
+    // History: newest first, the restores and dry runs included.
+    const history = page.locator("table.history tbody tr");
+    await eventually(() => history.first().first().innerText()).toMatch("Restore");
+    await eventually(() => history.last().first().innerText()).toMatch("Manual backup");
+    // A second manual backup so soon is refused by the rate limit: the page counts down from Retry-After.
+    await page.getByRole("button", { name: "Create backup now" }).click();
+    await eventually(() =>
+      page.getByRole("alert").filter({ hasText: "Too soon" }).first().innerText(),
+    ).toMatch(/try again in [45]:\d\d/);
+
+    await page.close();
+  });
+
+  it("a plain member is refused with the organization's name", async () => {
+    const page = await open();
+    await signInAs(page, new RegExp(`Member \\(not admin\\) of ${acme.name}`));
+    await eventually(() => page.getByRole("alert").first().innerText()).toMatch(
+      `You are not an admin of ${acme.name}.`,
+    );
+    await eventually(() => page.getByRole("button", { name: "Create backup now" }).count()).toBe(0);
+    await page.close();
+  });
+
+  it("a super admin finds and switches organizations", async () => {
+    const page = await open();
+    await signInAs(page, /Super admin/);
+    const picker = page.getByLabel("Find an organization");
+    await shown(picker);
+    await picker.fill("cedar");
+    await eventually(() =>
+      page.getByRole("list", { name: "Organizations" }).getByRole("button").count(),
+    ).toBe(1);
+    await page.getByRole("button", { name: new RegExp(cedar.name) }).click();
+    await eventually(() => page.locator(".tbr-org-name").innerText()).toBe(cedar.name);
+    await shown(page.getByText("No backups yet."));
+
+    await picker.fill("blue");
+    await page.getByRole("button", { name: new RegExp(bluewater.name) }).click();
+    await eventually(() => page.locator(".tbr-org-name").innerText()).toBe(bluewater.name);
+    // The manual backup and the two undo points of the first test.
+    await eventually(() => page.locator("table.backups tbody tr[data-backup-id]").count()).toBe(3);
+    await page.close();
+  });
+
+  it("reads at 360 px: no sideways scrolling, every action reachable", async () => {
+    const page = await open(360);
+    await signInAs(page, new RegExp(`Admin of ${bluewater.name}`));
+    await eventually(() => page.locator("table.backups tbody tr[data-backup-id]").count()).toBe(3);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    for (const name of [/^Details/, /^Download/, /^Restore from/, /^Delete/]) {
+      const box = await page.getByRole("button", { name }).first().boundingBox();
+      expect(box && box.x >= 0 && box.x + box.width <= 360, `${name} lies within the 360 px`).toBe(true);
+    }
+    await shoot(page, "overview-360", false);
+    await page.close();
+  });
+});
