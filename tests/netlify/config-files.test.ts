@@ -1,18 +1,21 @@
 /**
  * The deployment files parse and say what the setup guide says: netlify.toml builds netlify/functions with
- * esbuild on Node 22, and the GitHub workflow calls daily-tenant-backup with the repository secrets, keeps
+ * esbuild on Node 22 and the admin page with `npm run build` into the published folder, and the GitHub workflow calls daily-tenant-backup with the repository secrets, keeps
  * calling while the answer is 202, fails on anything else and never prints the secret. The workflow's
  * script is run for real with bash and curl against a local server.
  */
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { parse as parseToml } from "smol-toml";
 import { afterEach, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { buildWeb, PUBLIC_DIR } from "../../scripts/build-web.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const read = (path: string) => readFileSync(join(ROOT, path), "utf8");
@@ -28,18 +31,36 @@ describe("netlify.toml", () => {
     expect(statSync(join(ROOT, toml.functions.directory)).isDirectory()).toBe(true);
   });
 
-  it("publishes a placeholder folder, never the repository itself", () => {
+  it("publishes the folder the page is built into, never the repository itself", async () => {
     const publish: string = toml.build.publish;
-    expect(publish).toBeTruthy();
     expect(["", ".", "./", "/"]).not.toContain(publish);
     expect(toml.functions.directory.startsWith(publish)).toBe(false);
-    expect(existsSync(join(ROOT, publish, "index.html"))).toBe(true);
-    expect(typeof toml.build.command).toBe("string");
+    expect(toml.build.command).toBe("npm run build");
+    expect(JSON.parse(read("package.json")).scripts.build).toBe("tsx scripts/build-web.ts");
+    expect(join(ROOT, publish)).toBe(PUBLIC_DIR);
   });
 
-  it("has a [dev] section for `netlify dev` on the local server's port", () => {
+  it("its build makes a page that loads nothing from another site", async () => {
+    const out = await mkdtemp(join(tmpdir(), "tenant-backup-site-"));
+    try {
+      await buildWeb(out);
+      const html = readFileSync(join(out, "index.html"), "utf8");
+      expect(html).toContain('src="/assets/app.js"');
+      expect(html).toContain('href="/assets/app.css"');
+      expect(existsSync(join(out, "assets", "app.js"))).toBe(true);
+      expect(existsSync(join(out, "assets", "app.css"))).toBe(true);
+      // Absolute URLs in the markup would be loads from elsewhere; the bundle has none to script or style.
+      expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+      const css = readFileSync(join(out, "assets", "app.css"), "utf8");
+      expect(css).not.toMatch(/@import|url\(\s*["']?(https?:)?\/\//);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+
+  it("has a [dev] section for `netlify dev` on the local server's port, serving the same folder", () => {
     expect(toml.dev.port).toBe(8888);
-    expect(existsSync(join(ROOT, toml.dev.publish))).toBe(true);
+    expect(toml.dev.publish).toBe(toml.build.publish);
   });
 
   it("holds no secrets: function variables are set in Netlify, not in a committed file", () => {
