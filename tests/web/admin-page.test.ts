@@ -47,9 +47,11 @@ beforeAll(async () => {
       RESTORE_MIN_INTERVAL_SECONDS: "0",
     },
   });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    headless: true,
+  const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+  browser = await chromium.launch({ executablePath, headless: true }).catch((err: Error) => {
+    throw new Error(
+      `cannot start Chromium at ${executablePath}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH. ${err.message}`,
+    );
   });
   if (SCREENSHOTS) await mkdir(SCREENSHOTS, { recursive: true });
 });
