@@ -82,7 +82,7 @@ function App() {
   }, [mode]);
 
   return (
-    <>
+    <div className="tbr tbr-page">
       <div className="topbar">
         <span className="brand">tenant-backup</span>
         {signed && (
@@ -135,7 +135,7 @@ function App() {
           />
         )}
       </main>
-    </>
+    </div>
   );
 }
 
