@@ -4,9 +4,9 @@
  * the result and its undo point, which "Undo this restore" restores the same way, dry run first.
  */
 import { useEffect, useId, useState } from "react";
-import { ApiError } from "../../client/errors.ts";
-import type { BackupListing, RestoreError, RestoreReport } from "../../client/types.ts";
+import type { BackupListing, RestoreReport } from "../../client/types.ts";
 import { ErrorNotice } from "../ErrorNotice.tsx";
+import { leftOutTable } from "../error-text.ts";
 import { dayOfBackupId, formatCount, formatDate, formatTime, typeLabel } from "../format.ts";
 import type { Section, SectionProps } from "../section.ts";
 
@@ -280,19 +280,6 @@ function describeBackup(b: BackupListing): string {
   const when = b.completed_at ? `${formatDate(b.completed_at)} ${formatTime(b.completed_at)}` : b.backup_date;
   const records = b.total_records ? ` · ${formatCount(b.total_records)} records` : "";
   return `${when} · ${typeLabel(b.backup_type)}${records}`;
-}
-
-/** The refusal to break rows of tables left out (TB005), from a dry run's report or a real restore's 409. */
-function leftOutTable(
-  error: unknown,
-  report: RestoreReport | undefined,
-): { table?: string; detail: string } | null {
-  let found: RestoreError | undefined;
-  if (error instanceof ApiError && error.status === 409)
-    found = error.details.error as RestoreError | undefined;
-  if (!found && report?.success === false) found = report.summary.errors[0];
-  if (found?.sqlstate !== "TB005") return null;
-  return { table: found.table, detail: found.message.replace(/; restore \S+ too$/, ".") };
 }
 
 function Preview({ report }: { report: RestoreReport }) {
