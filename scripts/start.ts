@@ -79,7 +79,8 @@ console.log(`
 tenant-backup is listening on http://localhost:${config.port}
 
   Admin page: ${site.url}
-  ${site.demoSignIn ? "sign in there as one of the demo users (an admin of each organization, a member, a super admin)" : "sign in with Supabase Auth (SUPABASE_URL and SUPABASE_ANON_KEY)"}
+    ${site.demoSignIn ? "sign in as one of the demo users: an admin of each organization, a member, a super admin" : "sign in with Supabase Auth (SUPABASE_URL and SUPABASE_ANON_KEY)"}
+
   database: ${database.demo ? "embedded PostgreSQL with the demo app" : "DATABASE_URL"}
   storage:  ${config.storage.kind === "local" ? resolve(config.storage.dir) : `Supabase Storage bucket ${config.storage.bucket}`}
   CRON_SECRET${generated ? " (generated for local use, kept in .data/cron-secret)" : ""}: ${process.env.CRON_SECRET}
