@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { apiErrorFrom } from "../../web/client/errors.ts";
 import type { RestoreReport } from "../../web/client/types.ts";
-import { describeError, leftOutTable } from "../../web/components/error-text.ts";
+import { describeError, droppedColumnNotes, leftOutTable } from "../../web/components/error-text.ts";
 
 const answer = (status: number, error: object, headers: Record<string, string> = {}) =>
   apiErrorFrom(
@@ -100,5 +100,17 @@ describe("rows of tables left out of a restore", () => {
   it("says nothing of other conflicts", async () => {
     const busy = await answer(409, { code: "conflict", message: "busy", details: { operation: "restore" } });
     expect(leftOutTable(busy, undefined)).toBeNull();
+  });
+});
+
+describe("columns dropped since the backup", () => {
+  it("picks the dry run's notes that a real restore would refuse without allow_dropped_columns", () => {
+    const note =
+      "customers: columns fax are in the backup but no longer in the table; their values are not restored";
+    const report = {
+      summary: { warnings: ["foreign key x on y(z) has no index: …", note] },
+    } as unknown as RestoreReport;
+    expect(droppedColumnNotes(report)).toEqual([note]);
+    expect(droppedColumnNotes(undefined)).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * API errors as sentences, kept apart from the components so that they are tested on their own: what
- * happened, for which organization, and what to do now.
+ * API errors and restore refusals as sentences, kept apart from the components so that they are tested
+ * on their own: what happened, for which organization, and what to do now.
  */
 import { ApiError, TransportError } from "../client/errors.ts";
 import type { RestoreError, RestoreReport } from "../client/types.ts";
@@ -67,4 +67,14 @@ export function leftOutTable(
   if (!found && report?.success === false) found = report.summary.errors[0];
   if (found?.sqlstate !== "TB005") return null;
   return { table: found.table, detail: found.message.replace(/; restore \S+ too$/, ".") };
+}
+
+/**
+ * The dry run's notes about columns that are in the backup but no longer in the table: a real restore
+ * refuses them (TB002) unless told to go on without those values (allow_dropped_columns).
+ */
+export function droppedColumnNotes(report: RestoreReport | undefined): string[] {
+  return (report?.summary.warnings ?? []).filter((w) =>
+    w.includes("are in the backup but no longer in the table"),
+  );
 }

@@ -6,7 +6,7 @@
 import { useEffect, useId, useState } from "react";
 import type { BackupListing, RestoreReport } from "../../client/types.ts";
 import { ErrorNotice } from "../ErrorNotice.tsx";
-import { leftOutTable } from "../error-text.ts";
+import { droppedColumnNotes, leftOutTable } from "../error-text.ts";
 import { dayOfBackupId, formatCount, formatDate, formatTime, typeLabel } from "../format.ts";
 import type { Section, SectionProps } from "../section.ts";
 
@@ -20,6 +20,7 @@ function Restore(props: SectionProps) {
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [dryRun, setDryRun] = useState<{ report: RestoreReport; selection: string } | null>(null);
   const [confirm, setConfirm] = useState("");
+  const [allowDropped, setAllowDropped] = useState(false);
   const [result, setResult] = useState<RestoreReport | null>(null);
   const [working, setWorking] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -30,6 +31,7 @@ function Restore(props: SectionProps) {
     setTables(null);
     setDryRun(null);
     setConfirm("");
+    setAllowDropped(false);
     setError(null);
     if (!target) return;
     setResult(null);
@@ -60,6 +62,7 @@ function Restore(props: SectionProps) {
       backup_id: target.backup_id,
       dry_run: dry,
       tables: allSelected ? undefined : tables.filter((t) => selected.has(t)),
+      ...(allowDropped ? { allow_dropped_columns: true } : {}),
     };
   }
 
@@ -127,6 +130,8 @@ function Restore(props: SectionProps) {
   }
 
   const blocked = leftOutTable(error, dryRun?.report);
+  const dropped = rehearsed ? droppedColumnNotes(dryRun?.report) : [];
+  const canRestore = confirm === CONFIRM_WORD && working === null && (dropped.length === 0 || allowDropped);
   const step = result ? 5 : rehearsed ? 4 : tables ? (dryRun ? 3 : 2) : 1;
 
   return (
@@ -246,9 +251,19 @@ function Restore(props: SectionProps) {
           className="confirm"
           onSubmit={(e) => {
             e.preventDefault();
-            if (confirm === CONFIRM_WORD) void runReal();
+            if (canRestore) void runReal();
           }}
         >
+          {dropped.length > 0 && (
+            <label className="check">
+              <input
+                type="checkbox"
+                checked={allowDropped}
+                onChange={(e) => setAllowDropped(e.target.checked)}
+              />
+              Restore without the columns dropped since the backup (their values in the backup are lost)
+            </label>
+          )}
           <label className="field">
             <span>
               Type <strong>{CONFIRM_WORD}</strong> to replace the current data of {props.organizationLabel}{" "}
@@ -261,11 +276,7 @@ function Restore(props: SectionProps) {
               spellCheck={false}
             />
           </label>
-          <button
-            type="submit"
-            className="button button-danger"
-            disabled={confirm !== CONFIRM_WORD || working !== null}
-          >
+          <button type="submit" className="button button-danger" disabled={!canRestore}>
             Restore now
           </button>
         </form>
