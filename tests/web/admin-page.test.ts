@@ -1,7 +1,9 @@
 /**
  * The admin page end to end, in a real Chromium (Debian's `chromium`, driven by playwright-core) against
  * the local server as `npm start` runs it — the functions, the built page and the demo sign-in — on a
- * clone of the demo database. What a user does, checked where it lands: in the database.
+ * clone of the demo database. What a user does, checked where it lands: in the database. Then the page as
+ * deployed: Supabase Auth sign-in (password, magic link) against a stand-in for Supabase's Auth and REST
+ * endpoints (supabase-auth-stand-in.ts), the functions verifying its tokens as on a legacy-secret project.
  *
  * UPDATE_SCREENSHOTS=1 also writes the screenshots of docs/screenshots/ (so that CI never rewrites
  * tracked files). CHROMIUM_PATH overrides /usr/bin/chromium.
@@ -16,6 +18,7 @@ import { freePort } from "../../scripts/embedded-postgres.ts";
 import { type LocalSite, startLocalSite } from "../../scripts/local-site.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { changedTables, snapshot } from "../support/snapshot.ts";
+import { startSupabaseAuthStandIn } from "./supabase-auth-stand-in.ts";
 
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS
   ? join(import.meta.dirname, "..", "..", "docs", "screenshots")
@@ -232,6 +235,75 @@ describe("the admin page in Chromium", () => {
       expect(box && box.x >= 0 && box.x + box.width <= 360, `${name} lies within the 360 px`).toBe(true);
     }
     await shoot(page, "overview-360", false);
+    await page.close();
+  });
+});
+
+describe("the page as deployed, signing in with Supabase Auth", () => {
+  const PASSWORD = "correct horse battery staple";
+  let deployed: LocalSite;
+  let auth: Awaited<ReturnType<typeof startSupabaseAuthStandIn>>;
+  let admin: { id: string; email: string };
+
+  beforeAll(async () => {
+    const { rows } = await db.client.query(
+      "select id::text, email from profiles where organization_id = $1 and role = 'admin' order by id limit 1",
+      [bluewater.id],
+    );
+    admin = rows[0];
+    auth = await startSupabaseAuthStandIn([{ ...admin, password: PASSWORD }], db.client);
+    // No demo sign-in: what Netlify runs, with the project's URL, anon key and legacy JWT secret.
+    deployed = await startLocalSite({
+      port: await freePort(),
+      databaseUrl: db.url,
+      demo: false,
+      env: {
+        BACKUP_DIR: backupDir,
+        CRON_SECRET: "page-test-cron-secret-0123456789",
+        LOG_LEVEL: "silent",
+        SUPABASE_URL: auth.url,
+        SUPABASE_ANON_KEY: "sb_publishable_page-test-anon-key",
+        SUPABASE_SERVICE_ROLE_KEY: "page-test-service-role-key",
+        SUPABASE_JWT_SECRET: auth.jwtSecret,
+        BACKUP_STORAGE: "local",
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await deployed?.close();
+    await auth?.close();
+  });
+
+  it("signs an admin in with email and password and opens their organization from their profile", async () => {
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 }, locale: "en-GB" });
+    await page.goto(deployed.url);
+    await page.getByLabel("Email").fill(admin.email);
+    await page.getByLabel("Password").fill("wrong password");
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await eventually(() => page.getByRole("alert").first().innerText()).toMatch("Invalid login credentials");
+
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await eventually(() => page.locator(".tbr-org-name").innerText()).toBe(bluewater.name);
+    await eventually(() => page.locator("table.backups tbody tr[data-backup-id]").count()).toBe(3);
+    expect(await page.locator(".who-label").innerText()).toBe(admin.email);
+
+    // The deployed site has no demo sign-in to offer, or to mint tokens with.
+    const local = await page.evaluate(async () => (await fetch("/local-sign-in/users")).status);
+    expect(local).toBe(404);
+    await page.close();
+  });
+
+  it("sends a magic link that comes back to the page", async () => {
+    const page = await browser.newPage();
+    await page.goto(deployed.url);
+    await page.getByLabel("Email").fill(admin.email);
+    await page.getByRole("button", { name: "Email me a sign-in link" }).click();
+    await eventually(() =>
+      page.getByRole("status").filter({ hasText: "sign-in link" }).first().innerText(),
+    ).toMatch(`A sign-in link is on its way to ${admin.email}.`);
+    expect(auth.otpRequests).toEqual([{ email: admin.email, redirect: deployed.url }]);
     await page.close();
   });
 });
