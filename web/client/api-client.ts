@@ -70,8 +70,8 @@ export function createTenantBackupClient(options: ClientOptions) {
     }
   }
 
-  async function json<T>(response: Response, accept: number[] = []): Promise<T> {
-    if (!response.ok && !accept.includes(response.status)) throw await apiErrorFrom(response);
+  async function json<T>(response: Response): Promise<T> {
+    if (!response.ok) throw await apiErrorFrom(response);
     try {
       return (await response.json()) as T;
     } catch {
@@ -80,14 +80,11 @@ export function createTenantBackupClient(options: ClientOptions) {
   }
 
   /** Repeats a call while it answers 202 (work cut by the function's time budget resumes on the next call). */
-  async function untilDone<T>(
-    call: () => Promise<Response>,
-    progress: ProgressOptions,
-  ): Promise<{ status: number; body: T }> {
+  async function untilDone<T>(call: () => Promise<Response>, progress: ProgressOptions): Promise<T> {
     const maxCalls = progress.maxCalls ?? 60;
     for (let calls = 1; ; calls += 1) {
       const response = await call();
-      if (response.status !== 202) return { status: response.status, body: await json<T>(response) };
+      if (response.status !== 202) return json<T>(response);
       const body = await json<{ message?: string }>(response);
       progress.onProgress?.(body.message ?? "still working", calls);
       if (calls >= maxCalls) {
@@ -134,20 +131,18 @@ export function createTenantBackupClient(options: ClientOptions) {
 
     /** A manual backup, followed through its 202 answers until it is complete. */
     async createBackup(organizationId: string, progress: ProgressOptions = {}): Promise<BackupAnswer> {
-      const { body } = await untilDone<BackupAnswer>(
+      return untilDone<BackupAnswer>(
         () => send("backup-tenant-data", { method: "POST", body: { organization_id: organizationId } }),
         progress,
       );
-      return body;
     },
 
     /** A dry run or a real restore; a real one first writes the undo point, which may take several calls. */
     async restore(request: RestoreRequest, progress: ProgressOptions = {}): Promise<RestoreReport> {
-      const { body } = await untilDone<RestoreReport>(
+      return untilDone<RestoreReport>(
         () => send("restore-tenant-data", { method: "POST", body: request }),
         progress,
       );
-      return body;
     },
 
     async deleteBackup(organizationId: string, backupId: string, force = false): Promise<DeleteAnswer> {

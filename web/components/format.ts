@@ -53,7 +53,6 @@ export const TYPE_LABELS: Record<string, string> = {
   retention: "Retention",
   delete: "Deleted",
   restore: "Restore",
-  restore_dry_run: "Dry run",
 };
 
 export function typeLabel(type: string | null | undefined): string {
