@@ -13,13 +13,15 @@ import { LocalStorage } from "./storage/local.ts";
 import type { BackupStorage } from "./storage/port.ts";
 import { withRetries } from "./storage/retrying.ts";
 import { SupabaseStorage } from "./storage/supabase.ts";
+import { type Clock, systemClock } from "./time.ts";
 
 export interface Services {
   config: Config;
   db: TenantDb;
   storage: BackupStorage;
   log: Logger;
-  now: () => Date;
+  /** The only source of the current time in the engine; tests set it. */
+  now: Clock;
   close(): Promise<void>;
 }
 
@@ -62,7 +64,7 @@ export function createServices(config: Config, overrides: Partial<Omit<Services,
     db,
     storage,
     log,
-    now: overrides.now ?? (() => new Date()),
+    now: overrides.now ?? systemClock,
     close: overrides.close ?? (() => db.caller.close()),
   };
 }

@@ -52,7 +52,7 @@ try {
     dryRun: !values.apply,
     tables: values.tables ? values.tables.split(",").map((t) => t.trim()) : undefined,
     allowDroppedColumns: values["allow-dropped-columns"],
-    deadline: Date.now() + 6 * 3600_000,
+    deadline: services.now().getTime() + 6 * 3600_000,
   });
   if (outcome.status !== "done") throw new Error("the undo backup did not complete");
   console.log(

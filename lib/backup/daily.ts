@@ -93,7 +93,7 @@ export async function runDailyBackup(
       continue;
     }
     // The first tenant always starts, so that every call makes progress.
-    if (started > 0 && Date.now() >= options.deadline) {
+    if (started > 0 && services.now().getTime() >= options.deadline) {
       outcomes.push({ ...named(tenant), status: "not_started" });
       continue;
     }

@@ -7,6 +7,7 @@
  */
 import { errorMessage } from "../errors.ts";
 import type { Services } from "../services.ts";
+import { logTiming } from "../time.ts";
 import { filesPrefix, type StoredBackup } from "./inventory.ts";
 import { readManifest } from "./reader.ts";
 
@@ -24,7 +25,7 @@ export async function deleteBackup(
   log: { type: "delete" | "retention"; reason: string; actor: string; readManifest?: boolean },
 ): Promise<DeletedBackup | null> {
   const { storage, db } = services;
-  const started = Date.now();
+  const started = services.now();
   const summary = (await storage.list(backup.summaryPath)).find((o) => o.path === backup.summaryPath);
   if (!summary) return null;
   // Read for the log only; a damaged summary must not stop its own deletion.
@@ -40,7 +41,6 @@ export async function deleteBackup(
     backup_id: backup.backupId,
     records_count: manifest?.total_records ?? null,
     tables_count: manifest?.tables.length ?? null,
-    started_at: new Date(started).toISOString(),
   };
   let files: { path: string; size: number }[] = [];
   try {
@@ -51,8 +51,7 @@ export async function deleteBackup(
       ...entry,
       status: "failed",
       error_message: `summary deleted, files left for the orphan cleanup: ${errorMessage(err)}`,
-      duration_ms: Date.now() - started,
-      completed_at: new Date().toISOString(),
+      ...logTiming(started, services.now()),
       details: { reason: log.reason, actor: log.actor, summary_path: backup.summaryPath },
     });
     throw err;
@@ -62,8 +61,7 @@ export async function deleteBackup(
     ...entry,
     status: "completed",
     file_size: bytes,
-    duration_ms: Date.now() - started,
-    completed_at: new Date().toISOString(),
+    ...logTiming(started, services.now()),
     details: { reason: log.reason, actor: log.actor, summary_path: backup.summaryPath, files: files.length },
   });
   return { backup_id: backup.backupId, backup_date: backup.date, files: files.length, bytes };

@@ -109,7 +109,7 @@ export async function backupTenant(
       });
       try {
         while (!state.done) {
-          if (partsThisCall > 0 && Date.now() >= request.deadline) {
+          if (partsThisCall > 0 && services.now().getTime() >= request.deadline) {
             log.info(
               { tenant: request.tenantId, backupId, table: table.name },
               "time budget reached; backup continues next call",
@@ -199,7 +199,7 @@ async function writePart(
     await writer.write(page.data, page.rows);
     if (page.last_key) after = page.last_key;
     done = page.done || page.rows === 0;
-  } while (!done && writer.rawBytes < maxFileBytes && Date.now() < request.deadline);
+  } while (!done && writer.rawBytes < maxFileBytes && services.now().getTime() < request.deadline);
 
   const { data, sha256, bytes } = await writer.finish();
   const path = filePath(request.tenantId, request.date, backupId, table.name, state.files.length);

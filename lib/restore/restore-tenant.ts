@@ -116,7 +116,7 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
           page += 1;
         }
         await lease.renew();
-        if (Date.now() >= request.deadline) {
+        if (services.now().getTime() >= request.deadline) {
           // Stop before the platform cuts the call mid-way: nothing has changed yet, say what to do instead.
           throw fail(
             "unprocessable",

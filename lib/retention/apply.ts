@@ -22,7 +22,7 @@ import { summaryPath } from "../backup/paths.ts";
 import { errorMessage } from "../errors.ts";
 import { type Lease, tryLease } from "../lease.ts";
 import type { Services } from "../services.ts";
-import { utcDay } from "../time.ts";
+import { logTiming, utcDay } from "../time.ts";
 import { planRetention, type RetentionPolicy } from "./policy.ts";
 
 /** Files of a run without a summary are left alone this long: the run may still be going. */
@@ -232,7 +232,7 @@ async function orphanSkipReason(
 }
 
 async function removeOrphan(services: Services, tenantId: string, folder: RunFolder, actor: string) {
-  const started = Date.now();
+  const started = services.now();
   const files = await services.storage.list(folder.prefix);
   await services.storage.remove(files.map((f) => f.path));
   await services.db.log({
@@ -242,9 +242,7 @@ async function removeOrphan(services: Services, tenantId: string, folder: RunFol
     backup_date: folder.date,
     backup_id: folder.backupId,
     file_size: files.reduce((n, f) => n + f.size, 0),
-    duration_ms: Date.now() - started,
-    started_at: new Date(started).toISOString(),
-    completed_at: new Date().toISOString(),
+    ...logTiming(started, services.now()),
     details: { reason: "orphaned files of a run that never completed", actor, files: files.length },
   });
 }

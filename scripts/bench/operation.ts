@@ -137,7 +137,7 @@ async function run(args: OperationArgs): Promise<unknown> {
           tenantName: null,
           type: "manual",
           date: args.date,
-          deadline: Date.now() + HOUR,
+          deadline: s.now().getTime() + HOUR,
         });
         return { backupId: result.backupId, records: result.records, bytes: result.bytes };
       } finally {
@@ -152,7 +152,7 @@ async function run(args: OperationArgs): Promise<unknown> {
           backupDate: args.date,
           backupId: args.backupId,
           dryRun: args.dryRun ?? true,
-          deadline: Date.now() + HOUR,
+          deadline: s.now().getTime() + HOUR,
         });
         if (outcome.status !== "done" || !outcome.report.success) {
           throw new Error(
@@ -167,7 +167,7 @@ async function run(args: OperationArgs): Promise<unknown> {
     case "daily": {
       const s = services(args);
       try {
-        const result = await runDailyBackup(s, { deadline: Date.now() + HOUR });
+        const result = await runDailyBackup(s, { deadline: s.now().getTime() + HOUR });
         if (!result.complete) throw new Error("daily run did not complete");
         return { tenants: result.total_tenants, records: result.total_records };
       } finally {

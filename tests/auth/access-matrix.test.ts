@@ -19,6 +19,7 @@ import { handleRestoreTenantData } from "../../functions/restore-tenant-data.ts"
 import { runManualBackup } from "../../lib/backup/manual.ts";
 import { installSmallApp, ORG_A, USERS } from "../operations/small-app.ts";
 import { send } from "../support/call.ts";
+import { deadlineIn } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
 import { AUTH_ENV, createAuthority, ISSUER } from "./tokens.ts";
@@ -56,7 +57,7 @@ beforeAll(async () => {
   db = await createTestDatabase("migrated");
   await installSmallApp(db.client);
   services = await createTestServices(db.url, { ...AUTH_ENV, MANUAL_BACKUP_MIN_INTERVAL_SECONDS: "0" });
-  const result = await runManualBackup(services, ORG_A, { deadline: Date.now() + 60_000 });
+  const result = await runManualBackup(services, ORG_A, { deadline: deadlineIn(services) });
   backupId = result.backupId;
 
   const unsigned = `${Buffer.from(JSON.stringify({ alg: "none" })).toString("base64url")}.${Buffer.from(

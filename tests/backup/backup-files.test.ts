@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseRows, readManifest, readVerifiedFile } from "../../lib/backup/reader.ts";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
+import { deadlineIn } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
 
@@ -64,7 +65,7 @@ async function backup(tenantId: string) {
     tenantName: null,
     type: "manual",
     date: "2026-11-22",
-    deadline: Date.now() + 60_000,
+    deadline: deadlineIn(services),
   });
   if (result.status !== "completed") throw new Error(`backup of ${tenantId} did not complete`);
   return backupRows(result.summaryPath);

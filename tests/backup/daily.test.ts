@@ -11,6 +11,7 @@ import type { BackupStorage } from "../../lib/storage/port.ts";
 import { StorageError } from "../../lib/storage/port.ts";
 import { DEMO_ORGANIZATIONS, DEMO_TABLES } from "../../scripts/demo/install.ts";
 import { call } from "../support/call.ts";
+import { storageTakingTime } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
 
@@ -49,6 +50,8 @@ async function logs() {
 describe("daily-tenant-backup", () => {
   it("backs up every tenant once a day in the reference layout, and logs it", async () => {
     const services = await servicesWith();
+    services.clock.set("2026-11-22T23:59:59.000Z");
+    const today = "2026-11-22";
     const first = await daily(services);
     expect(first.status).toBe(200);
     expect(first.body.success).toBe(true);
@@ -61,7 +64,6 @@ describe("daily-tenant-backup", () => {
     expect(first.body.summary.total_records).toBeGreaterThan(10_000);
     expect(first.body.summary.total_size).toBeGreaterThan(0);
 
-    const today = new Date().toISOString().slice(0, 10);
     for (const org of DEMO_ORGANIZATIONS) {
       const dir = join(services.backupDir, "tenant-backups", org.id, today);
       const entries = await readdir(dir);
@@ -134,14 +136,26 @@ describe("daily-tenant-backup", () => {
   });
 
   it("stops starting new work when the time budget is spent, and later calls finish the job", async () => {
-    const services = await servicesWith({ BACKUP_TIME_BUDGET_MS: "1", BACKUP_PAGE_ROWS: "2000" });
-    const statuses: number[] = [];
-    for (let i = 0; i < 500; i++) {
+    // Storing a part takes 15 s of a 40 s budget: a call stores three parts, then stops.
+    const base = await servicesWith({ BACKUP_TIME_BUDGET_MS: "40000", BACKUP_PAGE_ROWS: "2000" });
+    const services = { ...base, storage: storageTakingTime(base.storage, base.clock, 15_000) };
+    const first = await daily(services);
+    expect(first.status).toBe(202);
+    expect(first.body.summary).toMatchObject({
+      complete: false,
+      remaining_tenants: DEMO_ORGANIZATIONS.length,
+    });
+    expect(first.body.tenants.map((t: { status: string }) => t.status)).toEqual([
+      "incomplete",
+      ...DEMO_ORGANIZATIONS.slice(1).map(() => "not_started"),
+    ]);
+    expect(await services.storage.list("tenant-backups/")).toHaveLength(3);
+
+    const statuses = [first.status];
+    for (let i = 0; i < 100 && statuses.at(-1) === 202; i++) {
       const response = await daily(services);
       statuses.push(response.status);
-      if (response.status !== 202) break;
-      expect(response.body.summary.complete).toBe(false);
-      expect(response.body.summary.remaining_tenants).toBeGreaterThan(0);
+      if (response.status === 202) expect(response.body.summary.remaining_tenants).toBeGreaterThan(0);
     }
     expect(statuses.at(-1)).toBe(200);
     expect(statuses.length).toBeGreaterThan(DEMO_ORGANIZATIONS.length);
@@ -171,7 +185,8 @@ describe("daily-tenant-backup", () => {
 
   it("closes runs of earlier days that were cut off and never resumed as failed", async () => {
     const services = await servicesWith();
-    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    services.clock.set("2026-11-22T03:00:00Z");
+    const yesterday = "2026-11-21";
     await services.db.startRun({
       backupId: "20200101T000000000Z-dead",
       tenantId: DEMO_ORGANIZATIONS[0]?.id as string,

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runDailyBackup } from "../../lib/backup/daily.ts";
 import { readManifest } from "../../lib/backup/reader.ts";
 import { DEMO_CHILD_TABLES, DEMO_GLOBAL_TABLES, DEMO_TABLES } from "../../scripts/demo/install.ts";
+import { deadlineIn } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
 
@@ -51,7 +52,7 @@ describe("the demo schema's catalog", () => {
   });
 
   it("backs up every row of every tenant table exactly once across the tenants", async () => {
-    const result = await runDailyBackup(services, { deadline: Date.now() + 120_000 });
+    const result = await runDailyBackup(services, { deadline: deadlineIn(services) });
     expect(result.complete).toBe(true);
     const totals = new Map<string, number>();
     for (const tenant of result.tenants) {

@@ -16,6 +16,7 @@ import { PostgresCaller } from "../../lib/db/postgres.ts";
 import { withDatabaseRetries } from "../../lib/db/retrying.ts";
 import { SupabaseCaller } from "../../lib/db/supabase.ts";
 import { TenantDb } from "../../lib/db/tenant-db.ts";
+import { deadlineIn } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
 import { createFakePostgrest } from "./fake-postgrest.ts";
@@ -86,7 +87,7 @@ async function backup(services: TestServices, tenantId: string, backupId: string
     tenantName: null,
     type: "manual",
     date: DATE,
-    deadline: Date.now() + 60_000,
+    deadline: deadlineIn(services),
     resumeBackupId: backupId,
   });
   if (result.status !== "completed") throw new Error(`backup ${backupId} did not complete`);

@@ -6,12 +6,14 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runDailyBackup } from "../../lib/backup/daily.ts";
 import { DEMO_ORGANIZATIONS } from "../../scripts/demo/install.ts";
+import { deadlineIn } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 let db: TestDatabase;
 let services: TestServices;
+let backupDate: string;
 
 function cli(args: string[]) {
   return spawnSync(process.execPath, ["--import", "tsx", `${root}scripts/restore.ts`, ...args], {
@@ -24,7 +26,7 @@ function cli(args: string[]) {
 beforeAll(async () => {
   db = await createTestDatabase("demo");
   services = await createTestServices(db.url);
-  await runDailyBackup(services, { deadline: Date.now() + 120_000 });
+  backupDate = (await runDailyBackup(services, { deadline: deadlineIn(services) })).backup_date;
 });
 
 afterAll(async () => {
@@ -45,10 +47,9 @@ describe("npm run restore", () => {
 
   it("dry-runs by default and applies with --apply", { timeout: 120_000 }, async () => {
     const org = DEMO_ORGANIZATIONS[2]?.id as string;
-    const today = new Date().toISOString().slice(0, 10);
     await db.client.query("delete from audit_logs where organization_id = $1", [org]);
     // Any spelling PostgreSQL reads as that uuid finds the tenant's backups.
-    const dry = cli(["--organization", org.replaceAll("-", "").toUpperCase(), "--date", today]);
+    const dry = cli(["--organization", org.replaceAll("-", "").toUpperCase(), "--date", backupDate]);
     expect(dry.status, dry.stderr).toBe(0);
     const report = JSON.parse(dry.stdout).report;
     expect(report.dry_run).toBe(true);
@@ -59,7 +60,7 @@ describe("npm run restore", () => {
     );
     expect(before.rows[0].n).toBe(0);
 
-    const real = cli(["--organization", org, "--date", today, "--apply"]);
+    const real = cli(["--organization", org, "--date", backupDate, "--apply"]);
     expect(real.status, real.stderr).toBe(0);
     const after = await db.client.query(
       "select count(*)::int as n from audit_logs where organization_id = $1",

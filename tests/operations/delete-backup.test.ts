@@ -8,13 +8,14 @@ import { handleListBackups } from "../../functions/list-backups.ts";
 import type { Services } from "../../lib/services.ts";
 import { StorageError } from "../../lib/storage/port.ts";
 import { call } from "../support/call.ts";
+import { deadlineIn, type TestClock, testClock } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
-import { backupAt, clock, installSmallApp, ORG_A } from "./small-app.ts";
+import { backupAt, installSmallApp, ORG_A } from "./small-app.ts";
 
 let db: TestDatabase;
 let services: TestServices;
-let time: ReturnType<typeof clock>;
+let time: TestClock;
 let first: { backupId: string; date: string };
 let second: { backupId: string; date: string };
 
@@ -25,8 +26,8 @@ beforeAll(async () => {
 });
 
 beforeEach(async () => {
-  time = clock();
-  services = await createTestServices(db.url, {}, { now: time.now });
+  time = testClock();
+  services = await createTestServices(db.url, {}, { clock: time });
   first = await backupAt(services, time.set, ORG_A, "2026-11-20T10:00:00Z");
   second = await backupAt(services, time.set, ORG_A, "2026-11-21T10:00:00Z");
 });

@@ -12,6 +12,7 @@ import type { Manifest } from "../../lib/backup/manifest.ts";
 import { runManualBackup } from "../../lib/backup/manual.ts";
 import { createFakeSupabaseStorage } from "../storage/fake-supabase-storage.ts";
 import { call, send } from "../support/call.ts";
+import { deadlineIn } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
 import { installSmallApp, ORG_A, ORG_B } from "./small-app.ts";
@@ -30,7 +31,7 @@ beforeAll(async () => {
   db = await createTestDatabase("migrated");
   await installSmallApp(db.client);
   local = await createTestServices(db.url);
-  const result = await runManualBackup(local, ORG_A, { deadline: Date.now() + 60_000 });
+  const result = await runManualBackup(local, ORG_A, { deadline: deadlineIn(local) });
   if (result.status !== "completed") throw new Error("backup did not complete");
   backupId = result.backupId;
   summaryPath = result.summaryPath;
@@ -163,7 +164,7 @@ describe("download-backup, Supabase Storage", () => {
       DOWNLOAD_URL_TTL_SECONDS: "120",
     });
     try {
-      const result = await runManualBackup(services, ORG_B, { deadline: Date.now() + 60_000 });
+      const result = await runManualBackup(services, ORG_B, { deadline: deadlineIn(services) });
       if (result.status !== "completed") throw new Error("backup did not complete");
       const file = result.manifest.tables.find((t) => t.name === "notes")?.files[0];
       if (!file) throw new Error("no notes file");

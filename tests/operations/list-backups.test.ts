@@ -7,19 +7,20 @@ import { handleDeleteBackup } from "../../functions/delete-backup.ts";
 import { handleListBackups } from "../../functions/list-backups.ts";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import { call } from "../support/call.ts";
+import { deadlineIn, type TestClock, testClock } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
-import { backupAt, clock, installSmallApp, ORG_A } from "./small-app.ts";
+import { backupAt, installSmallApp, ORG_A } from "./small-app.ts";
 
 let db: TestDatabase;
 let services: TestServices;
-const time = clock();
+const time = testClock();
 const taken: { backupId: string; type: string }[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase("migrated");
   await installSmallApp(db.client);
-  services = await createTestServices(db.url, {}, { now: time.now });
+  services = await createTestServices(db.url, {}, { clock: time });
   for (const day of ["2026-11-15", "2026-11-16", "2026-11-17", "2026-11-18"]) {
     taken.push({ ...(await backupAt(services, time.set, ORG_A, `${day}T09:00:00Z`)), type: "manual" });
     time.set(`${day}T02:00:00Z`);
@@ -28,7 +29,7 @@ beforeAll(async () => {
       tenantName: "Alpha",
       type: "daily",
       date: day,
-      deadline: Date.now() + 60_000,
+      deadline: deadlineIn(time),
     });
     taken.push({ backupId: daily.backupId, type: "daily" });
   }

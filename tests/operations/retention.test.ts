@@ -11,13 +11,14 @@ import { applyRetention } from "../../lib/retention/apply.ts";
 import type { Services } from "../../lib/services.ts";
 import { StorageError } from "../../lib/storage/port.ts";
 import { call } from "../support/call.ts";
+import { deadlineIn, storageTakingTime, type TestClock, testClock } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
-import { backupAt, clock, installSmallApp, ORG_A, ORG_B } from "./small-app.ts";
+import { backupAt, installSmallApp, ORG_A, ORG_B } from "./small-app.ts";
 
 let db: TestDatabase;
 let services: TestServices;
-let time: ReturnType<typeof clock>;
+let time: TestClock;
 const opened: TestServices[] = [];
 
 beforeAll(async () => {
@@ -27,8 +28,8 @@ beforeAll(async () => {
 });
 
 beforeEach(async () => {
-  time = clock();
-  services = await createTestServices(db.url, {}, { now: time.now });
+  time = testClock();
+  services = await createTestServices(db.url, {}, { clock: time });
   opened.push(services);
   await db.client.query(
     "delete from backup_logs; delete from tenant_backup_runs; delete from tenant_backup_locks",
@@ -46,7 +47,7 @@ const summaries = async (tenantId: string) =>
     .map((o) => o.path.split("/")[2])
     .sort();
 const retain = (dryRun = false, tenantId?: string) =>
-  applyRetention(services, { dryRun, tenantId, deadline: Date.now() + 60_000, actor: "test" });
+  applyRetention(services, { dryRun, tenantId, deadline: deadlineIn(time), actor: "test" });
 const retentionLogs = async () =>
   (
     await db.client.query(
@@ -111,7 +112,7 @@ describe("retention", () => {
     const keeping = await createTestServices(
       db.url,
       { RETENTION_DAYS: "7", RETENTION_KEEP_LAST: "2", RETENTION_KEEP_WEEKLY_WEEKS: "4" },
-      { now: time.now },
+      { clock: time },
     );
     opened.push(keeping);
     for (const at of ["2026-10-01", "2026-10-27", "2026-10-28", "2026-11-03", "2026-11-12", "2026-11-13"]) {
@@ -120,7 +121,7 @@ describe("retention", () => {
     time.set("2026-11-22T03:00:00Z");
     const result = await applyRetention(keeping, {
       dryRun: false,
-      deadline: Date.now() + 60_000,
+      deadline: deadlineIn(time),
       actor: "test",
     });
     const expired = result.tenants.flatMap((t) => t.expired.map((e) => e.backup_date)).sort();
@@ -170,9 +171,7 @@ describe("retention", () => {
       },
     } as Services;
     time.set("2026-11-10T10:00:00Z");
-    await expect(runManualBackup(failing, ORG_A, { deadline: Date.now() + 60_000 })).rejects.toThrow(
-      /summary/,
-    );
+    await expect(runManualBackup(failing, ORG_A, { deadline: deadlineIn(time) })).rejects.toThrow(/summary/);
     const failed = await db.client.query("select backup_id from tenant_backup_runs where status = 'failed'");
     const failedId = failed.rows[0].backup_id as string;
     // A run still 'running' (cut by its time budget, to be continued), with files of days ago.
@@ -218,12 +217,10 @@ describe("retention", () => {
 
   it("runs after the daily run only once the run is complete", async () => {
     const old = await take(ORG_A, "2026-09-01T10:00:00Z");
-    const slow = await createTestServices(
-      db.url,
-      { BACKUP_TIME_BUDGET_MS: "1", BACKUP_DIR: services.backupDir },
-      { now: time.now },
-    );
-    opened.push(slow);
+    // Storing a part takes longer than the whole budget: every call stores one part.
+    const opening = await createTestServices(db.url, { BACKUP_DIR: services.backupDir }, { clock: time });
+    opened.push(opening);
+    const slow = { ...opening, storage: storageTakingTime(opening.storage, time, 60_000) };
     time.set("2026-11-22T02:00:00Z");
     const statuses: number[] = [];
     for (let i = 0; i < 50; i++) {

@@ -6,6 +6,7 @@
 import type pg from "pg";
 import { runManualBackup } from "../../lib/backup/manual.ts";
 import type { Services } from "../../lib/services.ts";
+import { deadlineIn } from "../support/clock.ts";
 
 export const ORG_A = "org-a";
 export const ORG_B = "org-b";
@@ -50,17 +51,6 @@ export async function installSmallApp(client: pg.Client): Promise<void> {
   }
 }
 
-/** A settable clock for services.now(): backups "taken" on any day. */
-export function clock(start = new Date()) {
-  let current = start;
-  return {
-    now: () => current,
-    set(at: string | Date) {
-      current = typeof at === "string" ? new Date(at) : at;
-    },
-  };
-}
-
 /** A completed manual backup of `tenantId` as of `at`; its backup id and date follow that time. */
 export async function backupAt(
   services: Services,
@@ -69,7 +59,7 @@ export async function backupAt(
   at: string,
 ): Promise<{ backupId: string; date: string }> {
   setClock(at);
-  const result = await runManualBackup(services, tenantId, { deadline: Date.now() + 60_000 });
+  const result = await runManualBackup(services, tenantId, { deadline: deadlineIn(services) });
   if (result.status !== "completed") throw new Error(`backup of ${tenantId} at ${at} did not complete`);
   return { backupId: result.backupId, date: result.date };
 }

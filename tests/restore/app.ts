@@ -8,6 +8,7 @@ import { handleRestoreTenantData } from "../../functions/restore-tenant-data.ts"
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import type { Services } from "../../lib/services.ts";
 import { call } from "../support/call.ts";
+import { deadlineIn } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { TEST_CRON_SECRET } from "../support/services.ts";
 import { snapshot } from "../support/snapshot.ts";
@@ -57,7 +58,7 @@ export async function backup(services: Services, tenantId: string, date = BACKUP
     tenantName: null,
     type: "manual",
     date,
-    deadline: Date.now() + 60_000,
+    deadline: deadlineIn(services),
   });
   if (result.status !== "completed") throw new Error(`backup of ${tenantId} did not complete`);
   return result;

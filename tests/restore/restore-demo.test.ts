@@ -9,6 +9,7 @@ import { handleRestoreTenantData } from "../../functions/restore-tenant-data.ts"
 import { runDailyBackup } from "../../lib/backup/daily.ts";
 import { DEMO_GLOBAL_TABLES, DEMO_ORGANIZATIONS, DEMO_TABLES } from "../../scripts/demo/install.ts";
 import { call } from "../support/call.ts";
+import { deadlineIn, testClock } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
 import { changedTables, snapshot } from "../support/snapshot.ts";
@@ -17,14 +18,15 @@ let db: TestDatabase;
 let services: TestServices;
 const ALL = [...DEMO_TABLES, ...DEMO_GLOBAL_TABLES];
 const acme = DEMO_ORGANIZATIONS[0]?.id as string;
-const today = new Date().toISOString().slice(0, 10);
+/** The test clock's day: backups and undo points are filed under it. */
+const today = "2026-11-22";
 
 const restore = (body: Record<string, unknown>) =>
   call(handleRestoreTenantData, services, "restore-tenant-data", { token: TEST_CRON_SECRET, body });
 
 beforeAll(async () => {
   db = await createTestDatabase("demo");
-  services = await createTestServices(db.url);
+  services = await createTestServices(db.url, {}, { clock: testClock(`${today}T12:00:00Z`) });
 });
 
 afterAll(async () => {
@@ -54,7 +56,7 @@ describe("restore of the demo's largest tenant", () => {
   it("dry-runs truthfully, restores exactly, touches no other tenant, and can be undone", {
     timeout: 240_000,
   }, async () => {
-    const backup = await runDailyBackup(services, { deadline: Date.now() + 120_000 });
+    const backup = await runDailyBackup(services, { deadline: deadlineIn(services) });
     expect(backup.complete).toBe(true);
     const original = await snapshot(db.client, ALL);
 

@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
+import { deadlineIn } from "../support/clock.ts";
 import type { TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
 import { snapshot } from "../support/snapshot.ts";
@@ -87,7 +88,7 @@ describe("triggers during a restore", () => {
       backupDate: BACKUP_DATE,
       dryRun: false,
       mode: "triggers",
-      deadline: Date.now() + 60_000,
+      deadline: deadlineIn(services),
     });
     if (outcome.status !== "done") throw new Error(`restore: ${outcome.status}`);
     expect(outcome.report).toMatchObject({ success: true, mode: "triggers", error: null });
@@ -135,7 +136,7 @@ describe("a restore killed half way", () => {
       backupDate: BACKUP_DATE,
       dryRun: false,
       mode: "triggers",
-      deadline: Date.now() + 60_000,
+      deadline: deadlineIn(services),
     });
     const failed = running.then(
       () => null,
