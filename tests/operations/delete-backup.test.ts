@@ -8,7 +8,7 @@ import { handleListBackups } from "../../functions/list-backups.ts";
 import type { Services } from "../../lib/services.ts";
 import { StorageError } from "../../lib/storage/port.ts";
 import { call } from "../support/call.ts";
-import { deadlineIn, type TestClock, testClock } from "../support/clock.ts";
+import { type TestClock, testClock } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
 import { backupAt, installSmallApp, ORG_A } from "./small-app.ts";

@@ -7,7 +7,7 @@ import { handleDeleteBackup } from "../../functions/delete-backup.ts";
 import { handleListBackups } from "../../functions/list-backups.ts";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import { call } from "../support/call.ts";
-import { deadlineIn, type TestClock, testClock } from "../support/clock.ts";
+import { deadlineIn, testClock } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
 import { backupAt, installSmallApp, ORG_A } from "./small-app.ts";
