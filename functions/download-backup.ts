@@ -7,8 +7,8 @@
  *
  * - Supabase Storage: 200 JSON with a signed URL valid DOWNLOAD_URL_TTL_SECONDS; the browser fetches the
  *   file from Storage directly, so nothing large passes through the function.
- * - Local storage: the file itself, streamed in chunks (never one buffered body over Netlify's 6 MB),
- *   after its SHA-256 has been checked against the manifest (422 when it differs).
+ * - Local storage: the file itself, streamed from storage (never one buffered body over Netlify's 6 MB),
+ *   after a first pass over it has checked its SHA-256 against the manifest (422 when it differs).
  *
  * Cron secret, a super admin, or an admin of that organization. 404 no such backup or file.
  */
@@ -16,10 +16,9 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { requireBackup } from "../lib/backup/inventory.ts";
 import type { ManifestFile } from "../lib/backup/manifest.ts";
-import { readManifest } from "../lib/backup/reader.ts";
+import { missingFile, readManifest, verifiedStream, whenMissing } from "../lib/backup/reader.ts";
 import { urlSignerFor } from "../lib/backup/signed-urls.ts";
 import { fail } from "../lib/errors.ts";
-import { StorageError } from "../lib/storage/port.ts";
 import { backupId } from "./backup-schemas.ts";
 import { endpoint } from "./endpoint.ts";
 import { json } from "./http.ts";
@@ -38,9 +37,6 @@ const querySchema = z
       .optional(),
   })
   .strict();
-
-/** Chunks of the streamed body: small enough to keep memory flat while the client reads. */
-const CHUNK_BYTES = 256 * 1024;
 
 export const handleDownloadBackup = endpoint({
   name: "download-backup",
@@ -77,12 +73,7 @@ export const handleDownloadBackup = endpoint({
     const signer = urlSignerFor(services);
     if (signer) {
       const ttl = services.config.download.urlTtlSeconds;
-      const url = await signer.createSignedUrl(target.path, ttl).catch((err) => {
-        if (err instanceof StorageError && err.code === "not_found") {
-          throw fail("unprocessable", `backup file ${target.path} is missing`, { file: target.path });
-        }
-        throw err;
-      });
+      const url = await whenMissing(signer.createSignedUrl(target.path, ttl), () => missingFile(target.path));
       return json(200, {
         success: true,
         organization_id: query.organization_id,
@@ -98,28 +89,24 @@ export const handleDownloadBackup = endpoint({
       });
     }
 
-    const bytes = await services.storage.get(target.path).catch((err) => {
-      if (err instanceof StorageError && err.code === "not_found") {
-        throw fail("unprocessable", `backup file ${target.path} is missing`, { file: target.path });
-      }
-      throw err;
-    });
-    const sha256 = createHash("sha256").update(bytes).digest("hex");
-    if (target.file && (bytes.byteLength !== target.file.bytes || sha256 !== target.file.sha256)) {
-      throw fail(
-        "unprocessable",
-        `backup file ${target.path} is damaged: its checksum does not match the summary`,
-        {
-          file: target.path,
-        },
-      );
+    // A table file is checked, then streamed; the summary is small and read whole.
+    let body: ReadableStream<Uint8Array> | Uint8Array;
+    let sha256: string;
+    let size: number;
+    if (target.file) {
+      body = await verifiedStream(services.storage, target.file);
+      ({ sha256, bytes: size } = target.file);
+    } else {
+      body = await whenMissing(services.storage.get(target.path), () => missingFile(target.path));
+      sha256 = createHash("sha256").update(body).digest("hex");
+      size = body.byteLength;
     }
     const filename = `${query.organization_id}_${backup.backupId}_${target.name.replaceAll("/", "_")}`;
-    return new Response(chunked(bytes), {
+    return new Response(body as BodyInit, {
       status: 200,
       headers: {
         "content-type": target.contentType,
-        "content-length": String(bytes.byteLength),
+        "content-length": String(size),
         "content-disposition": `attachment; filename="${filename}"`,
         "cache-control": "no-store",
         "x-content-sha256": sha256,
@@ -127,18 +114,3 @@ export const handleDownloadBackup = endpoint({
     });
   },
 });
-
-function chunked(bytes: Uint8Array): ReadableStream<Uint8Array> {
-  let offset = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (offset >= bytes.byteLength) {
-        controller.close();
-        return;
-      }
-      const end = Math.min(offset + CHUNK_BYTES, bytes.byteLength);
-      controller.enqueue(bytes.subarray(offset, end));
-      offset = end;
-    },
-  });
-}

@@ -52,6 +52,8 @@ const envSchema = z
     SUPABASE_SERVICE_ROLE_KEY: optionalText,
     /** The project's anon (publishable) key: public by design, handed to the admin page for sign-in. */
     SUPABASE_ANON_KEY: optionalText,
+    /** One Supabase request (rpc, storage) is aborted after this long, so a hung one cannot use up a call. */
+    SUPABASE_TIMEOUT_MS: positiveInt(30_000).pipe(z.number().max(900_000)),
     DATABASE_URL: optionalText,
     BACKUP_DIR: z.string().trim().default(".backups"),
     BACKUP_BUCKET: z
@@ -159,9 +161,9 @@ function isSecretKey(key: string, serviceRoleKey: string | undefined): boolean {
 
 export interface Config {
   cronSecret: string | undefined;
-  supabase: { url: string; serviceRoleKey: string } | undefined;
   /** What the admin page may know to sign users in with Supabase Auth (page-config): public values only. */
   page: { supabaseUrl: string | undefined; supabaseAnonKey: string | undefined };
+  supabase: { url: string; serviceRoleKey: string; timeoutMs: number } | undefined;
   databaseUrl: string | undefined;
   storage: { kind: "local"; dir: string } | { kind: "supabase"; bucket: string };
   retentionDays: number;
@@ -214,7 +216,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   const supabase =
     e.SUPABASE_URL && e.SUPABASE_SERVICE_ROLE_KEY
-      ? { url: e.SUPABASE_URL, serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY }
+      ? { url: e.SUPABASE_URL, serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY, timeoutMs: e.SUPABASE_TIMEOUT_MS }
       : undefined;
   // Files go to Supabase Storage whenever a project is configured, unless told otherwise: a local folder
   // does not survive between Netlify function invocations.

@@ -2,7 +2,6 @@
  * What the handlers work with: configuration, the database, backup storage, a logger and a clock. Built
  * once per process (a warm Netlify function reuses it), or by tests with their own parts.
  */
-import { createClient } from "@supabase/supabase-js";
 import type { Config } from "./config.ts";
 import { PostgresCaller } from "./db/postgres.ts";
 import { withDatabaseRetries } from "./db/retrying.ts";
@@ -13,6 +12,7 @@ import { LocalStorage } from "./storage/local.ts";
 import type { BackupStorage } from "./storage/port.ts";
 import { withRetries } from "./storage/retrying.ts";
 import { SupabaseStorage } from "./storage/supabase.ts";
+import { createSupabaseClient } from "./supabase-client.ts";
 import { type Clock, systemClock } from "./time.ts";
 
 export interface Services {
@@ -27,11 +27,7 @@ export interface Services {
 
 export function createServices(config: Config, overrides: Partial<Omit<Services, "config">> = {}): Services {
   const log = overrides.log ?? createLogger({ level: config.logLevel });
-  const supabase = config.supabase
-    ? createClient(config.supabase.url, config.supabase.serviceRoleKey, {
-        auth: { persistSession: false, autoRefreshToken: false },
-      })
-    : undefined;
+  const supabase = config.supabase ? createSupabaseClient(config.supabase) : undefined;
 
   // The direct connection wins when both are configured: it is faster and has no request time limit.
   const database = config.databaseUrl

@@ -6,20 +6,31 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { createGunzip, gunzipSync } from "node:zlib";
-import { fail } from "../errors.ts";
+import { type AppError, fail } from "../errors.ts";
 import type { BackupStorage } from "../storage/port.ts";
 import { StorageError } from "../storage/port.ts";
 import { type Manifest, type ManifestFile, manifestSchema } from "./manifest.ts";
 
+/** A storage read whose "no such object" becomes `missing` (what it means to the caller); other errors pass. */
+export function whenMissing<T>(read: Promise<T>, missing: () => AppError): Promise<T> {
+  return read.catch((err) => {
+    throw err instanceof StorageError && err.code === "not_found" ? missing() : err;
+  });
+}
+
+/** A file the summary lists is not in storage: the backup is damaged (422), not absent. */
+export function missingFile(path: string): AppError {
+  return fail("unprocessable", `backup file ${path} is missing`, { file: path });
+}
+
+function damagedFile(path: string): AppError {
+  return fail("unprocessable", `backup file ${path} is damaged: its checksum does not match the summary`, {
+    file: path,
+  });
+}
+
 export async function readManifest(storage: BackupStorage, path: string): Promise<Manifest> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await storage.get(path);
-  } catch (err) {
-    if (err instanceof StorageError && err.code === "not_found")
-      throw fail("not_found", `no backup summary at ${path}`);
-    throw err;
-  }
+  const bytes = await whenMissing(storage.get(path), () => fail("not_found", `no backup summary at ${path}`));
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(bytes).toString("utf8"));
@@ -42,26 +53,30 @@ export async function readManifest(storage: BackupStorage, path: string): Promis
 
 /** The stored (compressed) bytes of a file, checked against the manifest's size and SHA-256. */
 async function verifiedBytes(storage: BackupStorage, file: ManifestFile): Promise<Uint8Array> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await storage.get(file.path);
-  } catch (err) {
-    if (err instanceof StorageError && err.code === "not_found") {
-      throw fail("unprocessable", `backup file ${file.path} is missing`, { file: file.path });
-    }
-    throw err;
-  }
+  const bytes = await whenMissing(storage.get(file.path), () => missingFile(file.path));
   const sha256 = createHash("sha256").update(bytes).digest("hex");
-  if (bytes.byteLength !== file.bytes || sha256 !== file.sha256) {
-    throw fail(
-      "unprocessable",
-      `backup file ${file.path} is damaged: its checksum does not match the summary`,
-      {
-        file: file.path,
-      },
-    );
-  }
+  if (bytes.byteLength !== file.bytes || sha256 !== file.sha256) throw damagedFile(file.path);
   return bytes;
+}
+
+/**
+ * The stored (compressed) file as a stream, for sending on: a first pass reads it through to check its
+ * size and SHA-256 against the manifest (422 naming the file when they differ), a second is answered.
+ * Only a chunk at a time is in memory (see the backend's getStream), whatever the file's size.
+ */
+export async function verifiedStream(
+  storage: BackupStorage,
+  file: ManifestFile,
+): Promise<ReadableStream<Uint8Array>> {
+  const open = () => whenMissing(storage.getStream(file.path), () => missingFile(file.path));
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const chunk of (await open()) as unknown as AsyncIterable<Uint8Array>) {
+    hash.update(chunk);
+    size += chunk.byteLength;
+  }
+  if (size !== file.bytes || hash.digest("hex") !== file.sha256) throw damagedFile(file.path);
+  return open();
 }
 
 function rowCountMismatch(file: ManifestFile, rows: number) {

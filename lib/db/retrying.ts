@@ -4,7 +4,7 @@
  * transient failure (a lost connection, a gateway timeout) can come after the function committed, with the
  * answer lost on the way back, so a second call must not do the work a second time.
  */
-import { setTimeout as delay } from "node:timers/promises";
+import { type RetryPolicy, retrier } from "../retry.ts";
 import { DatabaseError, type SqlFunctionCaller } from "./port.ts";
 
 /**
@@ -45,19 +45,9 @@ export interface DatabaseRetryInfo {
   error: DatabaseError;
 }
 
-export interface DatabaseRetryOptions {
-  /** Total attempts, the first included. Default 4. */
-  attempts?: number;
-  /** Cap of the first backoff; doubles after each failure. Default 200 ms. */
-  baseDelayMs?: number;
-  /** Upper bound of any one backoff. Default 5 s. */
-  maxDelayMs?: number;
-  /** Waits between attempts; tests pass a stub. */
-  sleep?: (ms: number) => Promise<void>;
+export interface DatabaseRetryOptions extends RetryPolicy {
   /** Called before each wait, for logging. */
   onRetry?: (info: DatabaseRetryInfo) => void;
-  /** Source of jitter in [0, 1); tests pass a fixed one. Default Math.random. */
-  random?: () => number;
   /** The functions that may be repeated. Default RETRYABLE_FUNCTIONS. */
   retryable?: ReadonlySet<string>;
 }
@@ -66,11 +56,7 @@ export function withDatabaseRetries(
   caller: SqlFunctionCaller,
   options: DatabaseRetryOptions = {},
 ): SqlFunctionCaller {
-  const attempts = Math.max(1, Math.floor(options.attempts ?? 4));
-  const baseDelayMs = options.baseDelayMs ?? 200;
-  const maxDelayMs = options.maxDelayMs ?? 5000;
-  const sleep = options.sleep ?? ((ms: number) => delay(ms));
-  const random = options.random ?? Math.random;
+  const retry = retrier(options);
   const retryable = options.retryable ?? RETRYABLE_FUNCTIONS;
 
   return {
@@ -82,27 +68,12 @@ export function withDatabaseRetries(
             (caller.copyOut as NonNullable<typeof caller.copyOut>)(query, settings),
         }
       : {}),
-    async call<T>(name: string, args: Record<string, unknown>): Promise<T> {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await caller.call<T>(name, args);
-        } catch (error) {
-          if (
-            !(error instanceof DatabaseError) ||
-            error.code !== "transient" ||
-            !retryable.has(name) ||
-            attempt >= attempts
-          ) {
-            throw error;
-          }
-          options.onRetry?.({ fn: name, attempt, error });
-          // Full jitter (a random wait up to the exponential cap) spreads out the many tenants of a daily
-          // run that hit the same outage, instead of having them all retry in lockstep.
-          const cap = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
-          await sleep(Math.floor(random() * cap));
-        }
-      }
-    },
+    call: <T>(name: string, args: Record<string, unknown>) =>
+      retry(
+        () => caller.call<T>(name, args),
+        (error) => error instanceof DatabaseError && error.code === "transient" && retryable.has(name),
+        (attempt, error) => options.onRetry?.({ fn: name, attempt, error: error as DatabaseError }),
+      ),
     close: () => caller.close(),
   };
 }

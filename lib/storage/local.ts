@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import type { Dirent } from "node:fs";
 import { lstat, mkdir, open, readdir, readFile, rename, rm, rmdir, unlink } from "node:fs/promises";
 import path from "node:path";
+import { Readable } from "node:stream";
 import { assertValidPrefix, comparePaths, splitPrefix } from "./keys.ts";
 import { assertValidKey, type BackupStorage, StorageError, type StoredObject } from "./port.ts";
 
@@ -54,12 +55,18 @@ export class LocalStorage implements BackupStorage {
       const buf = await readFile(file);
       return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     } catch (err) {
-      const code = errnoOf(err);
-      // A missing file, a missing parent, or a key that names a folder: there is no object there.
-      if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") {
-        throw new StorageError("not_found", `no object at ${JSON.stringify(key)}`, key);
-      }
-      throw fsError(err, "get", key);
+      throw readError(err, key);
+    }
+  }
+
+  async getStream(key: string): Promise<ReadableStream<Uint8Array>> {
+    const file = this.fileOf(key);
+    try {
+      // Opened here, so that a missing object fails the call rather than the first read.
+      const handle = await open(file, "r");
+      return Readable.toWeb(handle.createReadStream()) as ReadableStream<Uint8Array>;
+    } catch (err) {
+      throw readError(err, key);
     }
   }
 
@@ -186,4 +193,13 @@ function fsError(err: unknown, op: string, key: string | undefined): StorageErro
   );
   mapped.cause = err;
   return mapped;
+}
+
+/** A missing file, a missing parent, or a key that names a folder: there is no object there. */
+function readError(err: unknown, key: string): StorageError {
+  const code = errnoOf(err);
+  if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") {
+    return new StorageError("not_found", `no object at ${JSON.stringify(key)}`, key);
+  }
+  return fsError(err, "get", key);
 }

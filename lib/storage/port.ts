@@ -34,6 +34,32 @@ export interface BackupStorage {
 
   /** Deletes the objects; keys that do not exist are ignored. Safe to repeat. */
   remove(paths: string[]): Promise<void>;
+
+  /**
+   * The object as a stream, for reads too large to hold in memory. Throws StorageError "not_found" (when
+   * the stream is opened) if there is none.
+   */
+  getStream(path: string): Promise<ReadableStream<Uint8Array>>;
+
+  /**
+   * A wrapper (retries, a test's fault injection) answers what it wraps, so that a capability beyond the
+   * port that only the backend has (see backendWith) stays reachable. Backends have no unwrap.
+   */
+  unwrap?(): BackupStorage;
+}
+
+/**
+ * The first of `storage` and what it wraps (following unwrap) that has the capability `has` checks for.
+ * A call through it bypasses the wrappers: retry it yourself where that matters.
+ */
+export function backendWith<T extends object>(
+  storage: BackupStorage,
+  has: (candidate: object) => candidate is T,
+): T | undefined {
+  for (let layer: BackupStorage | undefined = storage; layer; layer = layer.unwrap?.()) {
+    if (has(layer)) return layer;
+  }
+  return undefined;
 }
 
 export type StorageErrorCode =

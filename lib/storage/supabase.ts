@@ -78,6 +78,16 @@ export class SupabaseStorage implements BackupStorage {
     });
   }
 
+  /** supabase-js answers a download as a Blob, so the object is in memory here all the same. */
+  async getStream(key: string): Promise<ReadableStream<Uint8Array>> {
+    checkKey(key);
+    return attempt("get", key, async () => {
+      const { data, error } = await this.files().download(key);
+      if (error) throw error;
+      return data.stream();
+    });
+  }
+
   async list(prefix: string): Promise<StoredObject[]> {
     assertValidPrefix(prefix);
     const { folder, namePrefix } = splitPrefix(prefix);

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { createClient, type SupabaseClientOptions } from "@supabase/supabase-js";
 import { HttpResponse, http } from "msw";
 import { type SetupServer, setupServer } from "msw/node";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { parseRows, readManifest, readVerifiedFile } from "../../lib/backup/reader.ts";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import { DatabaseError, type SqlFunctionCaller } from "../../lib/db/port.ts";
@@ -16,6 +16,7 @@ import { PostgresCaller } from "../../lib/db/postgres.ts";
 import { withDatabaseRetries } from "../../lib/db/retrying.ts";
 import { SupabaseCaller } from "../../lib/db/supabase.ts";
 import { TenantDb } from "../../lib/db/tenant-db.ts";
+import { createSupabaseClient } from "../../lib/supabase-client.ts";
 import { deadlineIn } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
@@ -366,6 +367,43 @@ describe("errors through rpc(), as DatabaseError codes", () => {
     const started = Date.now();
     await new SupabaseCaller(client()).call("tenant_backup_run_get", { p_backup_id: "x" });
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+  });
+
+  it("aborts a request slower than SUPABASE_TIMEOUT_MS as transient, and repeats it only where that is safe", async () => {
+    fake.setDelay(400);
+    const caller = new SupabaseCaller(
+      createSupabaseClient({ url: PROJECT_URL, serviceRoleKey: KEY, timeoutMs: 100 }),
+    );
+    const started = performance.now();
+    const error: unknown = await caller
+      .call("tenant_backup_run_get", { p_backup_id: "x" })
+      .catch((err) => err);
+    expect(performance.now() - started).toBeLessThan(350);
+    expect(error).toBeInstanceOf(DatabaseError);
+    expect(error).toMatchObject({ code: "transient", message: expect.stringMatching(/TimeoutError/) });
+
+    const retried: string[] = [];
+    const retrying = withDatabaseRetries(caller, {
+      attempts: 2,
+      sleep: async () => {},
+      onRetry: (info) => retried.push(info.fn),
+    });
+    // Read-only: repeated. Not on the allow-list (the answer may be lost after the work committed): not.
+    await expect(retrying.call("tenant_backup_run_get", { p_backup_id: "x" })).rejects.toThrow(
+      /TimeoutError/,
+    );
+    await expect(retrying.call("tenant_backup_stage_clear", { p_restore_id: "x" })).rejects.toThrow(
+      /TimeoutError/,
+    );
+    expect(retried).toEqual(["tenant_backup_run_get"]);
+    // The fake answers the aborted requests late all the same; wait for them before the next test.
+    await vi.waitFor(() => expect(fake.calls).toHaveLength(4), { timeout: 5_000 });
+    expect(fake.calls.map((c) => c.fn)).toEqual([
+      "tenant_backup_run_get",
+      "tenant_backup_run_get",
+      "tenant_backup_run_get",
+      "tenant_backup_stage_clear",
+    ]);
   });
 });
 

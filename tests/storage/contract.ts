@@ -119,6 +119,17 @@ export function storageContract(name: string, make: () => Promise<ContractSubjec
       expect(new TextDecoder().decode(await storage.get("t/same.json"))).toBe("{}");
     });
 
+    it("streams an object exact to the byte; getStream of a missing key throws not_found", async () => {
+      const data = pseudoRandomBytes(1024 * 1024 + 3, 9);
+      await storage.put("big/streamed.bin", data, "application/octet-stream");
+      const back = new Uint8Array(
+        await new Response(await storage.getStream("big/streamed.bin")).arrayBuffer(),
+      );
+      expect(back.byteLength).toBe(data.byteLength);
+      expect(sha256(back)).toBe(sha256(data));
+      expect((await storageErrorOf(storage.getStream("big/other.bin"))).code).toBe("not_found");
+    });
+
     it("get of a missing key throws not_found", async () => {
       const err = await storageErrorOf(storage.get("nothing/here.json"));
       expect(err.code).toBe("not_found");

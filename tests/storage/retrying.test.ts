@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { type BackupStorage, StorageError, type StorageErrorCode } from "../../lib/storage/port.ts";
+import {
+  type BackupStorage,
+  backendWith,
+  StorageError,
+  type StorageErrorCode,
+} from "../../lib/storage/port.ts";
 import { type RetryInfo, withRetries } from "../../lib/storage/retrying.ts";
 import { storageErrorOf } from "./contract.ts";
 
@@ -25,6 +30,10 @@ function scripted(failures: (StorageErrorCode | Error)[]) {
       return [{ path: "a", size: 1 }];
     },
     remove: async () => step("remove"),
+    getStream: async () => {
+      await step("getStream");
+      return new Blob([new Uint8Array([1, 2, 3])]).stream();
+    },
   };
   return { storage, calls };
 }
@@ -49,8 +58,18 @@ describe("withRetries", () => {
     expect(await wrapped.list("")).toEqual([{ path: "a", size: 1 }]);
   });
 
+  it("lets a backend's capability beyond the port be reached through it (unwrap)", () => {
+    const { storage } = scripted([]);
+    const signer = Object.assign(storage, { createSignedUrl: async () => "https://signed" });
+    const canSign = (s: object): s is typeof signer => "createSignedUrl" in s;
+    const wrapped = withRetries(withRetries(signer));
+    expect(canSign(wrapped)).toBe(false);
+    expect(backendWith(wrapped, canSign)).toBe(signer);
+    expect(backendWith(withRetries(scripted([]).storage), canSign)).toBeUndefined();
+  });
+
   it("retries transient failures of every operation until one succeeds", async () => {
-    for (const op of ["put", "get", "list", "remove"] as const) {
+    for (const op of ["put", "get", "list", "remove", "getStream"] as const) {
       const { storage, calls } = scripted(["transient", "transient"]);
       const r = recorder();
       const wrapped = withRetries(storage, { sleep: r.sleep, onRetry: r.onRetry });
@@ -58,6 +77,7 @@ describe("withRetries", () => {
       if (op === "get") await wrapped.get("k");
       if (op === "list") await wrapped.list("p/");
       if (op === "remove") await wrapped.remove(["k"]);
+      if (op === "getStream") await wrapped.getStream("k");
       expect(calls).toEqual([op, op, op]);
       expect(r.retries.map((i) => [i.op, i.attempt])).toEqual([
         [op, 1],

@@ -41,6 +41,8 @@ export function storageTakingTime(inner: BackupStorage, clock: TestClock, ms: nu
     get: (path) => inner.get(path),
     list: (prefix) => inner.list(prefix),
     remove: (paths) => inner.remove(paths),
+    getStream: (path) => inner.getStream(path),
+    unwrap: () => inner,
     async put(path, data, contentType) {
       await inner.put(path, data, contentType);
       clock.advance(ms);
