@@ -7,8 +7,8 @@
  * damaged or incompatible, or the restore hit an error (nothing was changed).
  */
 import { z } from "zod";
+import type { ApplyReport } from "../lib/db/tenant-db.ts";
 import { AppError } from "../lib/errors.ts";
-import type { ApplyReport } from "../lib/restore/restore-db.ts";
 import { restoreTenant } from "../lib/restore/restore-tenant.ts";
 import { isCalendarDay } from "../lib/time.ts";
 import { endpoint } from "./endpoint.ts";

@@ -8,7 +8,7 @@
 import { errorMessage } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { logTiming } from "../time.ts";
-import { filesPrefix, type StoredBackup } from "./inventory.ts";
+import { filesPrefix, objectAt, type StoredBackup } from "./inventory.ts";
 import { readManifest } from "./reader.ts";
 
 export interface DeletedBackup {
@@ -26,7 +26,7 @@ export async function deleteBackup(
 ): Promise<DeletedBackup | null> {
   const { storage, db } = services;
   const started = services.now();
-  const summary = (await storage.list(backup.summaryPath)).find((o) => o.path === backup.summaryPath);
+  const summary = await objectAt(storage, backup.summaryPath);
   if (!summary) return null;
   // Read for the log only; a damaged summary must not stop its own deletion.
   const manifest = log.readManifest

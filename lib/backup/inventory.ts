@@ -5,7 +5,8 @@
  */
 import { fail } from "../errors.ts";
 import type { Services } from "../services.ts";
-import type { StoredObject } from "../storage/port.ts";
+import type { BackupStorage, StoredObject } from "../storage/port.ts";
+import { utcDay } from "../time.ts";
 import { datePrefix, parseSummaryPath, ROOT, summaryPath, tenantPrefix } from "./paths.ts";
 
 export interface StoredBackup {
@@ -90,34 +91,38 @@ export async function inventoriesOfAll(services: Services): Promise<TenantInvent
     .map(([tenantId, objects]) => inventoryOf(tenantId, objects));
 }
 
+/** The object stored at exactly `path`, or undefined (a listing by that prefix may also find longer keys). */
+export async function objectAt(storage: BackupStorage, path: string): Promise<StoredObject | undefined> {
+  return (await storage.list(path)).find((o) => o.path === path);
+}
+
 /**
  * The backup with that id, or null. Looks in the day the id names first (ids start with their UTC start
  * time, and a run's date is the day it started), so that finding one backup costs one small listing;
  * falls back to the tenant's whole folder.
  */
-export async function findBackup(
+export async function backupById(
   services: Services,
   tenantId: string,
   backupId: string,
 ): Promise<StoredBackup | null> {
   const started = startedAtOf(backupId);
   if (started) {
-    const date = started.toISOString().slice(0, 10);
+    const date = utcDay(started);
     const path = summaryPath(tenantId, date, backupId);
-    const found = await services.storage.list(path);
-    if (found.some((o) => o.path === path)) return { backupId, date, summaryPath: path };
+    if (await objectAt(services.storage, path)) return { backupId, date, summaryPath: path };
   }
   const inventory = await tenantInventory(services, tenantId);
   return inventory.backups.find((b) => b.backupId === backupId) ?? null;
 }
 
-/** The backup with that id; 404 naming `backup_id` when the tenant has none. */
+/** backupById, or 404 naming `backup_id` when the tenant has no such backup. */
 export async function requireBackup(
   services: Services,
   tenantId: string,
   backupId: string,
 ): Promise<StoredBackup> {
-  const backup = await findBackup(services, tenantId, backupId);
+  const backup = await backupById(services, tenantId, backupId);
   if (!backup)
     throw fail("not_found", `no backup ${backupId} of organization ${tenantId}`, { field: "backup_id" });
   return backup;

@@ -295,9 +295,111 @@ export class TenantDb {
   newestCompletedBackups(tenantId?: string): Promise<NewestBackup[]> {
     return this.caller.call("tenant_backup_newest_completed", { p_org: tenantId });
   }
+
+  // --- Restore: staging pages, the one-transaction apply, and its log row. ---
+
+  /** Stages one page of a table's backup rows (JSON-array lines) for the restore `restoreId`. */
+  stageRestorePage(args: {
+    restoreId: string;
+    table: string;
+    page: number;
+    rows: number;
+    lines: string;
+  }): Promise<number> {
+    return this.caller.call("tenant_backup_stage_page", {
+      p_restore_id: args.restoreId,
+      p_table: args.table,
+      p_page: args.page,
+      p_rows: args.rows,
+      p_lines: args.lines,
+    });
+  }
+
+  /** Drops whatever the restore `restoreId` staged. */
+  clearRestoreStage(restoreId: string): Promise<number> {
+    return this.caller.call("tenant_backup_stage_clear", { p_restore_id: restoreId });
+  }
+
+  /** Replaces the tenant's rows with the staged ones in one transaction (tenant_backup_apply). */
+  applyRestore(args: {
+    restoreId: string;
+    planId: string;
+    tenantId: string;
+    tables: ApplyTableSpec[];
+    dryRun: boolean;
+    allowDroppedColumns: boolean;
+    mode: ApplyMode;
+  }): Promise<ApplyReport> {
+    return this.caller.call("tenant_backup_apply", {
+      p_restore_id: args.restoreId,
+      p_plan_id: args.planId,
+      p_tenant: args.tenantId,
+      p_spec: { tables: args.tables, mode: args.mode, allow_dropped_columns: args.allowDroppedColumns },
+      p_dry_run: args.dryRun,
+    });
+  }
+
+  /** Completes a backup_logs row added as "running". */
+  finishLog(
+    id: number,
+    args: {
+      status: "completed" | "failed";
+      records: number;
+      error: string | null;
+      details: Record<string, unknown>;
+    },
+  ): Promise<boolean> {
+    return this.caller.call("tenant_backup_log_finish", {
+      p_id: id,
+      p_status: args.status,
+      p_records: args.records,
+      p_error: args.error,
+      p_details: args.details,
+    });
+  }
 }
 
 export type TenantKey = { valid: true; id: string } | { valid: false; type: string; message: string };
+
+export interface ApplyTableSpec {
+  name: string;
+  row_count: number;
+  /** The backup's stored columns, in the order of each row's values. */
+  columns: { name: string; type: string }[];
+}
+
+/** Per table; the would_* counts are the row counts of the statements the apply ran (null if not reached). */
+export interface ApplyTableReport {
+  rows_in_backup: number;
+  rows_now: number;
+  would_insert: number | null;
+  would_delete: number | null;
+  /** null for a table without a primary key: it is replaced whole. */
+  would_change: number | null;
+}
+
+export interface ApplyError {
+  sqlstate: string;
+  message: string;
+  detail?: string;
+  hint?: string;
+  table?: string;
+  constraint?: string;
+}
+
+export interface ApplyReport {
+  success: boolean;
+  dry_run: boolean;
+  /** replica: app and foreign-key triggers off, keys checked set-based; triggers: ordinary statements. */
+  mode: "replica" | "triggers";
+  tables: Record<string, ApplyTableReport>;
+  warnings: string[];
+  /** Milliseconds per step inside the database. */
+  timings_ms: Record<string, number>;
+  error: ApplyError | null;
+}
+
+export type ApplyMode = "auto" | "replica" | "triggers";
 
 /** A row of the app's profile table, as tenant_backup_user_roles reads it. */
 export interface UserRoleRow {

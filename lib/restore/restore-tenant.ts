@@ -6,27 +6,20 @@
  * 3. Real restore only: back up the tenant's current data first (type pre_restore), the undo point.
  * 4. Stage the backup's rows in pages, each file checked against its SHA-256 and row count first
  *    (a damaged or missing file: 422 naming it, nothing changed).
- * 5. Apply in one transaction inside PostgreSQL (tenant_backup_apply); a dry run runs the same
+ * 5. Apply in one transaction inside PostgreSQL (TenantDb.applyRestore); a dry run runs the same
  *    statements and rolls them back, reporting per table what would be inserted, deleted and changed.
  */
 import { randomUUID } from "node:crypto";
 import type { Manifest } from "../backup/manifest.ts";
 import { readVerifiedPages } from "../backup/reader.ts";
 import { backupTenant } from "../backup/tenant-backup.ts";
+import type { ApplyMode, ApplyReport } from "../db/tenant-db.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
 import { takeLease } from "../lease.ts";
 import type { Services } from "../services.ts";
 import { utcDay } from "../time.ts";
-import { findBackup } from "./find-backup.ts";
+import { pickBackupForRestore } from "./pick-backup.ts";
 import { planRestore } from "./plan.ts";
-import {
-  type ApplyMode,
-  type ApplyReport,
-  applyRestore,
-  clearStage,
-  finishLog,
-  stagePage,
-} from "./restore-db.ts";
 
 export interface RestoreRequest {
   tenantId: string;
@@ -59,7 +52,7 @@ const APPLY_LEASE_SECONDS = 900;
 
 export async function restoreTenant(services: Services, request: RestoreRequest): Promise<RestoreOutcome> {
   const { db, log, config } = services;
-  const { manifest } = await findBackup(
+  const { manifest } = await pickBackupForRestore(
     services.storage,
     request.tenantId,
     request.backupDate,
@@ -112,7 +105,13 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
           maxRows: STAGE_ROWS,
           maxBytes: STAGE_BYTES,
         })) {
-          await stagePage(db, restoreId, table.name, page, chunk.rows, chunk.lines);
+          await db.stageRestorePage({
+            restoreId,
+            table: table.name,
+            page,
+            rows: chunk.rows,
+            lines: chunk.lines,
+          });
           page += 1;
         }
         await lease.renew();
@@ -132,7 +131,7 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
     // may run (Netlify's background limit) before another operation could take the tenant.
     await lease.renew(Math.max(config.backup.lockTtlSeconds, APPLY_LEASE_SECONDS));
 
-    const report = await applyRestore(db, {
+    const report = await db.applyRestore({
       restoreId,
       planId: catalog.plan_id,
       tenantId: request.tenantId,
@@ -142,7 +141,7 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
       mode: request.mode ?? "auto",
     });
     const restored = Object.values(report.tables).reduce((n, t) => n + t.rows_in_backup, 0);
-    await finishLog(db, logId, {
+    await db.finishLog(logId, {
       status: report.success ? "completed" : "failed",
       records: request.dryRun || !report.success ? 0 : restored,
       error: report.error?.message ?? null,
@@ -164,16 +163,18 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
     };
   } catch (err) {
     if (logId !== undefined) {
-      await finishLog(db, logId, {
-        status: "failed",
-        records: 0,
-        error: errorMessage(err),
-        details: { code: err instanceof AppError ? err.code : "internal" },
-      }).catch((e) => log.error({ err: e }, "could not record the failed restore"));
+      await db
+        .finishLog(logId, {
+          status: "failed",
+          records: 0,
+          error: errorMessage(err),
+          details: { code: err instanceof AppError ? err.code : "internal" },
+        })
+        .catch((e) => log.error({ err: e }, "could not record the failed restore"));
     }
     throw err;
   } finally {
-    await clearStage(db, restoreId).catch((err) => log.warn({ err }, "could not clear staged rows"));
+    await db.clearRestoreStage(restoreId).catch((err) => log.warn({ err }, "could not clear staged rows"));
     await lease.release();
   }
 }

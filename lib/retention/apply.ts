@@ -13,6 +13,7 @@
 import { deleteBackup } from "../backup/delete.ts";
 import {
   inventoriesOfAll,
+  objectAt,
   type RunFolder,
   startedAtOf,
   type TenantInventory,
@@ -225,7 +226,7 @@ async function orphanSkipReason(
   const run = await services.db.getRun(folder.backupId);
   if (run?.status === "running") return "its run is still 'running' and may be continued";
   const summary = summaryPath(tenantId, folder.date, folder.backupId);
-  if ((await services.storage.list(summary)).some((o) => o.path === summary)) {
+  if (await objectAt(services.storage, summary)) {
     return "its summary exists now";
   }
   return undefined;

@@ -54,6 +54,11 @@ function withHook(hook: { when: (op: "put" | "get", path: string) => boolean; ac
     },
     list: (prefix) => inner.list(prefix),
     remove: (paths) => inner.remove(paths),
+    getStream: async (path) => {
+      await fire("get", path);
+      return inner.getStream(path);
+    },
+    unwrap: () => inner,
   };
   return { ...services, storage } as Services;
 }

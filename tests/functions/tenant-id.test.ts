@@ -190,5 +190,10 @@ function slowed(storage: BackupStorage, ms: number): BackupStorage {
     },
     list: (prefix) => storage.list(prefix),
     remove: (paths) => storage.remove(paths),
+    getStream: async (path) => {
+      await pause();
+      return storage.getStream(path);
+    },
+    unwrap: () => storage,
   };
 }
