@@ -11,6 +11,7 @@
  *   No CRON_SECRET configured: it does nothing and says so in the log.
  */
 import { z } from "zod";
+import { ConfigError, loadLogLevel, loadTriggerConfig, type TriggerConfig } from "../lib/config.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { createLogger, type Logger, redactUrl } from "../lib/logger.ts";
 import { dailyRun } from "./daily-tenant-backup.ts";
@@ -55,8 +56,20 @@ export interface TriggerOptions {
  */
 export async function triggerDailyBackground(options: TriggerOptions = {}): Promise<Response> {
   const env = options.env ?? process.env;
-  const log = options.log ?? createLogger({ level: env.LOG_LEVEL ?? "info" });
-  const secret = env.CRON_SECRET?.trim();
+  let settings: TriggerConfig;
+  try {
+    settings = loadTriggerConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const message = `${err.message}: the scheduled daily backup did nothing`;
+    (options.log ?? createLogger({ level: loadLogLevel(env) })).error(
+      { function: "scheduled-daily-backup" },
+      message,
+    );
+    return json(500, { success: false, started: false, message });
+  }
+  const log = options.log ?? createLogger({ level: settings.logLevel });
+  const secret = settings.cronSecret;
   if (!secret) {
     const message =
       "CRON_SECRET is not set: the scheduled daily backup did nothing. Set CRON_SECRET in the site's environment variables (scope: Functions)";
@@ -64,7 +77,7 @@ export async function triggerDailyBackground(options: TriggerOptions = {}): Prom
     return json(200, { success: false, started: false, message });
   }
 
-  const base = env.URL?.trim() || `http://localhost:${env.PORT?.trim() || "8888"}`;
+  const base = settings.siteUrl;
   let target: URL;
   try {
     target = new URL(`/.netlify/functions/${BACKGROUND_FUNCTION}`, base);

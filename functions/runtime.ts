@@ -3,7 +3,7 @@
  * once per process, the one error boundary (any error becomes a JSON answer here, and a 5xx is logged
  * here, once), CORS headers on every answer, and one log line per request with credentials stripped.
  */
-import { ConfigError, loadConfig } from "../lib/config.ts";
+import { ConfigError, loadConfig, loadLogLevel } from "../lib/config.ts";
 import { fail, isAppError } from "../lib/errors.ts";
 import { createLogger, redactUrl } from "../lib/logger.ts";
 import { createServices, type Services } from "../lib/services.ts";
@@ -41,7 +41,7 @@ export function serve(
     const started = performance.now();
     let services: Services | undefined;
     let response: Response;
-    let log = createLogger({ level: process.env.LOG_LEVEL ?? "info" });
+    let log = createLogger({ level: loadLogLevel() });
     try {
       services = servicesFor();
       log = services.log;

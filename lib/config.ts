@@ -45,9 +45,13 @@ const originList = commaList("").pipe(
   ),
 );
 
+const cronSecret = optionalText.pipe(z.string().min(16, "must be at least 16 characters").optional());
+const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info");
+export type LogLevel = z.infer<typeof logLevel>;
+
 const envSchema = z
   .object({
-    CRON_SECRET: optionalText.pipe(z.string().min(16, "must be at least 16 characters").optional()),
+    CRON_SECRET: cronSecret,
     SUPABASE_URL: optionalText.pipe(z.string().url().optional()),
     SUPABASE_SERVICE_ROLE_KEY: optionalText,
     /** The project's anon (publishable) key: public by design, handed to the admin page for sign-in. */
@@ -77,7 +81,7 @@ const envSchema = z
     BACKUP_PAGE_ROWS: positiveInt(1000).pipe(z.number().max(100_000)),
     /** A tenant's lease lasts this long without renewal, so a killed function frees the tenant soon. */
     BACKUP_LOCK_TTL_SECONDS: positiveInt(120),
-    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    LOG_LEVEL: logLevel,
     /** Legacy shared JWT secret of the Supabase project (HS256); new projects sign with keys from JWKS. */
     SUPABASE_JWT_SECRET: optionalText.pipe(z.string().min(32, "must be at least 32 characters").optional()),
     ALLOWED_ORIGINS: originList,
@@ -166,7 +170,6 @@ export interface Config {
   supabase: { url: string; serviceRoleKey: string; timeoutMs: number } | undefined;
   databaseUrl: string | undefined;
   storage: { kind: "local"; dir: string } | { kind: "supabase"; bucket: string };
-  retentionDays: number;
   port: number;
   tenant: { rootTable: string; key: string; schema: string };
   backup: {
@@ -205,15 +208,51 @@ export class ConfigError extends Error {
   }
 }
 
+type Environment = Record<string, string | undefined>;
+
+function parse<T>(schema: z.ZodType<T>, env: Environment): T {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new ConfigError(String(issue?.path[0] ?? "environment"), issue?.message ?? "is invalid");
+}
+
+/**
+ * LOG_LEVEL alone, for logging where the whole configuration could not be loaded (to say why): "info"
+ * when it is unset or not a level.
+ */
+export function loadLogLevel(env: Environment = process.env): LogLevel {
+  const parsed = logLevel.safeParse(env.LOG_LEVEL);
+  return parsed.success ? parsed.data : "info";
+}
+
+const triggerSchema = z.object({
+  CRON_SECRET: cronSecret,
+  /** Netlify sets the site's address; locally the server listens on PORT. */
+  URL: optionalText,
+  PORT: positiveInt(8888),
+  LOG_LEVEL: logLevel,
+});
+
+export interface TriggerConfig {
+  cronSecret: string | undefined;
+  /** Where the background function is reached (not checked as a URL here: the trigger says what is wrong). */
+  siteUrl: string;
+  logLevel: LogLevel;
+}
+
+/**
+ * What the scheduled trigger needs, and only that: it runs without a database, so the rest of the
+ * configuration is not required of it. Throws ConfigError naming the first bad variable.
+ */
+export function loadTriggerConfig(env: Environment = process.env): TriggerConfig {
+  const e = parse(triggerSchema, env);
+  return { cronSecret: e.CRON_SECRET, siteUrl: e.URL ?? `http://localhost:${e.PORT}`, logLevel: e.LOG_LEVEL };
+}
+
 /** Parses the environment; throws ConfigError naming the first bad variable. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const variable = String(issue?.path[0] ?? "environment");
-    throw new ConfigError(variable, issue?.message ?? "is invalid");
-  }
-  const e = parsed.data;
+export function loadConfig(env: Environment = process.env): Config {
+  const e = parse(envSchema, env);
   const supabase =
     e.SUPABASE_URL && e.SUPABASE_SERVICE_ROLE_KEY
       ? { url: e.SUPABASE_URL, serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY, timeoutMs: e.SUPABASE_TIMEOUT_MS }
@@ -230,7 +269,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       storageKind === "supabase"
         ? { kind: "supabase", bucket: e.BACKUP_BUCKET }
         : { kind: "local", dir: e.BACKUP_DIR },
-    retentionDays: e.RETENTION_DAYS,
     port: e.PORT,
     tenant: { rootTable: e.TENANT_ROOT_TABLE, key: e.TENANT_KEY, schema: e.TENANT_SCHEMA },
     backup: {

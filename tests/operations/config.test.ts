@@ -1,6 +1,6 @@
 /** The operations settings: defaults, and a wrong value stops start-up with the variable's name. */
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../lib/config.ts";
+import { ConfigError, loadConfig, loadLogLevel, loadTriggerConfig } from "../../lib/config.ts";
 
 const base = { DATABASE_URL: "postgres://localhost/app" };
 
@@ -69,5 +69,35 @@ describe("operations configuration", () => {
 
   it("needs SUPABASE_URL for SUPABASE_JWT_SECRET (the issuer is checked against it)", () => {
     expect(() => loadConfig({ ...base, SUPABASE_JWT_SECRET: "x".repeat(40) })).toThrow(/SUPABASE_URL/);
+  });
+
+  it("bounds SUPABASE_TIMEOUT_MS and passes it to the Supabase settings", () => {
+    const supabase = { ...base, SUPABASE_URL: "https://p.supabase.co", SUPABASE_SERVICE_ROLE_KEY: "k" };
+    expect(loadConfig(supabase).supabase?.timeoutMs).toBe(30_000);
+    expect(loadConfig({ ...supabase, SUPABASE_TIMEOUT_MS: "5000" }).supabase?.timeoutMs).toBe(5000);
+    for (const bad of ["0", "-1", "1.5", "soon", "900001"]) {
+      expect(() => loadConfig({ ...supabase, SUPABASE_TIMEOUT_MS: bad })).toThrow(/^SUPABASE_TIMEOUT_MS /);
+    }
+  });
+
+  it("reads the scheduled trigger's settings alone, with the same rules", () => {
+    expect(loadTriggerConfig({})).toEqual({
+      cronSecret: undefined,
+      siteUrl: "http://localhost:8888",
+      logLevel: "info",
+    });
+    expect(
+      loadTriggerConfig({
+        CRON_SECRET: ` ${"s".repeat(16)} `,
+        URL: "https://site.example",
+        LOG_LEVEL: "warn",
+      }),
+    ).toEqual({ cronSecret: "s".repeat(16), siteUrl: "https://site.example", logLevel: "warn" });
+    expect(() => loadTriggerConfig({ CRON_SECRET: "short" })).toThrow(/^CRON_SECRET must be at least 16/);
+    expect(() => loadTriggerConfig({ PORT: "http" })).toThrow(/^PORT /);
+    expect(() => loadTriggerConfig({ LOG_LEVEL: "loud" })).toThrow(/^LOG_LEVEL /);
+    // Where the configuration could not be loaded, logging still works at a valid level.
+    expect(loadLogLevel({ LOG_LEVEL: "loud" })).toBe("info");
+    expect(loadLogLevel({ LOG_LEVEL: "error" })).toBe("error");
   });
 });
