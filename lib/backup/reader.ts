@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
-import { createGunzip, gunzipSync } from "node:zlib";
+import { createGunzip } from "node:zlib";
 import { type AppError, fail } from "../errors.ts";
 import type { BackupStorage } from "../storage/port.ts";
 import { StorageError } from "../storage/port.ts";
@@ -85,20 +85,6 @@ function rowCountMismatch(file: ManifestFile, rows: number) {
   });
 }
 
-/** The file's text, checked against the manifest; 422 naming the file when anything differs. */
-export async function readVerifiedFile(storage: BackupStorage, file: ManifestFile): Promise<string> {
-  const bytes = await verifiedBytes(storage, file);
-  let text: string;
-  try {
-    text = gunzipSync(bytes).toString("utf8");
-  } catch {
-    throw fail("unprocessable", `backup file ${file.path} is damaged: not valid gzip`, { file: file.path });
-  }
-  const rows = text === "" ? 0 : text.split("\n").length - 1;
-  if (rows !== file.rows) throw rowCountMismatch(file, rows);
-  return text;
-}
-
 /**
  * The file's rows in pages of at most `maxRows` lines and about `maxBytes` of text, decompressed as they
  * are read: only the compressed file and one page are in memory, whatever the file's size. The checksum
@@ -146,13 +132,4 @@ export async function* readVerifiedPages(
     yield { rows: page.length, lines: page.join("\n") };
   }
   if (total !== file.rows) throw rowCountMismatch(file, total);
-}
-
-/** Splits a verified file's text into rows of column texts (null for SQL NULL). */
-export function parseRows(text: string): (string | null)[][] {
-  if (text === "") return [];
-  return text
-    .slice(0, -1)
-    .split("\n")
-    .map((line) => JSON.parse(line) as (string | null)[]);
 }

@@ -247,7 +247,7 @@ export class TenantDb {
     return this.caller.call("tenant_backup_run_get", { p_backup_id: backupId });
   }
 
-  // --- Operations (issue 4): admin roles, rate limits, health. ---
+  // --- Operations: admin roles, rate limits, health. ---
 
   /** The user's rows in the app's profile table: role and organization, as text; [] when there is none. */
   userRoles(args: {

@@ -5,8 +5,9 @@
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseRows, readManifest, readVerifiedFile } from "../../lib/backup/reader.ts";
+import { readManifest } from "../../lib/backup/reader.ts";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
+import { parseRows, readVerifiedFile } from "../support/backup-files.ts";
 import { deadlineIn } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";

@@ -9,7 +9,7 @@ import { createClient, type SupabaseClientOptions } from "@supabase/supabase-js"
 import { HttpResponse, http } from "msw";
 import { type SetupServer, setupServer } from "msw/node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { parseRows, readManifest, readVerifiedFile } from "../../lib/backup/reader.ts";
+import { readManifest } from "../../lib/backup/reader.ts";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import { DatabaseError, type SqlFunctionCaller } from "../../lib/db/port.ts";
 import { PostgresCaller } from "../../lib/db/postgres.ts";
@@ -17,6 +17,7 @@ import { withDatabaseRetries } from "../../lib/db/retrying.ts";
 import { SupabaseCaller } from "../../lib/db/supabase.ts";
 import { TenantDb } from "../../lib/db/tenant-db.ts";
 import { createSupabaseClient } from "../../lib/supabase-client.ts";
+import { parseRows, readVerifiedFile } from "../support/backup-files.ts";
 import { deadlineIn } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
