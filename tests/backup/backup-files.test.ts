@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readManifest } from "../../lib/backup/reader.ts";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
+import type { Services } from "../../lib/services.ts";
 import { parseRows, readVerifiedFile } from "../support/backup-files.ts";
 import { deadlineIn } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -60,8 +61,8 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function backup(tenantId: string) {
-  const result = await backupTenant(services, {
+async function backup(tenantId: string, through: Services = services) {
+  const result = await backupTenant(through, {
     tenantId,
     tenantName: null,
     type: "manual",
@@ -150,7 +151,22 @@ describe("backup files", () => {
   });
 
   it("writes the manifest last, with a checksum per file", async () => {
-    const { manifest } = await backup("2");
+    const stored: string[] = [];
+    const recording = {
+      ...services,
+      storage: {
+        ...services.storage,
+        async put(path: string, data: Uint8Array, type: string) {
+          await services.storage.put(path, data, type);
+          stored.push(path);
+        },
+      },
+    };
+    const { manifest } = await backup("2", recording);
+    // The summary is the last object stored, after every file it lists, each stored once.
+    const files = manifest.tables.flatMap((t) => t.files.map((f) => f.path));
+    expect(stored.at(-1)).toMatch(/\/summary-[^/]+\.json$/);
+    expect([...stored.slice(0, -1)].sort()).toEqual([...files].sort());
     expect(manifest.format_version).toBe(1);
     expect(manifest.organization_id).toBe("2");
     expect(manifest.total_records).toBe(manifest.tables.reduce((n, t) => n + t.row_count, 0));

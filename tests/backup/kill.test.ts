@@ -11,6 +11,7 @@ import { DEMO_ORGANIZATIONS } from "../../scripts/demo/install.ts";
 import { parseRows, readVerifiedFile } from "../support/backup-files.ts";
 import { call } from "../support/call.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { waitForFreeLease } from "../support/lease.ts";
 import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
 
 let db: TestDatabase;
@@ -84,7 +85,7 @@ describe("a daily run killed half way", () => {
     expect(running.rows).toHaveLength(1);
 
     // The killed holder's lease expires (1 s here); then the next call completes every tenant.
-    await new Promise((resolve) => setTimeout(resolve, 1200));
+    await waitForFreeLease(services, interrupted[0]?.id as string);
     const next = await call(handleDailyTenantBackup, services, "daily-tenant-backup", {
       token: TEST_CRON_SECRET,
     });

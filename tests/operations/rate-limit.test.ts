@@ -112,13 +112,29 @@ describe("rate limits", () => {
     expect(refused.reason.code).toBe("rate_limited");
     expect(refused.reason.status).toBe(429);
     expect(refused.reason.details.retry_after).toBeLessThanOrEqual(60);
-    // Restores and manual backups are limited separately.
-    await expect(enforceRateLimit(services, ORG_A, "manual_backup", user)).resolves.toBeDefined();
-    // The cron secret is exempt; a released slot can be taken again at once.
-    await expect(enforceRateLimit(services, ORG_A, "restore", { kind: "cron" })).resolves.toBeDefined();
+    const slots = async () =>
+      (
+        await db.client.query(
+          "select organization_id, kind, last_at from tenant_backup_rate_limits order by organization_id, kind",
+        )
+      ).rows;
+    // Restores and manual backups are limited separately: the manual backup takes a slot of its own.
+    await enforceRateLimit(services, ORG_A, "manual_backup", user);
+    const taken = await slots();
+    expect(taken.map((r) => [r.organization_id, r.kind])).toEqual([
+      [ORG_A, "manual_backup"],
+      [ORG_A, "restore"],
+    ]);
+    // The cron secret is exempt: it gets through and takes no slot.
+    await enforceRateLimit(services, ORG_A, "restore", { kind: "cron" });
+    expect(await slots()).toEqual(taken);
+    // A released slot can be taken again at once, and is then held.
     const slot = await enforceRateLimit(services, ORG_B, "restore", user);
     await slot.release();
-    await expect(enforceRateLimit(services, ORG_B, "restore", user)).resolves.toBeDefined();
+    await enforceRateLimit(services, ORG_B, "restore", user);
+    await expect(enforceRateLimit(services, ORG_B, "restore", user)).rejects.toMatchObject({
+      code: "rate_limited",
+    });
   });
 
   it("is off when the interval is 0", async () => {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
 import { deadlineIn } from "../support/clock.ts";
 import type { TestDatabase } from "../support/database.ts";
+import { waitForFreeLease } from "../support/lease.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
 import { snapshot } from "../support/snapshot.ts";
 import {
@@ -162,11 +163,8 @@ describe("a restore killed half way", () => {
     const staged = await q("select count(*)::int as n from tenant_backup_stage");
     expect(staged.rows[0].n).toBe(0);
 
-    // Whatever state the dead restore left its lease in, after the TTL another holder gets it.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
-    const lease = await services.db.acquireLock("w1", "probe", "probe-holder", 60);
-    expect(lease.acquired).toBe(true);
-    expect(await services.db.releaseLock("w1", "probe-holder")).toBe(true);
+    // Whatever state the dead restore left its lease in, after the TTL (1 s here) another holder gets it.
+    await waitForFreeLease(services, "w1");
 
     await q("drop trigger deals_slow on deals");
     const again = await restore(services, {
