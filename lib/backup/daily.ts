@@ -141,25 +141,16 @@ async function backupOne(
       resumeBackupId: unfinished?.backup_id,
       catalog: await catalog(),
     });
-    if (result.status === "completed") {
-      return {
-        ...named(tenant),
-        status: "completed",
-        backup_id: result.backupId,
-        records: result.records,
-        bytes: result.bytes,
-        tables: result.tables,
-      };
-    }
-    return {
+    const outcome = {
       ...named(tenant),
-      status: "incomplete",
       backup_id: result.backupId,
       records: result.records,
       bytes: result.bytes,
-      tables_done: result.tablesDone,
       tables: result.tables,
     };
+    return result.status === "completed"
+      ? { ...outcome, status: "completed" }
+      : { ...outcome, status: "incomplete", tables_done: result.tablesDone };
   } catch (err) {
     if (err instanceof AppError && err.code === "conflict") {
       return { ...named(tenant), status: "busy", error: err.message };

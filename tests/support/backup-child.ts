@@ -11,11 +11,8 @@ import { createServices } from "../../lib/services.ts";
 const services = createServices(loadConfig(process.env), { log: createLogger({ level: "silent" }) });
 const inner = services.storage;
 services.storage = {
+  // The retrying wrapper is a plain object: spreading it keeps every other operation.
   ...inner,
-  kind: inner.kind,
-  get: (path) => inner.get(path),
-  list: (prefix) => inner.list(prefix),
-  remove: (paths) => inner.remove(paths),
   async put(path, data, type) {
     await inner.put(path, data, type);
     process.stdout.write(`PUT ${path}\n`);

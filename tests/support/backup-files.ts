@@ -2,8 +2,8 @@
  * Reading a backup file whole, for tests that compare what a backup holds: through the same checked
  * reader a restore uses (lib/backup/reader.ts), one page for the whole file.
  */
-import type { ManifestFile } from "../../lib/backup/manifest.ts";
-import { readVerifiedPages } from "../../lib/backup/reader.ts";
+import type { Manifest, ManifestFile } from "../../lib/backup/manifest.ts";
+import { readManifest, readVerifiedPages } from "../../lib/backup/reader.ts";
 import type { BackupStorage } from "../../lib/storage/port.ts";
 
 /** The file's text ("\n" after every row), checked against the manifest like a restore checks it. */
@@ -21,4 +21,26 @@ export function parseRows(text: string): (string | null)[][] {
     .slice(0, -1)
     .split("\n")
     .map((line) => JSON.parse(line) as (string | null)[]);
+}
+
+/** The tenant's one backup summary, read; fails unless the tenant has exactly one. */
+export async function onlyManifest(storage: BackupStorage, tenantId: string): Promise<Manifest> {
+  const summaries = (await storage.list(`tenant-backups/${tenantId}/`)).filter((o) =>
+    o.path.includes("/summary-"),
+  );
+  if (summaries.length !== 1) throw new Error(`${tenantId} has ${summaries.length} backup summaries, not 1`);
+  return readManifest(storage, (summaries[0] as { path: string }).path);
+}
+
+/** Rows per table as counted in the files themselves, beside what the manifest says. */
+export async function rowCounts(storage: BackupStorage, manifest: Manifest) {
+  const inFiles: Record<string, number> = {};
+  const inManifest: Record<string, number> = {};
+  for (const table of manifest.tables) {
+    inManifest[table.name] = table.row_count;
+    let rows = 0;
+    for (const file of table.files) rows += parseRows(await readVerifiedFile(storage, file)).length;
+    inFiles[table.name] = rows;
+  }
+  return { inFiles, inManifest };
 }
