@@ -1,10 +1,11 @@
 import { createClient, type SupabaseClientOptions } from "@supabase/supabase-js";
-import { HttpResponse, http } from "msw";
+import { delay, HttpResponse, http } from "msw";
 import { setupServer } from "msw/node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { BackupStorage } from "../../lib/storage/port.ts";
 import { type RetryInfo, withRetries } from "../../lib/storage/retrying.ts";
 import { SupabaseStorage } from "../../lib/storage/supabase.ts";
+import { createSupabaseClient } from "../../lib/supabase-client.ts";
 import { storageContract, storageErrorOf, text } from "./contract.ts";
 import { createFakeSupabaseStorage } from "./fake-supabase-storage.ts";
 
@@ -340,6 +341,33 @@ describe("SupabaseStorage errors", () => {
     expect(retries.map((r) => [r.op, r.path, r.attempt, (r.error as { code?: string }).code])).toEqual([
       ["put", "flaky.json", 1, "transient"],
       ["put", "flaky.json", 2, "transient"],
+    ]);
+  });
+
+  it("aborts a request slower than SUPABASE_TIMEOUT_MS as transient, and the wrapper tries again", async () => {
+    const fake = freshFake();
+    seed(fake, ["slow.json"]);
+    let slow = 1;
+    server.use(
+      http.get(`${OBJECT_URL}/backups/*`, async () => {
+        // The first answer comes long after the timeout; then the fake answers (no answer here: the next
+        // handler does).
+        if (slow-- > 0) await delay(2_000);
+        return undefined;
+      }),
+    );
+    const timed = createSupabaseClient({ url: PROJECT_URL, serviceRoleKey: KEY, timeoutMs: 100 });
+    const started = performance.now();
+    const err = await storageErrorOf(new SupabaseStorage(timed, "backups").get("slow.json"));
+    expect(performance.now() - started).toBeLessThan(1_500);
+    expect(err.code).toBe("transient");
+    expect(err.message).toMatch(/TimeoutError|aborted/i);
+
+    slow = 1;
+    const { wrapped, retries } = retrying(new SupabaseStorage(timed, "backups"));
+    expect(new TextDecoder().decode(await wrapped.get("slow.json"))).toBe("slow.json");
+    expect(retries.map((r) => [r.op, r.attempt, (r.error as { code?: string }).code])).toEqual([
+      ["get", 1, "transient"],
     ]);
   });
 
