@@ -55,7 +55,7 @@ beforeAll(async () => {
   server.listen({ onUnhandledRequest: "error" });
   server.resetHandlers(authority.handler());
   db = await createTestDatabase("migrated");
-  await installSmallApp(db.client);
+  await installSmallApp(db.owner);
   services = await createTestServices(db.url, { ...AUTH_ENV, MANUAL_BACKUP_MIN_INTERVAL_SECONDS: "0" });
   const result = await runManualBackup(services, ORG_A, { deadline: deadlineIn(services) });
   backupId = result.backupId;

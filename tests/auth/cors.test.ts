@@ -19,7 +19,7 @@ let services: TestServices;
 
 beforeAll(async () => {
   db = await createTestDatabase("migrated");
-  await installSmallApp(db.client);
+  await installSmallApp(db.owner);
   services = await createTestServices(db.url, { ALLOWED_ORIGINS: ` ${APP}, ${ADMIN} ,` });
 });
 

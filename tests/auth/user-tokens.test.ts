@@ -37,7 +37,7 @@ beforeAll(async () => {
   server.listen({ onUnhandledRequest: "error" });
   server.resetHandlers(authority.handler());
   db = await createTestDatabase("migrated");
-  await installSmallApp(db.client);
+  await installSmallApp(db.owner);
 });
 
 afterAll(async () => {
@@ -131,7 +131,8 @@ describe("roles from the app's database", () => {
   });
 
   it("reads another table and columns when configured, with several organizations per user", async () => {
-    await db.client.query(`
+    // The app's own table: created by its owner, as the app's migrations do.
+    await db.owner.query(`
       create table memberships (
         user_id text not null, org text not null references organizations (id), kind text not null,
         primary key (user_id, org));

@@ -43,8 +43,8 @@ async function backupRows(manifestPath: string) {
 
 beforeAll(async () => {
   db = await createTestDatabase("migrated");
-  await db.client.query(fixture("awkward-schema.sql"));
-  await db.client.query(fixture("awkward-data.sql"));
+  await db.owner.query(fixture("awkward-schema.sql"));
+  await db.owner.query(fixture("awkward-data.sql"));
   // Small pages and parts so that these tables cross many pages and several files.
   services = await createTestServices(db.url, {
     TENANT_ROOT_TABLE: "tenants",

@@ -18,7 +18,7 @@ let services: TestServices;
 
 beforeAll(async () => {
   db = await createTestDatabase("migrated");
-  await installSmallApp(db.client);
+  await installSmallApp(db.owner);
   // One row per file: every table is written in several parts, so there is a renewal after the first.
   services = await createTestServices(db.url, { BACKUP_PAGE_ROWS: "5", BACKUP_MAX_FILE_BYTES: "200" });
 });
@@ -137,7 +137,7 @@ describe("a restore taken over", () => {
         .rows;
     const before = await notes();
 
-    // The backup's data files are read only once the lease is held (staging, after the undo point).
+    // The backup's data files are read only once the lease is held (staging, before the undo point).
     const stolen = withHook({
       when: (op, path) =>
         op === "get" && path.includes(made.body.backup.backup_id) && path.endsWith(".jsonl.gz"),

@@ -35,7 +35,7 @@ describe("demo schema and data", () => {
 
   beforeAll(async () => {
     db = await createTestDatabase("empty");
-    client = db.client;
+    client = db.owner;
     expect(await hasDemo(client)).toBe(false);
     await installDemo(client);
     for (const table of DEMO_TABLES) {

@@ -11,36 +11,23 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyMigrations } from "../../scripts/migrate.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
-import {
-  CLIENT_ROLES,
-  installFakeStorage,
-  installSupabaseRoles,
-  installTinyApp,
-  inTransaction,
-} from "./supabase-setup.ts";
+import { installSupabaseDefaults } from "../support/roles.ts";
+import { CLIENT_ROLES, installFakeStorage, installTinyApp } from "./supabase-setup.ts";
 
 const ACME = "00000000-0000-0000-0000-00000000000a";
 const BUCKET_50_MB = "52428800";
 
+/** The database of the describe block running; each block sets up one of its own. */
 let db: TestDatabase;
 
-beforeAll(async () => {
-  db = await createTestDatabase("empty");
-});
-
-afterAll(async () => {
-  await db?.drop();
-});
-
-/** Runs `work` as `role` inside a savepoint, then undoes whatever it did and returns to the superuser. */
+/** Runs `work` as `role` in a transaction, then undoes whatever it did and returns to the superuser. */
 async function as<T>(role: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  await db.client.query("savepoint as_role");
+  await db.client.query("begin");
   try {
     await db.client.query(`set local role ${role}`);
     return await work(db.client);
   } finally {
-    await db.client.query("rollback to savepoint as_role");
-    await db.client.query("reset role");
+    await db.client.query("rollback");
   }
 }
 
@@ -107,42 +94,42 @@ async function check(sql: string, params: unknown[]): Promise<boolean> {
 
 describe("on a Supabase database", () => {
   beforeAll(async () => {
-    // One transaction for the whole describe, rolled back at the end: the roles never leave it (see
-    // supabase-setup.ts).
-    await db.client.query("begin");
-    await installSupabaseRoles(db.client);
-    await installFakeStorage(db.client);
+    // Everything as the owner that plays Supabase's `postgres`, which here also owns the storage schema
+    // (so the migration may add its policy; the block below is the hosted case where it may not).
+    db = await createTestDatabase("empty");
+    await installSupabaseDefaults(db.owner);
+    await installFakeStorage(db.owner);
     // An app's own Storage policies, of the careless kind Supabase projects often have: any signed-in user
     // may read every object, anyone may upload avatars.
-    await db.client.query(`
+    await db.owner.query(`
       insert into storage.buckets (id, name, public) values ('avatars', 'avatars', true);
       create policy "signed-in users read everything" on storage.objects for select to authenticated using (true);
       create policy "anyone uploads avatars" on storage.objects for insert to anon, authenticated
         with check (bucket_id = 'avatars');
     `);
-    await installTinyApp(db.client);
+    await installTinyApp(db.owner);
     // What a later migration, numbered before the grants file, might add: a table with an identity column,
     // a view, a function and a procedure. The grants file promises to cover them without being edited.
-    await db.client.query(`
+    await db.owner.query(`
       create table public.tenant_backup_later (id bigint generated always as identity primary key, note text);
       create view public.tenant_backup_later_view as select 1 as one;
       create function public.tenant_backup_later_fn(p_n integer) returns integer language sql as 'select p_n';
       create procedure public.tenant_backup_later_proc() language sql as 'select 1';
     `);
-    await applyMigrations(inTransaction(db.client));
+    await applyMigrations(db.owner);
   });
 
   afterAll(async () => {
-    await db.client.query("rollback");
+    await db?.drop();
   });
 
   it("is a setup in which anon would reach what nobody revokes, so the checks below are not vacuous", async () => {
     // Supabase's default privileges at work on the app's own tables and on a function of no concern to us.
-    await db.client.query("create function public.not_ours() returns integer language sql as 'select 1'");
+    await db.owner.query("create function public.not_ours() returns integer language sql as 'select 1'");
     expect(await check("has_table_privilege('anon', 'public.organizations', 'select')", [])).toBe(true);
     expect(await check("has_function_privilege('anon', 'public.not_ours()', 'execute')", [])).toBe(true);
     expect(await sqlstateAs("anon", "select count(*) from public.organizations")).toBe("ok");
-    await db.client.query("drop function public.not_ours()");
+    await db.owner.query("drop function public.not_ours()");
   });
 
   it("enumerates our functions, tables and sequences, with the ones we know among them", async () => {
@@ -438,9 +425,7 @@ describe("on a Supabase database", () => {
     await db.client.query(
       "delete from supabase_migrations.schema_migrations where version = '20261122000005'",
     );
-    expect(await applyMigrations(inTransaction(db.client))).toEqual([
-      "20261122000005_tenant_backup_storage_bucket.sql",
-    ]);
+    expect(await applyMigrations(db.owner)).toEqual(["20261122000005_tenant_backup_storage_bucket.sql"]);
     const { rows } = await db.client.query(
       "select public, file_size_limit::text from storage.buckets where id = 'backups'",
     );
@@ -456,29 +441,21 @@ describe("on hosted Supabase, where the migration role owns neither Storage tabl
   };
 
   beforeAll(async () => {
-    await db.client.query("begin");
-    // tb_migrator plays hosted Supabase's `postgres`: not a superuser but BYPASSRLS, allowed to create in
-    // public and to write storage.buckets (Storage grants it that), not to create policies on storage.objects.
-    // It may create schemas in the database, as `postgres` may (the migration history has one of its own).
-    await db.client.query(
-      `create role tb_migrator nologin bypassrls; grant create on schema public to tb_migrator;
-       grant create on database ${db.name} to tb_migrator`,
-    );
-    await installSupabaseRoles(db.client, "tb_migrator");
+    db = await createTestDatabase("empty");
+    // Storage belongs to another role (a superuser here, supabase_storage_admin there), which grants the
+    // owner playing `postgres` its tables but not the right to create policies on storage.objects.
     await installFakeStorage(db.client);
-    await db.client.query(
-      "grant usage on schema storage to tb_migrator; grant all on storage.buckets to tb_migrator",
-    );
-    await installTinyApp(db.client);
-    db.client.on("notice", onNotice);
-    await db.client.query("set role tb_migrator");
-    await applyMigrations(inTransaction(db.client));
-    await db.client.query("reset role");
-    db.client.off("notice", onNotice);
+    await db.client.query(`grant usage on schema storage to ${db.ownerRole};
+                           grant all on storage.buckets to ${db.ownerRole}`);
+    await installSupabaseDefaults(db.owner);
+    await installTinyApp(db.owner);
+    db.owner.on("notice", onNotice);
+    await applyMigrations(db.owner);
+    db.owner.off("notice", onNotice);
   });
 
   afterAll(async () => {
-    await db.client.query("rollback");
+    await db?.drop();
   });
 
   it("still creates the private bucket, and says why it could not add the policy", async () => {

@@ -7,17 +7,13 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type pg from "pg";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyMigrations, MIGRATIONS_DIR, migrationFiles } from "../../scripts/migrate.ts";
-import { createTestDatabase, type TestDatabase } from "../support/database.ts";
-import {
-  API_ROLES,
-  catalogSnapshot,
-  installTinyApp,
-  inTransaction,
-  supabaseLikeDatabase,
-} from "./supabase-setup.ts";
+import type { TestDatabase } from "../support/database.ts";
+import { type PlainPostgres, startPlainPostgres } from "../support/plain-postgres.ts";
+import { API_ROLES } from "../support/roles.ts";
+import { catalogSnapshot, installTinyApp, supabaseLikeDatabase } from "./supabase-setup.ts";
 
 const MIGRATION_NAME = /^\d{14}_[a-z0-9_]+\.sql$/;
 const ACME = "00000000-0000-0000-0000-00000000000a";
@@ -123,34 +119,38 @@ describe("the migration files", () => {
 });
 
 describe("on plain PostgreSQL, without Supabase's roles", () => {
-  let db: TestDatabase;
+  // A server of its own: the shared test server has Supabase's roles (tests/support/plain-postgres.ts).
+  let server: PlainPostgres;
+  let client: pg.Client;
 
   beforeAll(async () => {
-    db = await createTestDatabase("empty");
-    await installTinyApp(db.client);
+    server = await startPlainPostgres();
+    client = new pg.Client({ connectionString: server.url });
+    await client.connect();
+    await installTinyApp(client);
   });
 
   afterAll(async () => {
-    await db?.drop();
+    await client?.end();
+    await server?.stop();
   });
 
-  it("apply, apply nothing more, then apply every file twice more without changing the catalog or the rows", async (context) => {
-    const roles = await db.client.query("select rolname from pg_roles where rolname = any($1)", [
+  it("apply, apply nothing more, then apply every file twice more without changing the catalog or the rows", async () => {
+    const roles = await client.query("select rolname from pg_roles where rolname = any($1)", [
       [...API_ROLES],
     ]);
-    // A TEST_DATABASE_URL server with Supabase's roles cannot show the plain-PostgreSQL path.
-    if (roles.rows.length > 0) context.skip();
-    await applyMigrations(db.client);
+    expect(roles.rows).toEqual([]);
+    await applyMigrations(client);
     // The bucket migration found no Storage and left it at that.
-    const storage = await db.client.query("select to_regnamespace('storage') as schema");
+    const storage = await client.query("select to_regnamespace('storage') as schema");
     expect(storage.rows).toEqual([{ schema: null }]);
-    await useTheInstallation(db.client);
-    await expectReapplyChangesNothing(db.client, () => applyMigrations(db.client), 2);
+    await useTheInstallation(client);
+    await expectReapplyChangesNothing(client, () => applyMigrations(client), 2);
   });
 
   it("leave PUBLIC, and so any other login role, no privilege on our functions, tables or sequences", async () => {
     // A NULL acl means the built-in default, which for a function includes EXECUTE for PUBLIC.
-    const { rows } = await db.client.query(`
+    const { rows } = await client.query(`
       select c.relname as name from pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
       where c.relnamespace = 'public'::regnamespace and a.grantee = 0
         and (c.relname like 'backup\\_logs%' or c.relname like 'tenant\\_backup\\_%')
@@ -158,16 +158,15 @@ describe("on plain PostgreSQL, without Supabase's roles", () => {
       select p.proname from pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
       where p.pronamespace = 'public'::regnamespace and a.grantee = 0 and p.proname like 'tenant\\_backup\\_%'`);
     expect(rows).toEqual([]);
-    // And in practice: a role nobody granted anything is refused. Created in a transaction rolled back, so
-    // the role never exists for the other test files.
-    await db.client.query("begin");
+    // And in practice: a role nobody granted anything is refused (on this test's own server).
+    await client.query("begin");
     try {
-      await db.client.query("create role tb_stranger nologin; set local role tb_stranger");
-      await expect(db.client.query("select public.tenant_backup_list_tenants()")).rejects.toMatchObject({
+      await client.query("create role tb_stranger nologin; set local role tb_stranger");
+      await expect(client.query("select public.tenant_backup_list_tenants()")).rejects.toMatchObject({
         code: "42501",
       });
     } finally {
-      await db.client.query("rollback");
+      await client.query("rollback");
     }
   });
 });
@@ -176,6 +175,7 @@ describe("on Supabase, with its roles, default privileges and storage schema", (
   let db: TestDatabase;
 
   beforeAll(async () => {
+    // Everything as the owner that plays Supabase's `postgres`, here also owning the storage schema.
     db = await supabaseLikeDatabase();
   });
 
@@ -184,7 +184,7 @@ describe("on Supabase, with its roles, default privileges and storage schema", (
   });
 
   it("apply, apply nothing more, then apply every file twice more without changing the catalog, the grants, the bucket or the rows", async () => {
-    const client = inTransaction(db.client);
+    const client = db.owner;
     await applyMigrations(client);
     await useTheInstallation(db.client);
     const snapshot = await catalogSnapshot(db.client);

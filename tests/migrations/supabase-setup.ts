@@ -1,17 +1,13 @@
 /**
- * What a Supabase database looks like to our migrations, rebuilt on the embedded PostgreSQL: the API roles,
- * the default privileges that grant everything new in `public` to them, and a minimal `storage` schema.
- *
- * Roles belong to the whole server, not to one database, and every test file shares that server. Creating
- * `anon` for real would leak into the other files (and make "plain PostgreSQL, no such roles" impossible to
- * test). So all of this happens inside one open transaction that the test rolls back: CREATE ROLE is
- * transactional and invisible to other sessions until commit. `inTransaction` lets applyMigrations run in
- * that transaction by turning its BEGIN/COMMIT/ROLLBACK into a savepoint.
+ * What a Supabase database looks like to our migrations, rebuilt on the test server: the API roles and the
+ * owner that plays `postgres` exist for the whole server (tests/support/roles.ts); per database come the
+ * default privileges that grant everything new in `public` to them (installSupabaseDefaults) and, here, a
+ * minimal `storage` schema and the smallest tenant app.
  */
 import type pg from "pg";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { installSupabaseDefaults } from "../support/roles.ts";
 
-export const API_ROLES = ["anon", "authenticated", "service_role"] as const;
 /** The roles a browser can act as: they must reach nothing we install. */
 export const CLIENT_ROLES = ["anon", "authenticated"] as const;
 
@@ -21,7 +17,10 @@ const TRANSACTION_TO_SAVEPOINT: Record<string, string> = {
   rollback: "rollback to savepoint apply_migration",
 };
 
-/** The same client, with applyMigrations' own transaction control turned into a savepoint of ours. */
+/**
+ * The same client, with applyMigrations' own transaction control turned into a savepoint of ours: a test
+ * runs the migrations inside a transaction it rolls back, to try several installs on one database.
+ */
 export function inTransaction(client: pg.ClientBase): pg.ClientBase {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   return new Proxy(client, {
@@ -34,24 +33,6 @@ export function inTransaction(client: pg.ClientBase): pg.ClientBase {
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
-}
-
-/**
- * Supabase's API roles and its default privileges (supabase/postgres: roles.sql, default privileges for the
- * role that runs migrations). `owner` is that role; by default the connection's own.
- */
-export async function installSupabaseRoles(client: pg.ClientBase, owner?: string): Promise<void> {
-  const forRole = owner ? ` for role ${owner}` : "";
-  await client.query(`
-    create role anon nologin noinherit;
-    create role authenticated nologin noinherit;
-    create role service_role nologin noinherit bypassrls;
-    grant usage on schema public to anon, authenticated, service_role;
-    alter default privileges${forRole} in schema public grant all on tables to anon, authenticated, service_role;
-    alter default privileges${forRole} in schema public grant all on functions to anon, authenticated, service_role;
-    alter default privileges${forRole} in schema public grant all on routines to anon, authenticated, service_role;
-    alter default privileges${forRole} in schema public grant all on sequences to anon, authenticated, service_role;
-  `);
 }
 
 /**
@@ -200,20 +181,13 @@ export async function clientPrivileges(client: pg.ClientBase): Promise<string[]>
 }
 
 /**
- * An empty test database set up as Supabase's (API roles, default privileges, Storage, the tiny app) inside
- * one open transaction, which `drop` rolls back first: the roles never outlive the test file.
+ * An empty test database set up as Supabase's by its owner (the role playing `postgres`): the default
+ * privileges, a Storage schema (the owner's here, so the migration may add its policy) and the tiny app.
  */
 export async function supabaseLikeDatabase(): Promise<TestDatabase> {
   const db = await createTestDatabase("empty");
-  await db.client.query("begin");
-  await installSupabaseRoles(db.client);
-  await installFakeStorage(db.client);
-  await installTinyApp(db.client);
-  return {
-    ...db,
-    async drop() {
-      await db.client.query("rollback");
-      await db.drop();
-    },
-  };
+  await installSupabaseDefaults(db.owner);
+  await installFakeStorage(db.owner);
+  await installTinyApp(db.owner);
+  return db;
 }

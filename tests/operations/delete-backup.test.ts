@@ -21,7 +21,7 @@ let second: { backupId: string; date: string };
 
 beforeAll(async () => {
   db = await createTestDatabase("migrated");
-  await installSmallApp(db.client);
+  await installSmallApp(db.owner);
   return async () => db.drop();
 });
 

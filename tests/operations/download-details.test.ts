@@ -29,7 +29,7 @@ let manifest: Manifest;
 beforeAll(async () => {
   server.listen({ onUnhandledRequest: "error" });
   db = await createTestDatabase("migrated");
-  await installSmallApp(db.client);
+  await installSmallApp(db.owner);
   local = await createTestServices(db.url);
   const result = await runManualBackup(local, ORG_A, { deadline: deadlineIn(local) });
   if (result.status !== "completed") throw new Error("backup did not complete");

@@ -17,7 +17,7 @@ const opened: TestServices[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase("migrated");
-  await installSmallApp(db.client);
+  await installSmallApp(db.owner);
   services = await createTestServices(db.url);
   opened.push(services);
 });

@@ -19,7 +19,7 @@ const taken: { backupId: string; type: string }[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase("migrated");
-  await installSmallApp(db.client);
+  await installSmallApp(db.owner);
   services = await createTestServices(db.url, {}, { clock: time });
   for (const day of ["2026-11-15", "2026-11-16", "2026-11-17", "2026-11-18"]) {
     taken.push({ ...(await backupAt(services, time.set, ORG_A, `${day}T09:00:00Z`)), type: "manual" });

@@ -23,7 +23,7 @@ const opened: TestServices[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase("migrated");
-  await installSmallApp(db.client);
+  await installSmallApp(db.owner);
   return async () => db.drop();
 });
 

@@ -46,8 +46,8 @@ export async function workspaceSnapshot(
 /** A migrated database with the restore-app schema, and its data unless `data` is false. */
 export async function createAppDatabase(data = true): Promise<TestDatabase> {
   const db = await createTestDatabase("migrated");
-  await db.client.query(fixture("restore-app.sql"));
-  if (data) await db.client.query(fixture("restore-app-data.sql"));
+  await db.owner.query(fixture("restore-app.sql"));
+  if (data) await db.owner.query(fixture("restore-app-data.sql"));
   return db;
 }
 

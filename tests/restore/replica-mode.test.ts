@@ -10,41 +10,40 @@
  * - Owner without it: "auto" falls back to mode "triggers"; the dry run says so beforehand, naming the
  *   triggers that will fire, and backup_logs records the mode and the warning.
  *
- * Each owner owns the app's tables and our SQL (the migrations run as it), the way `postgres` does on
- * Supabase. The roles belong to the whole server and are created here when absent.
+ * Each owner owns the app's tables and our SQL (the migrations run as it) and is the product's login, the
+ * way `postgres` is on Supabase; neither is a superuser. Both are cluster roles from tests/support/roles.ts.
  */
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
 import { applyMigrations } from "../../scripts/migrate.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { installSupabaseDefaults, OWNER, OWNER_WITHOUT_REPLICA, type OwnerRole } from "../support/roles.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
 import { snapshot } from "../support/snapshot.ts";
 import { APP_ENV, APP_TABLES, auditCounts, BACKUP_DATE, backup, fixture } from "./app.ts";
 
 /** Allowed to set session_replication_role, as supautils allows Supabase's `postgres`. */
-const GRANTED_OWNER = "tb_replica_owner";
+const GRANTED_OWNER = OWNER;
 /** Not allowed: plain PostgreSQL's default for a role that is not a superuser. */
-const PLAIN_OWNER = "tb_plain_owner";
+const PLAIN_OWNER = OWNER_WITHOUT_REPLICA;
 
-/** Creates `role` unless it exists (another test file may be creating it at the same moment). */
-async function ensureRole(client: pg.ClientBase, role: string) {
-  await client.query(`do $$ begin
-    if not exists (select 1 from pg_roles where rolname = '${role}') then create role ${role} nologin; end if;
-  exception when duplicate_object or unique_violation then null;
-  end $$`);
+/** A database owned by `owner`, holding the restore app and our SQL, all created connected as `owner`. */
+async function ownedDatabase(owner: OwnerRole): Promise<TestDatabase> {
+  const db = await createTestDatabase("empty", { owner });
+  await installSupabaseDefaults(db.owner);
+  await db.owner.query(fixture("restore-app.sql"));
+  await db.owner.query(fixture("restore-app-data.sql"));
+  await applyMigrations(db.owner);
+  return db;
 }
 
-/** A database owned by `owner`, holding the restore app and our SQL, all created as `owner`. */
-async function ownedDatabase(owner: string): Promise<TestDatabase> {
-  const db = await createTestDatabase("empty");
-  await db.client.query(`alter database ${db.name} owner to ${owner}`);
-  await db.client.query(`set role ${owner}`);
-  await db.client.query(fixture("restore-app.sql"));
-  await db.client.query(fixture("restore-app-data.sql"));
-  await applyMigrations(db.client);
-  await db.client.query("reset role");
-  return db;
+/** Whether the product's login (the database URL the services get) is a superuser: it must not be. */
+async function productLogin(db: TestDatabase) {
+  const { rows } = await db.client.query("select rolname, rolsuper from pg_roles where rolname = $1", [
+    decodeURIComponent(new URL(db.url).username),
+  ]);
+  return rows[0];
 }
 
 /** The app at work on w1 after the backup: a contact goes, another changes. */
@@ -100,10 +99,6 @@ describe("with an owner allowed to set session_replication_role", () => {
   let services: TestServices;
 
   beforeAll(async () => {
-    const admin = await createTestDatabase("empty");
-    await ensureRole(admin.client, GRANTED_OWNER);
-    await admin.client.query(`grant set on parameter session_replication_role to ${GRANTED_OWNER}`);
-    await admin.drop();
     db = await ownedDatabase(GRANTED_OWNER);
     services = await createTestServices(db.url, APP_ENV);
     await backup(services, "w1");
@@ -119,8 +114,9 @@ describe("with an owner allowed to set session_replication_role", () => {
       "select pg_get_userbyid(proowner) as owner, prosecdef from pg_proc where proname = 'tenant_backup_apply'",
     );
     expect(owner.rows).toEqual([{ owner: GRANTED_OWNER, prosecdef: true }]);
+    expect(await productLogin(db)).toEqual({ rolname: GRANTED_OWNER, rolsuper: false });
     const original = await snapshot(db.client, [...APP_TABLES]);
-    await changeW1(db.client, "granted");
+    await changeW1(db.owner, "granted");
     await db.client.query("truncate audit_events");
 
     const outcome = await restoreW1(services, false);
@@ -138,10 +134,6 @@ describe("with an owner not allowed to set session_replication_role", () => {
   let services: TestServices;
 
   beforeAll(async () => {
-    const admin = await createTestDatabase("empty");
-    await ensureRole(admin.client, PLAIN_OWNER);
-    await admin.client.query(`revoke set on parameter session_replication_role from ${PLAIN_OWNER}`);
-    await admin.drop();
     db = await ownedDatabase(PLAIN_OWNER);
     services = await createTestServices(db.url, APP_ENV);
     await backup(services, "w1");
@@ -159,7 +151,8 @@ describe("with an owner not allowed to set session_replication_role", () => {
     "reference the restored rows";
 
   it("warns in the dry run that the restore will run in triggers mode, naming the triggers", async () => {
-    await changeW1(db.client, "plain");
+    expect(await productLogin(db)).toEqual({ rolname: PLAIN_OWNER, rolsuper: false });
+    await changeW1(db.owner, "plain");
     await db.client.query("truncate audit_events");
     const outcome = await restoreW1(services, true);
     if (outcome.status !== "done") throw new Error(`restore: ${outcome.status}`);

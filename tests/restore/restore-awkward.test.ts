@@ -35,9 +35,9 @@ function tenantSnapshot(predicate: string) {
 
 beforeAll(async () => {
   db = await createTestDatabase("migrated");
-  await db.client.query(fixture("awkward-schema.sql"));
-  await db.client.query(fixture("awkward-data.sql"));
-  await db.client.query(fixture("restore-types.sql"));
+  await db.owner.query(fixture("awkward-schema.sql"));
+  await db.owner.query(fixture("awkward-data.sql"));
+  await db.owner.query(fixture("restore-types.sql"));
   // Small pages and parts: the restore reads many files per table.
   services = await createTestServices(db.url, {
     TENANT_ROOT_TABLE: "tenants",
@@ -54,7 +54,7 @@ afterAll(async () => {
 
 /** Changes tenant 1 in every way a restore must undo; answers what the dry run must report for entries. */
 async function changeTenantOne() {
-  const q = async (sql: string) => (await db.client.query(sql)).rowCount ?? 0;
+  const q = async (sql: string) => (await db.owner.query(sql)).rowCount ?? 0;
   // Every column of the three special rows gets another value.
   await q(`update oddities set big = 0, exact = 1, f8 = 0, f4 = 0, ts = now(), d = current_date, iv = '1 day',
              raw = '\\x01', tags = '{x}', grid = '{1}', doc = '{}', doc_json = '{}', feeling = 'happy',
@@ -169,11 +169,11 @@ describe("restore of a schema with every awkward type", () => {
     const before = await snapshot(db.client, [`(select ${columns} from oddities where tenant_id = 1)`]);
 
     // The expression changes after the backup, and some of the tenant's rows go.
-    await db.client.query(
+    await db.owner.query(
       "delete from oddities where id in (select id from oddities where tenant_id = 1 order by id limit 20)",
     );
-    await db.client.query("alter table oddities drop column doubled");
-    await db.client.query(
+    await db.owner.query("alter table oddities drop column doubled");
+    await db.owner.query(
       "alter table oddities add column doubled numeric generated always as (exact * 3) stored",
     );
 

@@ -26,7 +26,8 @@ let db: TestDatabase;
 let services: TestServices;
 let original: Record<string, string>;
 
-const q = (sql: string) => db.client.query(sql);
+// The app at work: its own role changes its data and schema, as `postgres` does on Supabase.
+const q = (sql: string) => db.owner.query(sql);
 const everything = () => snapshot(db.client, [...APP_TABLES]);
 const body = (extra: Record<string, unknown> = {}) => ({
   organization_id: "w1",

@@ -36,7 +36,7 @@ afterAll(async () => {
 
 /** Changes Acme's data in every way a restore must undo; answers the expected dry-run counts. */
 async function changeAcme() {
-  const q = (sql: string) => db.client.query(sql);
+  const q = (sql: string) => db.owner.query(sql);
   const deletedLines = (
     await q(`delete from invoice_line_items where id in (select li.id from invoice_line_items li
              join rental_invoices ri on ri.id = li.invoice_id where ri.organization_id = '${acme}' order by li.id limit 25)`)

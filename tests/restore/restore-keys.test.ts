@@ -21,7 +21,8 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const q = (sql: string) => db.client.query(sql);
+// The app at work: its own role changes its data and schema, as `postgres` does on Supabase.
+const q = (sql: string) => db.owner.query(sql);
 
 /** last_value of the sequence behind each key (null: never drawn from since it was reset). */
 async function sequences() {

@@ -26,7 +26,7 @@ const tags = (predicate: string) =>
 
 beforeAll(async () => {
   db = await createAppDatabase();
-  await db.client.query(fixture("restore-no-key.sql"));
+  await db.owner.query(fixture("restore-no-key.sql"));
   services = await createTestServices(db.url, APP_ENV);
 });
 

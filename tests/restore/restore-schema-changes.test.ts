@@ -13,7 +13,8 @@ import { APP_ENV, APP_TABLES, BACKUP_DATE, backup, createAppDatabase, restore, r
 let db: TestDatabase;
 let services: TestServices;
 
-const q = (sql: string) => db.client.query(sql);
+// The app at work: its own role changes its data and schema, as `postgres` does on Supabase.
+const q = (sql: string) => db.owner.query(sql);
 /** The tables with the columns the backup knows (those of the fixture), whatever was added since. */
 const CONTACT_COLUMNS = "id, workspace_id, first_name, last_name, email, phone, full_name";
 const asBackedUp = (contactColumns = CONTACT_COLUMNS) =>

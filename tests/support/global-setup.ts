@@ -1,7 +1,9 @@
 /**
  * Starts one embedded PostgreSQL for the test run (or uses TEST_DATABASE_URL, a server where we may create
- * databases) and prepares two template databases: migrated, and migrated with the demo app. Test files
- * clone them (tests/support/database.ts), which takes milliseconds.
+ * databases and roles) with Supabase's cluster roles (roles.ts), and prepares two template databases owned
+ * by the owner role: migrated, and migrated with the demo app. The demo app and our migrations are
+ * installed connected AS the owner, under Supabase's default privileges, as `supabase db push` does on a
+ * hosted project. Test files clone the templates (tests/support/database.ts), which takes milliseconds.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,6 +13,7 @@ import type { TestProject } from "vitest/node";
 import { installDemo } from "../../scripts/demo/install.ts";
 import { startEmbeddedPostgres } from "../../scripts/embedded-postgres.ts";
 import { applyMigrations } from "../../scripts/migrate.ts";
+import { installClusterRoles, installSupabaseDefaults, OWNER, urlAs } from "./roles.ts";
 
 export const TEMPLATE_MIGRATED = "tb_template_migrated";
 export const TEMPLATE_DEMO = "tb_template_demo";
@@ -21,20 +24,19 @@ declare module "vitest" {
   }
 }
 
-async function createTemplate(adminUrl: string, name: string, prepare: (client: pg.Client) => Promise<void>) {
+async function createTemplate(adminUrl: string, name: string, prepare: (owner: pg.Client) => Promise<void>) {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`drop database if exists ${name}`);
-  await admin.query(`create database ${name}`);
+  await admin.query(`create database ${name} owner ${OWNER}`);
   await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
+  const owner = new pg.Client({ connectionString: urlAs(adminUrl, OWNER, name) });
+  await owner.connect();
   try {
-    await prepare(client);
+    await installSupabaseDefaults(owner);
+    await prepare(owner);
   } finally {
-    await client.end();
+    await owner.end();
   }
 }
 
@@ -48,10 +50,17 @@ export default async function setup(project: TestProject) {
     adminUrl = server.url;
     stop = server.stop;
   }
-  await createTemplate(adminUrl, TEMPLATE_MIGRATED, (client) => applyMigrations(client).then(() => {}));
-  await createTemplate(adminUrl, TEMPLATE_DEMO, async (client) => {
-    await installDemo(client);
-    await applyMigrations(client);
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await installClusterRoles(admin);
+  } finally {
+    await admin.end();
+  }
+  await createTemplate(adminUrl, TEMPLATE_MIGRATED, (owner) => applyMigrations(owner).then(() => {}));
+  await createTemplate(adminUrl, TEMPLATE_DEMO, async (owner) => {
+    await installDemo(owner);
+    await applyMigrations(owner);
   });
   project.provide("pgAdminUrl", adminUrl);
   return async () => {

@@ -58,7 +58,7 @@ const tokenOf = (user: keyof typeof USERS) => authority.sign(USERS[user].id, { k
 beforeAll(async () => {
   authority = await createAuthority();
   db = await createTestDatabase("migrated");
-  await installSmallApp(db.client);
+  await installSmallApp(db.owner);
   const env = { ...AUTH_ENV, LOG_LEVEL: "silent", SUPABASE_ANON_KEY: "anon-key-for-tests" };
   services = await createTestServices(db.url, env);
   shortBudget = await createTestServices(db.url, { ...env, BACKUP_TIME_BUDGET_MS: "1" });
