@@ -36,7 +36,10 @@ export type DatabaseErrorCode =
   | "not_found"
   /** Bad argument (SQLSTATE 22xxx, 42xxx) or anything else the database refused: a bug, never retried. */
   | "failed"
-  /** Connection lost, timeout, 5xx, serialization failure or deadlock: safe to retry when the call is. */
+  /**
+   * Connection lost, statement timeout or cancel, 5xx, serialization failure or deadlock: safe to retry
+   * when the call is (lib/db/retrying.ts decides which calls are).
+   */
   | "transient"
   /** Credentials refused. */
   | "unauthorized";
@@ -57,8 +60,9 @@ export function codeForSqlState(sqlState: string | undefined): DatabaseErrorCode
   if (!sqlState) return "failed";
   if (sqlState === "P0002") return "not_found";
   if (sqlState === "28P01" || sqlState === "28000" || sqlState === "42501") return "unauthorized";
-  // Serialization failure, deadlock, connection exceptions, admin shutdown, too many connections.
-  if (["40001", "40P01", "57P01", "57P02", "57P03", "53300"].includes(sqlState)) return "transient";
+  // Serialization failure, deadlock, statement timeout or cancel (57014: over PostgREST, the
+  // authenticator's 8 s), connection exceptions, admin shutdown, too many connections.
+  if (["40001", "40P01", "57014", "57P01", "57P02", "57P03", "53300"].includes(sqlState)) return "transient";
   if (sqlState.startsWith("08")) return "transient";
   return "failed";
 }

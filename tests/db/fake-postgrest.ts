@@ -1,8 +1,22 @@
 /**
  * Supabase's PostgREST for msw, for `POST {url}/rest/v1/rpc/:fn` only, answering the way the documented
- * service does (PostgREST docs: references/api/functions and references/errors) while the SQL runs in the
- * REAL test PostgreSQL, so that supabase-js `rpc()` is exercised unmodified against our own functions:
+ * service does (PostgREST docs: references/api/functions, references/transactions, references/errors) while
+ * the SQL runs in the REAL test PostgreSQL, so that supabase-js `rpc()` is exercised unmodified against our
+ * own functions:
  *
+ * - Credentials like the platform: the API gateway refuses a missing or unknown `apikey` with its own 401
+ *   `{message, hint}`. PostgREST verifies the `Authorization: Bearer` JWT with the project's secret (401
+ *   PGRST301 and a WWW-Authenticate header when it fails) and takes the database role from its `role`
+ *   claim; without any Authorization the request runs as `anon`. Nothing is refused by a rule of the fake:
+ *   the grants decide (42501, answered 401 for anon and 403 for an authenticated role).
+ * - It logs in as `authenticator` and runs each request in its own transaction: `BEGIN` (READ ONLY when the
+ *   function is STABLE or IMMUTABLE), `SET LOCAL ROLE` to the claim's role, `request.jwt.claims` and
+ *   `request.jwt.claim.role` set locally, the impersonated role's own settings (ALTER ROLE … SET) and the
+ *   function's hoisted settings (statement_timeout, default_transaction_isolation,
+ *   plan_filter.statement_cost) set locally, the call, then COMMIT, or ROLLBACK on an error.
+ * - statement_timeout is the authenticator's (Supabase: 8 s, which the service role inherits) unless the
+ *   role or the function sets its own; `authenticatorStatementTimeout` plays another value, so that tests
+ *   need not wait 8 s. A timeout is SQLSTATE 57014, which PostgREST answers with HTTP 500.
  * - The body is a JSON object of named arguments. The function is found by name and by that set of names
  *   (every key a parameter, every parameter without a default given), else 404 PGRST202; several
  *   matching overloads are 300 PGRST203. Each value becomes its parameter's type the way PostgREST's
@@ -10,29 +24,33 @@
  * - A function returning a scalar answers that value as the JSON body (jsonb `null` is the body `null`);
  *   a set-returning one a JSON array of at most `maxRows` rows (db-max-rows, 1000 on Supabase).
  * - A PostgreSQL error answers `{code, message, details, hint}` with the documented SQLSTATE → HTTP
- *   table: e.g. P0001 400, other P0* (P0002 "no data found") 500, 40* 500, 08* 503, 42501 403 (the
- *   caller is authenticated), 42883 404, anything unlisted (22xxx, 42xxx) 400.
- * - Credentials like the platform: the API gateway refuses a missing or wrong `apikey` with its own 401
- *   `{message, hint}`; PostgREST then refuses an `Authorization: Bearer` that is not the key with 401
- *   PGRST301 and a WWW-Authenticate header. Without any Authorization the request runs as `anon`, which
- *   may not execute our functions: 401 with SQLSTATE 42501.
+ *   table: e.g. P0001 400, other P0* (P0002 "no data found") 500, 40* 500, 57* 500, 08* 503, 42883 404,
+ *   anything unlisted (22xxx, 42xxx) 400.
  *
  * Faults for retry tests: the next N matching requests fail with a 503 (PGRST002), 504 (PGRST003), a
  * gateway's HTML 502, or a network error, either before the SQL runs or after it committed (the answer
  * lost on the way back); and a delay before answering.
  */
+import { errors as joseErrors, jwtVerify } from "jose";
 import { delay, HttpResponse, http } from "msw";
 import pg from "pg";
 
 export interface FakePostgrestOptions {
   /** The project URL, as given to createClient. */
   url: string;
-  /** The service role key: both `apikey` and `Authorization: Bearer` must carry it. */
-  key: string;
-  /** The database the SQL runs in. */
+  /** The keys the API gateway accepts as `apikey` (the project's anon and service role keys). */
+  apiKeys: string[];
+  /** The project's JWT secret: PostgREST verifies every bearer token with it (HS256). */
+  jwtSecret: string;
+  /** PostgREST's own login: the `authenticator` role's connection string to the test database. */
   databaseUrl: string;
   /** PostgREST's db-max-rows for set-returning functions. Default 1000, Supabase's default. */
   maxRows?: number;
+  /**
+   * The authenticator's statement_timeout (e.g. "300ms"), in place of the one its role has on the server
+   * (Supabase's 8 s, see tests/support/roles.ts). Default: the role's.
+   */
+  authenticatorStatementTimeout?: string;
 }
 
 export type Fault = "503" | "504" | "502-html" | "network";
@@ -68,13 +86,32 @@ interface Param {
 interface Candidate {
   params: Param[];
   returnsSet: boolean;
+  /** VOLATILE functions run READ WRITE; STABLE and IMMUTABLE ones READ ONLY. */
+  volatile: boolean;
+  /** The function's hoisted `SET` clauses, applied to the request's transaction. */
+  settings: [string, string][];
 }
+
+/** PostgREST's db-hoisted-tx-settings default: function settings applied to the whole transaction. */
+const HOISTED_SETTINGS = new Set([
+  "statement_timeout",
+  "plan_filter.statement_cost",
+  "default_transaction_isolation",
+]);
+/** The role PostgREST uses for requests without a JWT (db-anon-role on Supabase). */
+const ANON_ROLE = "anon";
 
 const NAME = /^[a-z_][a-z0-9_]*$/;
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
 
 export function createFakePostgrest(options: FakePostgrestOptions) {
-  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 4 });
+  const timeout = options.authenticatorStatementTimeout;
+  const pool = new pg.Pool({
+    connectionString: options.databaseUrl,
+    max: 4,
+    // A session default, as an ALTER ROLE authenticator SET would give it at login.
+    ...(timeout ? { options: `-c statement_timeout=${timeout}` } : {}),
+  });
   pool.on("error", () => {});
   const maxRows = options.maxRows ?? 1000;
   const calls: RpcCall[] = [];
@@ -120,8 +157,14 @@ export function createFakePostgrest(options: FakePostgrestOptions) {
     }
   }
 
-  /** The gateway and PostgREST's JWT check; undefined when the request may go on. */
-  function refuse(request: Request): Response | undefined {
+  /** Who a request runs as: the JWT's `role` claim, and the claims themselves. */
+  interface Identity {
+    role: string;
+    claims: Record<string, unknown>;
+  }
+
+  /** The gateway's key check and PostgREST's JWT check: the identity, or the refusal. */
+  async function authenticate(request: Request): Promise<Identity | Response> {
     const apikey = request.headers.get("apikey");
     if (!apikey) {
       return HttpResponse.json(
@@ -132,18 +175,26 @@ export function createFakePostgrest(options: FakePostgrestOptions) {
         { status: 401 },
       );
     }
-    if (apikey !== options.key) {
+    if (!options.apiKeys.includes(apikey)) {
       return HttpResponse.json(
         { message: "Invalid API key", hint: "Double check your Supabase `anon` or `service_role` API key." },
         { status: 401 },
       );
     }
     const auth = request.headers.get("authorization");
-    if (auth === null) return undefined; // runs as anon: refused by the grants, see answer()
-    const token = /^Bearer\s+(.+)$/i.exec(auth)?.[1];
-    if (token !== options.key) {
-      const message = "JWSError JWSInvalidSignature";
-      return HttpResponse.json(errorBody("PGRST301", message), {
+    if (auth === null) return { role: ANON_ROLE, claims: {} };
+    const token = /^Bearer\s+(.+)$/i.exec(auth)?.[1] ?? "";
+    try {
+      const { payload } = await jwtVerify(token, new TextEncoder().encode(options.jwtSecret), {
+        algorithms: ["HS256"],
+      });
+      const role = typeof payload.role === "string" ? payload.role : ANON_ROLE;
+      return { role, claims: payload as Record<string, unknown> };
+    } catch (err) {
+      const expired = err instanceof joseErrors.JWTExpired;
+      const code = expired ? "PGRST303" : "PGRST301";
+      const message = expired ? "JWT expired" : "JWSError JWSInvalidSignature";
+      return HttpResponse.json(errorBody(code, message), {
         status: 401,
         headers: {
           ...JSON_HEADERS,
@@ -151,7 +202,17 @@ export function createFakePostgrest(options: FakePostgrestOptions) {
         },
       });
     }
-    return undefined;
+  }
+
+  /** The impersonated role's ALTER ROLE … SET settings, which PostgREST applies to each request. */
+  async function roleSettings(role: string): Promise<[string, string][]> {
+    const { rows } = await pool.query<{ setting: string }>(
+      `select unnest(s.setconfig) as setting from pg_db_role_setting s join pg_roles r on r.oid = s.setrole
+       where r.rolname = $1 and s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
+       order by s.setdatabase`,
+      [role],
+    );
+    return rows.map((r) => splitSetting(r.setting));
   }
 
   async function candidates(fn: string): Promise<Candidate[]> {
@@ -160,8 +221,11 @@ export function createFakePostgrest(options: FakePostgrestOptions) {
       types: string[];
       ndefaults: number;
       retset: boolean;
+      volatile: boolean;
+      config: string[] | null;
     }>(
       `select p.proargnames as names, p.pronargdefaults as ndefaults, p.proretset as retset,
+              p.provolatile = 'v' as volatile, p.proconfig as config,
               array(select format_type(t, null) from unnest(p.proargtypes::oid[]) with ordinality u(t, o) order by o)
                 as types
        from pg_proc p join pg_namespace n on n.oid = p.pronamespace
@@ -171,6 +235,8 @@ export function createFakePostgrest(options: FakePostgrestOptions) {
     );
     return result.rows.map((row) => ({
       returnsSet: row.retset,
+      volatile: row.volatile,
+      settings: (row.config ?? []).map(splitSetting).filter(([name]) => HOISTED_SETTINGS.has(name)),
       params: row.types.map((type, i) => ({
         name: row.names?.[i] ?? "",
         type,
@@ -200,7 +266,7 @@ export function createFakePostgrest(options: FakePostgrestOptions) {
     return { status, body: JSON.stringify(body), executed: false };
   }
 
-  async function answer(fn: string, args: Record<string, unknown>, request: Request): Promise<Answer> {
+  async function answer(fn: string, args: Record<string, unknown>, identity: Identity): Promise<Answer> {
     const keys = Object.keys(args).sort();
     let all: Candidate[];
     try {
@@ -234,10 +300,6 @@ export function createFakePostgrest(options: FakePostgrestOptions) {
       );
     }
     const candidate = found[0] as Candidate;
-    if (request.headers.get("authorization") === null) {
-      // No JWT: PostgREST switches to the anon role, from which our grants migration revokes EXECUTE.
-      return failure(401, errorBody("42501", `permission denied for function ${fn}`));
-    }
     const given = candidate.params.filter((p) => Object.hasOwn(args, p.name));
     const list = given.map((p, i) => `${p.name} => $${i + 1}::${p.type}`).join(", ");
     const values = given.map((p) => parameterValue(p.type, args[p.name]));
@@ -245,22 +307,48 @@ export function createFakePostgrest(options: FakePostgrestOptions) {
       ? `select coalesce(json_agg(r), '[]')::text as body
          from (select * from public.${fn}(${list}) limit ${maxRows}) r`
       : `select coalesce(to_json(public.${fn}(${list}))::text, 'null') as body`;
+    let client: pg.PoolClient;
     try {
-      const result = await pool.query<{ body: string }>({ text, values });
+      client = await pool.connect();
+    } catch (err) {
+      return failure(
+        503,
+        errorBody("PGRST001", "Database client error. Retrying the connection.", (err as Error).message),
+      );
+    }
+    let broken = false;
+    try {
+      await client.query(candidate.volatile ? "begin" : "begin read only");
+      await client.query(`set local role ${pg.escapeIdentifier(identity.role)}`);
+      await client.query(
+        "select set_config('request.jwt.claims', $1, true), set_config('request.jwt.claim.role', $2, true)",
+        [JSON.stringify(identity.claims), identity.role],
+      );
+      for (const [name, value] of [...(await roleSettings(identity.role)), ...candidate.settings]) {
+        await client.query("select set_config($1, $2, true)", [name, value]);
+      }
+      const result = await client.query<{ body: string }>({ text, values });
+      await client.query("commit");
       return { status: 200, body: result.rows[0]?.body ?? "null", executed: true };
     } catch (err) {
       const e = err as { code?: string; message?: string; detail?: string; hint?: string };
+      await client.query("rollback").catch(() => {
+        broken = true;
+      });
       if (typeof e.code !== "string" || !/^[0-9A-Z]{5}$/.test(e.code)) {
         // The database was not reached: PostgREST's own connection error.
+        broken = true;
         return failure(
           503,
           errorBody("PGRST001", "Database client error. Retrying the connection.", e.message ?? null),
         );
       }
       return failure(
-        statusForSqlState(e.code),
+        statusForSqlState(e.code, identity.role !== ANON_ROLE),
         errorBody(e.code, e.message ?? "", e.detail ?? null, e.hint ?? null),
       );
+    } finally {
+      client.release(broken);
     }
   }
 
@@ -286,15 +374,15 @@ export function createFakePostgrest(options: FakePostgrestOptions) {
       const record = (call: Omit<RpcCall, "fn">) => calls.push({ fn, ...call });
       if (delayMs > 0 && (delayFn === undefined || delayFn === fn)) await delay(delayMs);
 
-      const refused = refuse(request);
-      if (refused) {
+      const identity = await authenticate(request);
+      if (identity instanceof Response) {
         record({
           args: undefined,
-          status: refused.status,
-          body: await refused.clone().text(),
+          status: identity.status,
+          body: await identity.clone().text(),
           executed: false,
         });
-        return refused;
+        return identity;
       }
       const profile = request.headers.get("content-profile");
       if (profile !== null && profile !== "public") {
@@ -329,7 +417,7 @@ export function createFakePostgrest(options: FakePostgrestOptions) {
 
       const rule = takeFault(fn);
       if (rule && !rule.afterCommit) return faulty(fn, named, rule.fault, false);
-      const result = await answer(fn, named, request);
+      const result = await answer(fn, named, identity);
       // afterCommit: the work is done, but the answer never arrives.
       if (rule) return faulty(fn, named, rule.fault, result.executed);
       record({ args: named, status: result.status, body: result.body, executed: result.executed });
@@ -359,6 +447,12 @@ export function createFakePostgrest(options: FakePostgrestOptions) {
     },
     close: () => pool.end(),
   };
+}
+
+/** "name=value" as pg_db_role_setting and proconfig store a setting. */
+function splitSetting(setting: string): [string, string] {
+  const at = setting.indexOf("=");
+  return [setting.slice(0, at), setting.slice(at + 1)];
 }
 
 /** PostgREST's documented SQLSTATE → HTTP status table (references/errors, "HTTP Status Codes"). */

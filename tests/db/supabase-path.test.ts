@@ -22,9 +22,9 @@ import { deadlineIn } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
 import { createFakePostgrest } from "./fake-postgrest.ts";
+import { PROJECT_JWT_SECRET, type ProjectKeys, projectKeys } from "./supabase-keys.ts";
 
 const PROJECT_URL = "https://fake-project.supabase.co";
-const KEY = "service-role-key-for-tests";
 const PAGE_ROWS = 100;
 const DATE = "2026-11-22";
 const LAYOUT = {
@@ -33,17 +33,19 @@ const LAYOUT = {
   BACKUP_PAGE_ROWS: String(PAGE_ROWS),
   BACKUP_MAX_FILE_BYTES: "65536",
 };
-const RPC_ENV = {
+/** The environment of the Supabase path: the project URL and its service role key, no DATABASE_URL. */
+const rpcEnv = () => ({
   ...LAYOUT,
   DATABASE_URL: "",
   SUPABASE_URL: PROJECT_URL,
-  SUPABASE_SERVICE_ROLE_KEY: KEY,
+  SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
   BACKUP_STORAGE: "local",
-};
+});
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), "utf8");
 
 let db: TestDatabase;
+let keys: ProjectKeys;
 let fake: ReturnType<typeof createFakePostgrest>;
 let server: SetupServer;
 let direct: TestServices;
@@ -52,13 +54,19 @@ let postgres: PostgresCaller;
 
 beforeAll(async () => {
   db = await createTestDatabase("migrated");
-  await db.client.query(fixture("awkward-schema.sql"));
-  await db.client.query(fixture("awkward-data.sql"));
-  fake = createFakePostgrest({ url: PROJECT_URL, key: KEY, databaseUrl: db.url });
+  await db.owner.query(fixture("awkward-schema.sql"));
+  await db.owner.query(fixture("awkward-data.sql"));
+  keys = await projectKeys();
+  fake = createFakePostgrest({
+    url: PROJECT_URL,
+    apiKeys: [keys.anon, keys.serviceRole],
+    jwtSecret: PROJECT_JWT_SECRET,
+    databaseUrl: db.authenticatorUrl,
+  });
   server = setupServer(...fake.handlers);
   server.listen({ onUnhandledRequest: "error" });
   direct = await createTestServices(db.url, LAYOUT);
-  viaRpc = await createTestServices(db.url, RPC_ENV);
+  viaRpc = await createTestServices(db.url, rpcEnv());
   postgres = new PostgresCaller(db.url, { max: 1 });
 });
 
@@ -76,7 +84,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-function client(key = KEY, options: SupabaseClientOptions<"public"> = {}) {
+function client(key = keys.serviceRole, options: SupabaseClientOptions<"public"> = {}) {
   return createClient(PROJECT_URL, key, {
     ...options,
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
@@ -244,7 +252,7 @@ describe("a backup through supabase-js rpc()", () => {
 
 describe("errors through rpc(), as DatabaseError codes", () => {
   it("a wrong service key: unauthorized, and not retried", async () => {
-    const wrong = await createTestServices(db.url, { ...RPC_ENV, SUPABASE_SERVICE_ROLE_KEY: "not-the-key" });
+    const wrong = await createTestServices(db.url, { ...rpcEnv(), SUPABASE_SERVICE_ROLE_KEY: "not-the-key" });
     try {
       const err = await databaseErrorOf(backup(wrong, "1", "never"));
       expect(err.code).toBe("unauthorized");
@@ -261,7 +269,7 @@ describe("errors through rpc(), as DatabaseError codes", () => {
 
   it("a right apikey with a wrong JWT: PostgREST's PGRST301, unauthorized", async () => {
     const caller = new SupabaseCaller(
-      client(KEY, { global: { headers: { Authorization: "Bearer forged" } } }),
+      client(keys.serviceRole, { global: { headers: { Authorization: "Bearer forged" } } }),
     );
     const err = await databaseErrorOf(caller.call("tenant_backup_run_get", { p_backup_id: "x" }));
     expect(err.code).toBe("unauthorized");
@@ -471,7 +479,7 @@ describe("the fake PostgREST itself, over plain fetch", () => {
       headers: { "content-type": "application/json", ...init.headers },
       body: init.body ?? "{}",
     });
-  const auth = { apikey: KEY, authorization: `Bearer ${KEY}` };
+  const auth = () => ({ apikey: keys.serviceRole, authorization: `Bearer ${keys.serviceRole}` });
 
   it("refuses a request without an apikey at the gateway", async () => {
     const response = await rpc("tenant_backup_runs_on", { body: JSON.stringify({ p_date: DATE }) });
@@ -481,7 +489,7 @@ describe("the fake PostgREST itself, over plain fetch", () => {
 
   it("runs a request without a JWT as anon, which may not execute our functions", async () => {
     const response = await rpc("tenant_backup_runs_on", {
-      headers: { apikey: KEY },
+      headers: { apikey: keys.serviceRole },
       body: JSON.stringify({ p_date: DATE }),
     });
     expect(response.status).toBe(401);
@@ -490,7 +498,7 @@ describe("the fake PostgREST itself, over plain fetch", () => {
 
   it("answers a scalar jsonb as the JSON value itself, defaults applying to missing arguments", async () => {
     const response = await rpc("tenant_backup_history", {
-      headers: auth,
+      headers: auth(),
       body: JSON.stringify({ p_org: "nobody" }),
     });
     expect(response.status).toBe(200);
@@ -499,15 +507,15 @@ describe("the fake PostgREST itself, over plain fetch", () => {
   });
 
   it("refuses invalid JSON, another schema and an unknown argument", async () => {
-    const invalid = await rpc("tenant_backup_history", { headers: auth, body: "{nope" });
+    const invalid = await rpc("tenant_backup_history", { headers: auth(), body: "{nope" });
     expect([invalid.status, (await invalid.json()).code]).toEqual([400, "PGRST102"]);
     const schema = await rpc("tenant_backup_history", {
-      headers: { ...auth, "content-profile": "private" },
+      headers: { ...auth(), "content-profile": "private" },
       body: JSON.stringify({ p_org: "x" }),
     });
     expect([schema.status, (await schema.json()).code]).toEqual([406, "PGRST106"]);
     const extra = await rpc("tenant_backup_history", {
-      headers: auth,
+      headers: auth(),
       body: JSON.stringify({ p_org: "x", p_nope: 1 }),
     });
     expect([extra.status, (await extra.json()).code]).toEqual([404, "PGRST202"]);

@@ -13,12 +13,12 @@ import type { Services } from "../../lib/services.ts";
 import type { BackupStorage } from "../../lib/storage/port.ts";
 import { DEMO_ORGANIZATIONS } from "../../scripts/demo/install.ts";
 import { createFakePostgrest } from "../db/fake-postgrest.ts";
+import { PROJECT_JWT_SECRET, projectKeys } from "../db/supabase-keys.ts";
 import { call } from "../support/call.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
 
 const PROJECT_URL = "https://fake-project.supabase.co";
-const KEY = "service-role-key-for-tests";
 
 const [acme, bluewater, cedar] = DEMO_ORGANIZATIONS.map((o) => o.id) as [string, string, string];
 const bare = (id: string) => id.replaceAll("-", "");
@@ -32,19 +32,26 @@ const server = setupServer();
 beforeAll(async () => {
   db = await createTestDatabase("demo");
   services = await createTestServices(db.url);
-  fake = createFakePostgrest({ url: PROJECT_URL, key: KEY, databaseUrl: db.url });
+  const keys = await projectKeys();
+  fake = createFakePostgrest({
+    url: PROJECT_URL,
+    apiKeys: [keys.anon, keys.serviceRole],
+    jwtSecret: PROJECT_JWT_SECRET,
+    databaseUrl: db.authenticatorUrl,
+  });
   server.listen({ onUnhandledRequest: "error" });
   server.use(...fake.handlers);
   viaRpc = await createTestServices(db.url, {
     DATABASE_URL: "",
     SUPABASE_URL: PROJECT_URL,
-    SUPABASE_SERVICE_ROLE_KEY: KEY,
+    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
     BACKUP_STORAGE: "local",
     // The same backup folder as the direct path: one installation, two ways to its database.
     BACKUP_DIR: services.backupDir,
   });
   // Key types other than uuid, each in a schema of its own: the function reads whichever the layout names.
-  await db.client.query(`
+  // The app's own tables, created by its owner.
+  await db.owner.query(`
     create schema text_keyed; create table text_keyed.organizations (id text primary key);
     create schema short_keyed; create table short_keyed.organizations (id varchar(8) primary key);
     create schema int_keyed; create table int_keyed.organizations (id bigint primary key);`);
