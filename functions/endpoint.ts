@@ -47,6 +47,8 @@ export interface RateLimit<Input> {
   skip?: (context: Context<Input>) => boolean | Promise<boolean>;
   /** The work failed before doing anything (no such tenant, tenant busy): the slot is given back. */
   refund: (err: AppError) => boolean;
+  /** The answer says the work is not done yet and a later call finishes it: the slot is given back. */
+  refundAnswer?: (response: Response) => boolean;
 }
 
 export interface Declaration<Schema extends z.ZodObject> {
@@ -116,7 +118,9 @@ export function endpoint<Schema extends z.ZodObject>(declaration: Declaration<Sc
       };
       const slot = await takeSlot(declaration.rateLimit, context, organizationField);
       try {
-        return await declaration.run(context);
+        const response = await declaration.run(context);
+        if (slot && declaration.rateLimit?.refundAnswer?.(response)) await slot.release();
+        return response;
       } catch (err) {
         if (slot && isAppError(err) && declaration.rateLimit?.refund(err)) await slot.release();
         throw err;

@@ -2,9 +2,11 @@
  * POST /.netlify/functions/restore-tenant-data
  *   { organization_id, backup_date: "YYYY-MM-DD", dry_run = true, tables?, backup_id?, allow_dropped_columns? }
  * Restores one tenant from a backup, or (dry_run, the default) rehearses it and reports what would change.
- * 200 report; 202 the undo point of a large tenant is still being written (call again); 404 no such
- * backup; 409 tenant busy, or the restore would break rows of tables not being restored; 422 backup
- * damaged or incompatible, or the restore hit an error (nothing was changed).
+ * 200 report; 202 the backup's rows are still being staged, or the undo point of a large tenant is still
+ * being written (call again with the same body to continue); 404 no such backup; 409 tenant busy, or the
+ * restore would break rows of tables not being restored; 422 backup damaged or incompatible, too large
+ * to apply in one call through the Supabase API, or the restore hit an error (nothing was changed); 503
+ * the apply was cancelled by the database's statement timeout (nothing was changed).
  */
 import { z } from "zod";
 import type { ApplyReport } from "../lib/db/tenant-db.ts";
@@ -49,6 +51,9 @@ export const handleRestoreTenantData = endpoint({
     kind: "restore",
     // Dry runs change nothing and are how an admin looks before leaping: only real restores are limited.
     skip: ({ input }) => input.dry_run,
+    // A call that only staged rows or wrote part of the undo backup (202) restored nothing yet: the call
+    // that applies the restore is the one that counts.
+    refundAnswer: (response) => response.status === 202,
     // Refused before anything was done (no such backup, tenant busy, bad table list): no cost to retry.
     refund: (err) =>
       !(err instanceof RestoreFailed) &&
@@ -64,6 +69,14 @@ export const handleRestoreTenantData = endpoint({
       allowDroppedColumns: body.allow_dropped_columns,
       deadline,
     });
+    if (outcome.status === "staging") {
+      return json(202, {
+        success: true,
+        message: `staged ${outcome.stagedRecords} of ${outcome.totalRecords} rows of the backup; call again to continue`,
+        staged_records: outcome.stagedRecords,
+        total_records: outcome.totalRecords,
+      });
+    }
     if (outcome.status === "preparing_undo") {
       return json(202, {
         success: true,

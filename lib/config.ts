@@ -81,6 +81,15 @@ const envSchema = z
     BACKUP_PAGE_ROWS: positiveInt(1000).pipe(z.number().max(100_000)),
     /** A tenant's lease lasts this long without renewal, so a killed function frees the tenant soon. */
     BACKUP_LOCK_TTL_SECONDS: positiveInt(120),
+    /**
+     * How long a restore's one-transaction apply may take through the Supabase API. It runs under its own
+     * statement_timeout (55 s) rather than the service role's 8 s, but also inside a 60 s function call
+     * that may have spent its 40 s time budget first: 15 s is what is sure to be left. Larger restores go
+     * through a direct connection (`npm run restore`).
+     */
+    RESTORE_API_APPLY_LIMIT_MS: positiveInt(15_000),
+    /** The apply speed a restore assumes to decide whether it fits one call: rows of the backup a second. */
+    RESTORE_APPLY_ROWS_PER_SECOND: positiveInt(5_000),
     LOG_LEVEL: logLevel,
     /** Legacy shared JWT secret of the Supabase project (HS256); new projects sign with keys from JWKS. */
     SUPABASE_JWT_SECRET: optionalText.pipe(z.string().min(32, "must be at least 32 characters").optional()),
@@ -179,6 +188,7 @@ export interface Config {
     lockTtlSeconds: number;
     gzipLevel: number;
   };
+  restore: { apiApplyLimitMs: number; applyRowsPerSecond: number };
   logLevel: Env["LOG_LEVEL"];
   /** Who may call besides the cron secret: signed-in app users, by their role in the app's database. */
   auth: {
@@ -277,6 +287,10 @@ export function loadConfig(env: Environment = process.env): Config {
       pageRows: e.BACKUP_PAGE_ROWS,
       lockTtlSeconds: e.BACKUP_LOCK_TTL_SECONDS,
       gzipLevel: e.BACKUP_GZIP_LEVEL,
+    },
+    restore: {
+      apiApplyLimitMs: e.RESTORE_API_APPLY_LIMIT_MS,
+      applyRowsPerSecond: e.RESTORE_APPLY_ROWS_PER_SECOND,
     },
     logLevel: e.LOG_LEVEL,
     auth: {

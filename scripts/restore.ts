@@ -54,7 +54,7 @@ try {
     allowDroppedColumns: values["allow-dropped-columns"],
     deadline: services.now().getTime() + 6 * 3600_000,
   });
-  if (outcome.status !== "done") throw new Error("the undo backup did not complete");
+  if (outcome.status !== "done") throw new Error(`the restore stopped before it ended (${outcome.status})`);
   console.log(
     JSON.stringify(
       { report: outcome.report, warnings: outcome.warnings, undo_backup_id: outcome.undoBackupId },

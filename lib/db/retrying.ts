@@ -25,6 +25,7 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "tenant_backup_runs_on",
   "tenant_backup_run_get",
   "tenant_backup_history",
+  "tenant_backup_stage_progress",
   // Idempotent: keyed by the lease holder, a repeat finds the lease already ours (acquire, renew) or
   // already gone (release answers false, which the caller only logs).
   "tenant_backup_lock_acquire",
@@ -35,6 +36,8 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "tenant_backup_run_progress",
   "tenant_backup_run_finish",
   "tenant_backup_runs_expire",
+  // Idempotent: an upsert keyed by restore, table and page, with the same lines on a repeat.
+  "tenant_backup_stage_page",
 ]);
 
 export interface DatabaseRetryInfo {

@@ -315,6 +315,11 @@ export class TenantDb {
     });
   }
 
+  /** Per table, what the restore `restoreId` has staged so far: pages, their rows, the highest page. */
+  restoreStageProgress(restoreId: string): Promise<StageProgress> {
+    return this.caller.call("tenant_backup_stage_progress", { p_restore_id: restoreId });
+  }
+
   /** Drops whatever the restore `restoreId` staged. */
   clearRestoreStage(restoreId: string): Promise<number> {
     return this.caller.call("tenant_backup_stage_clear", { p_restore_id: restoreId });
@@ -360,6 +365,9 @@ export class TenantDb {
 }
 
 export type TenantKey = { valid: true; id: string } | { valid: false; type: string; message: string };
+
+/** Per table, what a restore has staged: its pages, their rows and the highest page number. */
+export type StageProgress = Record<string, { pages: number; rows: number; last_page: number }>;
 
 export interface ApplyTableSpec {
   name: string;

@@ -1,25 +1,30 @@
 /**
  * Restores one tenant from a backup, or rehearses it (dry run).
  *
- * 1. Find the backup and check it fits the database (plan.ts) — before touching anything.
+ * 1. Find the backup and check it fits the database (plan.ts) — before touching anything. Through the
+ *    Supabase API, also check that the one-transaction apply fits one call's statement timeout: a backup
+ *    too large for that is refused here (422), pointing to the direct path, before anything changes.
  * 2. Take the tenant's lease: one operation per tenant at a time (409 otherwise).
- * 3. Real restore only: back up the tenant's current data first (type pre_restore), the undo point.
- * 4. Stage the backup's rows in pages, each file checked against its SHA-256 and row count first
- *    (a damaged or missing file: 422 naming it, nothing changed).
+ * 3. Stage the backup's rows in pages, each file checked against its SHA-256 and row count first
+ *    (a damaged or missing file: 422 naming it, nothing changed). Staging goes on across calls: a call
+ *    stages what fits its time budget and answers "staging"; the next call of the same restore asks the
+ *    database what is staged already (the staged pages are the record) and continues from there.
+ * 4. Real restore only: back up the tenant's current data (type pre_restore), the undo point.
  * 5. Apply in one transaction inside PostgreSQL (TenantDb.applyRestore); a dry run runs the same
  *    statements and rolls them back, reporting per table what would be inserted, deleted and changed.
  */
-import { randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { Manifest } from "../backup/manifest.ts";
 import { readVerifiedPages } from "../backup/reader.ts";
 import { backupTenant } from "../backup/tenant-backup.ts";
+import { DatabaseError } from "../db/port.ts";
 import type { ApplyMode, ApplyReport } from "../db/tenant-db.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
-import { takeLease } from "../lease.ts";
+import { type Lease, takeLease } from "../lease.ts";
 import type { Services } from "../services.ts";
 import { utcDay } from "../time.ts";
 import { pickBackupForRestore } from "./pick-backup.ts";
-import { planRestore } from "./plan.ts";
+import { planRestore, type RestorePlan } from "./plan.ts";
 
 export interface RestoreRequest {
   tenantId: string;
@@ -42,13 +47,107 @@ export type RestoreOutcome =
       undoBackupId: string | null;
       logId: number;
     }
-  | { status: "preparing_undo"; manifest: Manifest; undoBackupId: string };
+  | { status: "preparing_undo"; manifest: Manifest; undoBackupId: string }
+  /** Staging goes on: call again with the same request to continue. */
+  | { status: "staging"; manifest: Manifest; stagedRecords: number; totalRecords: number };
 
 /** Rows and bytes per staging call: bounded request bodies on the PostgREST path. */
 const STAGE_ROWS = 5000;
 const STAGE_BYTES = 2 * 1024 * 1024;
+/**
+ * Staged page numbers: file index × this + page within the file, so that a later call can skip the files
+ * staged already without reading them again.
+ */
+const PAGES_PER_FILE = 100_000;
 /** How long the lease lasts while the apply runs: 15 minutes, Netlify's longest function. */
 const APPLY_LEASE_SECONDS = 900;
+
+/**
+ * The same restore (tenant, backup, dry run or not, tables) gets the same id in every call, so that a call
+ * finds what the previous ones staged.
+ */
+function restoreIdOf(request: RestoreRequest, manifest: Manifest, plan: RestorePlan): string {
+  const key = JSON.stringify([
+    request.tenantId,
+    manifest.backup_id,
+    request.dryRun,
+    plan.tables.map((t) => t.name),
+  ]);
+  return createHash("sha256").update(key).digest("hex").slice(0, 32);
+}
+
+/** The apply's estimated time, from the rows it writes and RESTORE_APPLY_ROWS_PER_SECOND. */
+function estimatedApplyMs(services: Services, records: number): number {
+  return Math.ceil((records / services.config.restore.applyRowsPerSecond) * 1000);
+}
+
+/**
+ * Through the Supabase API the apply is one call, cut by the statement_timeout it runs under and by the
+ * function call around it (RESTORE_API_APPLY_LIMIT_MS). Refuses, before anything happens, a restore whose
+ * apply would not fit.
+ */
+function checkApplyFitsOneCall(services: Services, tenantId: string, records: number): void {
+  if (services.db.kind !== "supabase") return;
+  const limitMs = services.config.restore.apiApplyLimitMs;
+  const estimatedMs = estimatedApplyMs(services, records);
+  if (estimatedMs <= limitMs) return;
+  throw fail(
+    "unprocessable",
+    `restoring ${records} rows of ${tenantId} takes about ${Math.ceil(estimatedMs / 1000)} s in one transaction, ` +
+      `longer than one call through the Supabase API may run (${limitMs} ms); ` +
+      "nothing was changed: run it with `npm run restore` over a direct connection (DATABASE_URL), " +
+      "see FREE_PLAN_BACKUP_SETUP.md",
+    { reason: "apply_too_large", records, estimated_ms: estimatedMs, limit_ms: limitMs },
+  );
+}
+
+/**
+ * Stages what is not staged yet, until done or the deadline passes. Answers the rows staged in all, and
+ * whether everything is.
+ */
+async function stageBackup(
+  services: Services,
+  lease: Lease,
+  restoreId: string,
+  plan: RestorePlan,
+  deadline: number,
+): Promise<{ staged: number; done: boolean; stagedNow: number }> {
+  const { db } = services;
+  const progress = await db.restoreStageProgress(restoreId);
+  let staged = plan.tables.reduce((n, t) => n + Number(progress[t.name]?.rows ?? 0), 0);
+  let stagedNow = 0;
+  for (const table of plan.tables) {
+    const done = progress[table.name];
+    if (done && Number(done.rows) === table.row_count) continue;
+    // Staging is sequential: every page up to the last one staged is there, none after it.
+    const lastPage = done ? Number(done.last_page) : -1;
+    for (const [fileIndex, file] of table.files.entries()) {
+      if (fileIndex < Math.floor(lastPage / PAGES_PER_FILE)) continue;
+      let page = fileIndex * PAGES_PER_FILE;
+      for await (const chunk of readVerifiedPages(services.storage, file, {
+        maxRows: STAGE_ROWS,
+        maxBytes: STAGE_BYTES,
+      })) {
+        if (page > lastPage) {
+          await db.stageRestorePage({
+            restoreId,
+            table: table.name,
+            page,
+            rows: chunk.rows,
+            lines: chunk.lines,
+          });
+          staged += chunk.rows;
+          stagedNow += chunk.rows;
+          // Each call stages at least a page, so that calls always get somewhere.
+          if (services.now().getTime() >= deadline) return { staged, done: false, stagedNow };
+        }
+        page += 1;
+      }
+      await lease.renew();
+    }
+  }
+  return { staged, done: true, stagedNow };
+}
 
 export async function restoreTenant(services: Services, request: RestoreRequest): Promise<RestoreOutcome> {
   const { db, log, config } = services;
@@ -61,10 +160,24 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
   const catalog = await db.catalog();
   const plan = planRestore(manifest, catalog, request.tables);
 
+  const totalRecords = plan.tables.reduce((n, t) => n + t.row_count, 0);
+  checkApplyFitsOneCall(services, request.tenantId, totalRecords);
+
   const lease = await takeLease(services, request.tenantId, request.dryRun ? "restore:dry_run" : "restore");
-  const restoreId = randomUUID();
+  const restoreId = restoreIdOf(request, manifest, plan);
   let logId: number | undefined;
+  // Staged rows stay for the next call while the restore goes on; they go once it ends, either way.
+  let keepStage = false;
   try {
+    const staging = await stageBackup(services, lease, restoreId, plan, request.deadline);
+    // The apply must fit one call: when what is left of this one is too short for it, the next call
+    // (which finds everything staged) applies.
+    const applyMs = estimatedApplyMs(services, totalRecords);
+    if (!staging.done || (staging.stagedNow > 0 && services.now().getTime() + applyMs > request.deadline)) {
+      keepStage = true;
+      return { status: "staging", manifest, stagedRecords: staging.staged, totalRecords };
+    }
+
     let undoBackupId: string | null = null;
     if (!request.dryRun) {
       const tenant = await db.getTenant(request.tenantId);
@@ -82,8 +195,10 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
         catalog,
         lease,
       });
-      if (undo.status !== "completed")
+      if (undo.status !== "completed") {
+        keepStage = true;
         return { status: "preparing_undo", manifest, undoBackupId: undo.backupId };
+      }
       undoBackupId = undo.backupId;
     }
 
@@ -98,48 +213,32 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
       details: { undo_backup_id: undoBackupId, tables: plan.tables.map((t) => t.name) },
     });
 
-    for (const table of plan.tables) {
-      let page = 0;
-      for (const file of table.files) {
-        for await (const chunk of readVerifiedPages(services.storage, file, {
-          maxRows: STAGE_ROWS,
-          maxBytes: STAGE_BYTES,
-        })) {
-          await db.stageRestorePage({
-            restoreId,
-            table: table.name,
-            page,
-            rows: chunk.rows,
-            lines: chunk.lines,
-          });
-          page += 1;
-        }
-        await lease.renew();
-        if (services.now().getTime() >= request.deadline) {
-          // Stop before the platform cuts the call mid-way: nothing has changed yet, say what to do instead.
-          throw fail(
-            "unprocessable",
-            `the backup of ${request.tenantId} is too large to restore within one call's time budget ` +
-              `(${config.backup.timeBudgetMs} ms); run the restore with \`npm run restore\` and a database connection ` +
-              "(see FREE_PLAN_BACKUP_SETUP.md), nothing was changed",
-            { reason: "time_budget" },
-          );
-        }
-      }
-    }
     // The apply is one call that cannot renew the lease while it runs: give it the longest time a function
     // may run (Netlify's background limit) before another operation could take the tenant.
     await lease.renew(Math.max(config.backup.lockTtlSeconds, APPLY_LEASE_SECONDS));
 
-    const report = await db.applyRestore({
-      restoreId,
-      planId: catalog.plan_id,
-      tenantId: request.tenantId,
-      tables: plan.tables.map((t) => ({ name: t.name, row_count: t.row_count, columns: t.columns })),
-      dryRun: request.dryRun,
-      allowDroppedColumns: request.allowDroppedColumns ?? false,
-      mode: request.mode ?? "auto",
-    });
+    const report = await db
+      .applyRestore({
+        restoreId,
+        planId: catalog.plan_id,
+        tenantId: request.tenantId,
+        tables: plan.tables.map((t) => ({ name: t.name, row_count: t.row_count, columns: t.columns })),
+        dryRun: request.dryRun,
+        allowDroppedColumns: request.allowDroppedColumns ?? false,
+        mode: request.mode ?? "auto",
+      })
+      .catch((err: unknown) => {
+        if (err instanceof DatabaseError && err.sqlState === "57014") {
+          // Cancelled by the statement timeout: the transaction rolled back whole.
+          throw fail(
+            "unavailable",
+            `the restore of ${request.tenantId} ran past the database's statement timeout and was cancelled; ` +
+              "nothing was changed: run it with `npm run restore` over a direct connection (DATABASE_URL)",
+            { reason: "statement_timeout" },
+          );
+        }
+        throw err;
+      });
     const restored = Object.values(report.tables).reduce((n, t) => n + t.rows_in_backup, 0);
     await db.finishLog(logId, {
       status: report.success ? "completed" : "failed",
@@ -162,6 +261,22 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
       logId,
     };
   } catch (err) {
+    // Failures before the apply (a damaged file, the undo backup) are logged as well as the apply's own.
+    logId ??= await db
+      .log({
+        organization_id: request.tenantId,
+        backup_type: "restore",
+        status: "running",
+        backup_date: manifest.backup_date,
+        backup_id: manifest.backup_id,
+        dry_run: request.dryRun,
+        tables_count: plan.tables.length,
+        details: { tables: plan.tables.map((t) => t.name) },
+      })
+      .catch((e) => {
+        log.error({ err: e }, "could not record the failed restore");
+        return undefined;
+      });
     if (logId !== undefined) {
       await db
         .finishLog(logId, {
@@ -174,7 +289,9 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
     }
     throw err;
   } finally {
-    await db.clearRestoreStage(restoreId).catch((err) => log.warn({ err }, "could not clear staged rows"));
+    if (!keepStage) {
+      await db.clearRestoreStage(restoreId).catch((err) => log.warn({ err }, "could not clear staged rows"));
+    }
     await lease.release();
   }
 }

@@ -381,7 +381,7 @@ describe("errors through rpc(), as DatabaseError codes", () => {
   it("aborts a request slower than SUPABASE_TIMEOUT_MS as transient, and repeats it only where that is safe", async () => {
     fake.setDelay(400);
     const caller = new SupabaseCaller(
-      createSupabaseClient({ url: PROJECT_URL, serviceRoleKey: KEY, timeoutMs: 100 }),
+      createSupabaseClient({ url: PROJECT_URL, serviceRoleKey: keys.serviceRole, timeoutMs: 100 }),
     );
     const started = performance.now();
     const error: unknown = await caller

@@ -45,6 +45,8 @@ const RELEASED: Record<string, string> = {
     "02f2e0b60cfa2d635d17b139a5319e9a63b8b5c2ef5564a6fab12680eb41a46f",
   "20261201000020_tenant_backup_tenant_key.sql":
     "bc1fd86b281d7b6ff527c0dce965d93a1d047a529eb594aaa76a3a320fd5d110",
+  "20261201000030_tenant_backup_stage_progress.sql":
+    "82fa5b1f261f50355a64e88ad012a63a9b6dc2f64a7e04f11d6814ae7b0e3ff3",
 };
 
 /** The first release: every file up to its grants file; later files restrict what they create themselves. */
@@ -85,13 +87,14 @@ describe("the migration history", () => {
 
   it("records each file as the Supabase CLI does, and a second run applies nothing", async () => {
     const files = await migrationFiles();
-    expect(await applyMigrations(db.client)).toEqual(files);
+    // As the owner that plays Supabase's `postgres`, which `supabase db push` connects as.
+    expect(await applyMigrations(db.owner)).toEqual(files);
     const { rows } = await db.client.query(
       "select version, name, statements from supabase_migrations.schema_migrations order by version",
     );
     expect(rows.map((r) => `${r.version}_${r.name}.sql`)).toEqual(files);
     expect(rows[0].statements).toEqual([await readFile(join(MIGRATIONS_DIR, files[0] as string), "utf8")]);
-    expect(await applyMigrations(db.client)).toEqual([]);
+    expect(await applyMigrations(db.owner)).toEqual([]);
   });
 
   it("skips a file the Supabase CLI recorded, and the CLI's table, with its own columns, works as is", async () => {
@@ -100,13 +103,13 @@ describe("the migration history", () => {
       const files = await migrationFiles();
       const last = files.at(-1) as string;
       // The CLI's table as `supabase db push` leaves it: more columns, and statements split one per entry.
-      await other.client.query(`
+      await other.owner.query(`
         create schema supabase_migrations;
         create table supabase_migrations.schema_migrations (
           version text not null primary key, statements text[], name text, created_by text, idempotency_key text unique);
         insert into supabase_migrations.schema_migrations (version, statements, name)
         values ('${last.slice(0, 14)}', array['select 1', 'select 2'], '${last.slice(15, -4)}')`);
-      expect(await applyMigrations(other.client)).toEqual(files.slice(0, -1));
+      expect(await applyMigrations(other.owner)).toEqual(files.slice(0, -1));
       const count = await other.client.query(
         "select count(*)::int as n from supabase_migrations.schema_migrations",
       );
@@ -121,7 +124,7 @@ describe("the migration history", () => {
     const second = new pg.Client({ connectionString: other.url });
     await second.connect();
     try {
-      const [a, b] = await Promise.all([applyMigrations(other.client), applyMigrations(second)]);
+      const [a, b] = await Promise.all([applyMigrations(other.owner), applyMigrations(second)]);
       expect([...a, ...b].sort()).toEqual(await migrationFiles());
     } finally {
       await second.end();
@@ -141,17 +144,20 @@ describe("on a Supabase-like database", () => {
     await db?.drop();
   });
 
-  /** Runs `install` from the database as set up above, answers its snapshot and history, then undoes it. */
+  /**
+   * Runs `install` as the owner from the database as set up above, in a transaction: answers its snapshot
+   * and history, then undoes it.
+   */
   async function installed(install: (client: pg.ClientBase) => Promise<void>) {
-    await db.client.query("savepoint install");
+    await db.owner.query("begin");
     try {
-      await install(inTransaction(db.client));
-      const history = await db.client.query(
+      await install(inTransaction(db.owner));
+      const history = await db.owner.query(
         "select version, name from supabase_migrations.schema_migrations order by version",
       );
-      return { snapshot: await catalogSnapshot(db.client), history: history.rows };
+      return { snapshot: await catalogSnapshot(db.owner), history: history.rows };
     } finally {
-      await db.client.query("rollback to savepoint install");
+      await db.owner.query("rollback");
     }
   }
 
@@ -181,28 +187,29 @@ describe("on a Supabase-like database", () => {
 
   it("leaves anon and authenticated nothing of ours after every run, each later file run on its own", async () => {
     const files = await migrationFiles();
-    await db.client.query("savepoint each");
+    // As the owner, in a transaction undone at the end.
+    await db.owner.query("begin");
     try {
       // The check can see a grant: a function of ours created with nothing revoked is reachable.
-      await db.client.query(
+      await db.owner.query(
         "create function public.tenant_backup_probe() returns int language sql as 'select 1'",
       );
-      expect(await clientPrivileges(db.client)).toEqual([
+      expect(await clientPrivileges(db.owner)).toEqual([
         "PUBLIC EXECUTE function tenant_backup_probe()",
         "anon EXECUTE function tenant_backup_probe()",
         "authenticated EXECUTE function tenant_backup_probe()",
       ]);
-      await db.client.query("drop function public.tenant_backup_probe()");
+      await db.owner.query("drop function public.tenant_backup_probe()");
 
       // The first release is one run (one transaction): its grants file closes what its other files open.
-      await applyMigrations(inTransaction(db.client), FIRST_RELEASE(files));
-      expect(await clientPrivileges(db.client)).toEqual([]);
+      await applyMigrations(inTransaction(db.owner), FIRST_RELEASE(files));
+      expect(await clientPrivileges(db.owner)).toEqual([]);
       for (const file of files.slice(8)) {
-        expect(await applyMigrations(inTransaction(db.client), [file])).toEqual([file]);
-        expect(await clientPrivileges(db.client), `after ${file}`).toEqual([]);
+        expect(await applyMigrations(inTransaction(db.owner), [file])).toEqual([file]);
+        expect(await clientPrivileges(db.owner), `after ${file}`).toEqual([]);
       }
     } finally {
-      await db.client.query("rollback to savepoint each");
+      await db.owner.query("rollback");
     }
   });
 });

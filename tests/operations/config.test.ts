@@ -11,6 +11,7 @@ describe("operations configuration", () => {
     expect(config.rateLimits).toEqual({ manualBackupSeconds: 300, restoreSeconds: 60 });
     expect(config.health).toEqual({ maxAgeHours: 26 });
     expect(config.download).toEqual({ urlTtlSeconds: 300 });
+    expect(config.restore).toEqual({ apiApplyLimitMs: 15_000, applyRowsPerSecond: 5000 });
     expect(config.cors.allowedOrigins).toEqual([]);
     expect(config.auth).toEqual({
       jwtSecret: undefined,
@@ -51,6 +52,8 @@ describe("operations configuration", () => {
     ["ADMIN_ROLE_COLUMN", "role-name"],
     ["ADMIN_ORGANIZATION_COLUMN", "org id"],
     ["SUPABASE_JWT_SECRET", "too-short"],
+    ["RESTORE_API_APPLY_LIMIT_MS", "0"],
+    ["RESTORE_APPLY_ROWS_PER_SECOND", "fast"],
   ])("names %s when its value (%s) is wrong", (variable, value) => {
     const env = {
       ...base,

@@ -6,6 +6,7 @@
 import { setupServer } from "msw/node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { handleBackupTenantData } from "../../functions/backup-tenant-data.ts";
+import { handleRestoreTenantData } from "../../functions/restore-tenant-data.ts";
 import { enforceRateLimit } from "../../lib/rate-limit.ts";
 import { AUTH_ENV, createAuthority } from "../auth/tokens.ts";
 import { call } from "../support/call.ts";
@@ -27,7 +28,7 @@ beforeAll(async () => {
   server.listen({ onUnhandledRequest: "error" });
   server.resetHandlers(authority.handler());
   db = await createTestDatabase("migrated");
-  await installSmallApp(db.client);
+  await installSmallApp(db.owner);
   services = await createTestServices(db.url, { ...AUTH_ENV });
   opened.push(services);
   adminA = await authority.sign(USERS.adminA.id);
@@ -86,6 +87,32 @@ describe("rate limits", () => {
     expect(statuses.at(-1)).toBe(200);
     // The backup is done: a new one is a new call, and that one is limited.
     expect((await backup(ownerB, ORG_B, slow)).status).toBe(429);
+  });
+
+  it("does not count calls that continue an unfinished restore: only the call that applies it", async () => {
+    const made = await backup(TEST_CRON_SECRET, ORG_B);
+    expect(made.status).toBe(200);
+    const slow = await createTestServices(db.url, {
+      ...AUTH_ENV,
+      BACKUP_TIME_BUDGET_MS: "1",
+      BACKUP_DIR: services.backupDir,
+    });
+    opened.push(slow);
+    const restore = () =>
+      call(handleRestoreTenantData, slow, "restore-tenant-data", {
+        token: ownerB,
+        body: { organization_id: ORG_B, backup_date: made.body.backup.backup_date, dry_run: false },
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const response = await restore();
+      statuses.push(response.status);
+      if (response.status !== 202) break;
+    }
+    expect(statuses.length).toBeGreaterThan(2);
+    expect(statuses.at(-1)).toBe(200);
+    // The restore is done: another one is a new restore, and that one is limited.
+    expect((await restore()).status).toBe(429);
   });
 
   it("gives the slot back when the tenant was busy and nothing was done", async () => {
