@@ -6,6 +6,7 @@
  * 404 no such backup; 422 its summary is damaged.
  */
 import { z } from "zod";
+import type { BackupDetails } from "../lib/api-answers.ts";
 import { listingOf } from "../lib/backup/backup-page.ts";
 import { filesPrefix, requireBackup } from "../lib/backup/inventory.ts";
 import { readManifest } from "../lib/backup/reader.ts";
@@ -40,6 +41,6 @@ export const handleBackupDetails = endpoint({
       backup: listingOf(manifest, backup.summaryPath, sizes),
       file_problems: problems,
       manifest,
-    });
+    } satisfies BackupDetails);
   },
 });

@@ -6,6 +6,7 @@
  * MANUAL_BACKUP_MIN_INTERVAL_SECONDS ago (users only: the cron secret is not limited).
  */
 import { z } from "zod";
+import type { BackupAnswer, BackupUnderWay } from "../lib/api-answers.ts";
 import { runManualBackup } from "../lib/backup/manual.ts";
 import { utcDay } from "../lib/time.ts";
 import { endpoint } from "./endpoint.ts";
@@ -41,7 +42,7 @@ export const handleBackupTenantData = endpoint({
           backup_type: "manual",
           complete: false,
         },
-      });
+      } satisfies BackupUnderWay);
     }
     return json(200, {
       success: true,
@@ -58,6 +59,6 @@ export const handleBackupTenantData = endpoint({
         total_size: result.bytes,
         tables: Object.fromEntries(result.manifest.tables.map((t) => [t.name, t.row_count])),
       },
-    });
+    } satisfies BackupAnswer);
   },
 });

@@ -7,6 +7,7 @@
  * is not true (deleting it would leave nothing to restore).
  */
 import { z } from "zod";
+import type { DeleteAnswer } from "../lib/api-answers.ts";
 import { actorOf } from "../lib/auth/principal.ts";
 import { deleteBackup } from "../lib/backup/delete.ts";
 import { tenantInventory } from "../lib/backup/inventory.ts";
@@ -66,7 +67,7 @@ export const handleDeleteBackup = endpoint({
         success: true,
         message: `deleted backup ${deleted.backup_id} of ${deleted.backup_date} (${deleted.files} files)`,
         deleted: { organization_id: tenantId, ...deleted },
-      });
+      } satisfies DeleteAnswer);
     } finally {
       await lease.release();
     }

@@ -14,6 +14,7 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import type { DownloadLink } from "../lib/api-answers.ts";
 import { requireBackup } from "../lib/backup/inventory.ts";
 import type { ManifestFile } from "../lib/backup/manifest.ts";
 import { missingFile, readManifest, verifiedStream, whenMissing } from "../lib/backup/reader.ts";
@@ -86,7 +87,7 @@ export const handleDownloadBackup = endpoint({
         url,
         expires_in: ttl,
         expires_at: new Date(services.now().getTime() + ttl * 1000).toISOString(),
-      });
+      } satisfies DownloadLink);
     }
 
     // A table file is checked, then streamed; the summary is small and read whole.

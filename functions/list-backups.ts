@@ -7,6 +7,7 @@
  * Cron secret, a super admin, or an admin of that organization.
  */
 import { z } from "zod";
+import type { BackupList } from "../lib/api-answers.ts";
 import { listBackupPage } from "../lib/backup/backup-page.ts";
 import { fail } from "../lib/errors.ts";
 import { backupId, backupType } from "./backup-schemas.ts";
@@ -60,6 +61,6 @@ export const handleListBackups = endpoint({
       backups_next_before: page.nextBefore,
       history,
       history_next_before: history.length === query.history_limit && last ? last.id : null,
-    });
+    } satisfies BackupList);
   },
 });

@@ -7,6 +7,7 @@
  * The one endpoint without a caller: an Endpoint for serve() like the others, but not an endpoint()
  * declaration, whose every access level identifies the caller first. It takes no input.
  */
+import type { PageConfig } from "../lib/api-answers.ts";
 import { fail } from "../lib/errors.ts";
 import { allowHeader, type Endpoint } from "./endpoint.ts";
 import { json } from "./http.ts";
@@ -28,6 +29,6 @@ export const handlePageConfig: Endpoint = {
       success: true,
       supabase_url: page.supabaseUrl ?? null,
       supabase_anon_key: page.supabaseAnonKey ?? null,
-    });
+    } satisfies PageConfig);
   },
 };

@@ -9,6 +9,7 @@
  * the apply was cancelled by the database's statement timeout (nothing was changed).
  */
 import { z } from "zod";
+import type { RestoreReport } from "../lib/api-answers.ts";
 import type { ApplyReport } from "../lib/db/tenant-db.ts";
 import { AppError } from "../lib/errors.ts";
 import { restoreTenant } from "../lib/restore/restore-tenant.ts";
@@ -86,7 +87,7 @@ export const handleRestoreTenantData = endpoint({
     }
 
     const { manifest, report } = outcome;
-    const body200 = {
+    const body200: RestoreReport = {
       success: report.success,
       message: message(report),
       summary: {

@@ -4,30 +4,9 @@
  * backup is older than HEALTH_MAX_AGE_HOURS, "missing" when it has none (a tenant created since the
  * last daily run counts as missing until the next one: back it up when it is created to avoid that).
  */
+import type { HealthReport, TenantHealth } from "./api-answers.ts";
 import type { Tenant } from "./db/tenant-db.ts";
 import type { Services } from "./services.ts";
-
-export interface TenantHealth {
-  organization_id: string;
-  organization_name: string | null;
-  status: "ok" | "stale" | "missing";
-  backup_id: string | null;
-  backup_type: string | null;
-  backup_date: string | null;
-  completed_at: string | null;
-  age_hours: number | null;
-}
-
-export interface HealthReport {
-  healthy: boolean;
-  checked_at: string;
-  max_age_hours: number;
-  total_tenants: number;
-  ok_tenants: number;
-  stale_tenants: number;
-  missing_tenants: number;
-  tenants: TenantHealth[];
-}
 
 export async function backupHealth(
   services: Services,

@@ -4,42 +4,13 @@
  * lists in a few reads. A summary that cannot be read is listed as "damaged" instead of failing the
  * whole list: the admin page must still show the good ones, and let the bad one be deleted.
  */
+import type { BackupEntry, BackupListing } from "../api-answers.ts";
 import { isAppError } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { inventoryOf, type StoredBackup } from "./inventory.ts";
 import type { BackupType, Manifest } from "./manifest.ts";
 import { tenantPrefix } from "./paths.ts";
 import { readManifest } from "./reader.ts";
-
-/** A backup as list-backups shows it: what its manifest says, and whether its files are all there. */
-export interface BackupListing {
-  backup_id: string;
-  backup_date: string;
-  backup_type: BackupType;
-  status: "completed";
-  summary_path: string;
-  organization_name: string | null;
-  completed_at: string;
-  tables: number;
-  total_records: number;
-  total_size: number;
-  files: number;
-  /** Every file the manifest names is in storage with the recorded size (checksums are checked on restore). */
-  verified: boolean;
-  schema_fingerprint: string;
-}
-
-export interface DamagedListing {
-  backup_id: string;
-  backup_date: string;
-  backup_type: null;
-  status: "damaged";
-  summary_path: string;
-  verified: false;
-  error: string;
-}
-
-export type BackupEntry = BackupListing | DamagedListing;
 
 export interface BackupPageQuery {
   limit: number;

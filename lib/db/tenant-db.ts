@@ -2,6 +2,7 @@
  * Typed access to the project's SQL functions, over either backend. Each method is one function call,
  * one transaction; the tenant layout (root table, key column, schema) is fixed per instance.
  */
+import type { LogEntry, LogRow, RestoreError } from "../api-answers.ts";
 import type { Catalog } from "../catalog.ts";
 import type { SqlFunctionCaller } from "./port.ts";
 
@@ -48,30 +49,6 @@ export interface BackupRun {
   started_at: string;
   updated_at: string;
   completed_at: string | null;
-}
-
-/** A backup_logs row to add; keys are the table's column names. */
-export interface LogEntry {
-  organization_id?: string | null;
-  backup_type: string;
-  status: string;
-  backup_date?: string | null;
-  backup_id?: string | null;
-  dry_run?: boolean;
-  records_count?: number | null;
-  file_size?: number | null;
-  tables_count?: number | null;
-  duration_ms?: number | null;
-  error_message?: string | null;
-  details?: Record<string, unknown>;
-  started_at?: string;
-  completed_at?: string | null;
-}
-
-/** A backup_logs row as stored. */
-export interface LogRow extends LogEntry {
-  id: number;
-  created_at: string;
 }
 
 export class TenantDb {
@@ -386,15 +363,6 @@ export interface ApplyTableReport {
   would_change: number | null;
 }
 
-export interface ApplyError {
-  sqlstate: string;
-  message: string;
-  detail?: string;
-  hint?: string;
-  table?: string;
-  constraint?: string;
-}
-
 export interface ApplyReport {
   success: boolean;
   dry_run: boolean;
@@ -404,7 +372,7 @@ export interface ApplyReport {
   warnings: string[];
   /** Milliseconds per step inside the database. */
   timings_ms: Record<string, number>;
-  error: ApplyError | null;
+  error: RestoreError | null;
 }
 
 export type ApplyMode = "auto" | "replica" | "triggers";

@@ -10,6 +10,7 @@ import type {
   BackupList,
   DeleteAnswer,
   Download,
+  DownloadLink,
   HealthReport,
   ListBackupsQuery,
   PageConfig,
@@ -117,7 +118,7 @@ export function createTenantBackupClient(options: ClientOptions) {
       if (!response.ok) throw await apiErrorFrom(response);
       const disposition = response.headers.get("content-disposition");
       if (disposition === null && (response.headers.get("content-type") ?? "").includes("json")) {
-        const link = (await response.json()) as { url: string; file: string; expires_at: string };
+        const link = (await response.json()) as DownloadLink;
         return { kind: "link", url: link.url, file: link.file, expires_at: link.expires_at };
       }
       const filename = /filename="([^"]+)"/.exec(disposition ?? "")?.[1] ?? `${backupId}.bin`;

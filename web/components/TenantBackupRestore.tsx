@@ -7,10 +7,10 @@
 import { useCallback, useEffect, useId, useMemo, useRef, useState } from "react";
 import { createTenantBackupClient, type TenantBackupClient } from "../client/api-client.ts";
 import { ApiError } from "../client/errors.ts";
-import type { BackupListing, HealthReport, TenantHealth } from "../client/types.ts";
+import type { HealthReport, TenantHealth } from "../client/types.ts";
 import { ErrorNotice } from "./ErrorNotice.tsx";
 import { OrganizationPicker } from "./OrganizationPicker.tsx";
-import type { Organization, TenantView } from "./section.ts";
+import type { Organization, RestoreTarget, TenantView } from "./section.ts";
 import { HISTORY_PAGE } from "./sections/history.tsx";
 import { SECTIONS } from "./sections/index.ts";
 
@@ -152,7 +152,7 @@ function TenantPanel({
   onSignInAgain?: () => void;
 }) {
   const [view, setView] = useState<TenantView>({ list: null, health: null, loading: true, error: null });
-  const [restoreTarget, setRestoreTarget] = useState<BackupListing | null>(null);
+  const [restoreTarget, setRestoreTarget] = useState<RestoreTarget | null>(null);
 
   // The latest callback, without making every render a new reload (and a new round of requests).
   const named = useRef(onNamed);

@@ -20,6 +20,12 @@ export interface TenantView {
   error: unknown;
 }
 
+/** What the restore section needs of a backup: one from the list, or an undo point not listed yet. */
+export type RestoreTarget = Pick<
+  BackupListing,
+  "backup_id" | "backup_date" | "backup_type" | "completed_at" | "total_records"
+>;
+
 export interface SectionProps {
   client: TenantBackupClient;
   organization: Organization;
@@ -29,8 +35,8 @@ export interface SectionProps {
   /** Reads the backups, history and health again (after a backup, restore or deletion). */
   reload: () => Promise<void>;
   /** The backup the restore section works on; set by "Restore" in the list, or by "Undo this restore". */
-  restoreTarget: BackupListing | null;
-  chooseForRestore: (backup: BackupListing | null) => void;
+  restoreTarget: RestoreTarget | null;
+  chooseForRestore: (backup: RestoreTarget | null) => void;
   onSignInAgain?: () => void;
 }
 

@@ -47,7 +47,7 @@ function CreateBackup({ client, organization, organizationLabel, reload, onSignI
           {running && <span className="spinner" aria-hidden="true" />}
           {progress ??
             (done
-              ? `Backup created: ${formatCount(done.backup.total_records ?? 0)} records, ${formatBytes(done.backup.total_size ?? 0)}.`
+              ? `Backup created: ${formatCount(done.backup.total_records)} records, ${formatBytes(done.backup.total_size)}.`
               : "")}
         </p>
       </div>

@@ -1,6 +1,6 @@
 /** History: the organization's backup_logs rows, newest first — type, status, records, duration, who, error. */
 import { useEffect, useState } from "react";
-import type { HistoryRow } from "../../client/types.ts";
+import type { LogRow } from "../../client/types.ts";
 import { ErrorNotice } from "../ErrorNotice.tsx";
 import { formatCount, formatDateTime, formatDuration, typeLabel } from "../format.ts";
 import type { Section, SectionProps } from "../section.ts";
@@ -8,7 +8,7 @@ import type { Section, SectionProps } from "../section.ts";
 export const HISTORY_PAGE = 20;
 
 function History({ client, organization, view, organizationLabel }: SectionProps) {
-  const [pages, setPages] = useState<{ rows: HistoryRow[]; next: number | null }[]>([]);
+  const [pages, setPages] = useState<{ rows: LogRow[]; next: number | null }[]>([]);
   const [index, setIndex] = useState(0);
   const [error, setError] = useState<unknown>(null);
 
@@ -119,7 +119,7 @@ function History({ client, organization, view, organizationLabel }: SectionProps
   );
 }
 
-function who(row: HistoryRow): string {
+function who(row: LogRow): string {
   const actor = row.details?.actor;
   if (typeof actor !== "string") return row.backup_type === "daily_tenant" ? "daily run" : "";
   if (actor === "cron") return "cron";

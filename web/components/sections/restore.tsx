@@ -8,7 +8,7 @@ import type { BackupListing, RestoreReport } from "../../client/types.ts";
 import { ErrorNotice } from "../ErrorNotice.tsx";
 import { droppedColumnNotes, leftOutTable } from "../error-text.ts";
 import { dayOfBackupId, formatCount, formatDate, formatTime, typeLabel } from "../format.ts";
-import type { Section, SectionProps } from "../section.ts";
+import type { RestoreTarget, Section, SectionProps } from "../section.ts";
 
 const CONFIRM_WORD = "CONFIRM";
 
@@ -109,15 +109,8 @@ function Restore(props: SectionProps) {
         backup_id: id,
         backup_date: day,
         backup_type: "pre_restore",
-        status: "completed",
-        summary_path: "",
-        organization_name: report.summary.organization_name,
         completed_at: new Date().toISOString(),
-        tables: 0,
         total_records: 0,
-        total_size: 0,
-        files: 0,
-        verified: true,
       },
     );
   }
@@ -287,16 +280,28 @@ function Restore(props: SectionProps) {
   );
 }
 
-function describeBackup(b: BackupListing): string {
+function describeBackup(b: RestoreTarget): string {
   const when = b.completed_at ? `${formatDate(b.completed_at)} ${formatTime(b.completed_at)}` : b.backup_date;
   const records = b.total_records ? ` · ${formatCount(b.total_records)} records` : "";
   return `${when} · ${typeLabel(b.backup_type)}${records}`;
 }
 
+type TableReport = RestoreReport["tables"][string];
+
+/** The preview's count columns; a would_* count is null where a failed dry run did not reach it. */
+const PREVIEW_COUNTS: [label: string, count: (t: TableReport) => number | null][] = [
+  ["Rows now", (t) => t.rows_now],
+  ["In backup", (t) => t.record_count],
+  ["Would insert", (t) => t.would_insert],
+  ["Would delete", (t) => t.would_delete],
+  ["Would change", (t) => t.would_change],
+];
+
+const changes = (t: TableReport) => (t.would_insert ?? 0) + (t.would_delete ?? 0) + (t.would_change ?? 0);
+
 function Preview({ report }: { report: RestoreReport }) {
   const s = report.summary;
   // Tables with changes first: with dozens of tables, what the restore would do is at the top.
-  const changes = (t: RestoreReport["tables"][string]) => t.would_insert + t.would_delete + t.would_change;
   const rows = Object.entries(report.tables).sort(
     ([, a], [, b]) => Number(changes(b) > 0) - Number(changes(a) > 0),
   );
@@ -313,47 +318,24 @@ function Preview({ report }: { report: RestoreReport }) {
           <thead>
             <tr>
               <th scope="col">Table</th>
-              <th scope="col" className="num">
-                Rows now
-              </th>
-              <th scope="col" className="num">
-                In backup
-              </th>
-              <th scope="col" className="num">
-                Would insert
-              </th>
-              <th scope="col" className="num">
-                Would delete
-              </th>
-              <th scope="col" className="num">
-                Would change
-              </th>
+              {PREVIEW_COUNTS.map(([label]) => (
+                <th key={label} scope="col" className="num">
+                  {label}
+                </th>
+              ))}
             </tr>
           </thead>
           <tbody>
             {rows.map(([name, t]) => (
-              <tr
-                key={name}
-                className={t.would_insert + t.would_delete + t.would_change > 0 ? "changed" : ""}
-              >
+              <tr key={name} className={changes(t) > 0 ? "changed" : ""}>
                 <td className="mono" data-label="Table">
                   {name}
                 </td>
-                <td className="num" data-label="Rows now">
-                  {formatCount(t.rows_now)}
-                </td>
-                <td className="num" data-label="In backup">
-                  {formatCount(t.record_count)}
-                </td>
-                <td className="num" data-label="Would insert">
-                  {formatCount(t.would_insert)}
-                </td>
-                <td className="num" data-label="Would delete">
-                  {formatCount(t.would_delete)}
-                </td>
-                <td className="num" data-label="Would change">
-                  {formatCount(t.would_change)}
-                </td>
+                {PREVIEW_COUNTS.map(([label, count]) => (
+                  <td key={label} className="num" data-label={label}>
+                    {formatCount(count(t) ?? 0)}
+                  </td>
+                ))}
               </tr>
             ))}
           </tbody>

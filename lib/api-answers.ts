@@ -1,0 +1,208 @@
+/**
+ * The JSON answers of the backup API (docs/api.md), declared once for the server that writes them and
+ * the browser client that reads them (web/client). The engine returns these shapes and functions/ check
+ * the bodies they build against them with `satisfies`, so a renamed field fails the type-check on both
+ * sides. Types only, and importing only types from modules with no Node dependency: the admin page's
+ * type-check (web/tsconfig.json, no Node types) reads this file, and its bundle gets nothing from it.
+ */
+import type { BackupType, Manifest } from "./backup/manifest.ts";
+
+export type { BackupType, Manifest, ManifestFile, ManifestTable } from "./backup/manifest.ts";
+
+/** A backup as list-backups shows it: what its manifest says, and whether its files are all there. */
+export interface BackupListing {
+  backup_id: string;
+  backup_date: string;
+  backup_type: BackupType;
+  status: "completed";
+  summary_path: string;
+  organization_name: string | null;
+  completed_at: string;
+  tables: number;
+  total_records: number;
+  total_size: number;
+  files: number;
+  /** Every file the manifest names is in storage with the recorded size (checksums are checked on restore). */
+  verified: boolean;
+  schema_fingerprint: string;
+}
+
+/** A backup whose summary cannot be read: listed so that it can be seen and deleted. */
+export interface DamagedListing {
+  backup_id: string;
+  backup_date: string;
+  backup_type: null;
+  status: "damaged";
+  summary_path: string;
+  verified: false;
+  error: string;
+}
+
+export type BackupEntry = BackupListing | DamagedListing;
+
+/** A backup_logs row to add; keys are the table's column names. */
+export interface LogEntry {
+  organization_id?: string | null;
+  backup_type: string;
+  status: string;
+  backup_date?: string | null;
+  backup_id?: string | null;
+  dry_run?: boolean;
+  records_count?: number | null;
+  file_size?: number | null;
+  tables_count?: number | null;
+  duration_ms?: number | null;
+  error_message?: string | null;
+  details?: Record<string, unknown>;
+  started_at?: string;
+  completed_at?: string | null;
+}
+
+/** A backup_logs row as stored, and as list-backups shows it in `history`. */
+export interface LogRow extends LogEntry {
+  id: number;
+  created_at: string;
+}
+
+/** list-backups: a page of backups and a page of history, each with where the next page starts. */
+export interface BackupList {
+  success: true;
+  organization_id: string;
+  organization_name: string | null;
+  backups: BackupEntry[];
+  backups_next_before: string | null;
+  history: LogRow[];
+  history_next_before: number | null;
+}
+
+/** backup-details: one backup's listing, its whole manifest, and the files not stored as recorded. */
+export interface BackupDetails {
+  success: true;
+  organization_id: string;
+  backup: BackupListing;
+  file_problems: { path: string; problem: string }[];
+  manifest: Manifest;
+}
+
+/** backup-tenant-data's 202: the backup is under way; call again to go on. */
+export interface BackupUnderWay {
+  success: true;
+  message: string;
+  backup: { backup_id: string; backup_date: string; backup_type: "manual"; complete: false };
+}
+
+/** backup-tenant-data's 200: the backup is complete. */
+export interface BackupAnswer {
+  success: true;
+  message: string;
+  backup: {
+    backup_id: string;
+    backup_date: string;
+    backup_type: "manual";
+    complete: true;
+    organization_id: string;
+    organization_name: string | null;
+    summary_path: string;
+    total_records: number;
+    total_size: number;
+    /** Rows per table. */
+    tables: Record<string, number>;
+  };
+}
+
+/** Why a restore (or its dry run) failed, as PostgreSQL said it. */
+export interface RestoreError {
+  sqlstate: string;
+  message: string;
+  detail?: string;
+  hint?: string;
+  table?: string;
+  constraint?: string;
+}
+
+/** One table of a restore; the would_* counts are null where the restore did not reach that statement. */
+export interface RestoreTableReport {
+  success: boolean;
+  record_count: number;
+  restored: number;
+  rows_now: number;
+  would_insert: number | null;
+  would_delete: number | null;
+  /** null for a table without a primary key: it is replaced whole. */
+  would_change: number | null;
+}
+
+/** restore-tenant-data's report: 200 for a dry run or a restore that succeeded; a failed one sends it as error details. */
+export interface RestoreReport {
+  success: boolean;
+  message: string;
+  summary: {
+    organization_id: string;
+    organization_name: string | null;
+    backup_date: string;
+    backup_id: string;
+    backup_type: BackupType;
+    dry_run: boolean;
+    mode: "replica" | "triggers";
+    total_tables: number;
+    total_records_restored: number;
+    total_records_in_backup: number;
+    errors: RestoreError[];
+    warnings: string[];
+    undo_backup_id: string | null;
+    timings_ms: Record<string, number>;
+  };
+  tables: Record<string, RestoreTableReport>;
+}
+
+/** delete-backup. */
+export interface DeleteAnswer {
+  success: true;
+  message: string;
+  deleted: { organization_id: string; backup_id: string; backup_date: string; files: number };
+}
+
+/** download-backup with Supabase Storage: a signed link to the file (local storage sends the file itself). */
+export interface DownloadLink {
+  success: true;
+  organization_id: string;
+  backup_id: string;
+  backup_date: string;
+  file: string;
+  path: string;
+  bytes: number | null;
+  sha256: string | null;
+  url: string;
+  expires_in: number;
+  expires_at: string;
+}
+
+export interface TenantHealth {
+  organization_id: string;
+  organization_name: string | null;
+  status: "ok" | "stale" | "missing";
+  backup_id: string | null;
+  backup_type: string | null;
+  backup_date: string | null;
+  completed_at: string | null;
+  age_hours: number | null;
+}
+
+/** backup-health answers 200 (all fresh) or 503 (some stale) with this report in the body either way. */
+export interface HealthReport {
+  healthy: boolean;
+  checked_at: string;
+  max_age_hours: number;
+  total_tenants: number;
+  ok_tenants: number;
+  stale_tenants: number;
+  missing_tenants: number;
+  tenants: TenantHealth[];
+}
+
+/** page-config: what the page needs to sign users in with Supabase Auth. */
+export interface PageConfig {
+  success: true;
+  supabase_url: string | null;
+  supabase_anon_key: string | null;
+}
