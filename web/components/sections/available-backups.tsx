@@ -10,6 +10,24 @@ import { Dialog } from "../Dialog.tsx";
 import { ErrorNotice } from "../ErrorNotice.tsx";
 import { formatBytes, formatCount, formatDate, formatTime, typeLabel } from "../format.ts";
 import type { Section, SectionProps } from "../section.ts";
+import { type Column, ListTable, TableHead } from "../Table.tsx";
+
+const BACKUP_COLUMNS: Column[] = [
+  { label: "Date" },
+  { label: "Time" },
+  { label: "Type" },
+  { label: "Records", numeric: true },
+  { label: "Size", numeric: true },
+  { label: "Verified" },
+  { label: "Actions", hidden: true },
+];
+
+const DETAIL_COLUMNS: Column[] = [
+  { label: "Table" },
+  { label: "Rows", numeric: true },
+  { label: "Size", numeric: true },
+  { label: "Files" },
+];
 
 function AvailableBackups(props: SectionProps) {
   const { client, organization, view, chooseForRestore } = props;
@@ -56,124 +74,96 @@ function AvailableBackups(props: SectionProps) {
 
   return (
     <div>
-      <div className="table-wrap" aria-busy={view.loading}>
-        <table className="table backups">
-          <caption className="visually-hidden">Backups of {props.organizationLabel}, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Date</th>
-              <th scope="col">Time</th>
-              <th scope="col">Type</th>
-              <th scope="col" className="num">
-                Records
-              </th>
-              <th scope="col" className="num">
-                Size
-              </th>
-              <th scope="col">Verified</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
+      <ListTable
+        className="backups"
+        caption={`Backups of ${props.organizationLabel}, newest first`}
+        busy={view.loading}
+        columns={BACKUP_COLUMNS}
+        rowCount={view.list ? backups.length : null}
+        emptyText="No backups yet. Create one above; the daily run adds one every day."
+      >
+        {backups.map((b) =>
+          b.status === "completed" ? (
+            <tr key={b.backup_id} data-backup-id={b.backup_id}>
+              <td data-label="Date">{formatDate(b.completed_at)}</td>
+              <td data-label="Time">{formatTime(b.completed_at)}</td>
+              <td data-label="Type">
+                <span className={`tag tag-${b.backup_type}`}>{typeLabel(b.backup_type)}</span>
+              </td>
+              <td data-label="Records" className="num">
+                {formatCount(b.total_records)}
+              </td>
+              <td data-label="Size" className="num">
+                {formatBytes(b.total_size)}
+              </td>
+              <td data-label="Verified">
+                {b.verified ? (
+                  <span className="ok">✓ all files present</span>
+                ) : (
+                  <span className="bad">✗ files missing</span>
+                )}
+              </td>
+              <td className="actions">
+                <button type="button" className="button button-small" onClick={() => setDetails(b)}>
+                  Details
+                  <span className="visually-hidden">
+                    {" "}
+                    of the backup of {formatDate(b.completed_at)} {formatTime(b.completed_at)}
+                  </span>
+                </button>
+                <button type="button" className="button button-small" onClick={() => download(b)}>
+                  Download
+                  <span className="visually-hidden">
+                    {" "}
+                    summary of {formatDate(b.completed_at)} {formatTime(b.completed_at)}
+                  </span>
+                </button>
+                <button
+                  type="button"
+                  className="button button-small"
+                  onClick={() => {
+                    chooseForRestore(b);
+                    document.getElementById("section-restore")?.scrollIntoView({ behavior: "smooth" });
+                  }}
+                >
+                  Restore
+                  <span className="visually-hidden">
+                    {" "}
+                    from {formatDate(b.completed_at)} {formatTime(b.completed_at)}
+                  </span>
+                </button>
+                <button
+                  type="button"
+                  className="button button-small button-danger"
+                  onClick={() => setDeleting(b)}
+                >
+                  Delete
+                  <span className="visually-hidden">
+                    {" "}
+                    the backup of {formatDate(b.completed_at)} {formatTime(b.completed_at)}
+                  </span>
+                </button>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {backups.map((b) =>
-              b.status === "completed" ? (
-                <tr key={b.backup_id} data-backup-id={b.backup_id}>
-                  <td data-label="Date">{formatDate(b.completed_at)}</td>
-                  <td data-label="Time">{formatTime(b.completed_at)}</td>
-                  <td data-label="Type">
-                    <span className={`tag tag-${b.backup_type}`}>{typeLabel(b.backup_type)}</span>
-                  </td>
-                  <td data-label="Records" className="num">
-                    {formatCount(b.total_records)}
-                  </td>
-                  <td data-label="Size" className="num">
-                    {formatBytes(b.total_size)}
-                  </td>
-                  <td data-label="Verified">
-                    {b.verified ? (
-                      <span className="ok">✓ all files present</span>
-                    ) : (
-                      <span className="bad">✗ files missing</span>
-                    )}
-                  </td>
-                  <td className="actions">
-                    <button type="button" className="button button-small" onClick={() => setDetails(b)}>
-                      Details
-                      <span className="visually-hidden">
-                        {" "}
-                        of the backup of {formatDate(b.completed_at)} {formatTime(b.completed_at)}
-                      </span>
-                    </button>
-                    <button type="button" className="button button-small" onClick={() => download(b)}>
-                      Download
-                      <span className="visually-hidden">
-                        {" "}
-                        summary of {formatDate(b.completed_at)} {formatTime(b.completed_at)}
-                      </span>
-                    </button>
-                    <button
-                      type="button"
-                      className="button button-small"
-                      onClick={() => {
-                        chooseForRestore(b);
-                        document.getElementById("section-restore")?.scrollIntoView({ behavior: "smooth" });
-                      }}
-                    >
-                      Restore
-                      <span className="visually-hidden">
-                        {" "}
-                        from {formatDate(b.completed_at)} {formatTime(b.completed_at)}
-                      </span>
-                    </button>
-                    <button
-                      type="button"
-                      className="button button-small button-danger"
-                      onClick={() => setDeleting(b)}
-                    >
-                      Delete
-                      <span className="visually-hidden">
-                        {" "}
-                        the backup of {formatDate(b.completed_at)} {formatTime(b.completed_at)}
-                      </span>
-                    </button>
-                  </td>
-                </tr>
-              ) : (
-                <tr key={b.backup_id} className="damaged">
-                  <td data-label="Date">{b.backup_date}</td>
-                  <td colSpan={5} data-label="Problem">
-                    <span className="bad">Damaged: {b.error}</span>
-                  </td>
-                  <td className="actions">
-                    <button
-                      type="button"
-                      className="button button-small button-danger"
-                      onClick={() => setDeleting(b)}
-                    >
-                      Delete<span className="visually-hidden"> the damaged backup {b.backup_id}</span>
-                    </button>
-                  </td>
-                </tr>
-              ),
-            )}
-            {view.list && backups.length === 0 && (
-              <tr>
-                <td colSpan={7} className="empty">
-                  No backups yet. Create one above; the daily run adds one every day.
-                </td>
-              </tr>
-            )}
-            {!view.list &&
-              [0, 1, 2].map((i) => (
-                <tr key={i} className="placeholder">
-                  <td colSpan={7}>&nbsp;</td>
-                </tr>
-              ))}
-          </tbody>
-        </table>
-      </div>
+          ) : (
+            <tr key={b.backup_id} className="damaged">
+              <td data-label="Date">{b.backup_date}</td>
+              <td colSpan={5} data-label="Problem">
+                <span className="bad">Damaged: {b.error}</span>
+              </td>
+              <td className="actions">
+                <button
+                  type="button"
+                  className="button button-small button-danger"
+                  onClick={() => setDeleting(b)}
+                >
+                  Delete<span className="visually-hidden"> the damaged backup {b.backup_id}</span>
+                </button>
+              </td>
+            </tr>
+          ),
+        )}
+      </ListTable>
       {next && (
         <button type="button" className="button" onClick={showOlder}>
           Show older backups
@@ -240,18 +230,7 @@ function DetailsDialog(props: SectionProps & { backup: BackupListing; onClose: (
       {details ? (
         <div className="table-wrap">
           <table className="table compact">
-            <thead>
-              <tr>
-                <th scope="col">Table</th>
-                <th scope="col" className="num">
-                  Rows
-                </th>
-                <th scope="col" className="num">
-                  Size
-                </th>
-                <th scope="col">Files</th>
-              </tr>
-            </thead>
+            <TableHead columns={DETAIL_COLUMNS} />
             <tbody>
               {details.manifest.tables.map((t) => (
                 <tr key={t.name}>

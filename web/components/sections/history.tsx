@@ -4,8 +4,19 @@ import type { LogRow } from "../../client/types.ts";
 import { ErrorNotice } from "../ErrorNotice.tsx";
 import { formatCount, formatDateTime, formatDuration, typeLabel } from "../format.ts";
 import type { Section, SectionProps } from "../section.ts";
+import { type Column, ListTable } from "../Table.tsx";
 
 export const HISTORY_PAGE = 20;
+
+const HISTORY_COLUMNS: Column[] = [
+  { label: "When" },
+  { label: "What" },
+  { label: "Status" },
+  { label: "Records", numeric: true },
+  { label: "Duration", numeric: true },
+  { label: "Who" },
+  { label: "Error" },
+];
 
 function History({ client, organization, view, organizationLabel }: SectionProps) {
   const [pages, setPages] = useState<{ rows: LogRow[]; next: number | null }[]>([]);
@@ -43,63 +54,37 @@ function History({ client, organization, view, organizationLabel }: SectionProps
 
   return (
     <div>
-      <div className="table-wrap" aria-busy={view.loading}>
-        <table className="table history">
-          <caption className="visually-hidden">History of {organizationLabel}, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">What</th>
-              <th scope="col">Status</th>
-              <th scope="col" className="num">
-                Records
-              </th>
-              <th scope="col" className="num">
-                Duration
-              </th>
-              <th scope="col">Who</th>
-              <th scope="col">Error</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(page?.rows ?? []).map((row) => (
-              <tr key={row.id}>
-                <td data-label="When">{formatDateTime(row.started_at ?? row.created_at)}</td>
-                <td data-label="What">
-                  {typeLabel(row.backup_type)}
-                  {row.dry_run ? " (dry run)" : ""}
-                </td>
-                <td data-label="Status">
-                  <span className={`badge badge-${row.status}`}>{row.status}</span>
-                </td>
-                <td data-label="Records" className="num">
-                  {row.records_count == null ? "—" : formatCount(row.records_count)}
-                </td>
-                <td data-label="Duration" className="num">
-                  {row.duration_ms == null ? "—" : formatDuration(row.duration_ms)}
-                </td>
-                <td data-label="Who">{who(row)}</td>
-                <td data-label="Error" className="error-cell">
-                  {row.error_message ?? ""}
-                </td>
-              </tr>
-            ))}
-            {page && page.rows.length === 0 && (
-              <tr>
-                <td colSpan={7} className="empty">
-                  Nothing has happened yet.
-                </td>
-              </tr>
-            )}
-            {!page &&
-              [0, 1, 2].map((i) => (
-                <tr key={i} className="placeholder">
-                  <td colSpan={7}>&nbsp;</td>
-                </tr>
-              ))}
-          </tbody>
-        </table>
-      </div>
+      <ListTable
+        className="history"
+        caption={`History of ${organizationLabel}, newest first`}
+        busy={view.loading}
+        columns={HISTORY_COLUMNS}
+        rowCount={page ? page.rows.length : null}
+        emptyText="Nothing has happened yet."
+      >
+        {(page?.rows ?? []).map((row) => (
+          <tr key={row.id}>
+            <td data-label="When">{formatDateTime(row.started_at ?? row.created_at)}</td>
+            <td data-label="What">
+              {typeLabel(row.backup_type)}
+              {row.dry_run ? " (dry run)" : ""}
+            </td>
+            <td data-label="Status">
+              <span className={`badge badge-${row.status}`}>{row.status}</span>
+            </td>
+            <td data-label="Records" className="num">
+              {row.records_count == null ? "—" : formatCount(row.records_count)}
+            </td>
+            <td data-label="Duration" className="num">
+              {row.duration_ms == null ? "—" : formatDuration(row.duration_ms)}
+            </td>
+            <td data-label="Who">{who(row)}</td>
+            <td data-label="Error" className="error-cell">
+              {row.error_message ?? ""}
+            </td>
+          </tr>
+        ))}
+      </ListTable>
       <nav className="row pager" aria-label="History pages">
         <button
           type="button"

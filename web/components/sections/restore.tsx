@@ -9,6 +9,7 @@ import { ErrorNotice } from "../ErrorNotice.tsx";
 import { droppedColumnNotes, leftOutTable } from "../error-text.ts";
 import { dayOfBackupId, formatCount, formatDate, formatTime, typeLabel } from "../format.ts";
 import type { RestoreTarget, Section, SectionProps } from "../section.ts";
+import { type Column, TableHead } from "../Table.tsx";
 
 const CONFIRM_WORD = "CONFIRM";
 
@@ -289,12 +290,12 @@ function describeBackup(b: RestoreTarget): string {
 type TableReport = RestoreReport["tables"][string];
 
 /** The preview's count columns; a would_* count is null where a failed dry run did not reach it. */
-const PREVIEW_COUNTS: [label: string, count: (t: TableReport) => number | null][] = [
-  ["Rows now", (t) => t.rows_now],
-  ["In backup", (t) => t.record_count],
-  ["Would insert", (t) => t.would_insert],
-  ["Would delete", (t) => t.would_delete],
-  ["Would change", (t) => t.would_change],
+const PREVIEW_COUNTS: (Column & { count: (t: TableReport) => number | null })[] = [
+  { label: "Rows now", numeric: true, count: (t) => t.rows_now },
+  { label: "In backup", numeric: true, count: (t) => t.record_count },
+  { label: "Would insert", numeric: true, count: (t) => t.would_insert },
+  { label: "Would delete", numeric: true, count: (t) => t.would_delete },
+  { label: "Would change", numeric: true, count: (t) => t.would_change },
 ];
 
 const changes = (t: TableReport) => (t.would_insert ?? 0) + (t.would_delete ?? 0) + (t.would_change ?? 0);
@@ -315,23 +316,14 @@ function Preview({ report }: { report: RestoreReport }) {
       </p>
       <div className="table-wrap">
         <table className="table compact">
-          <thead>
-            <tr>
-              <th scope="col">Table</th>
-              {PREVIEW_COUNTS.map(([label]) => (
-                <th key={label} scope="col" className="num">
-                  {label}
-                </th>
-              ))}
-            </tr>
-          </thead>
+          <TableHead columns={[{ label: "Table" }, ...PREVIEW_COUNTS]} />
           <tbody>
             {rows.map(([name, t]) => (
               <tr key={name} className={changes(t) > 0 ? "changed" : ""}>
                 <td className="mono" data-label="Table">
                   {name}
                 </td>
-                {PREVIEW_COUNTS.map(([label, count]) => (
+                {PREVIEW_COUNTS.map(({ label, count }) => (
                   <td key={label} className="num" data-label={label}>
                     {formatCount(count(t) ?? 0)}
                   </td>
