@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { SignJWT } from "jose";
 import pg from "pg";
+import type { DemoTokenAnswer, DemoUser, DemoUsersAnswer } from "../web/page/demo-sign-in.ts";
 
 /** The demo's platform operator: a user of no organization whose role reaches every one. */
 export const DEMO_SUPER_ADMIN_ID = "00000000-0000-4000-8000-00000000a001";
@@ -19,15 +20,6 @@ export const SUPER_ADMIN_ROLE = "super_admin";
 /** Roles as the functions read them locally: every profile of the demo app, plus the operator. */
 export const ROLES_VIEW = "local_sign_in_roles";
 const TOKEN_SECONDS = 3600;
-
-export interface DemoUser {
-  id: string;
-  label: string;
-  email: string;
-  role: string;
-  organization_id: string | null;
-  organization_name: string | null;
-}
 
 export interface LocalSignIn {
   /** Environment for the functions: who issues tokens, the secret that verifies them, where roles are. */
@@ -118,7 +110,7 @@ export async function createLocalSignIn(databaseUrl: string, issuerUrl: string):
     async handle(req, res) {
       const path = new URL(req.url ?? "/", "http://local").pathname;
       if (path === "/local-sign-in/users" && req.method === "GET") {
-        send(res, 200, { users: await users() });
+        send(res, 200, { users: await users() } satisfies DemoUsersAnswer);
         return true;
       }
       if (path === "/local-sign-in/token" && req.method === "POST") {
@@ -147,7 +139,7 @@ export async function createLocalSignIn(databaseUrl: string, issuerUrl: string):
           token_type: "bearer",
           expires_in: TOKEN_SECONDS,
           user,
-        });
+        } satisfies DemoTokenAnswer);
         return true;
       }
       return false;
