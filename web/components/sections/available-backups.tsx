@@ -11,6 +11,7 @@ import { ErrorNotice } from "../ErrorNotice.tsx";
 import { formatBytes, formatCount, formatDate, formatTime, typeLabel } from "../format.ts";
 import type { Section, SectionProps } from "../section.ts";
 import { type Column, ListTable, TableHead } from "../Table.tsx";
+import { TypedConfirmation } from "../TypedConfirmation.tsx";
 
 const BACKUP_COLUMNS: Column[] = [
   { label: "Date" },
@@ -312,17 +313,7 @@ function DeleteDialog(props: SectionProps & { backup: BackupEntry; onClose: () =
             </label>
           </div>
         )}
-        <label className="field">
-          <span>
-            Type <strong>{word}</strong> to confirm
-          </span>
-          <input
-            value={typed}
-            onChange={(e) => setTyped(e.target.value)}
-            autoComplete="off"
-            spellCheck={false}
-          />
-        </label>
+        <TypedConfirmation word={word} purpose="to confirm" value={typed} onChange={setTyped} />
         <ErrorNotice error={error} organization={props.organizationLabel} />
         <div className="row">
           <button

@@ -10,6 +10,7 @@ import { droppedColumnNotes, leftOutTable } from "../error-text.ts";
 import { dayOfBackupId, formatCount, formatDate, formatTime, typeLabel } from "../format.ts";
 import type { RestoreTarget, Section, SectionProps } from "../section.ts";
 import { type Column, TableHead } from "../Table.tsx";
+import { TypedConfirmation } from "../TypedConfirmation.tsx";
 
 const CONFIRM_WORD = "CONFIRM";
 
@@ -258,18 +259,12 @@ function Restore(props: SectionProps) {
               Restore without the columns dropped since the backup (their values in the backup are lost)
             </label>
           )}
-          <label className="field">
-            <span>
-              Type <strong>{CONFIRM_WORD}</strong> to replace the current data of {props.organizationLabel}{" "}
-              with this backup
-            </span>
-            <input
-              value={confirm}
-              onChange={(e) => setConfirm(e.target.value)}
-              autoComplete="off"
-              spellCheck={false}
-            />
-          </label>
+          <TypedConfirmation
+            word={CONFIRM_WORD}
+            purpose={`to replace the current data of ${props.organizationLabel} with this backup`}
+            value={confirm}
+            onChange={setConfirm}
+          />
           <button type="submit" className="button button-danger" disabled={!canRestore}>
             Restore now
           </button>
