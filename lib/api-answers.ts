@@ -155,11 +155,11 @@ export interface RestoreReport {
   tables: Record<string, RestoreTableReport>;
 }
 
-/** delete-backup. */
+/** delete-backup: what was deleted; `files` counts the table files, `bytes` includes the summary. */
 export interface DeleteAnswer {
   success: true;
   message: string;
-  deleted: { organization_id: string; backup_id: string; backup_date: string; files: number };
+  deleted: { organization_id: string; backup_id: string; backup_date: string; files: number; bytes: number };
 }
 
 /** download-backup with Supabase Storage: a signed link to the file (local storage sends the file itself). */
