@@ -1,8 +1,9 @@
 /**
  * GET /.netlify/functions/backup-health[?organization_id=…]
- * The age of each tenant's newest completed backup. 200 when every tenant has one younger than
- * HEALTH_MAX_AGE_HOURS (default 26: a daily run plus slack); 503 when any is older or has none, so an
- * uptime monitor alerts on the status alone.
+ * The age of each tenant's newest completed backup. 200 when every scheduled tenant has one younger than
+ * its schedule allows (HEALTH_MAX_AGE_HOURS, default 26, for a daily schedule; 50 h every 2 days; 170 h
+ * weekly: lib/health.ts); 503 when any is older or has none, so an uptime monitor alerts on the status
+ * alone. Tenants whose schedule is off or disabled are listed as "unscheduled" and do not count.
  * Who: the cron secret (as a header, or ?secret= for monitors that can only set a URL) or a super admin
  * for every tenant; with organization_id, also an admin of that organization.
  */
@@ -35,7 +36,7 @@ export const handleBackupHealth = endpoint({
     if (report.healthy) {
       return json(200, {
         success: true,
-        message: `all ${report.total_tenants} tenants have a backup younger than ${report.max_age_hours} h`,
+        message: `all ${report.ok_tenants} scheduled tenants have a backup younger than their schedule allows`,
         ...report,
       });
     }
@@ -43,7 +44,7 @@ export const handleBackupHealth = endpoint({
       success: false,
       error: {
         code: "unavailable",
-        message: `${report.stale_tenants} tenants have only backups older than ${report.max_age_hours} h, ${report.missing_tenants} have none`,
+        message: `${report.stale_tenants} tenants have only backups older than their schedule allows, ${report.missing_tenants} have none`,
       },
       ...report,
     });

@@ -1,10 +1,11 @@
 /**
  * POST /.netlify/functions/daily-tenant-backup — cron secret only (a signed-in user gets 403). Backs up
- * every tenant that has no completed daily backup today. 200 when all tenants are done; 202 when the time
- * budget cut the run and a next call will continue; 500 when a tenant failed (the others are still backed
- * up).
+ * every tenant that is due by its schedule (lib/backup/daily.ts): call it every hour and each tenant is
+ * backed up at its own time. 200 when every scheduled tenant is backed up for its latest slot; 202 when the
+ * time budget cut the run and a next call will continue; 500 when a tenant failed (the others are still
+ * backed up).
  *
- * Once every tenant has today's backup (and only then: never while the run is incomplete or a tenant
+ * Once every scheduled tenant is backed up (and only then: never while the run is incomplete or a tenant
  * failed), the retention pass runs (RETENTION_DAYS and friends). Its outcome is in `retention`; it does
  * not change the status, which is about the backups. A pass cut short continues on the next call.
  */
@@ -39,7 +40,10 @@ export async function dailyRun(services: Services, deadline: number) {
     result.failed_tenants > 0
       ? `${result.failed_tenants} of ${result.total_tenants} tenants failed; the others are backed up`
       : result.complete
-        ? `all ${result.total_tenants} tenants have a completed backup for ${result.backup_date}`
+        ? `all ${result.successful_tenants} scheduled tenants have a completed backup for their latest slot` +
+          (result.not_scheduled_tenants > 0
+            ? `; ${result.not_scheduled_tenants} have scheduled backups off`
+            : "")
         : `${result.remaining_tenants} tenants remain; call again to continue`;
   return {
     status,
@@ -52,6 +56,7 @@ export async function dailyRun(services: Services, deadline: number) {
         total_tenants: result.total_tenants,
         successful_tenants: result.successful_tenants,
         failed_tenants: result.failed_tenants,
+        not_scheduled_tenants: result.not_scheduled_tenants,
         remaining_tenants: result.remaining_tenants,
         total_records: result.total_records,
         total_size: result.total_size,

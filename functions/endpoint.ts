@@ -20,7 +20,7 @@ import { identify } from "./auth.ts";
 import { readJsonBody, validate } from "./http.ts";
 import { canonicalOrganizationId, organizationFields } from "./organization-id.ts";
 
-export type Method = "GET" | "POST" | "DELETE";
+export type Method = "GET" | "POST" | "PUT" | "DELETE";
 
 /**
  * Who may call:
@@ -125,6 +125,37 @@ export function endpoint<Schema extends z.ZodObject>(declaration: Declaration<Sc
         if (slot && isAppError(err) && declaration.rateLimit?.refund(err)) await slot.release();
         throw err;
       }
+    },
+  };
+}
+
+/**
+ * One function answering several methods, each declared as an endpoint of its own (its own input schema,
+ * access and work), e.g. GET reads a setting from the query and PUT sets it from a JSON body. OPTIONS and a
+ * method none of them takes are answered here, naming every method.
+ */
+export function endpointByMethod(name: string, byMethod: Partial<Record<Method, Endpoint>>): Endpoint {
+  const methods = Object.keys(byMethod) as Method[];
+  for (const method of methods) {
+    const declared = byMethod[method];
+    if (declared?.name !== name || !declared.methods.includes(method)) {
+      throw new Error(`${name}: the ${method} endpoint must be named ${name} and declare ${method}`);
+    }
+  }
+  return {
+    name,
+    methods,
+    async handle(request, services) {
+      if (request.method === "OPTIONS") {
+        return new Response(null, { status: 204, headers: { allow: allowHeader(methods) } });
+      }
+      const declared = byMethod[request.method as Method];
+      if (!declared) {
+        throw fail("method_not_allowed", `use ${methods.join(" or ")} for this endpoint`, {
+          allow: methods.join(", "),
+        });
+      }
+      return declared.handle(request, services);
     },
   };
 }

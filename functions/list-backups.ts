@@ -3,13 +3,15 @@
  *   [&type=daily|manual|pre_restore][&limit=100][&before=<backup_id>]
  *   [&history_limit=50][&history_before=<id>]
  * The tenant's available backups (newest first, paged by backup id) and its history from backup_logs
- * (backups, restores, dry runs, failures, deletions; newest first, paged by log id).
+ * (backups, restores, dry runs, failures, deletions; newest first, paged by log id), and its schedule with
+ * the next scheduled run (as backup-schedule answers it).
  * Cron secret, a super admin, or an admin of that organization.
  */
 import { z } from "zod";
 import type { BackupList } from "../lib/api-answers.ts";
 import { listBackupPage } from "../lib/backup/backup-page.ts";
 import { fail } from "../lib/errors.ts";
+import { readSchedule } from "../lib/schedule/tenant-schedule.ts";
 import { backupId, backupType } from "./backup-schemas.ts";
 import { endpoint } from "./endpoint.ts";
 import { json } from "./http.ts";
@@ -45,11 +47,10 @@ export const handleListBackups = endpoint({
     if (!tenant && !page.hasAny) {
       throw fail("not_found", `no organization ${query.organization_id}`, { field: "organization_id" });
     }
-    const history = await services.db.history(
-      query.organization_id,
-      query.history_limit,
-      query.history_before,
-    );
+    const [history, schedule] = await Promise.all([
+      services.db.history(query.organization_id, query.history_limit, query.history_before),
+      readSchedule(services, query.organization_id),
+    ]);
     const last = history.at(-1);
     const named = page.backups.find((b) => b.status === "completed");
     return json(200, {
@@ -61,6 +62,7 @@ export const handleListBackups = endpoint({
       backups_next_before: page.nextBefore,
       history,
       history_next_before: history.length === query.history_limit && last ? last.id : null,
+      schedule,
     } satisfies BackupList);
   },
 });

@@ -6,8 +6,10 @@
  * type-check (web/tsconfig.json, no Node types) reads this file, and its bundle gets nothing from it.
  */
 import type { BackupType, Manifest } from "./backup/manifest.ts";
+import type { Schedule } from "./schedule/slots.ts";
 
 export type { BackupType, Manifest, ManifestFile, ManifestTable } from "./backup/manifest.ts";
+export type { Frequency as ScheduleFrequency, Schedule as ScheduleSettings } from "./schedule/slots.ts";
 
 /** A backup as list-backups shows it: what its manifest says, and whether its files are all there. */
 export interface BackupListing {
@@ -73,6 +75,27 @@ export interface BackupList {
   backups_next_before: string | null;
   history: LogRow[];
   history_next_before: number | null;
+  schedule: BackupSchedule;
+}
+
+/**
+ * A tenant's schedule as backup-schedule (and list-backups) show it: the settings it follows, and when the
+ * cron call backs it up next and did last.
+ */
+export interface BackupSchedule extends Schedule {
+  organization_id: string;
+  /** When the cron will next back the tenant up (a past time while due: the next call does); null for none. */
+  next_run_at: string | null;
+  /** When the last scheduled backup completed; null before the first. */
+  last_run_at: string | null;
+  /** true when the tenant has no schedule of its own and follows the default (DEFAULT_SCHEDULE_*). */
+  is_default: boolean;
+}
+
+/** backup-schedule, GET and PUT. */
+export interface BackupScheduleAnswer {
+  success: true;
+  schedule: BackupSchedule;
 }
 
 /** backup-details: one backup's listing, its whole manifest, and the files not stored as recorded. */
@@ -180,7 +203,10 @@ export interface DownloadLink {
 export interface TenantHealth {
   organization_id: string;
   organization_name: string | null;
-  status: "ok" | "stale" | "missing";
+  /** unscheduled: its schedule is off or disabled, so no backup is expected. */
+  status: "ok" | "stale" | "missing" | "unscheduled";
+  /** The age this tenant's schedule allows; null when it is unscheduled. */
+  max_age_hours: number | null;
   backup_id: string | null;
   backup_type: string | null;
   backup_date: string | null;
@@ -192,11 +218,13 @@ export interface TenantHealth {
 export interface HealthReport {
   healthy: boolean;
   checked_at: string;
+  /** The age a daily schedule allows (HEALTH_MAX_AGE_HOURS); each tenant says what its own allows. */
   max_age_hours: number;
   total_tenants: number;
   ok_tenants: number;
   stale_tenants: number;
   missing_tenants: number;
+  unscheduled_tenants: number;
   tenants: TenantHealth[];
 }
 

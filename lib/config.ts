@@ -3,6 +3,7 @@
  * with a message that names the variable rather than failing half way through a backup.
  */
 import { z } from "zod";
+import { FREQUENCIES, type Schedule, TIME_OF_DAY_PATTERN } from "./schedule/slots.ts";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const optionalText = z
@@ -112,6 +113,21 @@ const envSchema = z
     MANUAL_BACKUP_MIN_INTERVAL_SECONDS: nonNegativeInt(300),
     RESTORE_MIN_INTERVAL_SECONDS: nonNegativeInt(60),
     HEALTH_MAX_AGE_HOURS: z.coerce.number().positive().default(26),
+    /** The schedule of tenants that have none of their own (backup-schedule sets one). */
+    DEFAULT_SCHEDULE_FREQUENCY: z.enum(FREQUENCIES).default("daily"),
+    DEFAULT_SCHEDULE_TIME: z
+      .string()
+      .trim()
+      .regex(TIME_OF_DAY_PATTERN, "must be HH:MM (UTC, 00:00 to 23:59)")
+      .default("02:00"),
+    /** Only for DEFAULT_SCHEDULE_FREQUENCY=weekly: 0 Sunday … 6 Saturday. */
+    DEFAULT_SCHEDULE_DAY_OF_WEEK: optionalText.pipe(
+      z
+        .string()
+        .regex(/^[0-6]$/, "must be a day of the week, 0 Sunday … 6 Saturday")
+        .transform(Number)
+        .optional(),
+    ),
     /** Signed download links live this long; short, because whoever holds the link reads the backup. */
     DOWNLOAD_URL_TTL_SECONDS: positiveInt(300).pipe(z.number().max(86_400)),
   })
@@ -143,6 +159,20 @@ const envSchema = z
         code: "custom",
         path: ["SUPABASE_URL"],
         message: "is required when SUPABASE_JWT_SECRET is set (tokens' issuer is checked against it)",
+      });
+    }
+    if (env.DEFAULT_SCHEDULE_FREQUENCY === "weekly" && env.DEFAULT_SCHEDULE_DAY_OF_WEEK === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["DEFAULT_SCHEDULE_DAY_OF_WEEK"],
+        message: "is required (0 Sunday … 6 Saturday) when DEFAULT_SCHEDULE_FREQUENCY=weekly",
+      });
+    }
+    if (env.DEFAULT_SCHEDULE_FREQUENCY !== "weekly" && env.DEFAULT_SCHEDULE_DAY_OF_WEEK !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["DEFAULT_SCHEDULE_DAY_OF_WEEK"],
+        message: "applies only when DEFAULT_SCHEDULE_FREQUENCY=weekly",
       });
     }
     if (env.BACKUP_STORAGE === "supabase" && !env.SUPABASE_URL) {
@@ -205,6 +235,8 @@ export interface Config {
   /** Seconds between two expensive calls of one tenant; 0 means no limit. */
   rateLimits: { manualBackupSeconds: number; restoreSeconds: number };
   health: { maxAgeHours: number };
+  /** What a tenant without a schedule of its own follows. */
+  schedule: { default: Schedule };
   download: { urlTtlSeconds: number };
 }
 
@@ -313,6 +345,14 @@ export function loadConfig(env: Environment = process.env): Config {
       restoreSeconds: e.RESTORE_MIN_INTERVAL_SECONDS,
     },
     health: { maxAgeHours: e.HEALTH_MAX_AGE_HOURS },
+    schedule: {
+      default: {
+        frequency: e.DEFAULT_SCHEDULE_FREQUENCY,
+        time_of_day: e.DEFAULT_SCHEDULE_TIME,
+        day_of_week: e.DEFAULT_SCHEDULE_DAY_OF_WEEK ?? null,
+        enabled: true,
+      },
+    },
     download: { urlTtlSeconds: e.DOWNLOAD_URL_TTL_SECONDS },
   };
 }

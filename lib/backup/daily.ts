@@ -1,11 +1,16 @@
 /**
- * The daily run: every tenant without a completed daily backup for today's UTC day gets one. Tenants are
- * independent (one failing does not stop the others); a time budget stops the run starting new work, and
- * the next call continues, resuming a tenant's unfinished run where it stopped.
+ * The scheduled run (daily-tenant-backup): every tenant that is due gets a backup — its latest schedule
+ * slot (lib/schedule/slots.ts) has started and no scheduled backup completed since it began. Called every
+ * hour, each tenant is backed up at its own time; called once a day, every tenant due that day is; called
+ * twice in one slot, nothing is backed up twice. Tenants whose schedule is off or disabled are never
+ * backed up here. Tenants are independent (one failing does not stop the others); a time budget stops the
+ * run starting new work, and the next call continues, resuming a tenant's unfinished run where it stopped.
  */
 import type { Catalog } from "../catalog.ts";
-import type { BackupRun, Tenant } from "../db/tenant-db.ts";
+import type { BackupRun, ScheduleListRow, Tenant } from "../db/tenant-db.ts";
 import { AppError, errorMessage } from "../errors.ts";
+import { isDue, nextSlotStart, periodDays, type Schedule } from "../schedule/slots.ts";
+import { effectiveSchedule, lastRunAt } from "../schedule/tenant-schedule.ts";
 import type { Services } from "../services.ts";
 import { utcDay } from "../time.ts";
 import { TENANT_ID_PATTERN } from "./paths.ts";
@@ -42,17 +47,26 @@ export type TenantOutcome =
   | {
       organization_id: string;
       organization_name: string | null;
+      /** Its schedule is off or disabled: the cron never backs it up. */
+      status: "not_scheduled";
+    }
+  | {
+      organization_id: string;
+      organization_name: string | null;
       status: "busy" | "failed" | "not_started";
       error?: string;
     };
 
 export interface DailyResult {
   backup_date: string;
-  /** true when every tenant has a completed backup for the day. */
+  /** true when every scheduled tenant has a completed backup for its latest slot. */
   complete: boolean;
   total_tenants: number;
+  /** Backed up for their latest slot, by this call or an earlier one. */
   successful_tenants: number;
   failed_tenants: number;
+  /** Schedule off or disabled. */
+  not_scheduled_tenants: number;
   /** Tenants still to do: cut by the time budget, busy, or not reached. */
   remaining_tenants: number;
   total_records: number;
@@ -65,14 +79,18 @@ export async function runDailyBackup(
   options: { deadline: number },
 ): Promise<DailyResult> {
   const { db, log } = services;
-  const date = utcDay(services.now());
+  const now = services.now();
+  const date = utcDay(now);
   const expired = await db.expireRuns(date);
   if (expired > 0) log.warn({ expired }, "closed interrupted backup runs of earlier days as failed");
-  const [tenants, runs] = await Promise.all([db.listTenants(), db.runsOn(date, "daily")]);
-  const completed = new Map<string, BackupRun>();
+  const [tenants, runs, schedules] = await Promise.all([
+    db.listTenants(),
+    db.runsOn(date, "daily"),
+    db.listSchedules(),
+  ]);
+  const scheduleRows = new Map(schedules.map((row) => [row.organization_id, row]));
   const unfinished = new Map<string, BackupRun>();
   for (const run of runs) {
-    if (run.status === "completed") completed.set(run.organization_id, run);
     // The newest running run of a tenant is the one to continue (runs come oldest first).
     if (run.status === "running") unfinished.set(run.organization_id, run);
   }
@@ -81,15 +99,10 @@ export async function runDailyBackup(
   let started = 0;
   const outcomes: TenantOutcome[] = [];
   for (const tenant of tenants) {
-    const done = completed.get(tenant.id);
-    if (done) {
-      outcomes.push({
-        ...named(tenant),
-        status: "already_done",
-        backup_id: done.backup_id,
-        records: Number(done.records_count ?? 0),
-        bytes: Number(done.file_size ?? 0),
-      });
+    const row = scheduleRows.get(tenant.id) ?? null;
+    const schedule = effectiveSchedule(row, services.config.schedule.default);
+    if (!isDue(schedule, lastRunAt(row), now)) {
+      outcomes.push(notDue(tenant, schedule, row));
       continue;
     }
     // The first tenant always starts, so that every call makes progress.
@@ -99,10 +112,15 @@ export async function runDailyBackup(
     }
     started += 1;
     outcomes.push(
-      await backupOne(services, tenant, date, options.deadline, unfinished.get(tenant.id), async () => {
-        catalog ??= await db.catalog();
-        return catalog;
-      }),
+      await backupOne(
+        services,
+        tenant,
+        { date, schedule, deadline: options.deadline, unfinished: unfinished.get(tenant.id) },
+        async () => {
+          catalog ??= await db.catalog();
+          return catalog;
+        },
+      ),
     );
   }
 
@@ -114,20 +132,37 @@ export async function runDailyBackup(
       ok: result.successful_tenants,
       failed: result.failed_tenants,
       remaining: result.remaining_tenants,
+      not_scheduled: result.not_scheduled_tenants,
     },
-    "daily tenant backup run",
+    "scheduled tenant backup run",
   );
   return result;
+}
+
+/**
+ * A tenant that is not due: backed up for its latest slot already (the backup that covers it), or never
+ * backed up by the cron (schedule off or disabled).
+ */
+function notDue(tenant: Tenant, schedule: Schedule, row: ScheduleListRow | null): TenantOutcome {
+  // A schedule with slots is not due only once a scheduled backup covers its latest slot: row is set then.
+  if (periodDays(schedule) === null || !row?.last_backup_id)
+    return { ...named(tenant), status: "not_scheduled" };
+  return {
+    ...named(tenant),
+    status: "already_done",
+    backup_id: row.last_backup_id,
+    records: Number(row.last_records ?? 0),
+    bytes: Number(row.last_bytes ?? 0),
+  };
 }
 
 async function backupOne(
   services: Services,
   tenant: Tenant,
-  date: string,
-  deadline: number,
-  unfinished: BackupRun | undefined,
+  run: { date: string; schedule: Schedule; deadline: number; unfinished: BackupRun | undefined },
   catalog: () => Promise<Catalog>,
 ): Promise<TenantOutcome> {
+  const { date, deadline, unfinished } = run;
   if (!TENANT_ID_PATTERN.test(tenant.id)) {
     return { ...named(tenant), status: "failed", error: "organization id cannot be used as a storage path" };
   }
@@ -141,6 +176,11 @@ async function backupOne(
       resumeBackupId: unfinished?.backup_id,
       catalog: await catalog(),
     });
+    if (result.status === "completed") {
+      // What makes the next call in this slot skip the tenant.
+      const at = services.now();
+      await services.db.scheduleRan(tenant.id, at, result.backupId, nextSlotStart(run.schedule, at));
+    }
     const outcome = {
       ...named(tenant),
       backup_id: result.backupId,
@@ -167,14 +207,17 @@ function named(tenant: Tenant) {
 function summarize(date: string, outcomes: TenantOutcome[]): DailyResult {
   const ok = outcomes.filter((o) => o.status === "completed" || o.status === "already_done");
   const failed = outcomes.filter((o) => o.status === "failed");
+  const notScheduled = outcomes.filter((o) => o.status === "not_scheduled");
   const sum = (key: "records" | "bytes") => ok.reduce((n, o) => n + ("records" in o ? Number(o[key]) : 0), 0);
+  const remaining = outcomes.length - ok.length - failed.length - notScheduled.length;
   return {
     backup_date: date,
-    complete: ok.length === outcomes.length,
+    complete: remaining === 0 && failed.length === 0,
     total_tenants: outcomes.length,
     successful_tenants: ok.length,
     failed_tenants: failed.length,
-    remaining_tenants: outcomes.length - ok.length - failed.length,
+    not_scheduled_tenants: notScheduled.length,
+    remaining_tenants: remaining,
     total_records: sum("records"),
     total_size: sum("bytes"),
     tenants: outcomes,

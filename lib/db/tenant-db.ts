@@ -4,6 +4,7 @@
  */
 import type { LogEntry, LogRow, RestoreError } from "../api-answers.ts";
 import type { Catalog } from "../catalog.ts";
+import type { Frequency, Schedule } from "../schedule/slots.ts";
 import type { SqlFunctionCaller } from "./port.ts";
 
 export interface TenantLayout {
@@ -273,6 +274,40 @@ export class TenantDb {
     return this.caller.call("tenant_backup_newest_completed", { p_org: tenantId });
   }
 
+  // --- Schedules: each tenant's settings and when its last scheduled backup completed. ---
+
+  /** The tenant's schedule row, or null when it has none (it follows the default). */
+  getSchedule(tenantId: string): Promise<ScheduleRow | null> {
+    return this.caller.call("tenant_backup_schedule_get", { p_org: tenantId });
+  }
+
+  /** Every schedule row, with the counts of each one's last scheduled backup. */
+  listSchedules(): Promise<ScheduleListRow[]> {
+    return this.caller.call("tenant_backup_schedules_list", {});
+  }
+
+  /** Sets the tenant's schedule, keeping when it last ran. */
+  putSchedule(tenantId: string, schedule: Schedule, nextRunAt: Date | null): Promise<ScheduleRow> {
+    return this.caller.call("tenant_backup_schedule_put", {
+      p_org: tenantId,
+      p_frequency: schedule.frequency,
+      p_time_of_day: schedule.time_of_day,
+      p_day_of_week: schedule.day_of_week,
+      p_enabled: schedule.enabled,
+      p_next_run_at: nextRunAt?.toISOString() ?? null,
+    });
+  }
+
+  /** Records that scheduled backup `backupId` of the tenant completed at `at`. */
+  scheduleRan(tenantId: string, at: Date, backupId: string, nextRunAt: Date | null): Promise<ScheduleRow> {
+    return this.caller.call("tenant_backup_schedule_ran", {
+      p_org: tenantId,
+      p_at: at.toISOString(),
+      p_backup_id: backupId,
+      p_next_run_at: nextRunAt?.toISOString() ?? null,
+    });
+  }
+
   // --- Restore: staging pages, the one-transaction apply, and its log row. ---
 
   /** Stages one page of a table's backup rows (JSON-array lines) for the restore `restoreId`. */
@@ -339,6 +374,24 @@ export class TenantDb {
       p_details: args.details,
     });
   }
+}
+
+/** A tenant_backup_schedules row; frequency null: the tenant follows the default schedule. */
+export interface ScheduleRow {
+  organization_id: string;
+  frequency: Frequency | null;
+  time_of_day: string | null;
+  day_of_week: number | null;
+  enabled: boolean;
+  next_run_at: string | null;
+  last_run_at: string | null;
+  last_backup_id: string | null;
+  updated_at: string;
+}
+
+export interface ScheduleListRow extends ScheduleRow {
+  last_records: number | null;
+  last_bytes: number | null;
 }
 
 export type TenantKey = { valid: true; id: string } | { valid: false; type: string; message: string };

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleApplyRetention } from "../../functions/apply-retention.ts";
 import { handleBackupDetails } from "../../functions/backup-details.ts";
 import { handleBackupHealth } from "../../functions/backup-health.ts";
+import { handleBackupSchedule } from "../../functions/backup-schedule.ts";
 import { handleBackupTenantData } from "../../functions/backup-tenant-data.ts";
 import { handleDailyTenantBackup } from "../../functions/daily-tenant-backup.ts";
 import { handleDeleteBackup } from "../../functions/delete-backup.ts";
@@ -107,7 +108,7 @@ function credentials(caller: string) {
 interface Endpoint {
   name: string;
   handler: Declared;
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PUT";
   /** Acts on ORG_A (org admins may call) or on every tenant (cron and super admins only). */
   scope: "org" | "all" | "cron";
   input: () => Record<string, unknown>;
@@ -204,6 +205,22 @@ const ENDPOINTS: Endpoint[] = [
     ok: 200,
   },
   {
+    name: "backup-schedule",
+    handler: handleBackupSchedule,
+    method: "GET",
+    scope: "org",
+    input: () => ({ organization_id: ORG_A }),
+    ok: 200,
+  },
+  {
+    name: "backup-schedule",
+    handler: handleBackupSchedule,
+    method: "PUT",
+    scope: "org",
+    input: () => ({ organization_id: ORG_A, frequency: "daily", time_of_day: "02:00" }),
+    ok: 200,
+  },
+  {
     name: "daily-tenant-backup",
     handler: handleDailyTenantBackup,
     method: "POST",
@@ -240,7 +257,7 @@ describe("access matrix", () => {
               ...auth.query,
             },
           }
-        : { method: "POST", ...auth, body: input };
+        : { method: endpoint.method, ...auth, body: input };
     const before = await db.client.query("select count(*)::int as n from backup_logs");
     const response = await send(endpoint.handler, services, endpoint.name, options);
     expect(response.status, response.text()).toBe(want);
