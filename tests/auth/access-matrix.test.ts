@@ -238,6 +238,16 @@ function expected(endpoint: Endpoint, caller: string, access: Access): number {
   return access === "org" && endpoint.scope === "org" ? endpoint.ok : 403;
 }
 
+/** What a refused call must leave as it was: the log, and the schedules (with when each last changed). */
+async function writes() {
+  const { rows } = await db.client.query(
+    `select (select count(*)::int from backup_logs) as logs,
+            (select count(*)::int from tenant_backup_schedules) as schedules,
+            (select max(updated_at) from tenant_backup_schedules) as schedule_changed`,
+  );
+  return rows[0];
+}
+
 const rows = ENDPOINTS.flatMap((endpoint) =>
   Object.entries(CALLERS).map(([caller, access]) => ({ endpoint, caller, access })),
 );
@@ -258,15 +268,14 @@ describe("access matrix", () => {
             },
           }
         : { method: endpoint.method, ...auth, body: input };
-    const before = await db.client.query("select count(*)::int as n from backup_logs");
+    const before = await writes();
     const response = await send(endpoint.handler, services, endpoint.name, options);
     expect(response.status, response.text()).toBe(want);
     if (want === 401 || want === 403) {
       const body = response.json();
       expect(body.success).toBe(false);
       expect(body.error.code).toBe(want === 401 ? "unauthorized" : "forbidden");
-      const after = await db.client.query("select count(*)::int as n from backup_logs");
-      expect(after.rows[0].n).toBe(before.rows[0].n);
+      expect(await writes()).toEqual(before);
     }
   });
 

@@ -83,6 +83,40 @@ describe("operations configuration", () => {
     }
   });
 
+  it("has a default schedule, daily at 02:00 UTC, that DEFAULT_SCHEDULE_* change", () => {
+    expect(loadConfig(base).schedule.default).toEqual({
+      frequency: "daily",
+      time_of_day: "02:00",
+      day_of_week: null,
+      enabled: true,
+    });
+    expect(
+      loadConfig({
+        ...base,
+        DEFAULT_SCHEDULE_FREQUENCY: "weekly",
+        DEFAULT_SCHEDULE_TIME: "23:15",
+        DEFAULT_SCHEDULE_DAY_OF_WEEK: "0",
+      }).schedule.default,
+    ).toEqual({ frequency: "weekly", time_of_day: "23:15", day_of_week: 0, enabled: true });
+    expect(() => loadConfig({ ...base, DEFAULT_SCHEDULE_FREQUENCY: "hourly" })).toThrow(
+      /^DEFAULT_SCHEDULE_FREQUENCY /,
+    );
+    for (const bad of ["2:00", "24:00", "02:60", "noon"]) {
+      expect(() => loadConfig({ ...base, DEFAULT_SCHEDULE_TIME: bad })).toThrow(
+        /^DEFAULT_SCHEDULE_TIME must be HH:MM/,
+      );
+    }
+    expect(() => loadConfig({ ...base, DEFAULT_SCHEDULE_FREQUENCY: "weekly" })).toThrow(
+      /^DEFAULT_SCHEDULE_DAY_OF_WEEK is required/,
+    );
+    expect(() => loadConfig({ ...base, DEFAULT_SCHEDULE_DAY_OF_WEEK: "3" })).toThrow(
+      /^DEFAULT_SCHEDULE_DAY_OF_WEEK applies only/,
+    );
+    expect(() =>
+      loadConfig({ ...base, DEFAULT_SCHEDULE_FREQUENCY: "weekly", DEFAULT_SCHEDULE_DAY_OF_WEEK: "7" }),
+    ).toThrow(/^DEFAULT_SCHEDULE_DAY_OF_WEEK must be a day of the week/);
+  });
+
   it("reads the scheduled trigger's settings alone, with the same rules", () => {
     expect(loadTriggerConfig({})).toEqual({
       cronSecret: undefined,
