@@ -8,6 +8,8 @@ import type {
   BackupAnswer,
   BackupDetails,
   BackupList,
+  BackupSchedule,
+  BackupScheduleAnswer,
   DeleteAnswer,
   Download,
   DownloadLink,
@@ -16,6 +18,7 @@ import type {
   PageConfig,
   RestoreReport,
   RestoreRequest,
+  ScheduleSettings,
 } from "./types.ts";
 
 export interface ClientOptions {
@@ -153,6 +156,24 @@ export function createTenantBackupClient(options: ClientOptions) {
           body: { organization_id: organizationId, backup_id: backupId, force },
         }),
       );
+    },
+
+    async getSchedule(organizationId: string): Promise<BackupSchedule> {
+      const answer = await json<BackupScheduleAnswer>(
+        await send("backup-schedule", { query: { organization_id: organizationId } }),
+      );
+      return answer.schedule;
+    },
+
+    /** Sets the organization's own schedule; answers it with its next run. */
+    async putSchedule(organizationId: string, settings: ScheduleSettings): Promise<BackupSchedule> {
+      const answer = await json<BackupScheduleAnswer>(
+        await send("backup-schedule", {
+          method: "PUT",
+          body: { organization_id: organizationId, ...settings },
+        }),
+      );
+      return answer.schedule;
     },
 
     /** Freshness of one organization, or (super admins) of every one: 503 is a report of stale tenants. */

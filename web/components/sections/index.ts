@@ -5,5 +5,13 @@ import { createBackup } from "./create-backup.tsx";
 import { history } from "./history.tsx";
 import { overview } from "./overview.tsx";
 import { restore } from "./restore.tsx";
+import { schedule } from "./schedule.tsx";
 
-export const SECTIONS: readonly Section[] = [overview, createBackup, availableBackups, restore, history];
+export const SECTIONS: readonly Section[] = [
+  overview,
+  createBackup,
+  schedule,
+  availableBackups,
+  restore,
+  history,
+];

@@ -8,7 +8,8 @@ function Overview({ view }: SectionProps) {
   const newest = backups[0];
   const bytes = backups.reduce((sum, b) => sum + b.total_size, 0);
   const health = view.health?.tenants[0];
-  const limit = view.health?.max_age_hours;
+  // What this organization's schedule allows (a weekly one: a week and a bit).
+  const limit = health?.max_age_hours ?? view.health?.max_age_hours;
   const more = view.list?.backups_next_before ? "+" : "";
   const status = health?.status;
   return (
@@ -38,13 +39,17 @@ function Overview({ view }: SectionProps) {
                 ? "Stale"
                 : status === "missing"
                   ? "No backup"
-                  : "…"}
+                  : status === "unscheduled"
+                    ? "Backups off"
+                    : "…"}
           </span>
           {health && (
             <span className="fact-sub">
               {status === "missing"
                 ? "no completed backup yet"
-                : `${status === "ok" ? "younger" : "older"} than ${limit} hours`}
+                : status === "unscheduled"
+                  ? "scheduled backups are off"
+                  : `${status === "ok" ? "younger" : "older"} than ${limit} hours`}
             </span>
           )}
         </dd>

@@ -1,0 +1,91 @@
+/**
+ * The Schedule section in a real Chromium against the local site: an admin sets a weekly schedule and sees
+ * its next run, and the database holds what was chosen. Page-opening as in admin-page.test.ts.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Browser, chromium, type Locator } from "playwright-core";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { nextSlotStart } from "../../lib/schedule/slots.ts";
+import { DEMO_ORGANIZATIONS } from "../../scripts/demo/install.ts";
+import { freePort } from "../../scripts/embedded-postgres.ts";
+import { type LocalSite, startLocalSite } from "../../scripts/local-site.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+
+const bluewater = DEMO_ORGANIZATIONS[1] as (typeof DEMO_ORGANIZATIONS)[number];
+
+let db: TestDatabase;
+let site: LocalSite;
+let backupDir: string;
+let browser: Browser;
+
+beforeAll(async () => {
+  db = await createTestDatabase("demo");
+  backupDir = await mkdtemp(join(tmpdir(), "tenant-backup-schedule-page-"));
+  site = await startLocalSite({
+    port: await freePort(),
+    databaseUrl: db.url,
+    demo: true,
+    env: { BACKUP_DIR: backupDir, CRON_SECRET: "page-test-cron-secret-0123456789", LOG_LEVEL: "silent" },
+  });
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium" });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await site?.close();
+  await db?.drop();
+  if (backupDir) await rm(backupDir, { recursive: true, force: true });
+});
+
+const shown = (locator: Locator, timeout = 15_000) => locator.first().waitFor({ state: "visible", timeout });
+
+it("an admin sets a weekly schedule and sees its next run", async () => {
+  // The organization's last scheduled backup completed just now, so its next run is the next Wednesday slot.
+  await db.client.query(
+    "insert into tenant_backup_schedules (organization_id, last_run_at) values ($1, now())",
+    [bluewater.id],
+  );
+  const page = await browser.newPage({
+    viewport: { width: 1440, height: 900 },
+    locale: "en-GB",
+    timezoneId: "UTC",
+  });
+  page.on("pageerror", (err) => {
+    throw err;
+  });
+  await page.goto(site.url);
+  await page.getByRole("button", { name: new RegExp(`Admin of ${bluewater.name}`) }).click();
+  const section = page.locator("section.section-schedule");
+  await shown(section.getByText("follows the server's default"));
+
+  await section.getByLabel("Frequency").selectOption("weekly");
+  await section.getByLabel("Day").selectOption({ label: "Wednesday" });
+  await section.getByLabel("Time (UTC)").fill("05:00");
+  await section.getByRole("button", { name: "Save schedule" }).click();
+  await shown(section.getByRole("status").filter({ hasText: "Schedule saved." }));
+
+  const expected = nextSlotStart(
+    { frequency: "weekly", time_of_day: "05:00", day_of_week: 3, enabled: true },
+    new Date(),
+  ) as Date;
+  const day = expected.toLocaleDateString("en-GB", {
+    timeZone: "UTC",
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+  });
+  const nextRun = section.locator(".fact").filter({ hasText: "Next run" });
+  await expect.poll(() => nextRun.innerText(), { timeout: 15_000 }).toContain(`${day}, 05:00`);
+  expect(await section.getByText("follows the server's default").count()).toBe(0);
+
+  const { rows } = await db.client.query(
+    "select frequency, time_of_day, day_of_week, enabled, next_run_at from tenant_backup_schedules where organization_id = $1",
+    [bluewater.id],
+  );
+  expect(rows).toEqual([
+    { frequency: "weekly", time_of_day: "05:00", day_of_week: 3, enabled: true, next_run_at: expected },
+  ]);
+  await page.close();
+});
