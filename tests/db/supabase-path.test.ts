@@ -521,3 +521,19 @@ describe("the fake PostgREST itself, over plain fetch", () => {
     expect([extra.status, (await extra.json()).code]).toEqual([404, "PGRST202"]);
   });
 });
+
+describe("schedules through rpc()", () => {
+  it("sets, lists and records a run as the service role, the same rows as the direct path reads", async () => {
+    const weekly = { frequency: "weekly", time_of_day: "05:00", day_of_week: 3, enabled: true } as const;
+    const next = new Date("2026-11-25T05:00:00.000Z");
+    const put = await viaRpc.db.putSchedule("rpc-tenant", weekly, next);
+    expect(put).toMatchObject({ ...weekly, organization_id: "rpc-tenant", last_run_at: null });
+    const ran = await viaRpc.db.scheduleRan("rpc-tenant", new Date("2026-11-25T05:01:00Z"), "b-1", null);
+    expect(ran).toMatchObject(weekly);
+    expect(Date.parse(ran.last_run_at ?? "")).toBe(Date.parse("2026-11-25T05:01:00Z"));
+    expect(await viaRpc.db.getSchedule("rpc-tenant")).toEqual(await direct.db.getSchedule("rpc-tenant"));
+    const listed = (await viaRpc.db.listSchedules()).find((row) => row.organization_id === "rpc-tenant");
+    expect(listed).toMatchObject({ last_backup_id: "b-1", last_records: null, last_bytes: null });
+    expect(await viaRpc.db.getSchedule("no-such-tenant")).toBeNull();
+  });
+});
