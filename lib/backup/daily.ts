@@ -9,6 +9,7 @@
 import type { Catalog } from "../catalog.ts";
 import type { BackupRun, ScheduleListRow, Tenant } from "../db/tenant-db.ts";
 import { AppError, errorMessage } from "../errors.ts";
+import { type Lease, takeLease } from "../lease.ts";
 import { isDue, nextSlotStart, periodDays, type Schedule } from "../schedule/slots.ts";
 import { effectiveSchedule, lastRunAt } from "../schedule/tenant-schedule.ts";
 import type { Services } from "../services.ts";
@@ -115,7 +116,7 @@ export async function runDailyBackup(
       await backupOne(
         services,
         tenant,
-        { date, schedule, deadline: options.deadline, unfinished: unfinished.get(tenant.id) },
+        { date, deadline: options.deadline, unfinished: unfinished.get(tenant.id) },
         async () => {
           catalog ??= await db.catalog();
           return catalog;
@@ -159,14 +160,28 @@ function notDue(tenant: Tenant, schedule: Schedule, row: ScheduleListRow | null)
 async function backupOne(
   services: Services,
   tenant: Tenant,
-  run: { date: string; schedule: Schedule; deadline: number; unfinished: BackupRun | undefined },
+  run: { date: string; deadline: number; unfinished: BackupRun | undefined },
   catalog: () => Promise<Catalog>,
 ): Promise<TenantOutcome> {
   const { date, deadline, unfinished } = run;
   if (!TENANT_ID_PATTERN.test(tenant.id)) {
     return { ...named(tenant), status: "failed", error: "organization id cannot be used as a storage path" };
   }
+  let lease: Lease | undefined;
   try {
+    lease = await takeLease(services, tenant.id, "backup:daily");
+    // Decided again under the lease: a call made at the same time may have backed the tenant up since this
+    // one read the schedules, and the slot must not be backed up twice.
+    const row = await services.db.getSchedule(tenant.id);
+    const schedule = effectiveSchedule(row, services.config.schedule.default);
+    if (!isDue(schedule, lastRunAt(row), services.now())) {
+      const last = row?.last_backup_id ? await services.db.getRun(row.last_backup_id) : null;
+      return notDue(
+        tenant,
+        schedule,
+        row && { ...row, last_records: last?.records_count ?? null, last_bytes: last?.file_size ?? null },
+      );
+    }
     const result = await backupTenant(services, {
       tenantId: tenant.id,
       tenantName: tenant.name,
@@ -175,11 +190,12 @@ async function backupOne(
       deadline,
       resumeBackupId: unfinished?.backup_id,
       catalog: await catalog(),
+      lease,
     });
     if (result.status === "completed") {
       // What makes the next call in this slot skip the tenant.
       const at = services.now();
-      await services.db.scheduleRan(tenant.id, at, result.backupId, nextSlotStart(run.schedule, at));
+      await services.db.scheduleRan(tenant.id, at, result.backupId, nextSlotStart(schedule, at));
     }
     const outcome = {
       ...named(tenant),
@@ -197,6 +213,8 @@ async function backupOne(
     }
     services.log.error({ err, tenant: tenant.id }, "tenant backup failed");
     return { ...named(tenant), status: "failed", error: errorMessage(err) };
+  } finally {
+    await lease?.release();
   }
 }
 

@@ -100,6 +100,26 @@ describe("the hourly cron call", () => {
     expect(backedUp[ORG_C]).toEqual([]);
   });
 
+  it("decides again under each tenant's lease, so a call made at the same time backs nothing up twice", async () => {
+    // The second call read the schedules before the first one backed anyone up (a stale view, as when two
+    // calls start together); it must still find each tenant covered once it holds the tenant's lease.
+    const staleSchedules = await services.db.listSchedules();
+    expect(await cronAt(START)).toEqual([ORG_A, ORG_B]);
+    const db = Object.create(services.db, { listSchedules: { value: async () => staleSchedules } });
+    services.clock.set(new Date(START + 60_000));
+    const second = await call(handleDailyTenantBackup, { ...services, db }, "daily-tenant-backup", {
+      token: TEST_CRON_SECRET,
+    });
+    expect(second.status).toBe(200);
+    expect(second.body.tenants.map((t: { status: string }) => t.status)).toEqual([
+      "already_done",
+      "already_done",
+      "not_scheduled",
+    ]);
+    expect(second.body.summary.total_records).toBeGreaterThan(0);
+    expect(await loggedDailyBackups()).toEqual({ [ORG_A]: 1, [ORG_B]: 1 });
+  });
+
   it("answers already_done for tenants covered and not_scheduled for those off", async () => {
     await cronAt(START);
     services.clock.set(new Date(START + 30 * 60_000));
