@@ -1,5 +1,5 @@
 /**
- * scheduled-daily-backup: on plans with scheduled functions, POSTs once a day to the background function
+ * scheduled-daily-backup: on plans with scheduled functions, POSTs every hour to the background function
  * with CRON_SECRET in the Authorization header. Without CRON_SECRET it does nothing and says so.
  */
 import { Writable } from "node:stream";
@@ -30,8 +30,8 @@ afterEach(() => {
 });
 
 describe("scheduled-daily-backup", () => {
-  it("is scheduled daily", () => {
-    expect(config.schedule).toBe("@daily");
+  it("is scheduled hourly, so that each tenant's slot is met within the hour", () => {
+    expect(config.schedule).toBe("@hourly");
   });
 
   it("does nothing without CRON_SECRET and logs a clear line", async () => {
