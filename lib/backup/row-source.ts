@@ -1,13 +1,13 @@
 /**
- * Where a table's rows come from during a backup, page by page. Two sources give the very same pages:
- * the PostgREST path asks the database for each page (tenant_backup_export_page); a direct connection
- * streams the same select once through COPY and cuts it into pages by the same rule, which saves a
- * query plan and a round trip per page. Either way a page is at most `limit` rows, and ends with the
- * first row whose text starts at or after `maxBytes` — at least one row.
+ * Where a table's rows come from during a backup, page by page: the run's copy of the tenant
+ * (tenant_backup_snapshot, taken at one moment for every table), never the live tables. Two sources give
+ * the very same pages: the PostgREST path asks the database for each page (tenant_backup_snapshot_page);
+ * a direct connection streams the rest of the table once through COPY and cuts it into pages by the same
+ * rule, which saves a round trip per page. Either way a page is at most `limit` rows, and ends with the
+ * first row whose text starts at or after `maxBytes` — at least one row. A page's last_key is the row
+ * number (in the copy) of its last row: where the next page, or a resumed run, starts.
  */
 import { StringDecoder } from "node:string_decoder";
-import type { CatalogTable } from "../catalog.ts";
-import { storedColumns } from "../catalog.ts";
 import type { ExportPage, TenantDb } from "../db/tenant-db.ts";
 
 export interface RowSource {
@@ -17,47 +17,42 @@ export interface RowSource {
 }
 
 interface SourceArgs {
-  planId: string;
-  table: CatalogTable;
-  tenantId: string;
+  backupId: string;
+  table: string;
+  /** The last_key of the last page read, or null at the table's start. */
   after: string[] | null;
   limit: number;
 }
 
 export async function openRowSource(db: TenantDb, args: SourceArgs): Promise<RowSource> {
-  // Streams need the key in each line to say where a page ends; a table without one is paged by ctid.
-  if (db.canStream && args.table.primary_key) return streamedSource(db, args);
-  return pagedSource(db, args);
+  const after = args.after ? Number(args.after[0]) : 0;
+  if (!Number.isSafeInteger(after) || after < 0) throw new Error(`bad resume point for ${args.table}`);
+  if (db.canStream) return streamedSource(db, args, after);
+  return pagedSource(db, args, after);
 }
 
-function pagedSource(db: TenantDb, args: SourceArgs): RowSource {
-  let after = args.after;
+function pagedSource(db: TenantDb, args: SourceArgs, start: number): RowSource {
+  let after = start;
   return {
     async next(maxBytes) {
-      const page = await db.exportPage({
-        planId: args.planId,
-        table: args.table.name,
-        tenantId: args.tenantId,
+      const page = await db.snapshotPage({
+        backupId: args.backupId,
+        table: args.table,
         after,
         limit: args.limit,
         maxBytes,
       });
-      if (page.last_key) after = page.last_key;
+      after += page.rows;
       return page;
     },
     close() {},
   };
 }
 
-async function streamedSource(db: TenantDb, args: SourceArgs): Promise<RowSource> {
-  const stream = await db.exportStream({
-    planId: args.planId,
-    table: args.table.name,
-    tenantId: args.tenantId,
-    after: args.after,
-  });
-  const names = storedColumns(args.table).map((c) => c.name);
-  const keyAt = (args.table.primary_key ?? []).map((k) => names.indexOf(k));
+async function streamedSource(db: TenantDb, args: SourceArgs, start: number): Promise<RowSource> {
+  const stream = await db.snapshotStream({ backupId: args.backupId, table: args.table, after: start });
+  // Rows are numbered 1, 2, … without gaps in the copy: the last row's number is a count.
+  let read = start;
   const chunks = stream[Symbol.asyncIterator]();
   const decoder = new StringDecoder("utf8");
   let pending: string[] = [];
@@ -71,7 +66,7 @@ async function streamedSource(db: TenantDb, args: SourceArgs): Promise<RowSource
       if (done) {
         ended = true;
         partial += decoder.end();
-        if (partial !== "") throw new Error(`export of ${args.table.name} ended inside a line`);
+        if (partial !== "") throw new Error(`export of ${args.table} ended inside a line`);
         return;
       }
       const text = partial + decoder.write(value as Buffer);
@@ -95,13 +90,12 @@ async function streamedSource(db: TenantDb, args: SourceArgs): Promise<RowSource
       // Done as the paged read would say it: fewer rows than the limit, and nothing left after them.
       if (taken.length < args.limit) await fill();
       const done = taken.length < args.limit && pending.length === 0 && ended;
-      const last = taken.at(-1);
-      const row = last === undefined ? null : (JSON.parse(last) as (string | null)[]);
+      read += taken.length;
       return {
         rows: taken.length,
         bytes,
         data: taken.join("\n"),
-        last_key: row ? keyAt.map((i) => row[i] as string) : null,
+        last_key: taken.length > 0 ? [String(read)] : null,
         done,
       };
     },

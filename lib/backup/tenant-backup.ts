@@ -3,10 +3,15 @@
  * compressed parts, then the manifest last. Resumable: after each part the run's progress is saved in
  * the database, so a run cut by the time budget or killed continues from its last saved part; the part
  * that was being written is simply written again under the same key.
+ *
+ * One moment: the run's first call copies the tenant's rows of every table inside the database in one
+ * statement (tenant_backup_snapshot_take), and every part of the run, over any number of calls and on
+ * either path, is read from that copy; it is dropped when the run ends. A copy lost to a database
+ * restart is taken again and the run starts over: parts from two moments never meet in one backup.
  */
 import { type Catalog, type CatalogTable, schemaFingerprint, storedColumns } from "../catalog.ts";
-import type { BackupRun } from "../db/tenant-db.ts";
-import { AppError, errorMessage } from "../errors.ts";
+import type { BackupRun, SnapshotTaken } from "../db/tenant-db.ts";
+import { AppError, errorMessage, fail } from "../errors.ts";
 import { isTakenOver, type Lease, takeLease, takenOver } from "../lease.ts";
 import type { Services } from "../services.ts";
 import {
@@ -66,6 +71,8 @@ interface TableProgress {
 interface RunProgress {
   schema_fingerprint: string;
   started_at: string;
+  /** The run's copy of the tenant: when it was taken and its rows by table. */
+  snapshot?: SnapshotTaken;
   tables: Record<string, TableProgress>;
 }
 
@@ -89,10 +96,22 @@ export async function backupTenant(
     const fingerprint = schemaFingerprint(catalog);
     const saved = run.progress as Partial<RunProgress> | undefined;
     // A run started under another schema cannot be continued: its files would not match the manifest.
-    const progress: RunProgress =
+    let progress: RunProgress =
       saved?.schema_fingerprint === fingerprint && saved.tables
         ? (saved as RunProgress)
         : { schema_fingerprint: fingerprint, started_at: services.now().toISOString(), tables: {} };
+    if (progress.snapshot && !(await db.snapshotPresent(backupId))) {
+      log.warn(
+        { tenant: request.tenantId, backupId },
+        "the backup's copy of the tenant is gone; starting over",
+      );
+      progress = { schema_fingerprint: fingerprint, started_at: services.now().toISOString(), tables: {} };
+    }
+    if (!progress.snapshot) {
+      progress.snapshot = await db.takeSnapshot(backupId, catalog.plan_id, request.tenantId);
+      await saveOrStop(services, lease, backupId, progress);
+    }
+    const copied = progress.snapshot.rows;
 
     // Every call writes at least one part, so that repeated calls finish whatever the budget.
     let partsThisCall = 0;
@@ -101,9 +120,8 @@ export async function backupTenant(
       progress.tables[table.name] = state;
       if (state.done) continue;
       const source = await openRowSource(db, {
-        planId: catalog.plan_id,
-        table,
-        tenantId: request.tenantId,
+        backupId,
+        table: table.name,
         after: state.after,
         limit: config.backup.pageRows,
       });
@@ -121,11 +139,15 @@ export async function backupTenant(
           state.files.push(file.manifestFile);
           state.after = file.manifestFile.last_key ?? state.after;
           state.done = file.done;
-          // Still ours first: a call whose lease was taken over must not overwrite the new holder's progress.
-          await lease.renew();
-          if (!(await db.saveProgress(backupId, progress))) {
-            throw takenOver(`backup run ${backupId} is no longer running; another operation took over`);
+          const written = state.files.reduce((n, f) => n + f.rows, 0);
+          if (state.done && written !== (copied[table.name] ?? 0)) {
+            // The copy changed under the run (emptied by a restart): this backup would not be one moment.
+            throw fail(
+              "unavailable",
+              `${table.name}: ${written} rows read, the backup's copy held ${copied[table.name] ?? 0}; back up again`,
+            );
           }
+          await saveOrStop(services, lease, backupId, progress);
         }
       } finally {
         source.close();
@@ -148,6 +170,7 @@ export async function backupTenant(
         storage: services.storage.kind,
       },
     });
+    await dropSnapshot(services, backupId);
     return {
       status: "completed",
       backupId,
@@ -173,12 +196,29 @@ export async function backupTenant(
           details: { code: err instanceof AppError ? err.code : "internal" },
         })
         .catch((finishErr) => log.error({ err: finishErr, backupId }, "could not record the failed backup"));
+      await dropSnapshot(services, backupId);
     }
     throw err;
   } finally {
     // A caller that passed its lease in keeps it: it is still working on the tenant.
     if (!request.lease) await lease.release();
   }
+}
+
+/** Saves the run's progress, while the run is still this call's (lease and run both). */
+async function saveOrStop(services: Services, lease: Lease, backupId: string, progress: RunProgress) {
+  // Still ours first: a call whose lease was taken over must not overwrite the new holder's progress.
+  await lease.renew();
+  if (!(await services.db.saveProgress(backupId, progress))) {
+    throw takenOver(`backup run ${backupId} is no longer running; another operation took over`);
+  }
+}
+
+/** Frees the room the run's copy took; a copy left behind is dropped by the next run's copy. */
+async function dropSnapshot(services: Services, backupId: string): Promise<void> {
+  await services.db
+    .dropSnapshot(backupId)
+    .catch((err) => services.log.warn({ err, backupId }, "could not drop the backup's copy of the tenant"));
 }
 
 /** Reads pages into one part until it is full, the table ends, or the time budget is spent; stores it. */

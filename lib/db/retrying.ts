@@ -26,6 +26,9 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "tenant_backup_run_get",
   "tenant_backup_history",
   "tenant_backup_stage_progress",
+  "tenant_backup_snapshot_present",
+  "tenant_backup_snapshot_page",
+  "tenant_backup_snapshot_query",
   // Idempotent: keyed by the lease holder, a repeat finds the lease already ours (acquire, renew) or
   // already gone (release answers false, which the caller only logs).
   "tenant_backup_lock_acquire",
@@ -36,6 +39,9 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "tenant_backup_run_progress",
   "tenant_backup_run_finish",
   "tenant_backup_runs_expire",
+  // Idempotent: a repeat replaces the run's copy (the caller only ever sees the last one) or finds it gone.
+  "tenant_backup_snapshot_take",
+  "tenant_backup_snapshot_drop",
   // Idempotent: an upsert keyed by restore, table and page, with the same lines on a repeat.
   "tenant_backup_stage_page",
 ]);

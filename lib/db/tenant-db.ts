@@ -23,7 +23,7 @@ export interface ExportPage {
   bytes: number;
   /** The rows, one JSON array of column texts a line, separated by "\n" (no trailing newline). */
   data: string;
-  /** Primary-key values (as text) of the last row: where the next page starts. null when rows is 0. */
+  /** Where the next page starts: the last row's number in the run's copy, as text. null when rows is 0. */
   last_key: string[] | null;
   /** true when the table has no more rows for the tenant after this page. */
   done: boolean;
@@ -78,24 +78,6 @@ export class TenantDb {
     });
   }
 
-  exportPage(args: {
-    planId: string;
-    table: string;
-    tenantId: string;
-    after: string[] | null;
-    limit: number;
-    maxBytes?: number;
-  }): Promise<ExportPage> {
-    return this.caller.call("tenant_backup_export_page", {
-      p_plan_id: args.planId,
-      p_table: args.table,
-      p_tenant: args.tenantId,
-      p_after: args.after,
-      p_limit: args.limit,
-      p_max_bytes: args.maxBytes,
-    });
-  }
-
   /** The tenant with that id, or null when there is none. */
   getTenant(id: string): Promise<Tenant | null> {
     return this.caller.call("tenant_backup_get_tenant", {
@@ -126,23 +108,59 @@ export class TenantDb {
     });
   }
 
-  /** true on a direct connection: table exports can stream (exportStream) instead of paging. */
-  get canStream(): boolean {
-    return typeof this.caller.copyOut === "function";
+  /**
+   * Copies the tenant's rows of every table, at one moment, for the run `backupId` to read from
+   * (snapshotPage, snapshotStream); answers the copied row count of each table.
+   */
+  takeSnapshot(backupId: string, planId: string, tenantId: string): Promise<SnapshotTaken> {
+    return this.caller.call("tenant_backup_snapshot_take", {
+      p_backup_id: backupId,
+      p_plan_id: planId,
+      p_tenant: tenantId,
+    });
   }
 
-  /**
-   * The tenant's rows of a table after `after`, in key order, as one stream of lines ("\n"-terminated),
-   * exactly the lines exportPage returns. Direct connection only (see canStream).
-   */
-  async exportStream(args: { planId: string; table: string; tenantId: string; after: string[] | null }) {
+  /** Whether the run's copy is still there: a database restart empties it. */
+  snapshotPresent(backupId: string): Promise<boolean> {
+    return this.caller.call("tenant_backup_snapshot_present", { p_backup_id: backupId });
+  }
+
+  /** Drops the run's copy; answers how many rows it held. */
+  dropSnapshot(backupId: string): Promise<number> {
+    return this.caller.call("tenant_backup_snapshot_drop", { p_backup_id: backupId });
+  }
+
+  /** A page of the run's copy of a table after row `after` (0: the start); last_key is [row number]. */
+  snapshotPage(args: {
+    backupId: string;
+    table: string;
+    after: number;
+    limit: number;
+    maxBytes?: number;
+  }): Promise<ExportPage> {
+    return this.caller.call("tenant_backup_snapshot_page", {
+      p_backup_id: args.backupId,
+      p_table: args.table,
+      p_after: args.after,
+      p_limit: args.limit,
+      p_max_bytes: args.maxBytes,
+    });
+  }
+
+  /** The run's copy of a table after row `after`, as one stream of lines. Direct connection only. */
+  async snapshotStream(args: { backupId: string; table: string; after: number }) {
     const copyOut = this.caller.copyOut;
     if (!copyOut) throw new Error("streaming export needs a direct database connection");
     const { query, settings } = await this.caller.call<{ query: string; settings: Record<string, string> }>(
-      "tenant_backup_export_query",
-      { p_plan_id: args.planId, p_table: args.table, p_tenant: args.tenantId, p_after: args.after },
+      "tenant_backup_snapshot_query",
+      { p_backup_id: args.backupId, p_table: args.table, p_after: args.after },
     );
     return copyOut.call(this.caller, query, settings);
+  }
+
+  /** true on a direct connection: table exports can stream (snapshotStream) instead of paging. */
+  get canStream(): boolean {
+    return typeof this.caller.copyOut === "function";
   }
 
   acquireLock(tenantId: string, operation: string, holder: string, ttlSeconds: number): Promise<LockResult> {
@@ -392,6 +410,12 @@ export interface ScheduleRow {
 export interface ScheduleListRow extends ScheduleRow {
   last_records: number | null;
   last_bytes: number | null;
+}
+
+export interface SnapshotTaken {
+  taken_at: string;
+  /** Rows copied, by table (every table of the plan). */
+  rows: Record<string, number>;
 }
 
 export type TenantKey = { valid: true; id: string } | { valid: false; type: string; message: string };

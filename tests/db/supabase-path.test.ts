@@ -176,16 +176,18 @@ describe("a backup through supabase-js rpc()", () => {
           "tenant_backup_lock_acquire",
           "tenant_backup_run_start",
           "tenant_backup_prepare",
-          "tenant_backup_export_page",
+          "tenant_backup_snapshot_take",
+          "tenant_backup_snapshot_page",
           "tenant_backup_run_progress",
           "tenant_backup_lock_renew",
           "tenant_backup_run_finish",
+          "tenant_backup_snapshot_drop",
           "tenant_backup_lock_release",
         ]),
       );
 
       // Paged: no answer carried more than a page, and the pages add up to the backup.
-      const pages = fake.calls.filter((c) => c.fn === "tenant_backup_export_page");
+      const pages = fake.calls.filter((c) => c.fn === "tenant_backup_snapshot_page");
       let total = 0;
       for (const call of pages) {
         expect(call.args?.p_limit).toBe(PAGE_ROWS);
@@ -196,13 +198,17 @@ describe("a backup through supabase-js rpc()", () => {
       }
       expect(total).toBe(b.manifest.total_records);
       expect(pages.length).toBeGreaterThanOrEqual(Math.ceil(total / PAGE_ROWS));
-      // The biggest table (oddities for tenant 1, entries for the other) took many pages, each but the
-      // first starting after the previous page's last key, sent as a JSON array.
+      // The biggest table (oddities for tenant 1, entries for the other) took many pages of the run's
+      // copy, the first from its start, each next one after the previous page's last row.
       const biggest = tenantId === "1" ? "oddities" : "entries";
       const tablePages = pages.filter((c) => c.args?.p_table === biggest);
       expect(tablePages.length).toBeGreaterThan(10);
-      expect(tablePages[0]?.args?.p_after).toBeNull();
-      expect(tablePages.slice(1).every((c) => Array.isArray(c.args?.p_after))).toBe(true);
+      expect(tablePages[0]?.args?.p_after).toBe(0);
+      tablePages.slice(1).forEach((call, i) => {
+        const previous = tablePages[i] as (typeof tablePages)[number];
+        const rows = (JSON.parse(previous.body) as { rows: number }).rows;
+        expect(call.args?.p_after).toBe((previous.args?.p_after as number) + rows);
+      });
 
       // The same run state and log rows in the database.
       const runs = await db.client.query(
@@ -232,16 +238,17 @@ describe("a backup through supabase-js rpc()", () => {
   });
 
   it("survives 503s, a 504 and a lost connection through the services' retries, with the same files", async () => {
-    fake.failNext(2, "503", { fn: "tenant_backup_export_page" });
+    fake.failNext(2, "503", { fn: "tenant_backup_snapshot_page" });
     fake.failNext(1, "504", { fn: "tenant_backup_prepare" });
     fake.failNext(1, "network", { fn: "tenant_backup_run_progress", afterCommit: true });
     const byRpc = await backup(viaRpc, "1", "rpc-flaky-1");
     const byPg = await backup(direct, "1", "pg-steady-1");
     expect(fake.calls.filter((c) => c.fault).map((c) => [c.fn, c.fault])).toEqual([
       ["tenant_backup_prepare", "504"],
-      ["tenant_backup_export_page", "503"],
-      ["tenant_backup_export_page", "503"],
+      // Saved right after the run's copy is taken, before the first page.
       ["tenant_backup_run_progress", "network"],
+      ["tenant_backup_snapshot_page", "503"],
+      ["tenant_backup_snapshot_page", "503"],
     ]);
     const a = await contents(direct, byPg.summaryPath);
     const b = await contents(viaRpc, byRpc.summaryPath);

@@ -6,13 +6,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
-/** The functions that may run long: the whole apply, export pages, big staging, whole-table scans. */
+/** The functions that may run long: the whole apply, the backup's copy and its pages, big staging, whole-table scans. */
 const LONG = [
   "tenant_backup_apply",
   "tenant_backup_export_page",
   "tenant_backup_list_tenants",
   "tenant_backup_prepare",
   "tenant_backup_runs_expire",
+  "tenant_backup_snapshot_drop",
+  "tenant_backup_snapshot_page",
+  "tenant_backup_snapshot_take",
   "tenant_backup_stage_clear",
   "tenant_backup_stage_page",
 ];
