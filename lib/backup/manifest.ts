@@ -24,7 +24,10 @@ const fileSchema = z.object({
   bytes: z.number().int().nonnegative(),
   /** Of the stored (compressed) bytes. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  /** Primary key (as text) of the file's last row. */
+  /**
+   * Where the next file of the table starts when a run resumes: the last row's number in the run's copy of
+   * the tenant (older backups: its primary key, as text). Not used by a restore.
+   */
   last_key: z.array(z.string()).nullable(),
 });
 

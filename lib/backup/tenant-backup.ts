@@ -214,7 +214,7 @@ async function saveOrStop(services: Services, lease: Lease, backupId: string, pr
   }
 }
 
-/** Frees the room the run's copy took; a copy left behind is dropped by the next run's copy. */
+/** Frees the room the run's copy took; one left behind goes with the next copy taken once the run ended. */
 async function dropSnapshot(services: Services, backupId: string): Promise<void> {
   await services.db
     .dropSnapshot(backupId)
