@@ -1,13 +1,15 @@
 /**
- * Where a table's rows come from during a backup, page by page: the run's copy of the tenant
- * (tenant_backup_snapshot, taken at one moment for every table), never the live tables. Two sources give
- * the very same pages: the PostgREST path asks the database for each page (tenant_backup_snapshot_page);
- * a direct connection streams the rest of the table once through COPY and cuts it into pages by the same
- * rule, which saves a round trip per page. Either way a page is at most `limit` rows, and ends with the
- * first row whose text starts at or after `maxBytes` — at least one row. A page's last_key is the row
- * number (in the copy) of its last row: where the next page, or a resumed run, starts.
+ * Where a table's rows come from during a backup, page by page, always at the run's one moment: on a
+ * direct connection, the first call streams the live tables through COPY inside one held snapshot
+ * (HeldSnapshot); otherwise, and in every later call, the run's copy of the tenant (tenant_backup_snapshot,
+ * taken at one moment for every table) is read — in pages through PostgREST (tenant_backup_snapshot_page),
+ * or streamed through COPY on a direct connection, cut into pages by the same rule. Either way a page is at
+ * most `limit` rows, and ends with the first row whose text starts at or after `maxBytes` — at least one
+ * row. A page's last_key is the number of its last row in export order: in the copy that is the row's
+ * number, which is where the next page, or a resumed run, starts.
  */
 import { StringDecoder } from "node:string_decoder";
+import type { HeldSnapshot } from "../db/port.ts";
 import type { ExportPage, TenantDb } from "../db/tenant-db.ts";
 
 export interface RowSource {
@@ -22,12 +24,22 @@ interface SourceArgs {
   /** The last_key of the last page read, or null at the table's start. */
   after: string[] | null;
   limit: number;
+  /** Read the live table at this held moment instead of the run's copy (from its start only). */
+  live?: { planId: string; tenantId: string; snapshot: HeldSnapshot };
 }
 
 export async function openRowSource(db: TenantDb, args: SourceArgs): Promise<RowSource> {
   const after = args.after ? Number(args.after[0]) : 0;
   if (!Number.isSafeInteger(after) || after < 0) throw new Error(`bad resume point for ${args.table}`);
-  if (db.canStream) return streamedSource(db, args, after);
+  if (args.live) {
+    if (after !== 0) throw new Error(`a live read of ${args.table} starts at its first row`);
+    const { planId, tenantId, snapshot } = args.live;
+    return streamedSource(await db.liveStream({ planId, table: args.table, tenantId, snapshot }), args, 0);
+  }
+  if (db.canStream) {
+    const stream = await db.snapshotStream({ backupId: args.backupId, table: args.table, after });
+    return streamedSource(stream, args, after);
+  }
   return pagedSource(db, args, after);
 }
 
@@ -49,8 +61,11 @@ function pagedSource(db: TenantDb, args: SourceArgs, start: number): RowSource {
   };
 }
 
-async function streamedSource(db: TenantDb, args: SourceArgs, start: number): Promise<RowSource> {
-  const stream = await db.snapshotStream({ backupId: args.backupId, table: args.table, after: start });
+async function streamedSource(
+  stream: NodeJS.ReadableStream,
+  args: SourceArgs,
+  start: number,
+): Promise<RowSource> {
   // Rows are numbered 1, 2, … without gaps in the copy: the last row's number is a count.
   let read = start;
   const chunks = stream[Symbol.asyncIterator]();

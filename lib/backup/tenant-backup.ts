@@ -4,12 +4,15 @@
  * the database, so a run cut by the time budget or killed continues from its last saved part; the part
  * that was being written is simply written again under the same key.
  *
- * One moment: the run's first call copies the tenant's rows of every table inside the database in one
- * statement (tenant_backup_snapshot_take), and every part of the run, over any number of calls and on
- * either path, is read from that copy; it is dropped when the run ends. A copy lost to a database
- * restart is taken again and the run starts over: parts from two moments never meet in one backup.
+ * One moment: on a direct connection the run's first call reads every table inside one held snapshot,
+ * and a tenant that fits the call is backed up with no copy at all. Otherwise the tenant's rows (on the
+ * direct path: of the tables the call did not finish, copied inside that same snapshot) are copied into
+ * the database in one statement (tenant_backup_snapshot_take), and every later part is read from that
+ * copy, over any number of calls; it is dropped when the run ends. A copy lost to a database restart, or a
+ * call killed before it copied, makes the run start over: parts of two moments never meet in one backup.
  */
 import { type Catalog, type CatalogTable, schemaFingerprint, storedColumns } from "../catalog.ts";
+import type { HeldSnapshot } from "../db/port.ts";
 import type { BackupRun, SnapshotTaken } from "../db/tenant-db.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
 import { isTakenOver, type Lease, takeLease, takenOver } from "../lease.ts";
@@ -84,6 +87,8 @@ export async function backupTenant(
   const lease = request.lease ?? (await takeLease(services, request.tenantId, `backup:${request.type}`));
   const backupId = request.resumeBackupId ?? newBackupId(services.now());
   let run: BackupRun | undefined;
+  /** The moment this call reads the live tables at (direct path, until a copy is taken). */
+  let held: HeldSnapshot | null = null;
   try {
     run = await db.startRun({
       backupId,
@@ -96,22 +101,35 @@ export async function backupTenant(
     const fingerprint = schemaFingerprint(catalog);
     const saved = run.progress as Partial<RunProgress> | undefined;
     // A run started under another schema cannot be continued: its files would not match the manifest.
+    const fresh = (): RunProgress => ({
+      schema_fingerprint: fingerprint,
+      started_at: services.now().toISOString(),
+      tables: {},
+    });
     let progress: RunProgress =
-      saved?.schema_fingerprint === fingerprint && saved.tables
-        ? (saved as RunProgress)
-        : { schema_fingerprint: fingerprint, started_at: services.now().toISOString(), tables: {} };
+      saved?.schema_fingerprint === fingerprint && saved.tables ? (saved as RunProgress) : fresh();
     if (progress.snapshot && !(await db.snapshotPresent(backupId))) {
       log.warn(
         { tenant: request.tenantId, backupId },
         "the backup's copy of the tenant is gone; starting over",
       );
-      progress = { schema_fingerprint: fingerprint, started_at: services.now().toISOString(), tables: {} };
+      progress = fresh();
     }
+    // Parts read at a moment that ended with its call (below) and no copy of it: start again.
+    if (!progress.snapshot && Object.keys(progress.tables).length > 0) progress = fresh();
     if (!progress.snapshot) {
-      progress.snapshot = await db.takeSnapshot(backupId, catalog.plan_id, request.tenantId);
-      await saveOrStop(services, lease, backupId, progress);
+      // Direct: this call reads the live tables at one held moment, and copies only if it cannot finish.
+      held = await db.holdSnapshot();
+      if (!held) {
+        progress.snapshot = await db.takeSnapshot({
+          backupId,
+          planId: catalog.plan_id,
+          tenantId: request.tenantId,
+        });
+        await saveOrStop(services, lease, backupId, progress);
+      }
     }
-    const copied = progress.snapshot.rows;
+    const moment = held;
 
     // Every call writes at least one part, so that repeated calls finish whatever the budget.
     let partsThisCall = 0;
@@ -124,10 +142,24 @@ export async function backupTenant(
         table: table.name,
         after: state.after,
         limit: config.backup.pageRows,
+        live: moment ? { planId: catalog.plan_id, tenantId: request.tenantId, snapshot: moment } : undefined,
       });
       try {
         while (!state.done) {
           if (partsThisCall > 0 && services.now().getTime() >= request.deadline) {
+            if (moment) {
+              // The rest of the tenant, copied at this call's moment, for the next calls to read.
+              progress.snapshot = await db.takeSnapshot({
+                backupId,
+                planId: catalog.plan_id,
+                tenantId: request.tenantId,
+                tables: catalog.tables.map((t) => t.name).filter((name) => !progress.tables[name]?.done),
+                within: moment,
+              });
+              await moment.close(true);
+              held = null;
+              await saveOrStop(services, lease, backupId, progress);
+            }
             log.info(
               { tenant: request.tenantId, backupId, table: table.name },
               "time budget reached; backup continues next call",
@@ -139,12 +171,13 @@ export async function backupTenant(
           state.files.push(file.manifestFile);
           state.after = file.manifestFile.last_key ?? state.after;
           state.done = file.done;
+          const copied = progress.snapshot?.rows[table.name];
           const written = state.files.reduce((n, f) => n + f.rows, 0);
-          if (state.done && written !== (copied[table.name] ?? 0)) {
+          if (state.done && copied !== undefined && written !== copied) {
             // The copy changed under the run (emptied by a restart): this backup would not be one moment.
             throw fail(
               "unavailable",
-              `${table.name}: ${written} rows read, the backup's copy held ${copied[table.name] ?? 0}; back up again`,
+              `${table.name}: ${written} rows read, the backup's copy held ${copied}; back up again`,
             );
           }
           await saveOrStop(services, lease, backupId, progress);
@@ -200,6 +233,7 @@ export async function backupTenant(
     }
     throw err;
   } finally {
+    await held?.close(false);
     // A caller that passed its lease in keeps it: it is still working on the tenant.
     if (!request.lease) await lease.release();
   }

@@ -28,7 +28,25 @@ export interface SqlFunctionCaller {
   copyOut?(
     query: string,
     settings: Record<string, string>,
+    /** Read at this moment of the database (a HeldSnapshot's id) instead of a new one. */
+    snapshot?: string,
   ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }>;
+
+  /**
+   * Only on a direct connection: one moment of the database, held open on a connection of its own (a
+   * REPEATABLE READ transaction whose snapshot copyOut can share) until close(). Absent on the PostgREST
+   * path, where no transaction outlives a request.
+   */
+  holdSnapshot?(): Promise<HeldSnapshot>;
+}
+
+export interface HeldSnapshot {
+  /** pg_export_snapshot()'s id, for copyOut. */
+  readonly id: string;
+  /** Calls one of our functions inside the held transaction, at its moment. */
+  call<T>(name: string, args: Record<string, unknown>): Promise<T>;
+  /** Ends the transaction: commit keeps what call() wrote. Never throws. */
+  close(commit: boolean): Promise<void>;
 }
 
 export type DatabaseErrorCode =

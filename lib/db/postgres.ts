@@ -3,9 +3,11 @@
  */
 import pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
-import { codeForSqlState, DatabaseError, type SqlFunctionCaller } from "./port.ts";
+import { codeForSqlState, DatabaseError, type HeldSnapshot, type SqlFunctionCaller } from "./port.ts";
 
 const NAME = /^[a-z_][a-z0-9_]*$/;
+/** What pg_export_snapshot() answers, e.g. 00000003-0000001B-1. */
+const SNAPSHOT_ID = /^[0-9A-F]+(-[0-9A-F]+)+$/;
 
 export class PostgresCaller implements SqlFunctionCaller {
   readonly kind = "postgres";
@@ -17,31 +19,50 @@ export class PostgresCaller implements SqlFunctionCaller {
     this.pool.on("error", () => {});
   }
 
-  async call<T>(name: string, args: Record<string, unknown>): Promise<T> {
-    if (!NAME.test(name)) throw new DatabaseError("failed", `invalid function name ${name}`);
-    const entries = Object.entries(args).filter(([, value]) => value !== undefined);
-    for (const [key] of entries) {
-      if (!NAME.test(key)) throw new DatabaseError("failed", `invalid argument name ${key}`);
-    }
-    const params = entries.map(([, value]) =>
-      value !== null && typeof value === "object" ? JSON.stringify(value) : value,
-    );
-    const list = entries.map(([key], i) => `${key} => $${i + 1}`).join(", ");
+  call<T>(name: string, args: Record<string, unknown>): Promise<T> {
+    return callOn<T>(this.pool, name, args);
+  }
+
+  async holdSnapshot(): Promise<HeldSnapshot> {
+    let client: pg.PoolClient;
     try {
-      const result = await this.pool.query({
-        text: `select public.${name}(${list}) as result`,
-        values: params,
-      });
-      return result.rows[0]?.result as T;
+      client = await this.pool.connect();
     } catch (err) {
       throw toDatabaseError(err);
     }
+    let id: string;
+    try {
+      await client.query("begin isolation level repeatable read");
+      id = (await client.query("select pg_export_snapshot() as id")).rows[0].id as string;
+    } catch (err) {
+      client.release(true);
+      throw toDatabaseError(err);
+    }
+    let open = true;
+    return {
+      id,
+      call: <T>(name: string, args: Record<string, unknown>) => callOn<T>(client, name, args),
+      async close(commit) {
+        if (!open) return;
+        open = false;
+        try {
+          await client.query(commit ? "commit" : "rollback");
+          client.release();
+        } catch {
+          client.release(true);
+        }
+      },
+    };
   }
 
   async copyOut(
     query: string,
     settings: Record<string, string>,
+    snapshot?: string,
   ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }> {
+    if (snapshot !== undefined && !SNAPSHOT_ID.test(snapshot)) {
+      throw new DatabaseError("failed", "invalid snapshot id");
+    }
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -50,6 +71,7 @@ export class PostgresCaller implements SqlFunctionCaller {
     }
     try {
       await client.query("begin isolation level repeatable read read only");
+      if (snapshot !== undefined) await client.query(`set transaction snapshot '${snapshot}'`);
       for (const [name, value] of Object.entries(settings)) {
         await client.query("select set_config($1, $2, true)", [name, value]);
       }
@@ -82,6 +104,29 @@ export class PostgresCaller implements SqlFunctionCaller {
 
   async close(): Promise<void> {
     await this.pool.end();
+  }
+}
+
+/** Calls `public.<name>(key => $n, …)` on a pool or one client. */
+async function callOn<T>(
+  on: pg.Pool | pg.PoolClient,
+  name: string,
+  args: Record<string, unknown>,
+): Promise<T> {
+  if (!NAME.test(name)) throw new DatabaseError("failed", `invalid function name ${name}`);
+  const entries = Object.entries(args).filter(([, value]) => value !== undefined);
+  for (const [key] of entries) {
+    if (!NAME.test(key)) throw new DatabaseError("failed", `invalid argument name ${key}`);
+  }
+  const params = entries.map(([, value]) =>
+    value !== null && typeof value === "object" ? JSON.stringify(value) : value,
+  );
+  const list = entries.map(([key], i) => `${key} => $${i + 1}`).join(", ");
+  try {
+    const result = await on.query({ text: `select public.${name}(${list}) as result`, values: params });
+    return result.rows[0]?.result as T;
+  } catch (err) {
+    throw toDatabaseError(err);
   }
 }
 

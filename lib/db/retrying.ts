@@ -73,9 +73,13 @@ export function withDatabaseRetries(
     // A stream that fails half way is not retried here: the backup resumes from its last saved part.
     ...(caller.copyOut
       ? {
-          copyOut: (query: string, settings: Record<string, string>) =>
-            (caller.copyOut as NonNullable<typeof caller.copyOut>)(query, settings),
+          copyOut: (query: string, settings: Record<string, string>, snapshot?: string) =>
+            (caller.copyOut as NonNullable<typeof caller.copyOut>)(query, settings, snapshot),
         }
+      : {}),
+    // Neither is a held transaction: a failure ends the call's moment, and the backup's run handles it.
+    ...(caller.holdSnapshot
+      ? { holdSnapshot: () => (caller.holdSnapshot as NonNullable<typeof caller.holdSnapshot>)() }
       : {}),
     call: <T>(name: string, args: Record<string, unknown>) =>
       retry(

@@ -5,7 +5,7 @@
 import type { LogEntry, LogRow, RestoreError } from "../api-answers.ts";
 import type { Catalog } from "../catalog.ts";
 import type { Frequency, Schedule } from "../schedule/slots.ts";
-import type { SqlFunctionCaller } from "./port.ts";
+import type { HeldSnapshot, SqlFunctionCaller } from "./port.ts";
 
 export interface TenantLayout {
   rootTable: string;
@@ -112,12 +112,37 @@ export class TenantDb {
    * Copies the tenant's rows of every table, at one moment, for the run `backupId` to read from
    * (snapshotPage, snapshotStream); answers the copied row count of each table.
    */
-  takeSnapshot(backupId: string, planId: string, tenantId: string): Promise<SnapshotTaken> {
-    return this.caller.call("tenant_backup_snapshot_take", {
-      p_backup_id: backupId,
-      p_plan_id: planId,
-      p_tenant: tenantId,
+  takeSnapshot(args: {
+    backupId: string;
+    planId: string;
+    tenantId: string;
+    /** Only these tables (default: all). */
+    tables?: string[];
+    /** Inside this held transaction, at its moment (default: a moment of its own). */
+    within?: HeldSnapshot;
+  }): Promise<SnapshotTaken> {
+    return (args.within ?? this.caller).call("tenant_backup_snapshot_take", {
+      p_backup_id: args.backupId,
+      p_plan_id: args.planId,
+      p_tenant: args.tenantId,
+      p_tables: args.tables,
     });
+  }
+
+  /** A moment of the database held for this call's reads (liveStream); null on the PostgREST path. */
+  holdSnapshot(): Promise<HeldSnapshot> | null {
+    return this.caller.holdSnapshot ? this.caller.holdSnapshot() : null;
+  }
+
+  /** The tenant's rows of a live table, in export order, read at the held moment. Direct connection only. */
+  async liveStream(args: { planId: string; table: string; tenantId: string; snapshot: HeldSnapshot }) {
+    const copyOut = this.caller.copyOut;
+    if (!copyOut) throw new Error("streaming export needs a direct database connection");
+    const { query, settings } = await this.caller.call<{ query: string; settings: Record<string, string> }>(
+      "tenant_backup_export_query",
+      { p_plan_id: args.planId, p_table: args.table, p_tenant: args.tenantId },
+    );
+    return copyOut.call(this.caller, query, settings, args.snapshot.id);
   }
 
   /** Whether the run's copy is still there: a database restart empties it. */

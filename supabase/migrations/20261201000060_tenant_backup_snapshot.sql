@@ -35,11 +35,15 @@ begin
 end;
 $$;
 
--- Copies the tenant's rows of every table of plan p_plan_id for run p_backup_id, replacing any earlier
--- copy of that run, and drops the copies of runs that are no longer running. Answers
--- { "taken_at", "rows": { "<table>": n } } (every table of the plan, 0 included).
+-- Copies the tenant's rows of every table of plan p_plan_id (or only of the tables named in the jsonb
+-- array p_tables) for run
+-- p_backup_id, replacing any earlier copy of that run, and drops the copies of runs that are no longer
+-- running. Answers { "taken_at", "rows": { "<table>": n } } (every table copied, 0 included).
+-- On a direct connection a call may first read some tables itself at one moment (a REPEATABLE READ
+-- transaction); if it cannot finish, it calls this inside that same transaction for the tables left,
+-- so that the copy is of that moment too, and its row numbers continue what the call read (same order).
 create or replace function public.tenant_backup_snapshot_take(
-  p_backup_id text, p_plan_id text, p_tenant text
+  p_backup_id text, p_plan_id text, p_tenant text, p_tables jsonb default null
 ) returns jsonb
 language plpgsql
 volatile
@@ -63,15 +67,14 @@ begin
      or s.backup_id in (select m.backup_id from public.tenant_backup_snapshot m
                         left join public.tenant_backup_runs r on r.backup_id = m.backup_id
                         where m.table_name = '' and m.seq = 0 and coalesce(r.status, 'failed') <> 'running');
-  for v_table in select t from jsonb_array_elements(v_catalog->'tables') as t loop
+  for v_table in select t from jsonb_array_elements(v_catalog->'tables') as t
+                 where p_tables is null or p_tables ? (t->>'name') loop
     v_sql := public.tenant_backup_export_sql(p_plan_id, v_table->>'name');
-    -- A table without a key keeps its physical order: numbered as read, no sort.
+    -- Numbered in the export's order (the key, or ctid for a table without one): the order a direct read
+    -- of the same moment gives, so that a count of rows read there is a row number here.
     v_parts := v_parts || format(
-      'select $2, %L, row_number() over (%s), %s from %s where %s',
-      v_table->>'name',
-      case when v_table->'primary_key' is null or v_table->'primary_key' = 'null'::jsonb then ''
-           else 'order by ' || (v_sql->>'order') end,
-      v_sql->>'line', v_sql->>'source', v_sql->>'filter');
+      'select $2, %L, row_number() over (order by %s), %s from %s where %s',
+      v_table->>'name', v_sql->>'order', v_sql->>'line', v_sql->>'source', v_sql->>'filter');
   end loop;
   -- The marker row, and every table, in one statement: one snapshot.
   execute format(
@@ -82,7 +85,8 @@ begin
   from jsonb_array_elements(v_catalog->'tables') as t
   left join (select table_name, count(*) as n from public.tenant_backup_snapshot
              where backup_id = p_backup_id and table_name <> '' group by table_name) c
-    on c.table_name = t->>'name';
+    on c.table_name = t->>'name'
+  where p_tables is null or p_tables ? (t->>'name');
   return jsonb_build_object('taken_at', clock_timestamp(), 'rows', coalesce(v_rows, '{}'::jsonb));
 end;
 $$;

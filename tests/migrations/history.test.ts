@@ -48,7 +48,7 @@ const RELEASED: Record<string, string> = {
   "20261201000030_tenant_backup_stage_progress.sql":
     "82fa5b1f261f50355a64e88ad012a63a9b6dc2f64a7e04f11d6814ae7b0e3ff3",
   "20261201000060_tenant_backup_snapshot.sql":
-    "7f07630351b65f85d2a68fd736d3da7d89ac8d07f0f24d9159f071ae56f09a12",
+    "de823ba721354a53753cc0735bbe92b96752cd4030fc903c203535d30b3d4d66",
   "20261201000070_tenant_backup_schedules.sql":
     "a3e547a4d199e27a560ef1bffa2eb514c0062ecc6a31badad51b037867b17c96",
 };
