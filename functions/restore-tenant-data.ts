@@ -78,14 +78,6 @@ export const handleRestoreTenantData = endpoint({
         total_records: outcome.totalRecords,
       });
     }
-    if (outcome.status === "preparing_undo") {
-      return json(202, {
-        success: true,
-        message: `writing the undo backup ${outcome.undoBackupId} of the current data first; call again to continue`,
-        undo_backup_id: outcome.undoBackupId,
-      });
-    }
-
     const { manifest, report } = outcome;
     const body200: RestoreReport = {
       success: report.success,

@@ -9,6 +9,7 @@
  * number, which is where the next page, or a resumed run, starts.
  */
 import { StringDecoder } from "node:string_decoder";
+import { type CatalogTable, storedColumns } from "../catalog.ts";
 import type { HeldSnapshot } from "../db/port.ts";
 import type { ExportPage, TenantDb } from "../db/tenant-db.ts";
 
@@ -26,9 +27,15 @@ interface SourceArgs {
   limit: number;
   /** Read the live table at this held moment instead of the run's copy (from its start only). */
   live?: { planId: string; tenantId: string; snapshot: HeldSnapshot };
+  /**
+   * Read the rows a restore's apply captured as this undo point (tenant_backup_undo) instead of the
+   * tenant's tables; `rowsDone` (rows already read by a resumed run) says where to start.
+   */
+  capture?: { id: string; table: CatalogTable; rowsDone: number };
 }
 
 export async function openRowSource(db: TenantDb, args: SourceArgs): Promise<RowSource> {
+  if (args.capture) return capturedSource(db, args.capture);
   const after = args.after ? Number(args.after[0]) : 0;
   if (!Number.isSafeInteger(after) || after < 0) throw new Error(`bad resume point for ${args.table}`);
   if (args.live) {
@@ -117,5 +124,32 @@ async function streamedSource(
     close() {
       if (!ended) (stream as unknown as { destroy(): void }).destroy();
     },
+  };
+}
+
+/**
+ * The table's rows as a restore's apply captured them (tenant_backup_undo), one stored page per call.
+ * Every stored page but the last is full, so the rows already read say which page comes next.
+ */
+async function capturedSource(db: TenantDb, capture: NonNullable<SourceArgs["capture"]>): Promise<RowSource> {
+  const pageRows = await db.undoPageRows();
+  const names = storedColumns(capture.table).map((c) => c.name);
+  const keyAt = (capture.table.primary_key ?? []).map((k) => names.indexOf(k));
+  let page = Math.floor(capture.rowsDone / pageRows);
+  return {
+    async next() {
+      const { rows, lines } = await db.undoPage(capture.id, capture.table.name, page);
+      page += 1;
+      const last =
+        rows > 0 ? (JSON.parse(lines.slice(lines.lastIndexOf("\n") + 1)) as (string | null)[]) : null;
+      return {
+        rows,
+        bytes: Buffer.byteLength(lines),
+        data: lines,
+        last_key: last && keyAt.length > 0 ? keyAt.map((i) => last[i] as string) : null,
+        done: rows < pageRows,
+      };
+    },
+    close() {},
   };
 }

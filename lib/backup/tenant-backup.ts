@@ -44,6 +44,12 @@ export interface TenantBackupRequest {
   catalog?: Catalog;
   /** The tenant's lease, when the caller already holds it (a restore taking its undo point). */
   lease?: Lease;
+  /**
+   * Store the rows a restore's apply captured as undo point `captureId` (tenant_backup_undo) instead of
+   * reading the tables: the backup gets the capture's id, and no tenant lease, since nothing else writes
+   * a capture. The captured rows are dropped once the backup is complete.
+   */
+  captureId?: string;
 }
 
 export type TenantBackupResult =
@@ -84,8 +90,12 @@ export async function backupTenant(
   request: TenantBackupRequest,
 ): Promise<TenantBackupResult> {
   const { db, config, log } = services;
-  const lease = request.lease ?? (await takeLease(services, request.tenantId, `backup:${request.type}`));
-  const backupId = request.resumeBackupId ?? newBackupId(services.now());
+  const lease =
+    request.lease ??
+    (request.captureId
+      ? captureLease(request.tenantId)
+      : await takeLease(services, request.tenantId, `backup:${request.type}`));
+  const backupId = request.captureId ?? request.resumeBackupId ?? newBackupId(services.now());
   let run: BackupRun | undefined;
   /** The moment this call reads the live tables at (direct path, until a copy is taken). */
   let held: HeldSnapshot | null = null;
@@ -108,25 +118,28 @@ export async function backupTenant(
     });
     let progress: RunProgress =
       saved?.schema_fingerprint === fingerprint && saved.tables ? (saved as RunProgress) : fresh();
-    if (progress.snapshot && !(await db.snapshotPresent(backupId))) {
-      log.warn(
-        { tenant: request.tenantId, backupId },
-        "the backup's copy of the tenant is gone; starting over",
-      );
-      progress = fresh();
-    }
-    // Parts read at a moment that ended with its call (below) and no copy of it: start again.
-    if (!progress.snapshot && Object.keys(progress.tables).length > 0) progress = fresh();
-    if (!progress.snapshot) {
-      // Direct: this call reads the live tables at one held moment, and copies only if it cannot finish.
-      held = await db.holdSnapshot();
-      if (!held) {
-        progress.snapshot = await db.takeSnapshot({
-          backupId,
-          planId: catalog.plan_id,
-          tenantId: request.tenantId,
-        });
-        await saveOrStop(services, lease, backupId, progress);
+    // An undo point's rows were captured by the restore's apply and stay put: read them, take no copy.
+    if (!request.captureId) {
+      if (progress.snapshot && !(await db.snapshotPresent(backupId))) {
+        log.warn(
+          { tenant: request.tenantId, backupId },
+          "the backup's copy of the tenant is gone; starting over",
+        );
+        progress = fresh();
+      }
+      // Parts read at a moment that ended with its call (below) and no copy of it: start again.
+      if (!progress.snapshot && Object.keys(progress.tables).length > 0) progress = fresh();
+      if (!progress.snapshot) {
+        // Direct: this call reads the live tables at one held moment, and copies only if it cannot finish.
+        held = await db.holdSnapshot();
+        if (!held) {
+          progress.snapshot = await db.takeSnapshot({
+            backupId,
+            planId: catalog.plan_id,
+            tenantId: request.tenantId,
+          });
+          await saveOrStop(services, lease, backupId, progress);
+        }
       }
     }
     const moment = held;
@@ -143,6 +156,9 @@ export async function backupTenant(
         after: state.after,
         limit: config.backup.pageRows,
         live: moment ? { planId: catalog.plan_id, tenantId: request.tenantId, snapshot: moment } : undefined,
+        capture: request.captureId
+          ? { id: request.captureId, table, rowsDone: state.files.reduce((n, f) => n + f.rows, 0) }
+          : undefined,
       });
       try {
         while (!state.done) {
@@ -203,7 +219,9 @@ export async function backupTenant(
         storage: services.storage.kind,
       },
     });
-    await dropSnapshot(services, backupId);
+    // Stored and recorded: the capture is no longer the only copy of the undo point.
+    if (request.captureId) await db.clearUndo(request.captureId);
+    else await dropSnapshot(services, backupId);
     return {
       status: "completed",
       backupId,
@@ -253,6 +271,11 @@ async function dropSnapshot(services: Services, backupId: string): Promise<void>
   await services.db
     .dropSnapshot(backupId)
     .catch((err) => services.log.warn({ err, backupId }, "could not drop the backup's copy of the tenant"));
+}
+
+/** The hold a capture's export needs: none, since no other operation writes a captured undo point. */
+function captureLease(tenantId: string): Lease {
+  return { tenantId, holder: "capture", async renew() {}, async release() {} };
 }
 
 /** Reads pages into one part until it is full, the table ends, or the time budget is spent; stores it. */

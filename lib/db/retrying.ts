@@ -29,6 +29,9 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "tenant_backup_snapshot_present",
   "tenant_backup_snapshot_page",
   "tenant_backup_snapshot_query",
+  "tenant_backup_undo_page",
+  "tenant_backup_undo_page_rows",
+  "tenant_backup_undo_pending",
   // Idempotent: keyed by the lease holder, a repeat finds the lease already ours (acquire, renew) or
   // already gone (release answers false, which the caller only logs).
   "tenant_backup_lock_acquire",
@@ -44,6 +47,8 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "tenant_backup_snapshot_drop",
   // Idempotent: an upsert keyed by restore, table and page, with the same lines on a repeat.
   "tenant_backup_stage_page",
+  // Idempotent: a repeat finds the undo point already dropped.
+  "tenant_backup_undo_clear",
 ]);
 
 export interface DatabaseRetryInfo {

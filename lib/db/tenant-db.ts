@@ -380,8 +380,12 @@ export class TenantDb {
     return this.caller.call("tenant_backup_stage_clear", { p_restore_id: restoreId });
   }
 
-  /** Replaces the tenant's rows with the staged ones in one transaction (tenant_backup_apply). */
-  applyRestore(args: {
+  /**
+   * A restore's apply (tenant_backup_apply_live): in one transaction a real restore locks the restored
+   * tables against writes and captures the tenant's rows as undo point `captureId`; then, dry run or not,
+   * it applies, closes log row `logId`, frees the lease of `holder` and clears the staged rows.
+   */
+  applyRestoreLive(args: {
     restoreId: string;
     planId: string;
     tenantId: string;
@@ -389,14 +393,44 @@ export class TenantDb {
     dryRun: boolean;
     allowDroppedColumns: boolean;
     mode: ApplyMode;
+    logId: number;
+    holder: string;
+    captureId: string;
   }): Promise<ApplyReport> {
-    return this.caller.call("tenant_backup_apply", {
+    return this.caller.call("tenant_backup_apply_live", {
       p_restore_id: args.restoreId,
       p_plan_id: args.planId,
       p_tenant: args.tenantId,
       p_spec: { tables: args.tables, mode: args.mode, allow_dropped_columns: args.allowDroppedColumns },
       p_dry_run: args.dryRun,
+      p_log_id: args.logId,
+      p_holder: args.holder,
+      p_capture_id: args.captureId,
     });
+  }
+
+  /** Page `page` of a table of an undo point captured by an apply; rows 0 past its end. */
+  undoPage(captureId: string, table: string, page: number): Promise<{ rows: number; lines: string }> {
+    return this.caller.call("tenant_backup_undo_page", {
+      p_capture_id: captureId,
+      p_table: table,
+      p_page: page,
+    });
+  }
+
+  /** Rows per page of a captured undo point. */
+  undoPageRows(): Promise<number> {
+    return this.caller.call("tenant_backup_undo_page_rows", {});
+  }
+
+  /** Drops a captured undo point once it is stored as a backup. */
+  clearUndo(captureId: string): Promise<number> {
+    return this.caller.call("tenant_backup_undo_clear", { p_capture_id: captureId });
+  }
+
+  /** The tenant's captured undo points not stored yet, oldest first. */
+  pendingUndo(tenantId: string): Promise<string[]> {
+    return this.caller.call("tenant_backup_undo_pending", { p_org: tenantId });
   }
 
   /** Completes a backup_logs row added as "running". */

@@ -9,12 +9,17 @@
  *    (a damaged or missing file: 422 naming it, nothing changed). Staging goes on across calls: a call
  *    stages what fits its time budget and answers "staging"; the next call of the same restore asks the
  *    database what is staged already (the staged pages are the record) and continues from there.
- * 4. Real restore only: back up the tenant's current data (type pre_restore), the undo point.
- * 5. Apply in one transaction inside PostgreSQL (TenantDb.applyRestore); a dry run runs the same
- *    statements and rolls them back, reporting per table what would be inserted, deleted and changed.
+ * 4. Apply in one transaction inside PostgreSQL. A real restore (tenant_backup_apply_live) first locks the
+ *    restored tables against writes (the app's writes wait, reads go on) and captures the tenant's rows as
+ *    they are: that capture is the undo point, so every write the app committed is either in the data after
+ *    the restore or in the undo point. The same transaction closes the restore's log row, frees the lease and
+ *    clears the staging. A dry run runs the same statements and rolls them back, reporting per table what
+ *    would be inserted, deleted and changed.
+ * 5. After the commit, the captured undo point is stored as the tenant's pre_restore backup (same id).
  */
 import { createHash } from "node:crypto";
 import type { Manifest } from "../backup/manifest.ts";
+import { newBackupId } from "../backup/paths.ts";
 import { readVerifiedPages } from "../backup/reader.ts";
 import { backupTenant } from "../backup/tenant-backup.ts";
 import { DatabaseError } from "../db/port.ts";
@@ -47,7 +52,6 @@ export type RestoreOutcome =
       undoBackupId: string | null;
       logId: number;
     }
-  | { status: "preparing_undo"; manifest: Manifest; undoBackupId: string }
   /** Staging goes on: call again with the same request to continue. */
   | { status: "staging"; manifest: Manifest; stagedRecords: number; totalRecords: number };
 
@@ -149,6 +153,64 @@ async function stageBackup(
   return { staged, done: true, stagedNow };
 }
 
+/** The apply's failures as the errors they mean; the transaction rolled back whole either way. */
+function applyFailure(tenantId: string) {
+  return (err: unknown): never => {
+    if (err instanceof DatabaseError && err.sqlState === "57014") {
+      throw fail(
+        "unavailable",
+        `the restore of ${tenantId} ran past the database's statement timeout and was cancelled; ` +
+          "nothing was changed: run it with `npm run restore` over a direct connection (DATABASE_URL)",
+        { reason: "statement_timeout" },
+      );
+    }
+    if (err instanceof DatabaseError && err.sqlState === "55P03") {
+      throw fail(
+        "unavailable",
+        `the restore of ${tenantId} could not lock the tenant's tables against the app's writes in time ` +
+          "(long transactions were writing to them); nothing was changed: try again",
+        { reason: "tables_busy" },
+      );
+    }
+    throw err;
+  };
+}
+
+/**
+ * Stores the undo point an apply captured as the tenant's pre_restore backup (same id). Answers false when
+ * it could not finish in this call: the capture stays in the database, and the tenant's next restore
+ * stores it first.
+ */
+async function storeUndo(
+  services: Services,
+  tenantId: string,
+  captureId: string,
+  tenantName: string | null,
+  deadline: number,
+): Promise<boolean> {
+  try {
+    const undo = await backupTenant(services, {
+      tenantId,
+      tenantName,
+      type: "pre_restore",
+      date: utcDay(services.now()),
+      deadline,
+      captureId,
+    });
+    return undo.status === "completed";
+  } catch (err) {
+    services.log.error({ err, tenant: tenantId, captureId }, "could not store the restore's undo point yet");
+    return false;
+  }
+}
+
+function undoPending(captureId: string): string {
+  return (
+    `the undo point ${captureId} is captured in the database but not yet stored as a backup; ` +
+    "the next restore of this tenant stores it first"
+  );
+}
+
 export async function restoreTenant(services: Services, request: RestoreRequest): Promise<RestoreOutcome> {
   const { db, log, config } = services;
   const { manifest } = await pickBackupForRestore(
@@ -168,7 +230,15 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
   let logId: number | undefined;
   // Staged rows stay for the next call while the restore goes on; they go once it ends, either way.
   let keepStage = false;
+  // Once the apply has answered, its own transaction has recorded the outcome: nothing more to log.
+  let committed = false;
   try {
+    // Undo points captured by earlier restores whose call died before storing them go to storage first.
+    if (!request.dryRun) {
+      for (const pending of await db.pendingUndo(request.tenantId)) {
+        await storeUndo(services, request.tenantId, pending, manifest.organization_name, request.deadline);
+      }
+    }
     const staging = await stageBackup(services, lease, restoreId, plan, request.deadline);
     // The apply must fit one call: when what is left of this one is too short for it, the next call
     // (which finds everything staged) applies.
@@ -176,30 +246,6 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
     if (!staging.done || (staging.stagedNow > 0 && services.now().getTime() + applyMs > request.deadline)) {
       keepStage = true;
       return { status: "staging", manifest, stagedRecords: staging.staged, totalRecords };
-    }
-
-    let undoBackupId: string | null = null;
-    if (!request.dryRun) {
-      const tenant = await db.getTenant(request.tenantId);
-      const today = utcDay(services.now());
-      const unfinished = (await db.runsOn(today, "pre_restore"))
-        .filter((r) => r.organization_id === request.tenantId && r.status === "running")
-        .at(-1);
-      const undo = await backupTenant(services, {
-        tenantId: request.tenantId,
-        tenantName: tenant?.name ?? manifest.organization_name,
-        type: "pre_restore",
-        date: today,
-        deadline: request.deadline,
-        resumeBackupId: unfinished?.backup_id,
-        catalog,
-        lease,
-      });
-      if (undo.status !== "completed") {
-        keepStage = true;
-        return { status: "preparing_undo", manifest, undoBackupId: undo.backupId };
-      }
-      undoBackupId = undo.backupId;
     }
 
     logId = await db.log({
@@ -210,15 +256,17 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
       backup_id: manifest.backup_id,
       dry_run: request.dryRun,
       tables_count: plan.tables.length,
-      details: { undo_backup_id: undoBackupId, tables: plan.tables.map((t) => t.name) },
+      details: { tables: plan.tables.map((t) => t.name) },
     });
 
     // The apply is one call that cannot renew the lease while it runs: give it the longest time a function
     // may run (Netlify's background limit) before another operation could take the tenant.
     await lease.renew(Math.max(config.backup.lockTtlSeconds, APPLY_LEASE_SECONDS));
 
+    // A real restore's undo point is captured by the apply itself, under its lock (tenant_backup_apply_live).
+    const captureId = newBackupId(services.now());
     const report = await db
-      .applyRestore({
+      .applyRestoreLive({
         restoreId,
         planId: catalog.plan_id,
         tenantId: request.tenantId,
@@ -226,42 +274,30 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
         dryRun: request.dryRun,
         allowDroppedColumns: request.allowDroppedColumns ?? false,
         mode: request.mode ?? "auto",
+        logId,
+        holder: lease.holder,
+        captureId,
       })
-      .catch((err: unknown) => {
-        if (err instanceof DatabaseError && err.sqlState === "57014") {
-          // Cancelled by the statement timeout: the transaction rolled back whole.
-          throw fail(
-            "unavailable",
-            `the restore of ${request.tenantId} ran past the database's statement timeout and was cancelled; ` +
-              "nothing was changed: run it with `npm run restore` over a direct connection (DATABASE_URL)",
-            { reason: "statement_timeout" },
-          );
-        }
-        throw err;
-      });
-    const restored = Object.values(report.tables).reduce((n, t) => n + t.rows_in_backup, 0);
-    await db.finishLog(logId, {
-      status: report.success ? "completed" : "failed",
-      records: request.dryRun || !report.success ? 0 : restored,
-      error: report.error?.message ?? null,
-      details: {
-        undo_backup_id: undoBackupId,
-        mode: report.mode,
-        warnings: report.warnings,
-        tables: report.tables,
-        error: report.error,
-      },
-    });
-    return {
-      status: "done",
-      manifest,
-      report,
-      warnings: [...plan.warnings, ...report.warnings],
-      undoBackupId,
-      logId,
-    };
+      .catch(applyFailure(request.tenantId));
+    // Committed (or rolled back whole): the log row is closed, the lease free, the staging gone.
+    committed = true;
+    const warnings = [...plan.warnings, ...report.warnings];
+    let undoBackupId: string | null = null;
+    if (report.success && !request.dryRun) {
+      undoBackupId = captureId;
+      const stored = await storeUndo(
+        services,
+        request.tenantId,
+        captureId,
+        manifest.organization_name,
+        request.deadline,
+      );
+      if (!stored) warnings.push(undoPending(captureId));
+    }
+    return { status: "done", manifest, report, warnings, undoBackupId, logId };
   } catch (err) {
-    // Failures before the apply (a damaged file, the undo backup) are logged as well as the apply's own.
+    if (committed) throw err;
+    // Failures before the apply (a damaged file, the apply refused) are logged as well as the apply's own.
     logId ??= await db
       .log({
         organization_id: request.tenantId,

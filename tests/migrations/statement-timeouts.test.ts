@@ -9,6 +9,7 @@ import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 /** The functions that may run long: the whole apply, the backup's copy and its pages, big staging, whole-table scans. */
 const LONG = [
   "tenant_backup_apply",
+  "tenant_backup_apply_live",
   "tenant_backup_export_page",
   "tenant_backup_list_tenants",
   "tenant_backup_prepare",

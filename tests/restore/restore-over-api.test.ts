@@ -143,7 +143,7 @@ describe("a restore through the Supabase API, as the service role", () => {
     // Everything went through PostgREST and succeeded; the staging area is empty again.
     expect(fake.calls.length).toBeGreaterThan(0);
     expect(fake.calls.filter((c) => c.status !== 200)).toEqual([]);
-    expect(fake.calls.filter((c) => c.fn === "tenant_backup_apply")).toHaveLength(1);
+    expect(fake.calls.filter((c) => c.fn === "tenant_backup_apply_live")).toHaveLength(1);
     const staged = await db.client.query("select count(*)::int as n from tenant_backup_stage");
     expect(staged.rows).toEqual([{ n: 0 }]);
     expect((await restoreLogs(db.client)).slice(-2)).toEqual([
@@ -181,7 +181,7 @@ describe("a restore through the Supabase API, as the service role", () => {
     // The apply declares its own statement_timeout, which PostgREST applies to the request: made 1 s here,
     // while every deal written back takes 500 ms (ENABLE ALWAYS: in replica mode too), 6 deals in all.
     const apply = await db.client.query(
-      "select oid::regprocedure::text as fn, proconfig from pg_proc where proname = 'tenant_backup_apply'",
+      "select oid::regprocedure::text as fn, proconfig from pg_proc where proname = 'tenant_backup_apply_live'",
     );
     const fn = apply.rows[0].fn as string;
     const timeout = (apply.rows[0].proconfig as string[]).find((c) => c.startsWith("statement_timeout="));
@@ -203,7 +203,7 @@ describe("a restore through the Supabase API, as the service role", () => {
       expect(answer.status, JSON.stringify(answer.body)).toBe(503);
       expect(answer.body.error.details).toEqual({ reason: "statement_timeout" });
       expect(answer.body.error.message).toContain("nothing was changed");
-      const calls = fake.calls.filter((c) => c.fn === "tenant_backup_apply");
+      const calls = fake.calls.filter((c) => c.fn === "tenant_backup_apply_live");
       expect(calls.map((c) => [c.status, JSON.parse(c.body).code])).toEqual([[500, "57014"]]);
       expect(await workspaceSnapshot(db.client, "= 'w1'")).toEqual(before);
       expect((await restoreLogs(db.client)).at(-1)).toEqual([false, "failed"]);

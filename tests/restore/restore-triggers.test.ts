@@ -149,7 +149,7 @@ describe("a restore killed half way", () => {
     for (let i = 0; i < 200 && pid === undefined; i++) {
       const { rows } = await q(`select pid from pg_stat_activity
         where datname = current_database() and pid <> pg_backend_pid() and state = 'active'
-          and query like '%tenant_backup_apply(%' and wait_event = 'PgSleep'`);
+          and query like '%tenant_backup_apply_live(%' and wait_event = 'PgSleep'`);
       pid = rows[0]?.pid;
       if (pid === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
     }
