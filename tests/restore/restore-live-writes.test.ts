@@ -124,6 +124,8 @@ describe("a restore while the app writes", () => {
       const otherTenant = writeLoop(other, "w2");
       while (tenant.committed.size < 10) await new Promise((resolve) => setTimeout(resolve, 10));
 
+      const workspaceRow = "select xmin::text, * from workspaces where id = 'w1'";
+      const workspaceBefore = (await db.client.query(workspaceRow)).rows;
       // An app transaction writing to the tenant's contacts when the apply begins.
       await holder.query("begin");
       await holder.query("update contacts set phone = 'held' where email = 'w1-40@example.com'");
@@ -140,6 +142,9 @@ describe("a restore while the app writes", () => {
       const outcome = await restoring;
       if (outcome.status !== "done") throw new Error(`restore: ${outcome.status}`);
       expect(outcome.report.success).toBe(true);
+      // The workspace row did not change: it is not written (its version is the same), so the app's
+      // inserts referencing it never fail (the writers would have thrown).
+      expect((await db.client.query(workspaceRow)).rows).toEqual(workspaceBefore);
       // Writes go on after the restore, then stop.
       const restoredAt = tenant.committed.size;
       while (tenant.committed.size < restoredAt + 10) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -167,3 +172,4 @@ describe("a restore while the app writes", () => {
     }
   });
 });
+
