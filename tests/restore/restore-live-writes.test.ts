@@ -171,5 +171,31 @@ describe("a restore while the app writes", () => {
       await Promise.all([app.end(), other.end(), holder.end()]);
     }
   });
-});
 
+  it("refuses, changing nothing, when a write in flight keeps the tables from being locked for 10 s", {
+    timeout: 60_000,
+  }, async () => {
+    const holder = await appConnection();
+    try {
+      await holder.query("begin");
+      await holder.query("update contacts set phone = 'long' where email = 'w1-39@example.com'");
+      const before = await livePhones("w1");
+      const logs = (await db.client.query("select count(*)::int as n from backup_logs")).rows[0].n;
+      const refused = await restoreTenant(services, {
+        tenantId: "w1",
+        backupDate: BACKUP_DATE,
+        dryRun: false,
+        deadline: deadlineIn(services),
+      }).catch((err: unknown) => err);
+      expect(refused).toMatchObject({ code: "unavailable", details: { reason: "tables_busy" } });
+      await holder.query("commit");
+      expect(await livePhones("w1")).toEqual(new Map([...before, ["w1-39@example.com", "long"]]));
+      const { rows } = await db.client.query("select status from backup_logs order by id offset $1", [logs]);
+      expect(rows).toEqual([{ status: "failed" }]);
+      expect((await db.client.query("select count(*)::int as n from tenant_backup_undo")).rows[0].n).toBe(0);
+      expect((await db.client.query("select count(*)::int as n from tenant_backup_locks")).rows[0].n).toBe(0);
+    } finally {
+      await holder.end();
+    }
+  });
+});
