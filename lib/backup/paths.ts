@@ -42,6 +42,11 @@ export function parseSummaryPath(path: string): { tenantId: string; date: string
   return { tenantId: match[1] as string, date: match[2] as string, backupId: match[3] as string };
 }
 
+/** The UTC day `20261122` of a backup id (newBackupId), as `2026-11-22`. */
+export function dayOfBackupId(backupId: string): string {
+  return `${backupId.slice(0, 4)}-${backupId.slice(4, 6)}-${backupId.slice(6, 8)}`;
+}
+
 /** `20261122T010203456Z-9f3a`: sorts by time, unique enough for one tenant's backups. */
 export function newBackupId(now: Date): string {
   return `${lightFormat(new UTCDate(now), "yyyyMMdd'T'HHmmssSSS'Z'")}-${randomBytes(2).toString("hex")}`;

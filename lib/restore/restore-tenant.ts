@@ -19,7 +19,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Manifest } from "../backup/manifest.ts";
-import { newBackupId } from "../backup/paths.ts";
+import { dayOfBackupId, newBackupId } from "../backup/paths.ts";
 import { readVerifiedPages } from "../backup/reader.ts";
 import { backupTenant } from "../backup/tenant-backup.ts";
 import { DatabaseError } from "../db/port.ts";
@@ -27,7 +27,6 @@ import type { ApplyMode, ApplyReport } from "../db/tenant-db.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
 import { type Lease, takeLease } from "../lease.ts";
 import type { Services } from "../services.ts";
-import { utcDay } from "../time.ts";
 import { pickBackupForRestore } from "./pick-backup.ts";
 import { planRestore, type RestorePlan } from "./plan.ts";
 
@@ -193,7 +192,9 @@ async function storeUndo(
       tenantId,
       tenantName,
       type: "pre_restore",
-      date: utcDay(services.now()),
+      // The day of the capture, which its id tells: where the undo point is looked for, even when it is
+      // stored on a later day.
+      date: dayOfBackupId(captureId),
       deadline,
       captureId,
     });
