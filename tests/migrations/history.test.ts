@@ -47,6 +47,8 @@ const RELEASED: Record<string, string> = {
     "bc1fd86b281d7b6ff527c0dce965d93a1d047a529eb594aaa76a3a320fd5d110",
   "20261201000030_tenant_backup_stage_progress.sql":
     "82fa5b1f261f50355a64e88ad012a63a9b6dc2f64a7e04f11d6814ae7b0e3ff3",
+  "20261201000050_tenant_backup_apply_live.sql":
+    "96af33d7eb7d969443e49872b8146b147ae8058f884470396d40f94368ccce83",
   "20261201000060_tenant_backup_snapshot.sql":
     "de823ba721354a53753cc0735bbe92b96752cd4030fc903c203535d30b3d4d66",
   "20261201000070_tenant_backup_schedules.sql":
