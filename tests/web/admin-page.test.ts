@@ -180,9 +180,11 @@ describe("the admin page in Chromium", () => {
     await shown(page.getByRole("heading", { name: "Restore completed" }), 60_000);
     expect(changedTables(changed, await snapshot(db.client, WATCHED))).toEqual([]);
 
-    // History: newest first, the restores and dry runs included.
+    // History: newest first, the restores and dry runs included; a restore's undo point, captured inside
+    // its transaction, is stored right after it.
     const history = page.locator("table.history tbody tr");
-    await eventually(() => history.first().first().innerText()).toMatch("Restore");
+    await eventually(() => history.first().first().innerText()).toMatch("Undo point");
+    await eventually(() => history.nth(1).first().innerText()).toMatch("Restore");
     await eventually(() => history.last().first().innerText()).toMatch("Manual backup");
     // A second manual backup so soon is refused by the rate limit: the page counts down from Retry-After.
     await page.getByRole("button", { name: "Create backup now" }).click();
