@@ -264,8 +264,10 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
     // may run (Netlify's background limit) before another operation could take the tenant.
     await lease.renew(Math.max(config.backup.lockTtlSeconds, APPLY_LEASE_SECONDS));
 
-    // A real restore's undo point is captured by the apply itself, under its lock (tenant_backup_apply_live).
+    // A real restore's undo point is captured by the apply itself, under its lock (tenant_backup_apply_live),
+    // and named as the tenant is named now.
     const captureId = newBackupId(services.now());
+    const tenantName = request.dryRun ? null : ((await db.getTenant(request.tenantId))?.name ?? null);
     const report = await db
       .applyRestoreLive({
         restoreId,
@@ -290,7 +292,7 @@ export async function restoreTenant(services: Services, request: RestoreRequest)
         services,
         request.tenantId,
         captureId,
-        manifest.organization_name,
+        tenantName ?? manifest.organization_name,
         request.deadline,
       );
       if (!stored) warnings.push(undoPending(captureId));
