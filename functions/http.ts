@@ -3,7 +3,7 @@
  * body parsing with a size limit and a media type, and zod validation that names the bad field.
  */
 import type { z } from "zod";
-import { AppError, fail } from "../lib/errors.ts";
+import { causeClass, fail } from "../lib/errors.ts";
 
 /** Bodies are small JSON objects; anything larger is refused before it is parsed. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -15,8 +15,10 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   });
 }
 
-export function errorResponse(err: unknown): Response {
-  if (err instanceof AppError) {
+export function errorResponse(thrown: unknown): Response {
+  // An outage or a full disk is answered as such (503/507), not as a bug.
+  const err = causeClass(thrown);
+  if (err) {
     const headers: Record<string, string> = {};
     if (err.code === "method_not_allowed" && typeof err.details?.allow === "string")
       headers.allow = err.details.allow;

@@ -1,6 +1,7 @@
 /**
  * The direct database backend: a pg connection pool (DATABASE_URL). Calls `select public.fn(p_a => $1, …)`.
  */
+import { PassThrough } from "node:stream";
 import pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
 import { codeForSqlState, DatabaseError, type HeldSnapshot, type SqlFunctionCaller } from "./port.ts";
@@ -69,6 +70,10 @@ export class PostgresCaller implements SqlFunctionCaller {
     } catch (err) {
       throw toDatabaseError(err);
     }
+    // A checked-out client has no pool listener: a connection the server terminates would raise an
+    // unhandled 'error' event and end the process. The stream below reports the loss to the reader.
+    const ignore = () => {};
+    client.on("error", ignore);
     try {
       await client.query("begin isolation level repeatable read read only");
       if (snapshot !== undefined) await client.query(`set transaction snapshot '${snapshot}'`);
@@ -76,12 +81,13 @@ export class PostgresCaller implements SqlFunctionCaller {
         await client.query("select set_config($1, $2, true)", [name, value]);
       }
     } catch (err) {
+      client.removeListener("error", ignore);
       client.release(true);
       throw toDatabaseError(err);
     }
     // CSV with a quote and a delimiter that never occur in our lines (JSON escapes control characters):
     // each line comes out exactly as the select made it. Text format would double every backslash.
-    const stream = client.query(
+    const copy = client.query(
       copyTo(`copy (${query}) to stdout with (format csv, quote e'\\x01', delimiter e'\\x02')`),
     );
     let released = false;
@@ -89,16 +95,28 @@ export class PostgresCaller implements SqlFunctionCaller {
       if (released) return;
       released = true;
       // A COPY stopped half way leaves the connection mid-protocol: never hand it to the next caller.
-      if (broken) client.release(true);
-      else
-        client.query("commit").then(
-          () => client.release(),
-          () => client.release(true),
-        );
+      if (broken) {
+        client.release(true);
+        return;
+      }
+      client.query("commit").then(
+        () => {
+          client.removeListener("error", ignore);
+          client.release();
+        },
+        () => client.release(true),
+      );
     };
-    stream.on("end", () => release(false));
-    stream.on("error", () => release(true));
-    stream.on("close", () => release(!stream.readableEnded));
+    // What the reader sees: the rows, or the failure as a DatabaseError (a lost connection is transient),
+    // like every other call. Destroying it cancels the COPY.
+    const stream = new PassThrough();
+    copy.on("error", (err) => stream.destroy(toDatabaseError(err)));
+    copy.on("end", () => release(false));
+    copy.on("close", () => release(!copy.readableEnded));
+    stream.on("close", () => {
+      if (!copy.readableEnded) copy.destroy();
+    });
+    copy.pipe(stream);
     return stream;
   }
 

@@ -8,7 +8,13 @@ import { lstat, mkdir, open, readdir, readFile, rename, rm, rmdir, unlink } from
 import path from "node:path";
 import { Readable } from "node:stream";
 import { assertValidPrefix, comparePaths, splitPrefix } from "./keys.ts";
-import { assertValidKey, type BackupStorage, StorageError, type StoredObject } from "./port.ts";
+import {
+  assertValidKey,
+  type BackupStorage,
+  StorageError,
+  type StorageErrorCode,
+  type StoredObject,
+} from "./port.ts";
 
 /**
  * Names of in-flight put() files start with this. list() skips them and keys using it are refused, so an
@@ -42,7 +48,8 @@ export class LocalStorage implements BackupStorage {
         await rename(temp, file);
         return;
       } catch (err) {
-        await rm(temp, { force: true });
+        // When the folder could not be made, there is no temp file either (rm would fail with ENOTDIR).
+        await rm(temp, { force: true }).catch(() => {});
         if (errnoOf(err) === "ENOENT" && attempt < 3) continue;
         throw fsError(err, "put", key);
       }
@@ -182,15 +189,25 @@ function errnoOf(err: unknown): string | undefined {
 }
 
 const TRANSIENT_ERRNOS = new Set(["EMFILE", "ENFILE", "EAGAIN", "EBUSY", "ETIMEDOUT", "EINTR"]);
+const FULL_ERRNOS = new Set(["ENOSPC", "EDQUOT"]);
+// Read-only file system, no permission, or a file where a folder of the tree must be (ENOTDIR, EEXIST
+// from mkdir): the folder cannot be written until an operator fixes it.
+const UNAVAILABLE_ERRNOS = new Set(["EROFS", "EACCES", "EPERM", "ENOTDIR", "EEXIST"]);
+
+/** The one place a file-system errno becomes a storage error class. */
+export function storageCodeOfErrno(code: string | undefined): StorageErrorCode {
+  if (code === undefined) return "failed";
+  if (code === "EFBIG") return "too_large";
+  if (FULL_ERRNOS.has(code)) return "full";
+  if (UNAVAILABLE_ERRNOS.has(code)) return "unavailable";
+  if (TRANSIENT_ERRNOS.has(code)) return "transient";
+  return "failed";
+}
 
 function fsError(err: unknown, op: string, key: string | undefined): StorageError {
   const code = errnoOf(err);
   const message = `local storage ${op} ${JSON.stringify(key)}: ${err instanceof Error ? err.message : String(err)}`;
-  const mapped = new StorageError(
-    code === "EFBIG" ? "too_large" : code && TRANSIENT_ERRNOS.has(code) ? "transient" : "failed",
-    message,
-    key,
-  );
+  const mapped = new StorageError(storageCodeOfErrno(code), message, key);
   mapped.cause = err;
   return mapped;
 }

@@ -71,6 +71,10 @@ export type StorageErrorCode =
   | "too_large"
   /** Outage, 5xx, timeout or network error: the same call may succeed later. */
   | "transient"
+  /** Out of space or quota (ENOSPC, EDQUOT, 507): never retried, an operator must free space. */
+  | "full"
+  /** The storage cannot be written at all (read-only, no permission, a file where a folder must be). */
+  | "unavailable"
   /** Anything else the backend refused. Never retried. */
   | "failed";
 

@@ -1,0 +1,71 @@
+/**
+ * A database connection terminated by the server (pg_terminate_backend, as a restart or a pooler does)
+ * while a backup streams a table: the call answers 503, the process keeps running, and the next call
+ * completes the backup.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { handleBackupTenantData } from "../../functions/backup-tenant-data.ts";
+import { DEMO_ORGANIZATIONS } from "../../scripts/demo/install.ts";
+import { call } from "../support/call.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
+
+let db: TestDatabase;
+let services: TestServices;
+const tenant = (DEMO_ORGANIZATIONS[0] as { id: string }).id;
+let terminateOnPut = false;
+let terminated = 0;
+
+beforeAll(async () => {
+  db = await createTestDatabase("demo");
+  const ownerPid = (await db.owner.query("select pg_backend_pid() as pid")).rows[0].pid;
+  const plain = await createTestServices(db.url, { BACKUP_PAGE_ROWS: "500", BACKUP_MAX_FILE_BYTES: "50000" });
+  const inner = plain.storage;
+  services = {
+    ...plain,
+    storage: {
+      ...inner,
+      async put(path, data, type) {
+        if (terminateOnPut && /\/bottles\.0001\.jsonl\.gz$/.test(path)) {
+          terminateOnPut = false;
+          // Every connection of the product's role but the fixture's: the COPY stream's among them.
+          const { rows } = await db.client.query(
+            `select pg_terminate_backend(pid) as ok from pg_stat_activity
+              where datname = $1 and usename = $2 and pid <> $3`,
+            [db.name, db.ownerRole, ownerPid],
+          );
+          terminated = rows.length;
+          // Give the terminated sockets time to close while nothing reads them.
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        }
+        await inner.put(path, data, type);
+      },
+    },
+  };
+});
+
+afterAll(async () => {
+  await services?.cleanup();
+  await db?.drop();
+});
+
+describe("a database connection terminated during a table read", () => {
+  it("answers 503, the process lives, and the next call completes the backup", async () => {
+    terminateOnPut = true;
+    const lost = await call(handleBackupTenantData, services, "backup-tenant-data", {
+      token: TEST_CRON_SECRET,
+      body: { organization_id: tenant },
+    });
+    expect(terminated).toBeGreaterThan(0);
+    expect(lost.status).toBe(503);
+    expect(lost.body.error.code).toBe("database_unavailable");
+    expect(JSON.stringify(lost.body)).not.toMatch(/terminat|127\.0\.0\.1|password/i);
+
+    const next = await call(handleBackupTenantData, services, "backup-tenant-data", {
+      token: TEST_CRON_SECRET,
+      body: { organization_id: tenant },
+    });
+    expect(next.status).toBe(200);
+    expect(next.body.backup.complete).toBe(true);
+  });
+});

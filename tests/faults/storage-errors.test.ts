@@ -1,0 +1,81 @@
+/**
+ * Storage that cannot be written answers with its cause class, not 500 "internal error": a folder that
+ * cannot be created (a file stands where it must go) is 503 storage_unavailable, a full disk is 507
+ * storage_full; neither leaks a path or an errno to the caller.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { handleBackupTenantData } from "../../functions/backup-tenant-data.ts";
+import { handleRestoreTenantData } from "../../functions/restore-tenant-data.ts";
+import { storageCodeOfErrno } from "../../lib/storage/local.ts";
+import { StorageError } from "../../lib/storage/port.ts";
+import { installSmallApp, ORG_A, ORG_B } from "../operations/small-app.ts";
+import { call } from "../support/call.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
+
+let db: TestDatabase;
+let services: TestServices;
+
+beforeAll(async () => {
+  db = await createTestDatabase("migrated");
+  await installSmallApp(db.owner);
+  services = await createTestServices(db.url);
+});
+
+afterAll(async () => {
+  await services?.cleanup();
+  await db?.drop();
+});
+
+const backup = (s: TestServices, org: string) =>
+  call(handleBackupTenantData, s, "backup-tenant-data", {
+    token: TEST_CRON_SECRET,
+    body: { organization_id: org },
+  });
+
+describe("storage that cannot be written", () => {
+  it("a manual backup into a folder that cannot be created answers 503 storage_unavailable", async () => {
+    // The tenant's folder is a file: mkdir fails (ENOTDIR/EEXIST) whoever runs the test, root included.
+    await mkdir(join(services.backupDir, "tenant-backups"), { recursive: true });
+    await writeFile(join(services.backupDir, "tenant-backups", ORG_A), "not a folder");
+    const answer = await backup(services, ORG_A);
+    expect(answer.status).toBe(503);
+    expect(answer.body.error.code).toBe("storage_unavailable");
+    expect(JSON.stringify(answer.body)).not.toContain(services.backupDir);
+    expect(JSON.stringify(answer.body)).not.toMatch(/ENOTDIR|EEXIST/);
+  });
+
+  it("a full disk during a restore's undo backup answers 507 storage_full", async () => {
+    const made = await backup(services, ORG_B);
+    expect(made.status).toBe(200);
+    // The error the local backend raises for ENOSPC, injected at the storage port.
+    const full: TestServices = {
+      ...services,
+      storage: {
+        ...services.storage,
+        async put(path) {
+          throw new StorageError(storageCodeOfErrno("ENOSPC"), `local storage put "${path}": ENOSPC`, path);
+        },
+      },
+    };
+    const answer = await call(handleRestoreTenantData, full, "restore-tenant-data", {
+      token: TEST_CRON_SECRET,
+      body: { organization_id: ORG_B, backup_date: made.body.backup.backup_date, dry_run: false },
+    });
+    expect(answer.status).toBe(507);
+    expect(answer.body.error.code).toBe("storage_full");
+    expect(JSON.stringify(answer.body)).not.toMatch(/ENOSPC|tenant-backups/);
+  });
+
+  it("classifies file-system errors in one place", () => {
+    expect(storageCodeOfErrno("ENOSPC")).toBe("full");
+    expect(storageCodeOfErrno("EDQUOT")).toBe("full");
+    for (const errno of ["EROFS", "EACCES", "EPERM", "ENOTDIR", "EEXIST"]) {
+      expect(storageCodeOfErrno(errno)).toBe("unavailable");
+    }
+    expect(storageCodeOfErrno("EMFILE")).toBe("transient");
+    expect(storageCodeOfErrno("EIO")).toBe("failed");
+  });
+});
