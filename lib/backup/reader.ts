@@ -10,6 +10,7 @@ import { type AppError, fail } from "../errors.ts";
 import type { BackupStorage } from "../storage/port.ts";
 import { StorageError } from "../storage/port.ts";
 import { type Manifest, type ManifestFile, manifestSchema } from "./manifest.ts";
+import { datePrefix, parseSummaryPath } from "./paths.ts";
 
 /** A storage read whose "no such object" becomes `missing` (what it means to the caller); other errors pass. */
 export function whenMissing<T>(read: Promise<T>, missing: () => AppError): Promise<T> {
@@ -48,7 +49,33 @@ export async function readManifest(storage: BackupStorage, path: string): Promis
       },
     );
   }
+  assertBelongsWhereFound(result.data, path);
   return result.data;
+}
+
+/**
+ * A summary is only good for the tenant, day and backup its path names, and only names files of that
+ * backup: one copied into another tenant's folder (or edited) would otherwise restore that tenant's rows,
+ * or read another backup's files, under this tenant's name.
+ */
+function assertBelongsWhereFound(manifest: Manifest, path: string): void {
+  const where = parseSummaryPath(path);
+  const mismatch = (what: string) =>
+    fail("unprocessable", `backup summary ${path} does not belong where it was found: ${what}`, {
+      file: path,
+    });
+  if (!where) throw mismatch("not a summary path");
+  if (manifest.organization_id !== where.tenantId) throw mismatch("it is of another organization");
+  if (manifest.backup_date !== where.date) throw mismatch("it is of another day");
+  if (manifest.backup_id !== where.backupId) throw mismatch("it is of another backup");
+  const folder = `${datePrefix(where.tenantId, where.date)}${where.backupId}/`;
+  for (const table of manifest.tables) {
+    for (const file of table.files) {
+      if (!file.path.startsWith(folder) || file.path.slice(folder.length).includes("/")) {
+        throw mismatch(`it names file ${file.path} outside its backup`);
+      }
+    }
+  }
 }
 
 /** The stored (compressed) bytes of a file, checked against the manifest's size and SHA-256. */
