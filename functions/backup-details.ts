@@ -1,6 +1,6 @@
 /**
  * GET /.netlify/functions/backup-details?organization_id=…&backup_id=…
- * One backup in full: its listing (type, date, counts, verified) and its manifest (tables, row counts,
+ * One backup in full: its listing (type, date, counts, files present) and its manifest (tables, row counts,
  * columns, files with sizes and SHA-256, schema fingerprint, warnings), plus the files that are missing
  * or not at their recorded size in storage. Cron secret, a super admin, or an admin of that organization.
  * 404 no such backup; 422 its summary is damaged.

@@ -24,8 +24,11 @@ export interface BackupListing {
   total_records: number;
   total_size: number;
   files: number;
-  /** Every file the manifest names is in storage with the recorded size (checksums are checked on restore). */
-  verified: boolean;
+  /**
+   * Every file the manifest names is in storage with the recorded size. Only sizes are compared (a
+   * listing reads no file): checksums are checked when a file is read, by a restore or a download.
+   */
+  files_present: boolean;
   schema_fingerprint: string;
 }
 
@@ -36,7 +39,7 @@ export interface DamagedListing {
   backup_type: null;
   status: "damaged";
   summary_path: string;
-  verified: false;
+  files_present: false;
   error: string;
 }
 

@@ -76,14 +76,14 @@ async function describe(
       backup_type: null,
       status: "damaged",
       summary_path: backup.summaryPath,
-      verified: false,
+      files_present: false,
       error: err.message,
     };
   }
   return listingOf(manifest, backup.summaryPath, sizes);
 }
 
-/** The listing of a readable backup; `verified`: every file it names is stored at its recorded size. */
+/** The listing of a readable backup; `files_present`: every file it names is stored at its recorded size. */
 export function listingOf(
   manifest: Manifest,
   summaryPath: string,
@@ -102,7 +102,7 @@ export function listingOf(
     total_records: manifest.total_records,
     total_size: manifest.total_bytes,
     files: files.length,
-    verified: files.every((f) => sizes.get(f.path) === f.bytes),
+    files_present: files.every((f) => sizes.get(f.path) === f.bytes),
     schema_fingerprint: manifest.schema_fingerprint,
   };
 }

@@ -216,7 +216,7 @@ describe("backup-details", () => {
       backup_id: backupId,
       backup_type: "manual",
       status: "completed",
-      verified: true,
+      files_present: true,
       tables: manifest.tables.length,
       total_records: manifest.total_records,
     });
@@ -230,7 +230,7 @@ describe("backup-details", () => {
     await local.storage.remove([file.path]);
     try {
       const response = await details();
-      expect(response.body.backup.verified).toBe(false);
+      expect(response.body.backup.files_present).toBe(false);
       expect(response.body.file_problems).toEqual([{ path: file.path, problem: "missing" }]);
     } finally {
       await local.storage.put(file.path, original, "application/gzip");

@@ -60,11 +60,13 @@ describe("list-backups", () => {
       backup_date: "2026-11-18",
       backup_type: "manual",
       status: "completed",
-      verified: true,
+      files_present: true,
       tables: 3,
       total_records: 23,
     });
     expect(response.body.backups[0].total_size).toBeGreaterThan(0);
+    // Sizes only are compared: no field claims the checksums were read.
+    expect(response.body.backups[0]).not.toHaveProperty("verified");
     expect(response.body.backups_next_before).toBeNull();
   });
 
@@ -109,7 +111,7 @@ describe("list-backups", () => {
       expect(response.body.backups[0]).toMatchObject({
         backup_id: newest.backupId,
         status: "damaged",
-        verified: false,
+        files_present: false,
       });
       expect(response.body.backups[0].error).toContain("damaged");
       expect(response.body.backups.slice(1).every((b: { status: string }) => b.status === "completed")).toBe(

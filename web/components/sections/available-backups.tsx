@@ -1,5 +1,5 @@
 /**
- * Available backups, newest first: date, time, type, records, size, verified; and per backup Details
+ * Available backups, newest first: date, time, type, records, size, files present; and per backup Details
  * (tables, rows, files), Download (summary or a file), Restore (opens the restore steps) and Delete
  * (typed confirmation; the only backup needs the explicit force the API asks for).
  */
@@ -19,7 +19,7 @@ const BACKUP_COLUMNS: Column[] = [
   { label: "Type" },
   { label: "Records", numeric: true },
   { label: "Size", numeric: true },
-  { label: "Verified" },
+  { label: "Files" },
   { label: "Actions", hidden: true },
 ];
 
@@ -97,8 +97,8 @@ function AvailableBackups(props: SectionProps) {
               <td data-label="Size" className="num">
                 {formatBytes(b.total_size)}
               </td>
-              <td data-label="Verified">
-                {b.verified ? (
+              <td data-label="Files">
+                {b.files_present ? (
                   <span className="ok">✓ all files present</span>
                 ) : (
                   <span className="bad">✗ files missing</span>
