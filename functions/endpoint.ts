@@ -42,7 +42,8 @@ export interface Context<Input> {
 }
 
 export interface RateLimit<Input> {
-  kind: RateLimitKind;
+  /** The limit the call counts against; a function when it depends on the input. */
+  kind: RateLimitKind | ((context: Context<Input>) => RateLimitKind);
   /** Calls that take no slot (a dry run; the continuation of a backup already under way). */
   skip?: (context: Context<Input>) => boolean | Promise<boolean>;
   /** The work failed before doing anything (no such tenant, tenant busy): the slot is given back. */
@@ -212,5 +213,6 @@ async function takeSlot<Input>(
   const tenantId = (context.input as Record<string, unknown>)[organizationField];
   if (typeof tenantId !== "string") return undefined;
   if (await limit.skip?.(context)) return undefined;
-  return enforceRateLimit(context.services, tenantId, limit.kind, context.principal);
+  const kind = typeof limit.kind === "function" ? limit.kind(context) : limit.kind;
+  return enforceRateLimit(context.services, tenantId, kind, context.principal);
 }

@@ -112,6 +112,7 @@ const envSchema = z
     RETENTION_KEEP_WEEKLY_WEEKS: nonNegativeInt(0),
     MANUAL_BACKUP_MIN_INTERVAL_SECONDS: nonNegativeInt(300),
     RESTORE_MIN_INTERVAL_SECONDS: nonNegativeInt(60),
+    DRY_RUN_MIN_INTERVAL_SECONDS: nonNegativeInt(30),
     HEALTH_MAX_AGE_HOURS: z.coerce.number().positive().default(26),
     /** The schedule of tenants that have none of their own (backup-schedule sets one). */
     DEFAULT_SCHEDULE_FREQUENCY: z.enum(FREQUENCIES).default("daily"),
@@ -233,7 +234,7 @@ export interface Config {
   cors: { allowedOrigins: string[] };
   retention: { days: number; keepLast: number; keepWeeklyWeeks: number };
   /** Seconds between two expensive calls of one tenant; 0 means no limit. */
-  rateLimits: { manualBackupSeconds: number; restoreSeconds: number };
+  rateLimits: { manualBackupSeconds: number; restoreSeconds: number; dryRunSeconds: number };
   health: { maxAgeHours: number };
   /** What a tenant without a schedule of its own follows. */
   schedule: { default: Schedule };
@@ -343,6 +344,7 @@ export function loadConfig(env: Environment = process.env): Config {
     rateLimits: {
       manualBackupSeconds: e.MANUAL_BACKUP_MIN_INTERVAL_SECONDS,
       restoreSeconds: e.RESTORE_MIN_INTERVAL_SECONDS,
+      dryRunSeconds: e.DRY_RUN_MIN_INTERVAL_SECONDS,
     },
     health: { maxAgeHours: e.HEALTH_MAX_AGE_HOURS },
     schedule: {

@@ -1,5 +1,5 @@
 /**
- * Per-tenant limits on expensive calls (a manual backup, a restore), kept in the database
+ * Per-tenant limits on expensive calls (a manual backup, a restore, a dry-run restore), kept in the database
  * (tenant_backup_rate_limits) so that they hold across function instances. A call over the limit gets
  * 429 with Retry-After. The cron secret is exempt: it is the operator's own automation, and the tenant's
  * lease already keeps two operations from running at once.
@@ -8,7 +8,14 @@ import type { Principal } from "./auth/principal.ts";
 import { fail } from "./errors.ts";
 import type { Services } from "./services.ts";
 
-export type RateLimitKind = "manual_backup" | "restore";
+/** A dry run reads the whole tenant and stages the backup: it loads the shared database like a restore. */
+export type RateLimitKind = "manual_backup" | "restore" | "dry_run";
+
+const NAMES: Record<RateLimitKind, string> = {
+  manual_backup: "manual backup",
+  restore: "restore",
+  dry_run: "dry-run restore",
+};
 
 /** What a caller holds after passing the limit; release() gives the slot back when no work was done. */
 export interface RateLimitSlot {
@@ -19,6 +26,7 @@ const NO_SLOT: RateLimitSlot = { release: async () => {} };
 
 function intervalOf(services: Services, kind: RateLimitKind): number {
   const { rateLimits } = services.config;
+  if (kind === "dry_run") return rateLimits.dryRunSeconds;
   return kind === "manual_backup" ? rateLimits.manualBackupSeconds : rateLimits.restoreSeconds;
 }
 
@@ -38,10 +46,9 @@ export async function enforceRateLimit(
   if (seconds === 0 || principal?.kind === "cron") return NO_SLOT;
   const take = await services.db.takeRateLimit(tenantId, kind, seconds);
   if (!take.allowed) {
-    const what = kind === "manual_backup" ? "manual backup" : "restore";
     throw fail(
       "rate_limited",
-      `one ${what} per ${seconds} s for organization ${tenantId}; try again in ${take.retry_after_seconds} s`,
+      `one ${NAMES[kind]} per ${seconds} s for organization ${tenantId}; try again in ${take.retry_after_seconds} s`,
       { retry_after: take.retry_after_seconds, kind },
     );
   }

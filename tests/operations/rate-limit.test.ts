@@ -115,6 +115,29 @@ describe("rate limits", () => {
     expect((await restore()).status).toBe(429);
   });
 
+  it("limits dry runs per tenant: a second one within DRY_RUN_MIN_INTERVAL_SECONDS is 429 with Retry-After", async () => {
+    const made = await backup(TEST_CRON_SECRET, ORG_B);
+    expect(made.status).toBe(200);
+    const dryRun = (token: string) =>
+      call(handleRestoreTenantData, services, "restore-tenant-data", {
+        token,
+        body: { organization_id: ORG_B, backup_date: made.body.backup.backup_date, dry_run: true },
+      });
+    expect((await dryRun(ownerB)).status).toBe(200);
+    const again = await dryRun(ownerB);
+    expect(again.status).toBe(429);
+    expect(again.body.error.details.kind).toBe("dry_run");
+    expect(Number(again.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(Number(again.headers.get("retry-after"))).toBeLessThanOrEqual(30);
+    // A dry run does not spend the real restore's slot, and the cron secret is not limited.
+    expect((await dryRun(TEST_CRON_SECRET)).status).toBe(200);
+    const real = await call(handleRestoreTenantData, services, "restore-tenant-data", {
+      token: ownerB,
+      body: { organization_id: ORG_B, backup_date: made.body.backup.backup_date, dry_run: false },
+    });
+    expect(real.status).toBe(200);
+  });
+
   it("gives the slot back when the tenant was busy and nothing was done", async () => {
     await services.db.acquireLock(ORG_A, "restore:2026-11-20", "restorer", 60);
     const busy = await backup(adminA);
