@@ -57,7 +57,11 @@ beforeAll(async () => {
   server.resetHandlers(authority.handler());
   db = await createTestDatabase("migrated");
   await installSmallApp(db.owner);
-  services = await createTestServices(db.url, { ...AUTH_ENV, MANUAL_BACKUP_MIN_INTERVAL_SECONDS: "0" });
+  services = await createTestServices(db.url, {
+    ...AUTH_ENV,
+    MANUAL_BACKUP_MIN_INTERVAL_SECONDS: "0",
+    DRY_RUN_MIN_INTERVAL_SECONDS: "0",
+  });
   const result = await runManualBackup(services, ORG_A, { deadline: deadlineIn(services) });
   backupId = result.backupId;
 

@@ -8,7 +8,7 @@ describe("operations configuration", () => {
   it("has the documented defaults", () => {
     const config = loadConfig(base);
     expect(config.retention).toEqual({ days: 30, keepLast: 0, keepWeeklyWeeks: 0 });
-    expect(config.rateLimits).toEqual({ manualBackupSeconds: 300, restoreSeconds: 60 });
+    expect(config.rateLimits).toEqual({ manualBackupSeconds: 300, restoreSeconds: 60, dryRunSeconds: 30 });
     expect(config.health).toEqual({ maxAgeHours: 26 });
     expect(config.download).toEqual({ urlTtlSeconds: 300 });
     expect(config.restore).toEqual({ apiApplyLimitMs: 15_000, applyRowsPerSecond: 5000 });

@@ -98,7 +98,9 @@ describe("delete-backup", () => {
       },
     } as Services;
     const response = await remove({ organization_id: ORG_A, backup_id: first.backupId }, failing);
-    expect(response.status).toBe(500);
+    // Storage that is down is answered as such, not as a bug.
+    expect(response.status).toBe(503);
+    expect(response.body.error.code).toBe("storage_unavailable");
     // The summary is gone, so the backup is gone; its files wait for the orphan cleanup.
     expect(await listed()).toEqual([second.backupId]);
     const files = await services.storage.list(`tenant-backups/${ORG_A}/2026-11-20/${first.backupId}/`);

@@ -49,6 +49,7 @@ beforeAll(async () => {
       LOG_LEVEL: "silent",
       // The test restores and then undoes at once; the limit on real restores is the API's own business.
       RESTORE_MIN_INTERVAL_SECONDS: "0",
+      DRY_RUN_MIN_INTERVAL_SECONDS: "0",
     },
   });
   const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
