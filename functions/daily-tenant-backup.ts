@@ -5,8 +5,9 @@
  * time budget cut the run and a next call will continue; 500 when a tenant failed (the others are still
  * backed up).
  *
- * Once every scheduled tenant is backed up (and only then: never while the run is incomplete or a tenant
- * failed), the retention pass runs (RETENTION_DAYS and friends). Its outcome is in `retention`; it does
+ * Once no scheduled tenant is left to do, the retention pass runs (RETENTION_DAYS and friends) for every
+ * tenant but those whose backup failed: they keep their backups, and only the files of their failed runs
+ * are cleared. Its outcome is in `retention`; it does
  * not change the status, which is about the backups. A pass cut short continues on the next call.
  */
 import { z } from "zod";
@@ -32,9 +33,13 @@ export const handleDailyTenantBackup = endpoint({
 /** The daily run and its answer, shared with the background function (daily-background.ts). */
 export async function dailyRun(services: Services, deadline: number) {
   const result = await runDailyBackup(services, { deadline });
-  const retention: RetentionReport = result.complete
-    ? await retentionAfterRun(services, deadline)
-    : { applied: false, reason: "the daily run is not complete; retention runs once it is" };
+  // Once no tenant is left to do: tenants that failed keep their backups (only their failed runs' files
+  // go), and do not hold back retention for the others.
+  const failed = new Set(result.tenants.filter((t) => t.status === "failed").map((t) => t.organization_id));
+  const retention: RetentionReport =
+    result.remaining_tenants === 0
+      ? await retentionAfterRun(services, deadline, failed)
+      : { applied: false, reason: "the daily run is not complete; retention runs once it is" };
   const status = result.failed_tenants > 0 ? 500 : result.complete ? 200 : 202;
   const message =
     result.failed_tenants > 0
@@ -74,10 +79,15 @@ type RetentionReport =
   | ({ applied: true } & RetentionResult)
   | { applied: false; reason?: string; error?: string };
 
-async function retentionAfterRun(services: Services, deadline: number): Promise<RetentionReport> {
+async function retentionAfterRun(
+  services: Services,
+  deadline: number,
+  failed: ReadonlySet<string>,
+): Promise<RetentionReport> {
   try {
     const { tenants, ...summary } = await applyRetention(services, {
       dryRun: false,
+      orphansOnly: failed,
       deadline: Math.max(deadline, services.now().getTime() + RETENTION_MIN_MS),
       actor: "daily",
     });

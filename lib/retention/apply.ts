@@ -8,6 +8,7 @@
  * - the tenant's newest backup is always kept;
  * - an orphan is deleted only when, under the lease, it still has no summary and its run is not
  *   'running' in tenant_backup_runs (a run cut by the time budget continues later from those files);
+ *   the files of a run closed as failed go at once, other orphans once a day old;
  * - every deletion is logged in backup_logs (backup_type 'retention'). A dry run deletes and logs nothing.
  */
 import { deleteBackup } from "../backup/delete.ts";
@@ -20,6 +21,7 @@ import {
   tenantInventory,
 } from "../backup/inventory.ts";
 import { summaryPath } from "../backup/paths.ts";
+import type { BackupRun } from "../db/tenant-db.ts";
 import { errorMessage } from "../errors.ts";
 import { type Lease, tryLease } from "../lease.ts";
 import type { Services } from "../services.ts";
@@ -37,6 +39,11 @@ export interface RetentionOptions {
   deadline: number;
   /** Who asked, for the log ("cron", "daily", "user:<id>"). */
   actor: string;
+  /**
+   * Tenants whose backups are left alone this pass (their daily backup failed today): only the files of
+   * their failed runs are cleared. The others are not held back by them.
+   */
+  orphansOnly?: ReadonlySet<string>;
 }
 
 export interface ExpiredBackup {
@@ -163,7 +170,8 @@ async function retainTenant(
     const inventory = options.dryRun && listed ? listed : await tenantInventory(services, tenantId);
     const plan = planRetention(inventory.backups, policy, today);
     result.kept = plan.keep.length;
-    for (const { backup, reason } of plan.remove) {
+    const expire = !options.orphansOnly?.has(tenantId);
+    for (const { backup, reason } of expire ? plan.remove : []) {
       const expired: ExpiredBackup = {
         backup_id: backup.backupId,
         backup_date: backup.date,
@@ -183,8 +191,11 @@ async function retainTenant(
     }
 
     for (const folder of inventory.orphans) {
-      if (!isOldEnough(folder, now)) continue;
-      const skip = await orphanSkipReason(services, tenantId, folder);
+      const run = await services.db.getRun(folder.backupId);
+      // A run closed as failed is never continued: its files are waste at once (a full disk needs them
+      // gone). Others may belong to a run still going, so they wait a day.
+      if (run?.status !== "failed" && !isOldEnough(folder, now)) continue;
+      const skip = await orphanSkipReason(services, tenantId, folder, run);
       if (skip) {
         result.skipped.push({ backup_id: folder.backupId, reason: skip });
         continue;
@@ -222,8 +233,8 @@ async function orphanSkipReason(
   services: Services,
   tenantId: string,
   folder: RunFolder,
+  run: BackupRun | null,
 ): Promise<string | undefined> {
-  const run = await services.db.getRun(folder.backupId);
   if (run?.status === "running") return "its run is still 'running' and may be continued";
   const summary = summaryPath(tenantId, folder.date, folder.backupId);
   if (await objectAt(services.storage, summary)) {
