@@ -26,7 +26,7 @@ beforeAll(async () => {
     storage: {
       ...inner,
       async put(path, data, type) {
-        if (terminateOnPut && /\/bottles\.0001\.jsonl\.gz$/.test(path)) {
+        if (terminateOnPut && /\/bottles\.0000\.jsonl\.gz$/.test(path)) {
           terminateOnPut = false;
           // Every connection of the product's role but the fixture's: the COPY stream's among them.
           const { rows } = await db.client.query(
