@@ -67,6 +67,7 @@ export async function dailyRun(services: Services, deadline: number) {
         total_size: result.total_size,
       },
       tenants: result.tenants,
+      ...(result.previous_day ? { previous_day: result.previous_day } : {}),
       retention,
     },
   };

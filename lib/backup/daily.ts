@@ -73,6 +73,8 @@ export interface DailyResult {
   total_records: number;
   total_size: number;
   tenants: TenantOutcome[];
+  /** Runs of the day before, cut off before midnight and finished by this call as that day's backups. */
+  previous_day?: { backup_date: string; tenants: TenantOutcome[] };
 }
 
 export async function runDailyBackup(
@@ -82,11 +84,14 @@ export async function runDailyBackup(
   const { db, log } = services;
   const now = services.now();
   const date = utcDay(now);
-  const expired = await db.expireRuns(date);
+  const yesterday = utcDay(new Date(now.getTime() - 86_400_000));
+  // Yesterday's unfinished runs are finished below, as yesterday's backups; older ones are given up.
+  const expired = await db.expireRuns(yesterday);
   if (expired > 0) log.warn({ expired }, "closed interrupted backup runs of earlier days as failed");
-  const [tenants, runs, schedules] = await Promise.all([
+  const [tenants, runs, lateRuns, schedules] = await Promise.all([
     db.listTenants(),
     db.runsOn(date, "daily"),
+    db.runsOn(yesterday, "daily"),
     db.listSchedules(),
   ]);
   const scheduleRows = new Map(schedules.map((row) => [row.organization_id, row]));
@@ -98,6 +103,25 @@ export async function runDailyBackup(
 
   let catalog: Catalog | undefined;
   let started = 0;
+  // A run cut off before midnight (time budget, kill) is finished first, under its own day, so that a
+  // day whose run started has its backup whatever the clock says when it ends.
+  const late = lateRuns.filter((r) => r.status === "running");
+  const lateOutcomes: TenantOutcome[] = [];
+  for (const tenant of tenants) {
+    const run = late.filter((r) => r.organization_id === tenant.id).at(-1);
+    if (!run) continue;
+    if (started > 0 && services.now().getTime() >= options.deadline) {
+      lateOutcomes.push({ ...named(tenant), status: "not_started" });
+      continue;
+    }
+    started += 1;
+    lateOutcomes.push(
+      await finishLateRun(services, tenant, run, options.deadline, async () => {
+        catalog ??= await db.catalog();
+        return catalog;
+      }),
+    );
+  }
   const outcomes: TenantOutcome[] = [];
   for (const tenant of tenants) {
     const row = scheduleRows.get(tenant.id) ?? null;
@@ -126,6 +150,13 @@ export async function runDailyBackup(
   }
 
   const result = summarize(date, outcomes);
+  if (lateOutcomes.length > 0) {
+    const previous = summarize(yesterday, lateOutcomes);
+    result.previous_day = { backup_date: yesterday, tenants: lateOutcomes };
+    result.complete &&= previous.complete;
+    result.failed_tenants += previous.failed_tenants;
+    result.remaining_tenants += previous.remaining_tenants;
+  }
   log.info(
     {
       backup_date: date,
@@ -212,6 +243,76 @@ async function backupOne(
       return { ...named(tenant), status: "busy", error: err.message };
     }
     services.log.error({ err, tenant: tenant.id }, "tenant backup failed");
+    return { ...named(tenant), status: "failed", error: errorMessage(err) };
+  } finally {
+    await lease?.release();
+  }
+}
+
+/**
+ * Continues a run of yesterday under its own date. It covers the schedule slot it started in: the
+ * schedule records it at its start, so the slot that began since (if any) is still due.
+ */
+async function finishLateRun(
+  services: Services,
+  tenant: Tenant,
+  run: BackupRun,
+  deadline: number,
+  catalog: () => Promise<Catalog>,
+): Promise<TenantOutcome> {
+  let lease: Lease | undefined;
+  try {
+    lease = await takeLease(services, tenant.id, "backup:daily");
+    // Under the lease: a concurrent call may have finished it.
+    const current = await services.db.getRun(run.backup_id);
+    if (current?.status !== "running") {
+      return current?.status === "completed"
+        ? {
+            ...named(tenant),
+            status: "already_done",
+            backup_id: current.backup_id,
+            records: Number(current.records_count ?? 0),
+            bytes: Number(current.file_size ?? 0),
+          }
+        : { ...named(tenant), status: "failed", error: current?.error_message ?? "run not found" };
+    }
+    const result = await backupTenant(services, {
+      tenantId: tenant.id,
+      tenantName: tenant.name,
+      type: "daily",
+      date: run.backup_date,
+      deadline,
+      resumeBackupId: run.backup_id,
+      catalog: await catalog(),
+      lease,
+    });
+    if (result.status === "completed") {
+      const row = await services.db.getSchedule(tenant.id);
+      const schedule = effectiveSchedule(row, services.config.schedule.default);
+      const startedAt = new Date(run.started_at);
+      if (!row?.last_run_at || new Date(row.last_run_at) < startedAt) {
+        await services.db.scheduleRan(
+          tenant.id,
+          startedAt,
+          result.backupId,
+          nextSlotStart(schedule, startedAt),
+        );
+      }
+    }
+    const outcome = {
+      ...named(tenant),
+      backup_id: result.backupId,
+      records: result.records,
+      bytes: result.bytes,
+    };
+    return result.status === "completed"
+      ? { ...outcome, status: "completed", tables: result.tables }
+      : { ...outcome, status: "incomplete", tables_done: result.tablesDone, tables: result.tables };
+  } catch (err) {
+    if (err instanceof AppError && err.code === "conflict") {
+      return { ...named(tenant), status: "busy", error: err.message };
+    }
+    services.log.error({ err, tenant: tenant.id }, "finishing yesterday's backup failed");
     return { ...named(tenant), status: "failed", error: errorMessage(err) };
   } finally {
     await lease?.release();

@@ -173,14 +173,15 @@ describe("daily-tenant-backup", () => {
     expect(rows.filter((r) => r.status !== "completed")).toHaveLength(0);
   });
 
-  it("closes runs of earlier days that were cut off and never resumed as failed", async () => {
+  it("closes runs of days before yesterday that were cut off and never resumed as failed", async () => {
     const services = await servicesWith();
     services.clock.set("2026-11-22T03:00:00Z");
-    const yesterday = "2026-11-21";
+    // Yesterday's runs are finished as yesterday's backups (tests/faults/midnight.test.ts); older ones expire.
+    const twoDaysAgo = "2026-11-20";
     await services.db.startRun({
       backupId: "20200101T000000000Z-dead",
       tenantId: DEMO_ORGANIZATIONS[0]?.id as string,
-      date: yesterday,
+      date: twoDaysAgo,
       type: "daily",
       logType: "daily_tenant",
     });
