@@ -31,11 +31,16 @@ export class PostgresCaller implements SqlFunctionCaller {
     } catch (err) {
       throw toDatabaseError(err);
     }
+    // Held idle between calls for the whole backup: a connection the server terminates meanwhile must
+    // not raise an unhandled 'error' event (it ends the process); the next call on it fails instead.
+    const ignore = () => {};
+    client.on("error", ignore);
     let id: string;
     try {
       await client.query("begin isolation level repeatable read");
       id = (await client.query("select pg_export_snapshot() as id")).rows[0].id as string;
     } catch (err) {
+      client.removeListener("error", ignore);
       client.release(true);
       throw toDatabaseError(err);
     }
@@ -48,6 +53,7 @@ export class PostgresCaller implements SqlFunctionCaller {
         open = false;
         try {
           await client.query(commit ? "commit" : "rollback");
+          client.removeListener("error", ignore);
           client.release();
         } catch {
           client.release(true);
