@@ -7,7 +7,6 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleBackupTenantData } from "../../functions/backup-tenant-data.ts";
-import { handleRestoreTenantData } from "../../functions/restore-tenant-data.ts";
 import { storageCodeOfErrno } from "../../lib/storage/local.ts";
 import { StorageError } from "../../lib/storage/port.ts";
 import { installSmallApp, ORG_A, ORG_B } from "../operations/small-app.ts";
@@ -47,9 +46,7 @@ describe("storage that cannot be written", () => {
     expect(JSON.stringify(answer.body)).not.toMatch(/ENOTDIR|EEXIST/);
   });
 
-  it("a full disk during a restore's undo backup answers 507 storage_full", async () => {
-    const made = await backup(services, ORG_B);
-    expect(made.status).toBe(200);
+  it("a manual backup on a full disk answers 507 storage_full", async () => {
     // The error the local backend raises for ENOSPC, injected at the storage port.
     const full: TestServices = {
       ...services,
@@ -60,10 +57,7 @@ describe("storage that cannot be written", () => {
         },
       },
     };
-    const answer = await call(handleRestoreTenantData, full, "restore-tenant-data", {
-      token: TEST_CRON_SECRET,
-      body: { organization_id: ORG_B, backup_date: made.body.backup.backup_date, dry_run: false },
-    });
+    const answer = await backup(full, ORG_B);
     expect(answer.status).toBe(507);
     expect(answer.body.error.code).toBe("storage_full");
     expect(JSON.stringify(answer.body)).not.toMatch(/ENOSPC|tenant-backups/);
