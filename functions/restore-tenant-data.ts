@@ -60,8 +60,9 @@ export const handleRestoreTenantData = endpoint({
       !(err instanceof RestoreFailed) &&
       ["not_found", "conflict", "bad_request", "unprocessable"].includes(err.code),
   },
-  async run({ input: body, services, deadline }) {
+  async run({ input: body, services, deadline, principal }) {
     const outcome = await restoreTenant(services, {
+      requestedBy: principal.kind === "cron" ? "cron" : (principal.email ?? principal.userId),
       tenantId: body.organization_id,
       backupDate: body.backup_date,
       backupId: body.backup_id,

@@ -131,6 +131,28 @@ const envSchema = z
     ),
     /** Signed download links live this long; short, because whoever holds the link reads the backup. */
     DOWNLOAD_URL_TTL_SECONDS: positiveInt(300).pipe(z.number().max(86_400)),
+    /** Where alerts are posted (JSON; Slack-compatible text for hooks.slack.com), comma-separated. */
+    ALERT_WEBHOOK_URLS: commaList("").pipe(
+      z.array(
+        z
+          .string()
+          .url("must be http(s) URLs, comma-separated")
+          .regex(/^https?:/i, "must be http(s) URLs"),
+      ),
+    ),
+    /** Signs each webhook body (X-Tenant-Backup-Signature), so that the receiver can trust it. */
+    ALERT_WEBHOOK_SECRET: optionalText.pipe(z.string().min(16, "must be at least 16 characters").optional()),
+    /** The mail server alerts are sent through, e.g. smtps://user:password@smtp.example.com:465. */
+    SMTP_URL: optionalText.pipe(
+      z
+        .string()
+        .regex(/^smtps?:\/\/[^/\s]+/i, "must be an smtp:// or smtps:// URL")
+        .optional(),
+    ),
+    ALERT_EMAIL_FROM: optionalText.pipe(z.string().email("must be an e-mail address").optional()),
+    ALERT_EMAIL_TO: commaList("").pipe(
+      z.array(z.string().email("must be e-mail addresses, comma-separated")),
+    ),
   })
   .superRefine((env, ctx) => {
     if (env.SUPABASE_URL && !env.SUPABASE_SERVICE_ROLE_KEY) {
@@ -175,6 +197,24 @@ const envSchema = z
         path: ["DEFAULT_SCHEDULE_DAY_OF_WEEK"],
         message: "applies only when DEFAULT_SCHEDULE_FREQUENCY=weekly",
       });
+    }
+    if (env.ALERT_WEBHOOK_URLS.length > 0 && !env.ALERT_WEBHOOK_SECRET) {
+      // Unsigned alerts could be forged by anyone who learns the receiver's address.
+      ctx.addIssue({
+        code: "custom",
+        path: ["ALERT_WEBHOOK_SECRET"],
+        message: "is required when ALERT_WEBHOOK_URLS is set",
+      });
+    }
+    if (env.SMTP_URL && (!env.ALERT_EMAIL_FROM || env.ALERT_EMAIL_TO.length === 0)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [env.ALERT_EMAIL_FROM ? "ALERT_EMAIL_TO" : "ALERT_EMAIL_FROM"],
+        message: "is required when SMTP_URL is set",
+      });
+    }
+    if (!env.SMTP_URL && (env.ALERT_EMAIL_FROM || env.ALERT_EMAIL_TO.length > 0)) {
+      ctx.addIssue({ code: "custom", path: ["SMTP_URL"], message: "is required to send alerts by e-mail" });
     }
     if (env.BACKUP_STORAGE === "supabase" && !env.SUPABASE_URL) {
       ctx.addIssue({
@@ -239,6 +279,11 @@ export interface Config {
   /** What a tenant without a schedule of its own follows. */
   schedule: { default: Schedule };
   download: { urlTtlSeconds: number };
+  /** Where alerts go; no webhook and no smtp means no alerts. Holds secrets: never log it. */
+  alerts: {
+    webhooks: { urls: string[]; secret: string } | undefined;
+    email: { smtpUrl: string; from: string; to: string[] } | undefined;
+  };
 }
 
 export class ConfigError extends Error {
@@ -356,5 +401,15 @@ export function loadConfig(env: Environment = process.env): Config {
       },
     },
     download: { urlTtlSeconds: e.DOWNLOAD_URL_TTL_SECONDS },
+    alerts: {
+      webhooks:
+        e.ALERT_WEBHOOK_URLS.length > 0 && e.ALERT_WEBHOOK_SECRET
+          ? { urls: e.ALERT_WEBHOOK_URLS, secret: e.ALERT_WEBHOOK_SECRET }
+          : undefined,
+      email:
+        e.SMTP_URL && e.ALERT_EMAIL_FROM
+          ? { smtpUrl: e.SMTP_URL, from: e.ALERT_EMAIL_FROM, to: e.ALERT_EMAIL_TO }
+          : undefined,
+    },
   };
 }

@@ -2,6 +2,7 @@
  * What the handlers work with: configuration, the database, backup storage, a logger and a clock. Built
  * once per process (a warm Netlify function reuses it), or by tests with their own parts.
  */
+import { type Alerts, createAlerts } from "./alerts/alerts.ts";
 import type { Config } from "./config.ts";
 import { PostgresCaller } from "./db/postgres.ts";
 import { withDatabaseRetries } from "./db/retrying.ts";
@@ -22,6 +23,8 @@ export interface Services {
   log: Logger;
   /** The only source of the current time in the engine; tests set it. */
   now: Clock;
+  /** Tells the configured webhooks and mailboxes of failures and restores; never throws. */
+  alerts: Alerts;
   close(): Promise<void>;
 }
 
@@ -55,12 +58,14 @@ export function createServices(config: Config, overrides: Partial<Omit<Services,
     });
   }
 
+  const now = overrides.now ?? systemClock;
   return {
     config,
     db,
     storage,
     log,
-    now: overrides.now ?? systemClock,
+    now,
+    alerts: overrides.alerts ?? createAlerts(config.alerts, { db: db.caller, log, now }),
     close: overrides.close ?? (() => db.caller.close()),
   };
 }

@@ -168,7 +168,30 @@ export async function runDailyBackup(
     },
     "scheduled tenant backup run",
   );
+  await alertOutcomes(services, [...lateOutcomes, ...outcomes]);
   return result;
+}
+
+/**
+ * Tells of this call's failures and of successes after a failure, once the work is done, so that alerts
+ * never take a tenant's time budget. Delivered side by side: together they take one alert's bounded time.
+ */
+async function alertOutcomes(services: Services, outcomes: TenantOutcome[]): Promise<void> {
+  await Promise.all(
+    outcomes.map((outcome) => {
+      const tenant = { id: outcome.organization_id, name: outcome.organization_name };
+      if (outcome.status === "completed") {
+        return services.alerts.backupSucceeded(tenant, { backup_id: outcome.backup_id, type: "daily" });
+      }
+      if (outcome.status === "failed") {
+        return services.alerts.backupFailed(tenant, {
+          error: outcome.error ?? "unknown error",
+          type: "daily",
+        });
+      }
+      return undefined;
+    }),
+  );
 }
 
 /**

@@ -40,6 +40,8 @@ export interface RestoreRequest {
   allowDroppedColumns?: boolean;
   mode?: ApplyMode;
   deadline: number;
+  /** Who asked, for the alert: "cron", or the user's e-mail or id. */
+  requestedBy?: string;
 }
 
 export type RestoreOutcome =
@@ -212,7 +214,46 @@ function undoPending(captureId: string): string {
   );
 }
 
+/** Refusals before anything was tried: the caller's mistake or a busy tenant, not a failed restore. */
+const REFUSED = new Set(["not_found", "conflict", "bad_request", "rate_limited"]);
+
+/**
+ * Restores a tenant, then tells the alert channels how a real (not dry-run) restore ended, after the work
+ * and its lease are done.
+ */
 export async function restoreTenant(services: Services, request: RestoreRequest): Promise<RestoreOutcome> {
+  let outcome: RestoreOutcome;
+  const tenantOf = (name: string | null) => ({ id: request.tenantId, name });
+  const about = {
+    backup_id: request.backupId ?? request.backupDate,
+    requested_by: request.requestedBy ?? "unknown",
+  };
+  try {
+    outcome = await restoreOnce(services, request);
+  } catch (err) {
+    if (!request.dryRun && !(err instanceof AppError && REFUSED.has(err.code))) {
+      await services.alerts.restoreFinished(tenantOf(null), {
+        ...about,
+        undo_backup_id: null,
+        error: errorMessage(err),
+      });
+    }
+    throw err;
+  }
+  if (outcome.status === "done" && !request.dryRun) {
+    const tenant = tenantOf(outcome.manifest.organization_name);
+    const details = { ...about, backup_id: outcome.manifest.backup_id, undo_backup_id: outcome.undoBackupId };
+    await services.alerts.restoreFinished(
+      tenant,
+      outcome.report.success
+        ? details
+        : { ...details, error: outcome.report.error?.message ?? "the apply was rolled back" },
+    );
+  }
+  return outcome;
+}
+
+async function restoreOnce(services: Services, request: RestoreRequest): Promise<RestoreOutcome> {
   const { db, log, config } = services;
   const { manifest } = await pickBackupForRestore(
     services.storage,

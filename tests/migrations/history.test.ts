@@ -53,6 +53,8 @@ const RELEASED: Record<string, string> = {
     "de823ba721354a53753cc0735bbe92b96752cd4030fc903c203535d30b3d4d66",
   "20261201000070_tenant_backup_schedules.sql":
     "a3e547a4d199e27a560ef1bffa2eb514c0062ecc6a31badad51b037867b17c96",
+  "20261201000080_tenant_backup_alerts.sql":
+    "b638689e927945ec40000804943bec75ea1a13d7d8f4110ba9d16fbeffe2e53e",
 };
 
 /** The first release: every file up to its grants file; later files restrict what they create themselves. */

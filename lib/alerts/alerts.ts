@@ -1,0 +1,150 @@
+/**
+ * Alerts as the engine raises them. A failure is told once per tenant until a backup succeeds (then a
+ * "resolved"), each delivery is retried with backoff and recorded in tenant_backup_alert_deliveries, and
+ * nothing here ever throws into a backup or restore or holds it up past DELIVERY_BUDGET_MS.
+ */
+import { setTimeout as delay } from "node:timers/promises";
+import type { Config } from "../config.ts";
+import type { SqlFunctionCaller } from "../db/port.ts";
+import type { Logger } from "../logger.ts";
+import { type RetryPolicy, retrier } from "../retry.ts";
+import type { Clock } from "../time.ts";
+import { type Channel, emailChannel, webhookChannel } from "./channels.ts";
+import {
+  type AlertBody,
+  backupFailed,
+  backupResolved,
+  type RestoreDetails,
+  restoreCompleted,
+  restoreFailed,
+  type Tenant,
+} from "./events.ts";
+
+/** The longest an alert may add to the call that raised it. */
+const DELIVERY_BUDGET_MS = 15_000;
+
+export interface Alerts {
+  backupFailed(tenant: Tenant, details: { error: string; type: string }): Promise<void>;
+  backupSucceeded(tenant: Tenant, details: { backup_id: string; type: string }): Promise<void>;
+  restoreFinished(tenant: Tenant, details: RestoreDetails): Promise<void>;
+}
+
+export const noAlerts: Alerts = {
+  backupFailed: async () => {},
+  backupSucceeded: async () => {},
+  restoreFinished: async () => {},
+};
+
+export interface AlertParts {
+  db: SqlFunctionCaller;
+  log: Logger;
+  now: Clock;
+  retry?: RetryPolicy;
+  budgetMs?: number;
+}
+
+/** The configured channels, or no alerts at all (and no database work) when none is configured. */
+export function createAlerts(config: Config["alerts"], parts: AlertParts): Alerts {
+  const { webhooks, email } = config;
+  const channels: Channel[] = [
+    ...(webhooks ? webhooks.urls.map((url) => webhookChannel(url, webhooks.secret)) : []),
+    ...(email ? [emailChannel(email)] : []),
+  ];
+  if (channels.length === 0) return noAlerts;
+  const { db, log, now } = parts;
+  const retry = retrier({ attempts: 3, baseDelayMs: 500, maxDelayMs: 4_000, ...parts.retry });
+  const budgetMs = parts.budgetMs ?? DELIVERY_BUDGET_MS;
+
+  async function deliver(body: AlertBody): Promise<void> {
+    await Promise.all(
+      channels.map(async (channel) => {
+        let attempts = 0;
+        let lastError: string | null = null;
+        try {
+          await retry(
+            () => {
+              attempts++;
+              return channel.send(body);
+            },
+            () => true,
+            (_attempt, err) => {
+              lastError = errorText(err);
+            },
+          );
+          await record(body, channel.name, "sent", attempts, lastError);
+        } catch (err) {
+          lastError = errorText(err);
+          log.error(
+            { event: body.event, channel: channel.name, attempts, err: lastError },
+            "alert not delivered",
+          );
+          await record(body, channel.name, "failed", attempts, lastError);
+        }
+      }),
+    );
+  }
+
+  function record(
+    body: AlertBody,
+    channel: string,
+    status: string,
+    attempts: number,
+    lastError: string | null,
+  ) {
+    return db.call("tenant_backup_alert_delivered", {
+      p_org: body.organization_id,
+      p_event: body.event,
+      p_channel: channel,
+      p_status: status,
+      p_attempts: attempts,
+      p_last_error: lastError,
+      p_at: now().toISOString(),
+    });
+  }
+
+  /** Runs the alert work within the budget; whatever goes wrong is logged, never thrown. */
+  async function bounded(what: string, work: () => Promise<void>): Promise<void> {
+    const budget = new AbortController();
+    try {
+      const finished = await Promise.race([
+        work().then(() => true),
+        delay(budgetMs, false, { signal: budget.signal }),
+      ]);
+      if (!finished) log.warn({ alert: what, budgetMs }, "alert delivery cut off at its time budget");
+    } catch (err) {
+      log.error({ alert: what, err: errorText(err) }, "alert failed");
+    } finally {
+      budget.abort();
+    }
+  }
+
+  return {
+    backupFailed: (tenant, details) =>
+      bounded("backup.failed", async () => {
+        const opened = await db.call<boolean>("tenant_backup_alert_open", {
+          p_org: tenant.id,
+          p_event: "backup.failed",
+          p_at: now().toISOString(),
+        });
+        if (opened) await deliver(backupFailed(tenant, now(), details));
+      }),
+    backupSucceeded: (tenant, details) =>
+      bounded("backup.resolved", async () => {
+        const cleared = await db.call<boolean>("tenant_backup_alert_clear", {
+          p_org: tenant.id,
+          p_event: "backup.failed",
+        });
+        if (cleared) await deliver(backupResolved(tenant, now(), details));
+      }),
+    restoreFinished: (tenant, details) =>
+      bounded("restore", () =>
+        deliver(
+          details.error ? restoreFailed(tenant, now(), details) : restoreCompleted(tenant, now(), details),
+        ),
+      ),
+  };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
