@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { handleBackupTenantData } from "../../functions/backup-tenant-data.ts";
 import { handleDailyTenantBackup } from "../../functions/daily-tenant-backup.ts";
+import { handleRestoreTenantData } from "../../functions/restore-tenant-data.ts";
 import { StorageError } from "../../lib/storage/port.ts";
 import { DEMO_ORGANIZATIONS } from "../../scripts/demo/install.ts";
 import {
@@ -193,5 +194,66 @@ describe("alerts", () => {
       status: "failed",
       last_error: expect.stringContaining("answered 401"),
     });
+  });
+
+  it("tells of a completed restore (who, what, undo point) and of a failed one, but not of a dry run", async () => {
+    const services = await servicesWithAlerts({ on: false });
+    services.clock.set("2026-12-01T10:00:00.000Z");
+    const backup = await manual(services);
+    expect(backup.status).toBe(200);
+    const restore = (body: Record<string, unknown>, on: TestServices = services) =>
+      call(handleRestoreTenantData, on, "restore-tenant-data", {
+        token: TEST_CRON_SECRET,
+        body: { organization_id: victim, backup_date: "2026-12-01", ...body },
+      });
+
+    expect((await restore({ dry_run: true })).status).toBe(200);
+    expect(webhook.requests).toBe(0);
+
+    const done = await restore({ dry_run: false, backup_id: backup.body.backup.backup_id });
+    expect(done.status).toBe(200);
+    expect(webhook.accepted).toHaveLength(1);
+    expect(webhook.accepted[0]).toMatchObject({
+      event: "restore.completed",
+      organization_id: victim,
+      details: {
+        backup_id: backup.body.backup.backup_id,
+        requested_by: "cron",
+        undo_backup_id: done.body.summary.undo_backup_id,
+      },
+    });
+    expect(done.body.summary.undo_backup_id).toEqual(expect.any(String));
+    expect(String(webhook.accepted[0]?.message)).toContain(
+      `restore backup ${done.body.summary.undo_backup_id} to undo it`,
+    );
+
+    // Storage that cannot be read: the restore fails before it changes anything, and says so.
+    const unreadable = {
+      ...services,
+      storage: {
+        ...services.storage,
+        get: async () => {
+          throw new StorageError("unavailable", "storage is down");
+        },
+        getStream: async () => {
+          throw new StorageError("unavailable", "storage is down");
+        },
+      },
+    } as TestServices;
+    const failed = await restore({ dry_run: false }, unreadable);
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    expect(webhook.accepted.map((b) => b.event)).toEqual(["restore.completed", "restore.failed"]);
+    expect(webhook.accepted[1]).toMatchObject({
+      organization_id: victim,
+      details: {
+        requested_by: "cron",
+        undo_backup_id: null,
+        error: expect.stringContaining("storage is down"),
+      },
+    });
+    expect(mail.mails.map((m) => /restore\.(completed|failed)/.exec(m.text)?.[0])).toEqual([
+      "restore.completed",
+      "restore.failed",
+    ]);
   });
 });
