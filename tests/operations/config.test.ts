@@ -137,4 +137,59 @@ describe("operations configuration", () => {
     expect(loadLogLevel({ LOG_LEVEL: "loud" })).toBe("info");
     expect(loadLogLevel({ LOG_LEVEL: "error" })).toBe("error");
   });
+
+  it("reads the alert channels, none by default, and names the variable that is wrong or missing", () => {
+    expect(loadConfig(base).alerts).toEqual({ webhooks: undefined, email: undefined });
+    const secret = "webhook-secret-0123456789";
+    expect(
+      loadConfig({
+        ...base,
+        ALERT_WEBHOOK_URLS: "https://hooks.slack.com/services/T/B/x, https://ops.example.com/hook,",
+        ALERT_WEBHOOK_SECRET: secret,
+        SMTP_URL: "smtps://user:pw@smtp.example.com:465",
+        ALERT_EMAIL_FROM: "backups@example.com",
+        ALERT_EMAIL_TO: "a@example.com, b@example.com",
+      }).alerts,
+    ).toEqual({
+      webhooks: { urls: ["https://hooks.slack.com/services/T/B/x", "https://ops.example.com/hook"], secret },
+      email: {
+        smtpUrl: "smtps://user:pw@smtp.example.com:465",
+        from: "backups@example.com",
+        to: ["a@example.com", "b@example.com"],
+      },
+    });
+    const failure = (env: Record<string, string>) => {
+      try {
+        loadConfig({ ...base, ...env });
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return { variable: (err as ConfigError).variable, message: (err as Error).message };
+      }
+      throw new Error("loaded");
+    };
+    expect(failure({ ALERT_WEBHOOK_URLS: "https://ops.example.com/hook" }).variable).toBe(
+      "ALERT_WEBHOOK_SECRET",
+    );
+    expect(failure({ ALERT_WEBHOOK_URLS: "ftp://x", ALERT_WEBHOOK_SECRET: secret }).variable).toBe(
+      "ALERT_WEBHOOK_URLS",
+    );
+    const short = failure({
+      ALERT_WEBHOOK_URLS: "https://x.example.com",
+      ALERT_WEBHOOK_SECRET: "shortsecret",
+    });
+    expect(short.variable).toBe("ALERT_WEBHOOK_SECRET");
+    // The message names the variable and the rule, never the value given.
+    expect(short.message).not.toContain("shortsecret");
+    expect(failure({ SMTP_URL: "http://mail.example.com" }).variable).toBe("SMTP_URL");
+    expect(failure({ SMTP_URL: "smtp://127.0.0.1:25", ALERT_EMAIL_TO: "a@example.com" }).variable).toBe(
+      "ALERT_EMAIL_FROM",
+    );
+    expect(failure({ SMTP_URL: "smtp://127.0.0.1:25", ALERT_EMAIL_FROM: "b@example.com" }).variable).toBe(
+      "ALERT_EMAIL_TO",
+    );
+    expect(failure({ ALERT_EMAIL_TO: "not-an-address" }).variable).toBe("ALERT_EMAIL_TO");
+    expect(failure({ ALERT_EMAIL_FROM: "b@example.com", ALERT_EMAIL_TO: "a@example.com" }).variable).toBe(
+      "SMTP_URL",
+    );
+  });
 });
