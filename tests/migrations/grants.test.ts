@@ -161,7 +161,11 @@ describe("on a Supabase database", () => {
       expect(relations).toContain(name);
     }
     expect(relations).not.toContain("organizations");
-    expect(await ourSequences()).toEqual(["backup_logs_id_seq", "tenant_backup_later_id_seq"]);
+    expect(await ourSequences()).toEqual([
+      "backup_logs_id_seq",
+      "tenant_backup_alert_deliveries_id_seq",
+      "tenant_backup_later_id_seq",
+    ]);
   });
 
   it("gives anon and authenticated EXECUTE on no tenant_backup function, and PUBLIC none either", async () => {
