@@ -82,14 +82,14 @@ export class PostgresCaller implements SqlFunctionCaller {
     client.on("error", ignore);
     try {
       await client.query("begin isolation level repeatable read read only");
-      if (snapshot !== undefined) await client.query(`set transaction snapshot '${snapshot}'`);
+      if (snapshot !== undefined) await importSnapshot(client, snapshot);
       for (const [name, value] of Object.entries(settings)) {
         await client.query("select set_config($1, $2, true)", [name, value]);
       }
     } catch (err) {
       client.removeListener("error", ignore);
       client.release(true);
-      throw toDatabaseError(err);
+      throw err instanceof DatabaseError ? err : toDatabaseError(err);
     }
     // CSV with a quote and a delimiter that never occur in our lines (JSON escapes control characters):
     // each line comes out exactly as the select made it. Text format would double every backslash.
@@ -162,4 +162,24 @@ function toDatabaseError(err: unknown): DatabaseError {
   }
   // ECONNREFUSED, ECONNRESET, "Connection terminated unexpectedly", timeouts: the server was not reached.
   return new DatabaseError("transient", e.message ?? String(err));
+}
+
+/**
+ * Reads in the held snapshot of another connection. PostgreSQL answers "snapshot … does not exist"
+ * (42704) once the exporting transaction has ended: its connection was lost or terminated, so this is
+ * an outage that the next call recovers from (the run starts over), not a bad argument.
+ */
+async function importSnapshot(client: pg.PoolClient, snapshot: string): Promise<void> {
+  try {
+    await client.query(`set transaction snapshot '${snapshot}'`);
+  } catch (err) {
+    if ((err as { code?: string }).code === "42704") {
+      throw new DatabaseError(
+        "transient",
+        "the backup's held snapshot is gone: its connection ended",
+        "42704",
+      );
+    }
+    throw err;
+  }
 }
