@@ -59,7 +59,7 @@ const width = Math.max(...results.map((r) => r.name.length), 8);
 console.log(`${"category".padEnd(width)}  trials  violations  seconds`);
 for (const r of results) {
   console.log(
-    `${r.name.padEnd(width)}  ${String(r.trials).padStart(6)}  ${String(r.violations.length).padStart(10)}`,
+    `${r.name.padEnd(width)}  ${String(r.trials).padStart(6)}  ${String(r.violations.length).padStart(10)}  ${r.seconds.toFixed(0).padStart(7)}`,
   );
 }
 for (const r of results) for (const v of r.violations) console.log(`${r.name}, ${v}`);
