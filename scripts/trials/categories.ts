@@ -196,7 +196,9 @@ function connectionLoss(op: "backup" | "restore"): Category {
         const end = await child.ended;
         const problems: string[] = [];
         if (end.signal || end.code !== 0 || !end.alive) {
-          const why = end.stderr.split("\n").find((l) => /error/i.test(l)) ?? end.stderr.slice(0, 160);
+          const why = (
+            end.stderr.split("\n").find((l) => /error/i.test(l)) ?? end.stderr.slice(0, 160)
+          ).trim();
           problems.push(
             `process died (exit ${end.code ?? end.signal}) after ${cut} backends cut: ${why.slice(0, 160)}`,
           );
