@@ -2,12 +2,12 @@
  * One operation of a fault trial in a process of its own, so that the trial can SIGKILL it or cut its
  * database connections at a random moment and see whether the process lives. Reads TRIAL_OP ("backup" or
  * "restore"), TRIAL_BACKUP_ID and TRIAL_DATE (restore) and the deployment's environment; prints "START"
- * once its services exist, then one line: "OK <json>" or "ERROR <status> <code> <message>", and, half a
+ * once its services exist, then one line: "OK <json>" or "ERROR <status> <code> <message>" (the status an endpoint would answer), and, half a
  * second later (a crash from a connection's late error would come by then), "ALIVE".
  */
 import { runManualBackup } from "../../lib/backup/manual.ts";
 import { loadConfig } from "../../lib/config.ts";
-import { isAppError } from "../../lib/errors.ts";
+import { causeClass } from "../../lib/errors.ts";
 import { createLogger } from "../../lib/logger.ts";
 import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
 import { createServices } from "../../lib/services.ts";
@@ -39,9 +39,11 @@ process.stdout.write("START\n");
 try {
   process.stdout.write(`OK ${JSON.stringify(await run())}\n`);
 } catch (err) {
-  const line = isAppError(err)
-    ? `ERROR ${err.status} ${err.code} ${err.message}`
-    : `ERROR thrown ${(err as Error).name} ${(err as Error).message}`;
+  // As the endpoints answer (functions/http.ts): the error's cause class, or 500 for anything unclassified.
+  const answered = causeClass(err);
+  const line = answered
+    ? `ERROR ${answered.status} ${answered.code} ${answered.message}`
+    : `ERROR 500 unclassified ${(err as Error).name}: ${(err as Error).message}`;
   process.stdout.write(`${line.replaceAll("\n", " ")}\n`);
 }
 await new Promise((resolve) => setTimeout(resolve, 500));
