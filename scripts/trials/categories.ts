@@ -11,6 +11,7 @@ import {
   eraseTenant,
   leaseFreed,
   leftovers,
+  productBackendsGone,
   sameSnapshot,
   TENANT,
   type TrialDatabase,
@@ -138,6 +139,7 @@ export const killDuringRestore: Category = {
       await sleep(Math.random() * windows.restore);
       child.process.kill("SIGKILL");
       await child.ended;
+      if (!(await productBackendsGone(db))) return ["the killed restore's statement still ran 30 s later"];
       const now = await tenantSnapshot(db);
       const fromBefore = sameSnapshot(before, now);
       const fromBackup = sameSnapshot(atBackup, now);

@@ -127,13 +127,36 @@ export async function tenantSnapshot(db: TrialDatabase): Promise<Record<string, 
   const services = db.services();
   const catalog = await services.db.catalog();
   const out: Record<string, string> = {};
-  for (const table of catalog.tables) {
-    if (!DEMO_TABLES.includes(table.name)) continue;
-    const scope = table.scope.replaceAll("$1::", `'${TENANT}'::`);
-    const view = `(select * from public.${table.name} t0 where ${scope})`;
-    Object.assign(out, { [table.name]: (await snapshot(db.admin, [view]))[view] });
+  // One moment for every table: a commit landing between two tables' reads would look like a mix.
+  await db.admin.query("begin isolation level repeatable read");
+  try {
+    for (const table of catalog.tables) {
+      if (!DEMO_TABLES.includes(table.name)) continue;
+      const scope = table.scope.replaceAll("$1::", `'${TENANT}'::`);
+      const view = `(select * from public.${table.name} t0 where ${scope})`;
+      Object.assign(out, { [table.name]: (await snapshot(db.admin, [view]))[view] });
+    }
+  } finally {
+    await db.admin.query("commit");
   }
   return out;
+}
+
+/**
+ * Waits until the server has ended every backend of the product on the database: a killed client's
+ * statement goes on in the server until it finishes or notices, so the outcome is final only then.
+ */
+export async function productBackendsGone(db: TrialDatabase, timeoutMs = 30_000): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const { rows } = await db.admin.query(
+      "select count(*)::int as n from pg_stat_activity where datname = $1 and usename = $2",
+      [db.name, OWNER],
+    );
+    if (rows[0].n === 0) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
 }
 
 export function sameSnapshot(a: Record<string, string>, b: Record<string, string>): string[] {
