@@ -110,6 +110,8 @@ const envSchema = z
     SUPER_ADMIN_ROLES: commaList(""),
     RETENTION_KEEP_LAST: nonNegativeInt(0),
     RETENTION_KEEP_WEEKLY_WEEKS: nonNegativeInt(0),
+    /** At most this many backups per tenant (0: no cap); the newest and those under a day old stay. */
+    RETENTION_MAX_BACKUPS: nonNegativeInt(0),
     MANUAL_BACKUP_MIN_INTERVAL_SECONDS: nonNegativeInt(300),
     RESTORE_MIN_INTERVAL_SECONDS: nonNegativeInt(60),
     DRY_RUN_MIN_INTERVAL_SECONDS: nonNegativeInt(30),
@@ -272,7 +274,7 @@ export interface Config {
     superAdminRoles: string[];
   };
   cors: { allowedOrigins: string[] };
-  retention: { days: number; keepLast: number; keepWeeklyWeeks: number };
+  retention: { days: number; keepLast: number; keepWeeklyWeeks: number; maxBackups: number };
   /** Seconds between two expensive calls of one tenant; 0 means no limit. */
   rateLimits: { manualBackupSeconds: number; restoreSeconds: number; dryRunSeconds: number };
   health: { maxAgeHours: number };
@@ -385,6 +387,7 @@ export function loadConfig(env: Environment = process.env): Config {
       days: e.RETENTION_DAYS,
       keepLast: e.RETENTION_KEEP_LAST,
       keepWeeklyWeeks: e.RETENTION_KEEP_WEEKLY_WEEKS,
+      maxBackups: e.RETENTION_MAX_BACKUPS,
     },
     rateLimits: {
       manualBackupSeconds: e.MANUAL_BACKUP_MIN_INTERVAL_SECONDS,

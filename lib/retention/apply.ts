@@ -25,7 +25,7 @@ import type { BackupRun } from "../db/tenant-db.ts";
 import { errorMessage } from "../errors.ts";
 import { type Lease, tryLease } from "../lease.ts";
 import type { Services } from "../services.ts";
-import { logTiming, utcDay } from "../time.ts";
+import { logTiming } from "../time.ts";
 import { planRetention, type RetentionPolicy } from "./policy.ts";
 
 /** Files of a run without a summary are left alone this long: the run may still be going. */
@@ -92,7 +92,6 @@ export async function applyRetention(
 ): Promise<RetentionResult> {
   const policy = services.config.retention;
   const now = services.now();
-  const today = utcDay(now);
   // A pass over every tenant finds them in one listing of storage. Each tenant is then listed again
   // under its lease before anything is deleted: a backup deleted by hand in between could otherwise
   // leave the plan deleting what has become the tenant's newest. A dry run works from the first listing.
@@ -106,7 +105,7 @@ export async function applyRetention(
       tenants.push(emptyResult(item.tenantId, "not_started"));
       continue;
     }
-    tenants.push(await retainTenant(services, item.tenantId, item.listed, policy, today, now, options));
+    tenants.push(await retainTenant(services, item.tenantId, item.listed, policy, now, options));
   }
 
   const count = (status: TenantRetention["status"]) => tenants.filter((t) => t.status === status).length;
@@ -114,7 +113,7 @@ export async function applyRetention(
     dry_run: options.dryRun,
     complete: count("done") === tenants.length,
     policy,
-    cutoff: planRetention([], policy, today).cutoff,
+    cutoff: planRetention([], policy, now).cutoff,
     total_tenants: tenants.length,
     deleted_backups: tenants.reduce((n, t) => n + t.expired.filter((e) => e.deleted).length, 0),
     deleted_orphans: tenants.reduce((n, t) => n + t.orphans.filter((o) => o.deleted).length, 0),
@@ -146,7 +145,6 @@ async function retainTenant(
   tenantId: string,
   listed: TenantInventory | undefined,
   policy: RetentionPolicy,
-  today: string,
   now: Date,
   options: RetentionOptions,
 ): Promise<TenantRetention> {
@@ -168,7 +166,7 @@ async function retainTenant(
   }
   try {
     const inventory = options.dryRun && listed ? listed : await tenantInventory(services, tenantId);
-    const plan = planRetention(inventory.backups, policy, today);
+    const plan = planRetention(inventory.backups, policy, now);
     result.kept = plan.keep.length;
     const expire = !options.orphansOnly?.has(tenantId);
     for (const { backup, reason } of expire ? plan.remove : []) {

@@ -7,7 +7,7 @@ const base = { DATABASE_URL: "postgres://localhost/app" };
 describe("operations configuration", () => {
   it("has the documented defaults", () => {
     const config = loadConfig(base);
-    expect(config.retention).toEqual({ days: 30, keepLast: 0, keepWeeklyWeeks: 0 });
+    expect(config.retention).toEqual({ days: 30, keepLast: 0, keepWeeklyWeeks: 0, maxBackups: 0 });
     expect(config.rateLimits).toEqual({ manualBackupSeconds: 300, restoreSeconds: 60, dryRunSeconds: 30 });
     expect(config.health).toEqual({ maxAgeHours: 26 });
     expect(config.download).toEqual({ urlTtlSeconds: 300 });
@@ -32,18 +32,20 @@ describe("operations configuration", () => {
       SUPER_ADMIN_ROLES: "super_admin,root",
       RETENTION_KEEP_LAST: "7",
       RETENTION_KEEP_WEEKLY_WEEKS: "8",
+      RETENTION_MAX_BACKUPS: "20",
       MANUAL_BACKUP_MIN_INTERVAL_SECONDS: "0",
     });
     expect(config.auth.organizationColumn).toBe("tenant_id");
     expect(config.auth.adminRoles).toEqual(["manager"]);
     expect(config.auth.superAdminRoles).toEqual(["super_admin", "root"]);
-    expect(config.retention).toEqual({ days: 30, keepLast: 7, keepWeeklyWeeks: 8 });
+    expect(config.retention).toEqual({ days: 30, keepLast: 7, keepWeeklyWeeks: 8, maxBackups: 20 });
     expect(config.rateLimits.manualBackupSeconds).toBe(0);
   });
 
   it.each([
     ["RETENTION_KEEP_LAST", "-1"],
     ["RETENTION_KEEP_WEEKLY_WEEKS", "two"],
+    ["RETENTION_MAX_BACKUPS", "-3"],
     ["MANUAL_BACKUP_MIN_INTERVAL_SECONDS", "1.5"],
     ["RESTORE_MIN_INTERVAL_SECONDS", "-5"],
     ["HEALTH_MAX_AGE_HOURS", "0"],

@@ -8,8 +8,8 @@ const at = (date: string, hour = 12) => ({
   date,
 });
 const ids = (list: { backup: { date: string } }[]) => list.map((x) => x.backup.date);
-const TODAY = "2026-11-22"; // a Sunday
-const off = { days: 30, keepLast: 0, keepWeeklyWeeks: 0 };
+const TODAY = new Date("2026-11-22T18:00:00.000Z"); // a Sunday
+const off = { days: 30, keepLast: 0, keepWeeklyWeeks: 0, maxBackups: 0 };
 
 describe("planRetention", () => {
   it("keeps what is within RETENTION_DAYS, the day RETENTION_DAYS ago included", () => {
@@ -61,12 +61,50 @@ describe("planRetention", () => {
   });
 
   it("gives every reason that keeps a backup", () => {
-    const plan = planRetention([at("2026-11-20")], { days: 30, keepLast: 1, keepWeeklyWeeks: 1 }, TODAY);
+    const plan = planRetention([at("2026-11-20")], { ...off, keepLast: 1, keepWeeklyWeeks: 1 }, TODAY);
     expect(plan.keep[0]?.reasons).toEqual([
       "newest backup",
       "within 30 days",
       "one of the last 1",
       "newest of the week of 2026-11-16",
     ]);
+  });
+
+  describe("RETENTION_MAX_BACKUPS", () => {
+    const daily = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => at(`2026-11-${String(from - i).padStart(2, "0")}`, 1));
+
+    it("removes the backups past the N newest, even those the age rules keep", () => {
+      // Ten daily backups at 01:00, all within 30 days; it is 18:00 on the 22nd.
+      const plan = planRetention(daily(21, 10), { ...off, maxBackups: 4 }, TODAY);
+      expect(ids(plan.keep)).toEqual(["2026-11-21", "2026-11-20", "2026-11-19", "2026-11-18"]);
+      expect(ids(plan.remove)).toEqual(daily(17, 6).map((b) => b.date));
+      expect(plan.remove[0]?.reason).toBe("beyond the 4 newest (RETENTION_MAX_BACKUPS)");
+    });
+
+    it("changes nothing at 0 (off)", () => {
+      const plan = planRetention(daily(21, 10), off, TODAY);
+      expect(plan.keep).toHaveLength(10);
+      expect(plan.remove).toEqual([]);
+    });
+
+    it("never removes a backup started less than a day ago, such as a fresh undo point", () => {
+      const backups = [
+        at("2026-11-22", 17), // newest
+        at("2026-11-22", 16), // an undo point taken by a restore an hour later: under a day old
+        at("2026-11-21", 19), // 23 h old
+        at("2026-11-21", 17), // 25 h old: the cap applies
+        at("2026-11-20", 12),
+      ];
+      const plan = planRetention(backups, { ...off, maxBackups: 1 }, TODAY);
+      expect(plan.keep.map((k) => k.backup.backupId)).toEqual(backups.slice(0, 3).map((b) => b.backupId));
+      expect(plan.remove.map((r) => r.backup.backupId)).toEqual(backups.slice(3).map((b) => b.backupId));
+    });
+
+    it("keeps the newest even when it is old and the cap is 1", () => {
+      const plan = planRetention([at("2025-01-01"), at("2025-03-01")], { ...off, maxBackups: 1 }, TODAY);
+      expect(ids(plan.keep)).toEqual(["2025-03-01"]);
+      expect(ids(plan.remove)).toEqual(["2025-01-01"]);
+    });
   });
 });

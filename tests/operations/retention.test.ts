@@ -7,6 +7,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { handleApplyRetention } from "../../functions/apply-retention.ts";
 import { handleDailyTenantBackup } from "../../functions/daily-tenant-backup.ts";
 import { runManualBackup } from "../../lib/backup/manual.ts";
+import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
 import { applyRetention } from "../../lib/retention/apply.ts";
 import type { Services } from "../../lib/services.ts";
 import { StorageError } from "../../lib/storage/port.ts";
@@ -127,6 +128,50 @@ describe("retention", () => {
     const expired = result.tenants.flatMap((t) => t.expired.map((e) => e.backup_date)).sort();
     // Kept: 13 Nov and 12 Nov (last 2), 3 Nov (week of 2 Nov), 28 Oct (week of 26 Oct, the 4th week).
     expect(expired).toEqual(["2026-10-01", "2026-10-27"]);
+  });
+
+  it("caps the count with RETENTION_MAX_BACKUPS, sparing a restore's undo point for its first day", async () => {
+    const capped = await createTestServices(db.url, { RETENTION_MAX_BACKUPS: "1" }, { clock: time });
+    opened.push(capped);
+    const olds = [];
+    for (const day of ["2026-11-18", "2026-11-19", "2026-11-20"]) {
+      olds.push(await take(ORG_A, `${day}T10:00:00Z`, capped));
+    }
+    time.set("2026-11-22T01:00:00Z");
+    const restored = await restoreTenant(capped, {
+      tenantId: ORG_A,
+      backupDate: "2026-11-20",
+      dryRun: false,
+      deadline: deadlineIn(time),
+    });
+    if (restored.status !== "done") throw new Error(`the restore ended ${restored.status}`);
+    const undo = restored.undoBackupId;
+    expect(undo).toMatch(/^20261122T01/);
+    const newest = await take(ORG_A, "2026-11-22T02:00:00Z", capped);
+    const capRetain = () =>
+      applyRetention(capped, { dryRun: false, tenantId: ORG_A, deadline: deadlineIn(time), actor: "test" });
+
+    time.set("2026-11-22T03:00:00Z");
+    const first = await capRetain();
+    // All within RETENTION_DAYS (30): only the cap removes them. The undo point is two hours old.
+    expect(first.tenants[0]?.expired.map((e) => e.backup_id).sort()).toEqual(
+      olds.map((b) => b.backupId).sort(),
+    );
+    expect(first.tenants[0]?.expired[0]?.reason).toBe("beyond the 1 newest (RETENTION_MAX_BACKUPS)");
+    const kept = await capped.storage.list(`tenant-backups/${ORG_A}/`);
+    expect(kept.filter((o) => o.path.includes("/summary-")).map((o) => o.path.split("/")[2])).toEqual([
+      "2026-11-22",
+      "2026-11-22",
+    ]);
+
+    // A day and a bit later the undo point is an ordinary backup past the cap.
+    time.set("2026-11-23T02:00:00Z");
+    const second = await capRetain();
+    expect(second.tenants[0]?.expired.map((e) => [e.backup_id, e.deleted])).toEqual([[undo, true]]);
+    const left = await capped.storage.list(`tenant-backups/${ORG_A}/`);
+    expect(
+      left.filter((o) => o.path.includes("/summary-")).map((o) => o.path.includes(newest.backupId)),
+    ).toEqual([true]);
   });
 
   it("leaves a tenant alone while its lease is held (a running restore), and cleans it up afterwards", async () => {
