@@ -11,6 +11,7 @@ import { DatabaseError } from "../../lib/db/port.ts";
 import { withDatabaseRetries } from "../../lib/db/retrying.ts";
 import { SupabaseCaller } from "../../lib/db/supabase.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { databaseErrorOf } from "../support/database-error.ts";
 import { AUTHENTICATOR_STATEMENT_TIMEOUT } from "../support/roles.ts";
 import { createFakePostgrest } from "./fake-postgrest.ts";
 import { PROJECT_JWT_SECRET, type ProjectKeys, projectKeys, signProjectJwt } from "./supabase-keys.ts";
@@ -85,16 +86,6 @@ function caller(key: string, options: { url?: string; token?: string } = {}) {
       global: { headers },
     }),
   );
-}
-
-async function databaseErrorOf(promise: Promise<unknown>): Promise<DatabaseError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof DatabaseError) return err;
-    throw err;
-  }
-  throw new Error("expected a DatabaseError");
 }
 
 describe("the role comes from the key", () => {

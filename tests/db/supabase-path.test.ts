@@ -20,6 +20,7 @@ import { createSupabaseClient } from "../../lib/supabase-client.ts";
 import { parseRows, readVerifiedFile } from "../support/backup-files.ts";
 import { deadlineIn } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { databaseErrorOf } from "../support/database-error.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
 import { createFakePostgrest } from "./fake-postgrest.ts";
 import { PROJECT_JWT_SECRET, type ProjectKeys, projectKeys } from "./supabase-keys.ts";
@@ -135,16 +136,6 @@ function shape(manifest: Awaited<ReturnType<typeof contents>>["manifest"]) {
       })),
     })),
   };
-}
-
-async function databaseErrorOf(promise: Promise<unknown>): Promise<DatabaseError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof DatabaseError) return err;
-    throw err;
-  }
-  throw new Error("expected a DatabaseError");
 }
 
 describe("a backup through supabase-js rpc()", () => {

@@ -11,11 +11,12 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium, type Locator, type Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_ORGANIZATIONS } from "../../scripts/demo/install.ts";
 import { freePort } from "../../scripts/embedded-postgres.ts";
 import { type LocalSite, startLocalSite } from "../../scripts/local-site.ts";
+import { launchChromium } from "../support/browser.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { changedTables, snapshot } from "../support/snapshot.ts";
 import { startSupabaseAuthStandIn } from "./supabase-auth-stand-in.ts";
@@ -52,12 +53,7 @@ beforeAll(async () => {
       DRY_RUN_MIN_INTERVAL_SECONDS: "0",
     },
   });
-  const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-  browser = await chromium.launch({ executablePath, headless: true }).catch((err: Error) => {
-    throw new Error(
-      `cannot start Chromium at ${executablePath}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH. ${err.message}`,
-    );
-  });
+  browser = await launchChromium();
   if (SCREENSHOTS) await mkdir(SCREENSHOTS, { recursive: true });
 });
 

@@ -5,12 +5,13 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium, type Locator } from "playwright-core";
+import type { Browser, Locator } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { nextSlotStart } from "../../lib/schedule/slots.ts";
 import { DEMO_ORGANIZATIONS } from "../../scripts/demo/install.ts";
 import { freePort } from "../../scripts/embedded-postgres.ts";
 import { type LocalSite, startLocalSite } from "../../scripts/local-site.ts";
+import { launchChromium } from "../support/browser.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
 const bluewater = DEMO_ORGANIZATIONS[1] as (typeof DEMO_ORGANIZATIONS)[number];
@@ -29,7 +30,7 @@ beforeAll(async () => {
     demo: true,
     env: { BACKUP_DIR: backupDir, CRON_SECRET: "page-test-cron-secret-0123456789", LOG_LEVEL: "silent" },
   });
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium" });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
