@@ -81,6 +81,43 @@ export async function readJsonBody(request: Request, limit = MAX_BODY_BYTES): Pr
 }
 
 /**
+ * Reads a CSV body (`Content-Type: text/csv`, UTF-8 if a charset is named) of at most `limit` bytes,
+ * whatever Content-Length says: 415 for another type, 413 over the limit, 400 when empty.
+ */
+export async function readCsvBody(request: Request, limit: number): Promise<Uint8Array> {
+  const [mediaType, ...parameters] = (request.headers.get("content-type") ?? "").split(";");
+  const charset = parameters
+    .map((p) => p.trim().toLowerCase())
+    .find((p) => p.startsWith("charset="))
+    ?.slice("charset=".length)
+    .replaceAll('"', "");
+  if (mediaType?.trim().toLowerCase() !== "text/csv" || (charset !== undefined && charset !== "utf-8")) {
+    throw fail("unsupported_media_type", "send the CSV file as Content-Type: text/csv (UTF-8)", {
+      header: "content-type",
+    });
+  }
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > limit) throw fail("payload_too_large", `the CSV file is larger than ${limit} bytes`);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body?.getReader();
+  if (reader) {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel();
+        throw fail("payload_too_large", `the CSV file is larger than ${limit} bytes`);
+      }
+      chunks.push(value);
+    }
+  }
+  if (size === 0) throw fail("bad_request", "body: is empty; send the CSV file", { field: "body" });
+  return Buffer.concat(chunks);
+}
+
+/**
  * Validates input; the error names the first bad field, as `field` in details and in the message. An
  * unknown field is named itself (zod reports it on the object that holds it). "body" only when the input
  * as a whole is wrong (a JSON array instead of an object).

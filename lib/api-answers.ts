@@ -237,3 +237,51 @@ export interface PageConfig {
   supabase_url: string | null;
   supabase_anon_key: string | null;
 }
+
+/** list-modules: each module of the catalog with the organization's record count. */
+export interface ModuleList {
+  success: true;
+  organization_id: string;
+  modules: { name: string; tables: { name: string; records: number }[]; records: number }[];
+}
+
+/** module-template (JSON): the header row a CSV of the table must have, and what each column takes. */
+export interface ModuleTemplateAnswer {
+  success: true;
+  module: string;
+  table: string;
+  header: string;
+  columns: {
+    name: string;
+    type: string;
+    required: boolean;
+    primary_key: boolean;
+    tenant_key: boolean;
+    has_default: boolean;
+    references: string | null;
+    allowed_values: string[] | null;
+    checks: string[];
+    example: string;
+  }[];
+}
+
+/** import-module: what the import would do or did, row by row (line: the CSV's physical line). */
+export interface ImportReport {
+  success: boolean;
+  organization_id: string;
+  module: string;
+  table: string;
+  dry_run: boolean;
+  mode: "upsert" | "insert";
+  summary: {
+    would_insert: number;
+    would_update: number;
+    unchanged: number;
+    refused: number;
+    inserted: number;
+    updated: number;
+  };
+  errors: { line: number | null; column: string | null; message: string }[];
+  errors_total: number;
+  undo_backup_id: string | null;
+}

@@ -151,6 +151,27 @@ const envSchema = z
         .regex(/^smtps?:\/\/[^/\s]+/i, "must be an smtp:// or smtps:// URL")
         .optional(),
     ),
+    /**
+     * Named groups of tenant tables for CSV export and import, e.g. "crm:contacts,deals;billing:invoices";
+     * every tenant table in no group is a module of its own, named after it. Checked against the catalog
+     * when used (lib/modules/modules.ts).
+     */
+    MODULES: z
+      .string()
+      .trim()
+      .default("")
+      .pipe(
+        z
+          .string()
+          .regex(
+            /^$|^[A-Za-z_][A-Za-z0-9_-]{0,62}:[A-Za-z_][A-Za-z0-9_]{0,62}(,[A-Za-z_][A-Za-z0-9_]{0,62})*(;[A-Za-z_][A-Za-z0-9_-]{0,62}:[A-Za-z_][A-Za-z0-9_]{0,62}(,[A-Za-z_][A-Za-z0-9_]{0,62})*)*;?$/,
+            "must be name:table,table;name:table (module names and table names are identifiers)",
+          ),
+      ),
+    /** The largest CSV body import-module accepts; Netlify buffers at most 6 MB of a request body. */
+    IMPORT_MAX_BYTES: positiveInt(5_000_000).pipe(
+      z.number().max(6_000_000, "must be at most 6000000 (Netlify's body limit)"),
+    ),
     ALERT_EMAIL_FROM: optionalText.pipe(z.string().email("must be an e-mail address").optional()),
     ALERT_EMAIL_TO: commaList("").pipe(
       z.array(z.string().email("must be e-mail addresses, comma-separated")),
@@ -281,6 +302,8 @@ export interface Config {
   /** What a tenant without a schedule of its own follows. */
   schedule: { default: Schedule };
   download: { urlTtlSeconds: number };
+  /** CSV modules: named groups of tenant tables (the rest are modules of one table) and the import's size limit. */
+  modules: { groups: { name: string; tables: string[] }[]; importMaxBytes: number };
   /** Where alerts go; no webhook and no smtp means no alerts. Holds secrets: never log it. */
   alerts: {
     webhooks: { urls: string[]; secret: string } | undefined;
@@ -404,6 +427,7 @@ export function loadConfig(env: Environment = process.env): Config {
       },
     },
     download: { urlTtlSeconds: e.DOWNLOAD_URL_TTL_SECONDS },
+    modules: { groups: moduleGroups(e.MODULES), importMaxBytes: e.IMPORT_MAX_BYTES },
     alerts: {
       webhooks:
         e.ALERT_WEBHOOK_URLS.length > 0 && e.ALERT_WEBHOOK_SECRET
@@ -415,4 +439,15 @@ export function loadConfig(env: Environment = process.env): Config {
           : undefined,
     },
   };
+}
+
+/** MODULES as groups: "crm:contacts,deals;billing:invoices" → [{ name: "crm", tables: [...] }, …]. */
+function moduleGroups(text: string): { name: string; tables: string[] }[] {
+  return text
+    .split(";")
+    .filter((group) => group !== "")
+    .map((group) => {
+      const [name = "", tables = ""] = group.split(":");
+      return { name, tables: tables.split(",") };
+    });
 }

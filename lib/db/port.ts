@@ -33,6 +33,16 @@ export interface SqlFunctionCaller {
   ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }>;
 
   /**
+   * Only on a direct connection: streams `COPY (query) TO STDOUT (FORMAT csv, HEADER)`, the bytes exactly
+   * as PostgreSQL writes them, in a read-only transaction with `settings` set locally. Destroying the
+   * stream cancels the query and discards the connection.
+   */
+  copyCsv?(
+    query: string,
+    settings: Record<string, string>,
+  ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }>;
+
+  /**
    * Only on a direct connection: one moment of the database, held open on a connection of its own (a
    * REPEATABLE READ transaction whose snapshot copyOut can share) until close(). Absent on the PostgREST
    * path, where no transaction outlives a request.

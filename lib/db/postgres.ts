@@ -62,7 +62,7 @@ export class PostgresCaller implements SqlFunctionCaller {
     };
   }
 
-  async copyOut(
+  copyOut(
     query: string,
     settings: Record<string, string>,
     snapshot?: string,
@@ -70,6 +70,28 @@ export class PostgresCaller implements SqlFunctionCaller {
     if (snapshot !== undefined && !SNAPSHOT_ID.test(snapshot)) {
       throw new DatabaseError("failed", "invalid snapshot id");
     }
+    // CSV with a quote and a delimiter that never occur in our lines (JSON escapes control characters):
+    // each line comes out exactly as the select made it. Text format would double every backslash.
+    return this.copy(
+      `copy (${query}) to stdout with (format csv, quote e'\\x01', delimiter e'\\x02')`,
+      settings,
+      snapshot,
+    );
+  }
+
+  copyCsv(
+    query: string,
+    settings: Record<string, string>,
+  ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }> {
+    return this.copy(`copy (${query}) to stdout with (format csv, header)`, settings);
+  }
+
+  /** Runs a COPY … TO STDOUT statement in a read-only transaction and streams what it writes. */
+  private async copy(
+    statement: string,
+    settings: Record<string, string>,
+    snapshot?: string,
+  ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -91,11 +113,7 @@ export class PostgresCaller implements SqlFunctionCaller {
       client.release(true);
       throw err instanceof DatabaseError ? err : toDatabaseError(err);
     }
-    // CSV with a quote and a delimiter that never occur in our lines (JSON escapes control characters):
-    // each line comes out exactly as the select made it. Text format would double every backslash.
-    const copy = client.query(
-      copyTo(`copy (${query}) to stdout with (format csv, quote e'\\x01', delimiter e'\\x02')`),
-    );
+    const copy = client.query(copyTo(statement));
     let released = false;
     const release = (broken: boolean) => {
       if (released) return;

@@ -32,6 +32,10 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "tenant_backup_undo_page",
   "tenant_backup_undo_page_rows",
   "tenant_backup_undo_pending",
+  "tenant_backup_module_counts",
+  "tenant_backup_module_column_rules",
+  "tenant_backup_module_csv_query",
+  "tenant_backup_module_page",
   // Idempotent: keyed by the lease holder, a repeat finds the lease already ours (acquire, renew) or
   // already gone (release answers false, which the caller only logs).
   "tenant_backup_lock_acquire",
@@ -80,6 +84,12 @@ export function withDatabaseRetries(
       ? {
           copyOut: (query: string, settings: Record<string, string>, snapshot?: string) =>
             (caller.copyOut as NonNullable<typeof caller.copyOut>)(query, settings, snapshot),
+        }
+      : {}),
+    ...(caller.copyCsv
+      ? {
+          copyCsv: (query: string, settings: Record<string, string>) =>
+            (caller.copyCsv as NonNullable<typeof caller.copyCsv>)(query, settings),
         }
       : {}),
     // Neither is a held transaction: a failure ends the call's moment, and the backup's run handles it.

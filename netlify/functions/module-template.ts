@@ -1,0 +1,4 @@
+import { handleModuleTemplate } from "../../functions/module-template.ts";
+import { serve } from "../../functions/runtime.ts";
+
+export default serve(handleModuleTemplate);
