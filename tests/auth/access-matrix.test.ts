@@ -15,7 +15,10 @@ import { handleDailyTenantBackup } from "../../functions/daily-tenant-backup.ts"
 import { handleDeleteBackup } from "../../functions/delete-backup.ts";
 import { handleDownloadBackup } from "../../functions/download-backup.ts";
 import type { Endpoint as Declared } from "../../functions/endpoint.ts";
+import { handleExportModule } from "../../functions/export-module.ts";
 import { handleListBackups } from "../../functions/list-backups.ts";
+import { handleListModules } from "../../functions/list-modules.ts";
+import { handleModuleTemplate } from "../../functions/module-template.ts";
 import { handleRestoreTenantData } from "../../functions/restore-tenant-data.ts";
 import { runManualBackup } from "../../lib/backup/manual.ts";
 import { installSmallApp, ORG_A, USERS } from "../operations/small-app.ts";
@@ -143,6 +146,30 @@ const ENDPOINTS: Endpoint[] = [
     method: "GET",
     scope: "org",
     input: () => ({ organization_id: ORG_A, backup_id: backupId }),
+    ok: 200,
+  },
+  {
+    name: "list-modules",
+    handler: handleListModules,
+    method: "GET",
+    scope: "org",
+    input: () => ({ organization_id: ORG_A }),
+    ok: 200,
+  },
+  {
+    name: "export-module",
+    handler: handleExportModule,
+    method: "GET",
+    scope: "org",
+    input: () => ({ organization_id: ORG_A, module: "notes" }),
+    ok: 200,
+  },
+  {
+    name: "module-template",
+    handler: handleModuleTemplate,
+    method: "GET",
+    scope: "org",
+    input: () => ({ organization_id: ORG_A, module: "notes" }),
     ok: 200,
   },
   {
