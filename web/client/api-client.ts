@@ -14,7 +14,10 @@ import type {
   Download,
   DownloadLink,
   HealthReport,
+  ImportReport,
   ListBackupsQuery,
+  ModuleList,
+  ModuleTemplateAnswer,
   PageConfig,
   RestoreReport,
   RestoreRequest,
@@ -49,7 +52,13 @@ export function createTenantBackupClient(options: ClientOptions) {
 
   async function send(
     name: string,
-    init: { method?: string; query?: Record<string, string | number | undefined>; body?: unknown } = {},
+    init: {
+      method?: string;
+      query?: Record<string, string | number | undefined>;
+      body?: unknown;
+      /** A body sent as it is, e.g. a CSV file. */
+      file?: { type: string; data: string };
+    } = {},
     auth = true,
   ): Promise<Response> {
     const url = new URL(`${base}/${name}`, globalThis.location?.href ?? "http://localhost/");
@@ -63,11 +72,17 @@ export function createTenantBackupClient(options: ClientOptions) {
       headers.authorization = `Bearer ${token}`;
     }
     if (init.body !== undefined) headers["content-type"] = "application/json";
+    if (init.file !== undefined) headers["content-type"] = init.file.type;
     try {
       return await doFetch(url.toString(), {
         method: init.method ?? "GET",
         headers,
-        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+        body:
+          init.file !== undefined
+            ? init.file.data
+            : init.body === undefined
+              ? undefined
+              : JSON.stringify(init.body),
       });
     } catch (err) {
       throw new TransportError(`cannot reach the backup API: ${(err as Error).message}`);
@@ -174,6 +189,72 @@ export function createTenantBackupClient(options: ClientOptions) {
         }),
       );
       return answer.schedule;
+    },
+
+    /** The organization's modules with its record count in each. */
+    async listModules(organizationId: string): Promise<ModuleList> {
+      return json<ModuleList>(await send("list-modules", { query: { organization_id: organizationId } }));
+    },
+
+    /** One table of a module as a CSV file; `forSpreadsheet` guards cells a spreadsheet would run. */
+    async exportModule(
+      organizationId: string,
+      module: string,
+      options: { table?: string; forSpreadsheet?: boolean } = {},
+    ): Promise<{ blob: Blob; filename: string }> {
+      const response = await send("export-module", {
+        query: {
+          organization_id: organizationId,
+          module,
+          table: options.table,
+          for_spreadsheet: options.forSpreadsheet ? "true" : undefined,
+        },
+      });
+      if (!response.ok) throw await apiErrorFrom(response);
+      const filename =
+        /filename="([^"]+)"/.exec(response.headers.get("content-disposition") ?? "")?.[1] ?? `${module}.csv`;
+      return { blob: await response.blob(), filename };
+    },
+
+    async moduleTemplate(
+      organizationId: string,
+      module: string,
+      table?: string,
+    ): Promise<ModuleTemplateAnswer> {
+      return json<ModuleTemplateAnswer>(
+        await send("module-template", { query: { organization_id: organizationId, module, table } }),
+      );
+    },
+
+    /**
+     * Checks (dryRun) or imports a CSV file into one table of a module. A real import with refused rows
+     * changes nothing and answers 422 with the same report, which is answered here like a dry run's.
+     */
+    async importModule(
+      organizationId: string,
+      module: string,
+      csv: string,
+      options: { table?: string; dryRun: boolean; mode?: "upsert" | "insert" },
+    ): Promise<ImportReport> {
+      const response = await send("import-module", {
+        method: "POST",
+        query: {
+          organization_id: organizationId,
+          module,
+          table: options.table,
+          dry_run: String(options.dryRun),
+          mode: options.mode,
+        },
+        file: { type: "text/csv", data: csv },
+      });
+      if (response.status === 422) {
+        const report = (await response
+          .clone()
+          .json()
+          .catch(() => null)) as ImportReport | null;
+        if (report?.summary) return report;
+      }
+      return json<ImportReport>(response);
     },
 
     /** Freshness of one organization, or (super admins) of every one: 503 is a report of stale tenants. */

@@ -3,6 +3,7 @@ import type { Section } from "../section.ts";
 import { availableBackups } from "./available-backups.tsx";
 import { createBackup } from "./create-backup.tsx";
 import { history } from "./history.tsx";
+import { modules } from "./modules.tsx";
 import { overview } from "./overview.tsx";
 import { restore } from "./restore.tsx";
 import { schedule } from "./schedule.tsx";
@@ -13,5 +14,6 @@ export const SECTIONS: readonly Section[] = [
   schedule,
   availableBackups,
   restore,
+  modules,
   history,
 ];
