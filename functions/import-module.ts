@@ -1,6 +1,8 @@
 /**
  * POST /.netlify/functions/import-module?organization_id=…&module=…[&table=…][&dry_run=true|false]
- *   [&mode=upsert|insert], body: the CSV file (Content-Type: text/csv, UTF-8, at most IMPORT_MAX_BYTES).
+ *   [&mode=upsert|insert][&upload=<key>], body: the CSV file (Content-Type: text/csv, UTF-8, at most
+ *   IMPORT_MAX_BYTES), or no body and `upload`: the key module-upload-url gave, where the file was PUT (at
+ *   most IMPORT_UPLOAD_MAX_BYTES; deleted after a real import, kept after a dry run).
  * Imports one table of a module into the organization: a dry run by default (what would be inserted,
  * updated or refused, and why, by the CSV's line), or for real with dry_run=false, in one transaction after
  * an undo point (undo_backup_id: restore it with restore-tenant-data to undo the import). Mode upsert (by
@@ -13,6 +15,7 @@
 import { z } from "zod";
 import type { ImportReport } from "../lib/api-answers.ts";
 import { importModuleCsv } from "../lib/modules/import.ts";
+import { readUpload } from "../lib/modules/uploads.ts";
 import { endpoint } from "./endpoint.ts";
 import { json, readCsvBody } from "./http.ts";
 import {
@@ -32,6 +35,7 @@ const querySchema = z
     table: tableName.optional(),
     dry_run: trueOrFalse.default(true),
     mode: z.enum(["upsert", "insert"], { error: "must be upsert or insert" }).default("upsert"),
+    upload: z.string().max(200, "is longer than 200 characters").optional(),
   })
   .strict();
 
@@ -42,7 +46,11 @@ export const handleImportModule = endpoint({
   input: querySchema,
   access: "organization",
   async run({ input, services, principal, request, deadline }) {
-    const csv = await readCsvBody(request, services.config.modules.importMaxBytes);
+    const { modules } = services.config;
+    const csv =
+      input.upload === undefined
+        ? await readCsvBody(request, modules.importMaxBytes)
+        : await readUpload(services, input.organization_id, input.upload, modules.uploadMaxBytes);
     await requireTenant(services, input.organization_id);
     const { module, table } = await moduleAndTable(services, input.module, input.table);
     const outcome = await importModuleCsv(services, {
@@ -55,6 +63,11 @@ export const handleImportModule = endpoint({
       requestedBy: requestedBy(principal),
       deadline,
     });
+    if (input.upload !== undefined && !input.dry_run) {
+      await services.storage
+        .remove([input.upload])
+        .catch((err) => services.log.warn({ err }, "could not delete the imported upload"));
+    }
     const body = {
       success: outcome.success,
       organization_id: input.organization_id,

@@ -285,3 +285,12 @@ export interface ImportReport {
   errors_total: number;
   undo_backup_id: string | null;
 }
+
+/** module-upload-url: where to PUT a CSV file too large for a request body, and its key for import-module. */
+export interface ImportUpload {
+  success: true;
+  organization_id: string;
+  upload: string;
+  url: string;
+  max_bytes: number;
+}

@@ -172,6 +172,8 @@ const envSchema = z
     IMPORT_MAX_BYTES: positiveInt(5_000_000).pipe(
       z.number().max(6_000_000, "must be at most 6000000 (Netlify's body limit)"),
     ),
+    /** The largest CSV an import reads from a signed upload to storage (50 MB: the free plan's object limit). */
+    IMPORT_UPLOAD_MAX_BYTES: positiveInt(50_000_000),
     ALERT_EMAIL_FROM: optionalText.pipe(z.string().email("must be an e-mail address").optional()),
     ALERT_EMAIL_TO: commaList("").pipe(
       z.array(z.string().email("must be e-mail addresses, comma-separated")),
@@ -303,7 +305,7 @@ export interface Config {
   schedule: { default: Schedule };
   download: { urlTtlSeconds: number };
   /** CSV modules: named groups of tenant tables (the rest are modules of one table) and the import's size limit. */
-  modules: { groups: { name: string; tables: string[] }[]; importMaxBytes: number };
+  modules: { groups: { name: string; tables: string[] }[]; importMaxBytes: number; uploadMaxBytes: number };
   /** Where alerts go; no webhook and no smtp means no alerts. Holds secrets: never log it. */
   alerts: {
     webhooks: { urls: string[]; secret: string } | undefined;
@@ -427,7 +429,11 @@ export function loadConfig(env: Environment = process.env): Config {
       },
     },
     download: { urlTtlSeconds: e.DOWNLOAD_URL_TTL_SECONDS },
-    modules: { groups: moduleGroups(e.MODULES), importMaxBytes: e.IMPORT_MAX_BYTES },
+    modules: {
+      groups: moduleGroups(e.MODULES),
+      importMaxBytes: e.IMPORT_MAX_BYTES,
+      uploadMaxBytes: e.IMPORT_UPLOAD_MAX_BYTES,
+    },
     alerts: {
       webhooks:
         e.ALERT_WEBHOOK_URLS.length > 0 && e.ALERT_WEBHOOK_SECRET

@@ -136,6 +136,17 @@ export class SupabaseStorage implements BackupStorage {
     return data.signedUrl;
   }
 
+  /**
+   * A URL to which anyone holding it may PUT the object `key` once (the body is the file, sent as is),
+   * without credentials, for the two hours Supabase Storage keeps such a URL valid.
+   */
+  async createSignedUploadUrl(key: string): Promise<string> {
+    checkKey(key);
+    const { data, error } = await attempt("sign", key, () => this.files().createSignedUploadUrl(key));
+    if (error) throw toStorageError(error, "sign", key);
+    return data.signedUrl;
+  }
+
   private files() {
     return this.client.storage.from(this.bucket);
   }

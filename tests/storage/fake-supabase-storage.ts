@@ -9,6 +9,8 @@
  * - DELETE /storage/v1/object/{bucket}                    {prefixes: [...]}, at most 1000
  * - POST   /storage/v1/object/sign/{bucket}/{key}         {expiresIn} → {signedURL}
  * - GET    /storage/v1/object/sign/{bucket}/{key}?token=  the signed download
+ * - POST   /storage/v1/object/upload/sign/{bucket}/{key}  → {url: "/object/upload/sign/…?token="}
+ * - PUT    /storage/v1/object/upload/sign/{bucket}/{key}?token=  the signed upload (the body is the file)
  *
  * Auth is checked like on the platform: the API gateway refuses a wrong `apikey` with a real 401
  * `{message: "Invalid API key"}`; Storage itself refuses a wrong `Authorization: Bearer` JWT. Storage
@@ -185,6 +187,59 @@ export function createFakeSupabaseStorage(options: FakeStorageOptions) {
       }
       const searchText = typeof body.search === "string" ? body.search : "";
       return HttpResponse.json(search(objects, body.prefix, searchText, limit as number, offset as number));
+    }),
+
+    http.post(`${base}/object/upload/sign/:bucket/*`, ({ request, params }) => {
+      const refused = refuse(request);
+      if (refused) return refused;
+      const objects = bucketOf(String(params.bucket));
+      if (objects instanceof Response) return objects;
+      const key = keyFrom(request, `/storage/v1/object/upload/sign/${params.bucket}/`);
+      if (objects.has(key) && request.headers.get("x-upsert") !== "true") {
+        return storageError(409, "ResourceAlreadyExists", "Duplicate", "The resource already exists");
+      }
+      // Valid for two hours, as the platform's signed upload URLs are.
+      const token = Buffer.from(
+        JSON.stringify({ url: `${params.bucket}/${key}`, exp: Math.floor(Date.now() / 1000) + 7200 }),
+      ).toString("base64url");
+      return HttpResponse.json({ url: `/object/upload/sign/${params.bucket}/${key}?token=${token}` });
+    }),
+
+    http.put(`${base}/object/upload/sign/:bucket/*`, async ({ request, params }) => {
+      // The token is the credential: no apikey needed, as for a browser holding the URL.
+      const objects = bucketOf(String(params.bucket));
+      if (objects instanceof Response) return objects;
+      const key = keyFrom(request, `/storage/v1/object/upload/sign/${params.bucket}/`);
+      const token = new URL(request.url).searchParams.get("token") ?? "";
+      let claims: { url?: string; exp?: number } = {};
+      try {
+        claims = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+      } catch {
+        // An unreadable token is refused below like a wrong one.
+      }
+      if (claims.url !== `${params.bucket}/${key}` || (claims.exp ?? 0) < Date.now() / 1000) {
+        return storageError(400, "InvalidSignature", "InvalidSignature", "invalid signature");
+      }
+      const data = new Uint8Array(await request.arrayBuffer());
+      if (options.fileSizeLimit !== undefined && data.byteLength > options.fileSizeLimit) {
+        return storageError(
+          413,
+          "EntityTooLarge",
+          "Payload too large",
+          "The object exceeded the maximum allowed size",
+        );
+      }
+      const now = new Date().toISOString();
+      const object: FakeObject = {
+        data,
+        contentType: request.headers.get("content-type") ?? "application/octet-stream",
+        cacheControl: request.headers.get("cache-control"),
+        id: randomUUID(),
+        createdAt: now,
+        updatedAt: now,
+      };
+      objects.set(key, object);
+      return HttpResponse.json({ Key: `${params.bucket}/${key}` });
     }),
 
     http.post(`${base}/object/sign/:bucket/*`, async ({ request, params }) => {

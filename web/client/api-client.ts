@@ -15,6 +15,7 @@ import type {
   DownloadLink,
   HealthReport,
   ImportReport,
+  ImportUpload,
   ListBackupsQuery,
   ModuleList,
   ModuleTemplateAnswer,
@@ -57,7 +58,7 @@ export function createTenantBackupClient(options: ClientOptions) {
       query?: Record<string, string | number | undefined>;
       body?: unknown;
       /** A body sent as it is, e.g. a CSV file. */
-      file?: { type: string; data: string };
+      file?: { type: string; data: string | Blob };
     } = {},
     auth = true,
   ): Promise<Response> {
@@ -233,7 +234,7 @@ export function createTenantBackupClient(options: ClientOptions) {
     async importModule(
       organizationId: string,
       module: string,
-      csv: string,
+      csv: { data: string | Blob } | { upload: string },
       options: { table?: string; dryRun: boolean; mode?: "upsert" | "insert" },
     ): Promise<ImportReport> {
       const response = await send("import-module", {
@@ -244,8 +245,9 @@ export function createTenantBackupClient(options: ClientOptions) {
           table: options.table,
           dry_run: String(options.dryRun),
           mode: options.mode,
+          upload: "upload" in csv ? csv.upload : undefined,
         },
-        file: { type: "text/csv", data: csv },
+        file: "data" in csv ? { type: "text/csv", data: csv.data } : undefined,
       });
       if (response.status === 422) {
         const report = (await response
@@ -255,6 +257,29 @@ export function createTenantBackupClient(options: ClientOptions) {
         if (report?.summary) return report;
       }
       return json<ImportReport>(response);
+    },
+
+    /**
+     * Puts a CSV file too large for a request body into storage through a signed upload URL; answers the
+     * key to import it by (importModule with { upload }).
+     */
+    async uploadCsv(organizationId: string, file: Blob): Promise<string> {
+      const signed = await json<ImportUpload>(
+        await send("module-upload-url", { method: "POST", query: { organization_id: organizationId } }),
+      );
+      let response: Response;
+      try {
+        response = await doFetch(signed.url, {
+          method: "PUT",
+          headers: { "content-type": "text/csv" },
+          body: file,
+        });
+      } catch (err) {
+        throw new TransportError(`cannot reach the storage upload: ${(err as Error).message}`);
+      }
+      if (!response.ok)
+        throw new TransportError(`the storage upload answered HTTP ${response.status}`, response.status);
+      return signed.upload;
     },
 
     /** Freshness of one organization, or (super admins) of every one: 503 is a report of stale tenants. */

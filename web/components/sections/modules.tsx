@@ -12,6 +12,9 @@ import type { Section, SectionProps } from "../section.ts";
 
 type ModuleEntry = ModuleList["modules"][number];
 
+/** Files larger than this go through a signed upload to storage: IMPORT_MAX_BYTES' default. */
+const BODY_LIMIT_BYTES = 5_000_000;
+
 function Modules(props: SectionProps) {
   const { client, organization, organizationLabel, onSignInAgain } = props;
   const [modules, setModules] = useState<ModuleEntry[] | null>(null);
@@ -149,7 +152,9 @@ function ImportPanel(
   },
 ) {
   const { client, organization, organizationLabel, target, onSignInAgain, chooseForRestore } = props;
-  const [file, setFile] = useState<{ name: string; text: string } | null>(null);
+  const [file, setFile] = useState<File | null>(null);
+  /** Where a file too large for a request body was put in storage, once. */
+  const [upload, setUpload] = useState<string | null>(null);
   const [mode, setMode] = useState<"upsert" | "insert">("upsert");
   const [preview, setPreview] = useState<ImportReport | null>(null);
   const [result, setResult] = useState<ImportReport | null>(null);
@@ -162,13 +167,25 @@ function ImportPanel(
     setWorking(true);
     setError(null);
     try {
-      const report = await client.importModule(organization.id, target.module, file.text, {
-        table: target.table,
-        dryRun,
-        mode,
-      });
+      let key = upload;
+      if (key === null && file.size > BODY_LIMIT_BYTES) {
+        key = await client.uploadCsv(organization.id, file);
+        setUpload(key);
+      }
+      const report = await client.importModule(
+        organization.id,
+        target.module,
+        key ? { upload: key } : { data: file },
+        {
+          table: target.table,
+          dryRun,
+          mode,
+        },
+      );
       if (dryRun) setPreview(report);
       else {
+        // A real import deletes its upload: another try starts from the file again.
+        setUpload(null);
         setResult(report);
         if (report.success) await props.onImported();
       }
@@ -192,11 +209,11 @@ function ImportPanel(
             id={ids.file}
             type="file"
             accept=".csv,text/csv"
-            onChange={async (e) => {
-              const chosen = e.target.files?.[0];
+            onChange={(e) => {
               setPreview(null);
               setResult(null);
-              setFile(chosen ? { name: chosen.name, text: await chosen.text() } : null);
+              setUpload(null);
+              setFile(e.target.files?.[0] ?? null);
             }}
           />
         </div>
