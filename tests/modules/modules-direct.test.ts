@@ -292,6 +292,21 @@ describe("modules over a direct connection", () => {
     expect(insertOnly.body.errors).toEqual([
       { line: 2, column: "id", message: "already exists (mode insert adds new rows only)" },
     ]);
+    // What only the database itself can tell (a unique constraint across tenants): the dry run runs the
+    // writes, so it reports it too, for the file as a whole.
+    const taken = csvOf([
+      ["first_name", "last_name", "email"],
+      ["Dup", "Licate", "w2-1@example.com"],
+    ]);
+    const unique = await importCsv(services, CONTACTS, taken);
+    expect(unique.body.success).toBe(false);
+    expect(unique.body.errors).toEqual([
+      {
+        line: null,
+        column: null,
+        message: expect.stringContaining("duplicate key value violates unique constraint"),
+      },
+    ]);
   });
 
   it("accepts a BOM, CRLF and quoted line breaks; refuses garbage, unknown or missing columns and large files", async () => {
