@@ -68,12 +68,14 @@ $$;
 
 -- The PostgREST path's page of the same export: tenant_backup_export_page's answer with each value
 -- guarded when p_guard ({rows, bytes, data, last_key, done}; data holds JSON arrays of texts, one a line).
+-- The page's own statement_timeout, as tenant_backup_export_page's: PostgREST applies only the called one's.
 create or replace function public.tenant_backup_module_page(
   p_plan_id text, p_table text, p_tenant text, p_after jsonb, p_limit integer, p_guard boolean
 ) returns jsonb
 language plpgsql
 stable
 set search_path = pg_catalog
+set statement_timeout = '55s'
 as $$
 declare
   v_page jsonb := public.tenant_backup_export_page(p_plan_id, p_table, p_tenant, p_after, p_limit);
@@ -88,12 +90,14 @@ begin
 end;
 $$;
 
--- The tenant's row count of each table of p_tables (a JSON array of names): {name: count}.
+-- The tenant's row count of each table of p_tables (a JSON array of names): {name: count}. Scans every
+-- tenant table: the long statement_timeout.
 create or replace function public.tenant_backup_module_counts(p_plan_id text, p_tenant text, p_tables jsonb)
 returns jsonb
 language plpgsql
 stable
 set search_path = pg_catalog
+set statement_timeout = '55s'
 as $$
 declare
   v_catalog jsonb := public.tenant_backup_plan_catalog(p_plan_id);

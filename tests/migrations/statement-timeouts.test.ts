@@ -6,12 +6,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
-/** The functions that may run long: the whole apply, the backup's copy and its pages, big staging, whole-table scans. */
+/**
+ * The functions that may run long: the whole apply, the backup's copy and its pages, big staging, whole-table
+ * scans, a module's counts, export pages and import.
+ */
 const LONG = [
   "tenant_backup_apply",
   "tenant_backup_apply_live",
   "tenant_backup_export_page",
   "tenant_backup_list_tenants",
+  "tenant_backup_module_counts",
+  "tenant_backup_module_import",
+  "tenant_backup_module_page",
   "tenant_backup_prepare",
   "tenant_backup_runs_expire",
   "tenant_backup_snapshot_drop",
