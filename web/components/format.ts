@@ -53,6 +53,8 @@ export const TYPE_LABELS: Record<string, string> = {
   retention: "Retention",
   delete: "Deleted",
   restore: "Restore",
+  module_export: "CSV export",
+  module_import: "CSV import",
 };
 
 export function typeLabel(type: string | null | undefined): string {
