@@ -78,6 +78,29 @@ const envSchema = z
     BACKUP_MAX_FILE_BYTES: positiveInt(32 * 1024 * 1024),
     /** gzip level of backup files: 1 fastest … 9 smallest. Below zlib's 6 because a function's time is short. */
     BACKUP_GZIP_LEVEL: z.coerce.number().int().min(1).max(9).default(4),
+    /**
+     * chunks (default): table data as content-addressed chunks shared between a tenant's backups (format 2);
+     * files: each backup writes whole per-table gzip files of its own (format 1), as before.
+     */
+    BACKUP_LAYOUT: z.enum(["chunks", "files"]).default("chunks"),
+    /** The mean chunk size aimed at, in bytes of row text before compression (a quarter to 4× it). */
+    BACKUP_CHUNK_TARGET_BYTES: positiveInt(1024 * 1024).pipe(
+      z
+        .number()
+        .min(4096, "must be at least 4096")
+        .max(8 * 1024 * 1024, "must be at most 8388608"),
+    ),
+    /** The key chunks are named with (base64, at least 32 bytes); unset: a random one kept in storage. */
+    BACKUP_CHUNK_KEY: optionalText.pipe(
+      z
+        .string()
+        .refine(
+          (text) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(text) && Buffer.from(text, "base64").length >= 32,
+          "must be base64 of at least 32 random bytes (openssl rand -base64 32)",
+        )
+        .transform((text) => Buffer.from(text, "base64"))
+        .optional(),
+    ),
     /** Rows per page read from the database; PostgREST answers at most 1,000 rows a request anyway. */
     BACKUP_PAGE_ROWS: positiveInt(1000).pipe(z.number().max(100_000)),
     /** A tenant's lease lasts this long without renewal, so a killed function frees the tenant soon. */
@@ -283,6 +306,10 @@ export interface Config {
     pageRows: number;
     lockTtlSeconds: number;
     gzipLevel: number;
+    layout: "chunks" | "files";
+    chunkTargetBytes: number;
+    /** Holds a secret: never log it. */
+    chunkKey: Buffer | undefined;
   };
   restore: { apiApplyLimitMs: number; applyRowsPerSecond: number };
   logLevel: Env["LOG_LEVEL"];
@@ -392,6 +419,9 @@ export function loadConfig(env: Environment = process.env): Config {
       pageRows: e.BACKUP_PAGE_ROWS,
       lockTtlSeconds: e.BACKUP_LOCK_TTL_SECONDS,
       gzipLevel: e.BACKUP_GZIP_LEVEL,
+      layout: e.BACKUP_LAYOUT,
+      chunkTargetBytes: e.BACKUP_CHUNK_TARGET_BYTES,
+      chunkKey: e.BACKUP_CHUNK_KEY,
     },
     restore: {
       apiApplyLimitMs: e.RESTORE_API_APPLY_LIMIT_MS,

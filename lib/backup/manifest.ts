@@ -4,8 +4,16 @@
  */
 import { z } from "zod";
 
-export const FORMAT = "tenant-backup";
-export const FORMAT_VERSION = 1;
+export const FORMAT = "tenant-backup" as const;
+/**
+ * 1: each table's rows in files of their own backup's folder, gzip; `sha256` of the stored bytes.
+ * 2: each table's rows in content-addressed chunks shared by the tenant's backups (lib/chunks/), zstd;
+ *    `sha256` of a chunk's uncompressed text, checked after decompressing (a chunk is reused by later
+ *    backups, and its text is what its name and the manifest vouch for).
+ * Both are read; new backups are written as 2 unless BACKUP_LAYOUT=files.
+ */
+export const FORMAT_VERSION = 2;
+export const FILES_FORMAT_VERSION = 1;
 
 export const BACKUP_TYPES = ["daily", "manual", "pre_restore"] as const;
 export type BackupType = (typeof BACKUP_TYPES)[number];
@@ -52,9 +60,8 @@ const tableSchema = z.object({
   files: z.array(fileSchema),
 });
 
-export const manifestSchema = z.object({
+const commonSchema = z.object({
   format: z.literal(FORMAT),
-  format_version: z.literal(FORMAT_VERSION),
   backup_id: z.string(),
   backup_type: z.enum(BACKUP_TYPES),
   backup_date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
@@ -64,13 +71,27 @@ export const manifestSchema = z.object({
   completed_at: z.string(),
   tenant: z.object({ root_table: z.string(), key: z.string(), schema: z.string() }),
   schema_fingerprint: z.string(),
-  /** How a row is written: one JSON array of column texts per line, gzip-compressed. */
-  encoding: z.literal("jsonl-text-array+gzip"),
   tables: z.array(tableSchema),
   total_records: z.number().int().nonnegative(),
+  /** Of every file or chunk the backup names, shared chunks included: what a full copy of it takes. */
   total_bytes: z.number().int().nonnegative(),
   warnings: z.array(z.string()),
 });
+
+export const manifestSchema = z.discriminatedUnion("format_version", [
+  commonSchema.extend({
+    format_version: z.literal(FILES_FORMAT_VERSION),
+    /** How a row is written: one JSON array of column texts per line, gzip-compressed. */
+    encoding: z.literal("jsonl-text-array+gzip"),
+  }),
+  commonSchema.extend({
+    format_version: z.literal(FORMAT_VERSION),
+    /** The same lines, cut into content-defined chunks, each zstd-compressed. */
+    encoding: z.literal("jsonl-text-array+zstd-chunks"),
+    /** Bytes this backup uploaded: the chunks no earlier backup of the tenant had stored. */
+    written_bytes: z.number().int().nonnegative(),
+  }),
+]);
 
 export type Manifest = z.infer<typeof manifestSchema>;
 export type ManifestTable = z.infer<typeof tableSchema>;

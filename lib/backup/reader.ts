@@ -6,6 +6,8 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { createGunzip } from "node:zlib";
+import { decompressChunk } from "../chunks/codec.ts";
+import { isChunkPath, isTenantChunkPath } from "../chunks/paths.ts";
 import { type AppError, fail } from "../errors.ts";
 import type { BackupStorage } from "../storage/port.ts";
 import { StorageError } from "../storage/port.ts";
@@ -69,13 +71,32 @@ function assertBelongsWhereFound(manifest: Manifest, path: string): void {
   if (manifest.backup_date !== where.date) throw mismatch("it is of another day");
   if (manifest.backup_id !== where.backupId) throw mismatch("it is of another backup");
   const folder = `${datePrefix(where.tenantId, where.date)}${where.backupId}/`;
+  // Format 2 names chunks, which only the tenant's own chunk folder may hold; format 1 its own files.
+  const inside =
+    manifest.format_version === 1
+      ? (path: string) => path.startsWith(folder) && !path.slice(folder.length).includes("/")
+      : (path: string) => isTenantChunkPath(where.tenantId, path);
   for (const table of manifest.tables) {
     for (const file of table.files) {
-      if (!file.path.startsWith(folder) || file.path.slice(folder.length).includes("/")) {
-        throw mismatch(`it names file ${file.path} outside its backup`);
-      }
+      if (!inside(file.path)) throw mismatch(`it names file ${file.path} outside its backup`);
     }
   }
+}
+
+/**
+ * A chunk's rows, decompressed whole (a chunk is at most a few MB of text) and checked against the
+ * manifest's SHA-256 of that text before anything is handed out.
+ */
+async function verifiedChunkText(storage: BackupStorage, file: ManifestFile): Promise<string> {
+  const stored = await whenMissing(storage.get(file.path), () => missingFile(file.path));
+  let text: Buffer;
+  try {
+    text = await decompressChunk(stored);
+  } catch {
+    throw fail("unprocessable", `backup file ${file.path} is damaged: not valid zstd`, { file: file.path });
+  }
+  if (createHash("sha256").update(text).digest("hex") !== file.sha256) throw damagedFile(file.path);
+  return text.toString("utf8");
 }
 
 /** The stored (compressed) bytes of a file, checked against the manifest's size and SHA-256. */
@@ -122,6 +143,10 @@ export async function* readVerifiedPages(
   file: ManifestFile,
   limits: { maxRows: number; maxBytes: number },
 ): AsyncGenerator<{ rows: number; lines: string }> {
+  if (isChunkPath(file.path)) {
+    yield* chunkPages(await verifiedChunkText(storage, file), file, limits);
+    return;
+  }
   const bytes = await verifiedBytes(storage, file);
   const decoder = new StringDecoder("utf8");
   let page: string[] = [];
@@ -159,4 +184,29 @@ export async function* readVerifiedPages(
     yield { rows: page.length, lines: page.join("\n") };
   }
   if (total !== file.rows) throw rowCountMismatch(file, total);
+}
+
+function* chunkPages(
+  text: string,
+  file: ManifestFile,
+  limits: { maxRows: number; maxBytes: number },
+): Generator<{ rows: number; lines: string }> {
+  const lines = text === "" ? [] : text.slice(0, -1).split("\n");
+  if (text !== "" && !text.endsWith("\n")) {
+    throw fail("unprocessable", `backup file ${file.path} is damaged: its last line is cut`, {
+      file: file.path,
+    });
+  }
+  if (lines.length !== file.rows) throw rowCountMismatch(file, lines.length);
+  let start = 0;
+  while (start < lines.length) {
+    let end = start;
+    let bytes = 0;
+    while (end < lines.length && end - start < limits.maxRows && (end === start || bytes < limits.maxBytes)) {
+      bytes += (lines[end] as string).length + 1;
+      end += 1;
+    }
+    yield { rows: end - start, lines: lines.slice(start, end).join("\n") };
+    start = end;
+  }
 }

@@ -136,10 +136,20 @@ async function capturedSource(db: TenantDb, capture: NonNullable<SourceArgs["cap
   const names = storedColumns(capture.table).map((c) => c.name);
   const keyAt = (capture.table.primary_key ?? []).map((k) => names.indexOf(k));
   let page = Math.floor(capture.rowsDone / pageRows);
+  // A resumed run's chunks may end inside a stored page: its first rows are already stored.
+  let skip = capture.rowsDone - page * pageRows;
   return {
     async next() {
-      const { rows, lines } = await db.undoPage(capture.id, capture.table.name, page);
+      const stored = await db.undoPage(capture.id, capture.table.name, page);
       page += 1;
+      const full = stored.rows === pageRows;
+      let { rows, lines } = stored;
+      if (skip > 0) {
+        const kept = lines.split("\n").slice(skip);
+        rows = Math.max(0, rows - skip);
+        lines = rows > 0 ? kept.join("\n") : "";
+        skip = 0;
+      }
       const last =
         rows > 0 ? (JSON.parse(lines.slice(lines.lastIndexOf("\n") + 1)) as (string | null)[]) : null;
       return {
@@ -147,7 +157,7 @@ async function capturedSource(db: TenantDb, capture: NonNullable<SourceArgs["cap
         bytes: Buffer.byteLength(lines),
         data: lines,
         last_key: last && keyAt.length > 0 ? keyAt.map((i) => last[i] as string) : null,
-        done: rows < pageRows,
+        done: !full,
       };
     },
     close() {},

@@ -12,6 +12,8 @@
  * call killed before it copied, makes the run start over: parts of two moments never meet in one backup.
  */
 import { type Catalog, type CatalogTable, schemaFingerprint, storedColumns } from "../catalog.ts";
+import { ChunkCutter, chunkBounds } from "../chunks/cutter.ts";
+import { ChunkStore } from "../chunks/store.ts";
 import type { HeldSnapshot } from "../db/port.ts";
 import type { BackupRun, SnapshotTaken } from "../db/tenant-db.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
@@ -19,6 +21,7 @@ import { isTakenOver, type Lease, takeLease, takenOver } from "../lease.ts";
 import type { Services } from "../services.ts";
 import {
   type BackupType,
+  FILES_FORMAT_VERSION,
   FORMAT,
   FORMAT_VERSION,
   LOG_TYPE,
@@ -80,6 +83,10 @@ interface TableProgress {
 interface RunProgress {
   schema_fingerprint: string;
   started_at: string;
+  /** How the run stores its rows; a run continues in the layout it started with. */
+  layout?: "chunks" | "files";
+  /** Bytes of chunks the run uploaded (layout chunks): what it added to storage. */
+  written_bytes?: number;
   /** The run's copy of the tenant: when it was taken and its rows by table. */
   snapshot?: SnapshotTaken;
   tables: Record<string, TableProgress>;
@@ -114,10 +121,14 @@ export async function backupTenant(
     const fresh = (): RunProgress => ({
       schema_fingerprint: fingerprint,
       started_at: services.now().toISOString(),
+      layout: config.backup.layout,
+      written_bytes: 0,
       tables: {},
     });
     let progress: RunProgress =
       saved?.schema_fingerprint === fingerprint && saved.tables ? (saved as RunProgress) : fresh();
+    // Runs saved before chunks existed wrote files.
+    progress.layout ??= "files";
     // An undo point's rows were captured by the restore's apply and stay put: read them, take no copy.
     if (!request.captureId) {
       if (progress.snapshot && !(await db.snapshotPresent(backupId))) {
@@ -143,6 +154,8 @@ export async function backupTenant(
       }
     }
     const moment = held;
+    // Listed once per call, under the lease: what the tenant's earlier backups already stored.
+    const chunks = progress.layout === "chunks" ? await ChunkStore.open(services, request.tenantId) : null;
 
     // Every call writes at least one part, so that repeated calls finish whatever the budget.
     let partsThisCall = 0;
@@ -160,6 +173,7 @@ export async function backupTenant(
           ? { id: request.captureId, table, rowsDone: state.files.reduce((n, f) => n + f.rows, 0) }
           : undefined,
       });
+      const cutter = new ChunkCutter(chunkBounds(config.backup.chunkTargetBytes, config.backup.maxFileBytes));
       try {
         while (!state.done) {
           if (partsThisCall > 0 && services.now().getTime() >= request.deadline) {
@@ -182,11 +196,20 @@ export async function backupTenant(
             );
             return incomplete(backupId, catalog, progress);
           }
-          const file = await writePart(services, request, backupId, table, source, state);
-          partsThisCall += 1;
-          state.files.push(file.manifestFile);
-          state.after = file.manifestFile.last_key ?? state.after;
-          state.done = file.done;
+          if (chunks) {
+            const next = await nextChunks(services, chunks, cutter, source, state);
+            partsThisCall += next.files.length;
+            state.files.push(...next.files);
+            state.after = next.files.at(-1)?.last_key ?? state.after;
+            state.done = next.done;
+            progress.written_bytes = (progress.written_bytes ?? 0) + next.written;
+          } else {
+            const file = await writePart(services, request, backupId, table, source, state);
+            partsThisCall += 1;
+            state.files.push(file.manifestFile);
+            state.after = file.manifestFile.last_key ?? state.after;
+            state.done = file.done;
+          }
           const copied = progress.snapshot?.rows[table.name];
           const written = state.files.reduce((n, f) => n + f.rows, 0);
           if (state.done && copied !== undefined && written !== copied) {
@@ -203,6 +226,8 @@ export async function backupTenant(
       }
     }
 
+    // Chunks reused from this call's listing, or stored by earlier calls of the run, must still be there.
+    await chunks?.confirm(Object.values(progress.tables).flatMap((t) => t.files));
     const manifest = buildManifest(request, backupId, catalog, progress, services.now());
     const summary = summaryPath(request.tenantId, request.date, backupId);
     await services.storage.put(summary, Buffer.from(JSON.stringify(manifest, null, 2)), "application/json");
@@ -304,6 +329,43 @@ async function writePart(
   return { manifestFile: { path, rows: writer.rows, bytes, sha256, last_key: after }, done };
 }
 
+/**
+ * Reads pages into the cutter until it finishes at least one chunk, or the table ends (its last rows are a
+ * chunk of their own); stores what it finished. Rows read past the last finished chunk stay in the
+ * cutter for the next round; a call that stops drops them, and the next call reads them again from the
+ * last stored chunk's row count (its last_key, where the source starts).
+ */
+async function nextChunks(
+  services: Services,
+  store: ChunkStore,
+  cutter: ChunkCutter,
+  source: RowSource,
+  state: TableProgress,
+): Promise<{ files: ManifestFile[]; written: number; done: boolean }> {
+  const pageBytes = services.config.backup.chunkTargetBytes;
+  let finished: string[][] = [];
+  let done = false;
+  while (finished.length === 0 && !done) {
+    const page = await source.next(pageBytes);
+    finished = cutter.push(page.data);
+    done = page.done || page.rows === 0;
+  }
+  if (done) {
+    const last = cutter.flush();
+    if (last) finished.push(last);
+  }
+  const files: ManifestFile[] = [];
+  let written = 0;
+  let rows = state.files.reduce((n, f) => n + f.rows, 0);
+  for (const lines of finished) {
+    const stored = await store.store(lines, rows);
+    rows += lines.length;
+    files.push(stored.file);
+    written += stored.written;
+  }
+  return { files, written, done };
+}
+
 function incomplete(backupId: string, catalog: Catalog, progress: RunProgress): TenantBackupResult {
   const states = Object.values(progress.tables);
   return {
@@ -351,9 +413,8 @@ function buildManifest(
       files,
     };
   });
-  return {
+  const common = {
     format: FORMAT,
-    format_version: FORMAT_VERSION,
     backup_id: backupId,
     backup_type: request.type,
     backup_date: request.date,
@@ -363,10 +424,17 @@ function buildManifest(
     completed_at: now.toISOString(),
     tenant: { root_table: catalog.root, key: catalog.key, schema: catalog.schema },
     schema_fingerprint: progress.schema_fingerprint,
-    encoding: "jsonl-text-array+gzip",
     tables,
     total_records: tables.reduce((n, t) => n + t.row_count, 0),
     total_bytes: tables.reduce((n, t) => n + t.bytes, 0),
     warnings,
   };
+  return progress.layout === "chunks"
+    ? {
+        ...common,
+        format_version: FORMAT_VERSION,
+        encoding: "jsonl-text-array+zstd-chunks",
+        written_bytes: progress.written_bytes ?? 0,
+      }
+    : { ...common, format_version: FILES_FORMAT_VERSION, encoding: "jsonl-text-array+gzip" };
 }

@@ -264,6 +264,11 @@ export class TenantDb {
     return this.caller.call("tenant_backup_runs_expire", { p_before: date });
   }
 
+  /** The tenant's runs still marked running, with their progress (the chunks they hold on to). */
+  runningRuns(tenantId: string): Promise<BackupRun[]> {
+    return this.caller.call("tenant_backup_runs_running", { p_org: tenantId });
+  }
+
   getRun(backupId: string): Promise<BackupRun | null> {
     return this.caller.call("tenant_backup_run_get", { p_backup_id: backupId });
   }

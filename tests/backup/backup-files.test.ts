@@ -49,6 +49,7 @@ beforeAll(async () => {
   services = await createTestServices(db.url, {
     TENANT_ROOT_TABLE: "tenants",
     TENANT_KEY: "tenant_id",
+    BACKUP_LAYOUT: "files",
     BACKUP_PAGE_ROWS: "250",
     BACKUP_MAX_FILE_BYTES: "65536",
   });

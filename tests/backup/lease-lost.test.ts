@@ -20,7 +20,11 @@ beforeAll(async () => {
   db = await createTestDatabase("migrated");
   await installSmallApp(db.owner);
   // One row per file: every table is written in several parts, so there is a renewal after the first.
-  services = await createTestServices(db.url, { BACKUP_PAGE_ROWS: "5", BACKUP_MAX_FILE_BYTES: "200" });
+  services = await createTestServices(db.url, {
+    BACKUP_LAYOUT: "files",
+    BACKUP_PAGE_ROWS: "5",
+    BACKUP_MAX_FILE_BYTES: "200",
+  });
 });
 
 beforeEach(async () => {

@@ -27,7 +27,7 @@ beforeAll(async () => {
 
 beforeEach(async () => {
   time = testClock();
-  services = await createTestServices(db.url, {}, { clock: time });
+  services = await createTestServices(db.url, { BACKUP_LAYOUT: "files" }, { clock: time });
   first = await backupAt(services, time.set, ORG_A, "2026-11-20T10:00:00Z");
   second = await backupAt(services, time.set, ORG_A, "2026-11-21T10:00:00Z");
 });

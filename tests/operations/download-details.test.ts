@@ -30,7 +30,7 @@ beforeAll(async () => {
   server.listen({ onUnhandledRequest: "error" });
   db = await createTestDatabase("migrated");
   await installSmallApp(db.owner);
-  local = await createTestServices(db.url);
+  local = await createTestServices(db.url, { BACKUP_LAYOUT: "files" });
   const result = await runManualBackup(local, ORG_A, { deadline: deadlineIn(local) });
   if (result.status !== "completed") throw new Error("backup did not complete");
   backupId = result.backupId;
@@ -161,6 +161,7 @@ describe("download-backup, Supabase Storage", () => {
       SUPABASE_URL: SUPABASE,
       SUPABASE_SERVICE_ROLE_KEY: KEY,
       BACKUP_STORAGE: "supabase",
+      BACKUP_LAYOUT: "files",
       DOWNLOAD_URL_TTL_SECONDS: "120",
     });
     try {

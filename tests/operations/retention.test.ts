@@ -30,7 +30,7 @@ beforeAll(async () => {
 
 beforeEach(async () => {
   time = testClock();
-  services = await createTestServices(db.url, {}, { clock: time });
+  services = await createTestServices(db.url, { BACKUP_LAYOUT: "files" }, { clock: time });
   opened.push(services);
   await db.client.query(
     "delete from backup_logs; delete from tenant_backup_runs; delete from tenant_backup_locks",

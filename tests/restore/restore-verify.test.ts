@@ -37,7 +37,7 @@ const body = (extra: Record<string, unknown> = {}) => ({
 
 beforeAll(async () => {
   db = await createAppDatabase();
-  services = await createTestServices(db.url, APP_ENV);
+  services = await createTestServices(db.url, { ...APP_ENV, BACKUP_LAYOUT: "files" });
   original = await workspaceSnapshot(db.client, "= 'w1'");
   earlier = await backup(services, "w1", "2026-11-19");
   made = await backup(services, "w1");
@@ -108,8 +108,8 @@ describe("verification before anything is touched", () => {
     await expectRefused(
       summary,
       (bytes) =>
-        Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(bytes).toString()), format_version: 2 })),
-      `backup summary ${summary} is damaged or of an unknown format: format_version Invalid input: expected 1`,
+        Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(bytes).toString()), format_version: 99 })),
+      `backup summary ${summary} is damaged or of an unknown format: format_version Invalid discriminator value. Expected '1' | '2'`,
     );
   });
 

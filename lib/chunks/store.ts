@@ -1,0 +1,70 @@
+/**
+ * One backup call's writer of chunks: names each chunk by its keyed hash, and uploads it only when the
+ * tenant's chunk folder does not already hold it at the same size (listed once when the call starts, so a
+ * chunk costs no request to check). Before a manifest names them, confirm() lists the folder again: a
+ * chunk reused from the listing must still be there (see lib/chunks/sweep.ts for why it is).
+ */
+import { createHash } from "node:crypto";
+import type { ManifestFile } from "../backup/manifest.ts";
+import { fail } from "../errors.ts";
+import type { Services } from "../services.ts";
+import { compressChunk } from "./codec.ts";
+import { chunkKey, chunkName } from "./key.ts";
+import { chunkPath, chunksPrefix } from "./paths.ts";
+
+export interface StoredChunk {
+  file: ManifestFile;
+  /** Bytes uploaded for it: 0 when the chunk was already stored. */
+  written: number;
+}
+
+export class ChunkStore {
+  private constructor(
+    private readonly services: Services,
+    private readonly tenantId: string,
+    private readonly key: Buffer,
+    /** Path → size of the tenant's stored chunks. */
+    private readonly known: Map<string, number>,
+  ) {}
+
+  static async open(services: Services, tenantId: string): Promise<ChunkStore> {
+    const key = await chunkKey(services);
+    const listed = await services.storage.list(chunksPrefix(tenantId));
+    return new ChunkStore(services, tenantId, key, new Map(listed.map((o) => [o.path, o.size])));
+  }
+
+  /**
+   * Stores the rows (one JSON line each) as a chunk. The manifest entry's sha256 is of the uncompressed
+   * text, which is what a reader checks after decompressing; last_key is the table's rows so far.
+   */
+  async store(lines: string[], rowsBefore: number): Promise<StoredChunk> {
+    const text = Buffer.from(`${lines.join("\n")}\n`);
+    const path = chunkPath(this.tenantId, chunkName(this.key, text));
+    const sha256 = createHash("sha256").update(text).digest("hex");
+    const data = await compressChunk(text);
+    const entry = (bytes: number): ManifestFile => ({
+      path,
+      rows: lines.length,
+      bytes,
+      sha256,
+      last_key: [String(rowsBefore + lines.length)],
+    });
+    if (this.known.get(path) === data.byteLength) return { file: entry(data.byteLength), written: 0 };
+    await this.services.storage.put(path, data, "application/zstd");
+    this.known.set(path, data.byteLength);
+    return { file: entry(data.byteLength), written: data.byteLength };
+  }
+
+  /** Fails (503, nothing named) unless every chunk of `files` is stored at its recorded size right now. */
+  async confirm(files: ManifestFile[]): Promise<void> {
+    const listed = await this.services.storage.list(chunksPrefix(this.tenantId));
+    const sizes = new Map(listed.map((o) => [o.path, o.size]));
+    const gone = files.filter((f) => sizes.get(f.path) !== f.bytes);
+    if (gone.length > 0) {
+      throw fail(
+        "unavailable",
+        `${gone.length} chunk(s) this backup reuses are no longer stored (${gone[0]?.path}); back up again`,
+      );
+    }
+  }
+}
