@@ -10,16 +10,24 @@
  * - Local storage: the file itself, streamed from storage (never one buffered body over Netlify's 6 MB),
  *   after a first pass over it has checked its SHA-256 against the manifest (422 when it differs).
  *
+ * A chunked backup (format 2) has no per-table files: `file` names a table (`customers` or
+ * `customers.jsonl.gz`) or one chunk the manifest lists (its path or name), and the answer is those rows
+ * in the format 1 file layout (gzip JSON lines), rebuilt from the checked chunks and streamed by the
+ * function on every backend (lib/chunks/download.ts). No signed URL: a chunk alone is zstd of part of a
+ * table, not a file a person can use. The summary itself is answered as above.
+ *
  * Cron secret, a super admin, or an admin of that organization. 404 no such backup or file.
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { DownloadLink } from "../lib/api-answers.ts";
 import { requireBackup } from "../lib/backup/inventory.ts";
-import type { ManifestFile } from "../lib/backup/manifest.ts";
+import type { Manifest, ManifestFile } from "../lib/backup/manifest.ts";
 import { missingFile, readManifest, verifiedStream, whenMissing } from "../lib/backup/reader.ts";
 import { urlSignerFor } from "../lib/backup/signed-urls.ts";
+import { checkedRowsAsGzip } from "../lib/chunks/download.ts";
 import { fail } from "../lib/errors.ts";
+import type { Services } from "../lib/services.ts";
 import { backupId } from "./backup-schemas.ts";
 import { endpoint } from "./endpoint.ts";
 import { json } from "./http.ts";
@@ -47,6 +55,10 @@ export const handleDownloadBackup = endpoint({
   access: "organization",
   async run({ input: query, services }) {
     const backup = await requireBackup(services, query.organization_id, query.backup_id);
+    if (query.file !== undefined) {
+      const manifest = await readManifest(services.storage, backup.summaryPath);
+      if (manifest.format_version !== 1) return chunkedDownload(services, manifest, query.file);
+    }
     let target: { path: string; name: string; contentType: string; file?: ManifestFile };
     if (query.file === undefined) {
       target = {
@@ -115,3 +127,36 @@ export const handleDownloadBackup = endpoint({
     });
   },
 });
+
+/** The rows of a table, or of one of its chunks, of a chunked backup, as a gzip JSON-lines file. */
+async function chunkedDownload(services: Services, manifest: Manifest, file: string): Promise<Response> {
+  const asTable = file.endsWith(".jsonl.gz") ? file.slice(0, -".jsonl.gz".length) : file;
+  let name: string | undefined;
+  let files: ManifestFile[] = [];
+  for (const table of manifest.tables) {
+    if (table.name === asTable) {
+      name = `${table.name}.jsonl.gz`;
+      files = table.files;
+      break;
+    }
+    const index = table.files.findIndex((f) => f.path === file || f.path.endsWith(`/${file}`));
+    if (index >= 0) {
+      name = `${table.name}.${String(index).padStart(4, "0")}.jsonl.gz`;
+      files = [table.files[index] as ManifestFile];
+      break;
+    }
+  }
+  if (!name) {
+    throw fail("not_found", `backup ${manifest.backup_id} has no table or chunk ${file}`, { field: "file" });
+  }
+  const body = await checkedRowsAsGzip(services.storage, files);
+  const filename = `${manifest.organization_id}_${manifest.backup_id}_${name}`;
+  return new Response(body as BodyInit, {
+    status: 200,
+    headers: {
+      "content-type": "application/gzip",
+      "content-disposition": `attachment; filename="${filename}"`,
+      "cache-control": "no-store",
+    },
+  });
+}

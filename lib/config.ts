@@ -84,7 +84,7 @@ const envSchema = z
      */
     BACKUP_LAYOUT: z.enum(["chunks", "files"]).default("chunks"),
     /** The mean chunk size aimed at, in bytes of row text before compression (a quarter to 4× it). */
-    BACKUP_CHUNK_TARGET_BYTES: positiveInt(1024 * 1024).pipe(
+    BACKUP_CHUNK_TARGET_BYTES: positiveInt(256 * 1024).pipe(
       z
         .number()
         .min(4096, "must be at least 4096")

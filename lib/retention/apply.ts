@@ -9,7 +9,9 @@
  * - an orphan is deleted only when, under the lease, it still has no summary and its run is not
  *   'running' in tenant_backup_runs (a run cut by the time budget continues later from those files);
  *   the files of a run closed as failed go at once, other orphans once a day old;
- * - every deletion is logged in backup_logs (backup_type 'retention'). A dry run deletes and logs nothing.
+ * - every deletion is logged in backup_logs (backup_type 'retention'). A dry run deletes and logs nothing;
+ * - then the tenant's chunks that no remaining backup (nor a run still going) names are swept
+ *   (lib/chunks/sweep.ts); a dry run counts those the kept backups would leave unnamed.
  */
 import { deleteBackup } from "../backup/delete.ts";
 import {
@@ -21,11 +23,12 @@ import {
   tenantInventory,
 } from "../backup/inventory.ts";
 import { summaryPath } from "../backup/paths.ts";
+import { type ChunkSweep, sweepChunks } from "../chunks/sweep.ts";
 import type { BackupRun } from "../db/tenant-db.ts";
 import { errorMessage } from "../errors.ts";
 import { type Lease, tryLease } from "../lease.ts";
 import type { Services } from "../services.ts";
-import { logTiming } from "../time.ts";
+import { logTiming, utcDay } from "../time.ts";
 import { planRetention, type RetentionPolicy } from "./policy.ts";
 
 /** Files of a run without a summary are left alone this long: the run may still be going. */
@@ -69,6 +72,8 @@ export interface TenantRetention {
   orphans: OrphanRun[];
   /** Orphan candidates left alone, and why (run still 'running', summary appeared). */
   skipped: { backup_id: string; reason: string }[];
+  /** The chunk sweep after the deletions; absent when the pass did not get that far. */
+  chunks?: ChunkSweep;
   error?: string;
 }
 
@@ -211,6 +216,7 @@ async function retainTenant(
       orphan.deleted = true;
       await lease?.renew();
     }
+    if (expire) result.chunks = await sweepTenant(services, tenantId, lease, options, plan.keep);
     return result;
   } catch (err) {
     log.error({ err, tenant: tenantId }, "retention failed for a tenant");
@@ -218,6 +224,35 @@ async function retainTenant(
   } finally {
     await lease?.release();
   }
+}
+
+/** The chunk sweep, logged when it deleted anything. */
+async function sweepTenant(
+  services: Services,
+  tenantId: string,
+  lease: Lease | undefined,
+  options: RetentionOptions,
+  keep: { backup: { summaryPath: string } }[],
+): Promise<ChunkSweep> {
+  const started = services.now();
+  const sweep = await sweepChunks(services, tenantId, {
+    dryRun: options.dryRun,
+    lease,
+    // A dry run deleted no backup: only the plan's kept ones count.
+    keep: options.dryRun ? new Set(keep.map((k) => k.backup.summaryPath)) : undefined,
+  });
+  if (sweep.deleted > 0) {
+    await services.db.log({
+      organization_id: tenantId,
+      backup_type: "retention",
+      status: "completed",
+      backup_date: utcDay(started),
+      file_size: sweep.unreferenced_bytes,
+      ...logTiming(started, services.now()),
+      details: { reason: "chunks no kept backup names", actor: options.actor, chunks: sweep.deleted },
+    });
+  }
+  return sweep;
 }
 
 /** Orphans are judged by when their run started (from the id), else by the end of their folder's day. */
