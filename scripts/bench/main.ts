@@ -4,6 +4,7 @@
  *
  *   BENCH_ROWS   rows of the large tenant (default 1,000,000, over the demo app's 24 tables)
  *   BENCH_QUICK  1 for a short run (100,000 rows, smaller scaling steps)
+ *   BENCH_ONLY   chunks: only the chunked layout's figures (30 daily backups, zstd against gzip)
  *
  * Every measured operation runs in a fresh process (scripts/bench/operation.ts) through the code the
  * functions run, so its time and peak memory are its own. Data lives in an embedded PostgreSQL in a
@@ -26,6 +27,7 @@ import { utcDay } from "../../lib/time.ts";
 import { DEMO_ORGANIZATIONS, installDemo } from "../demo/install.ts";
 import { type RunningPostgres, startEmbeddedPostgres } from "../embedded-postgres.ts";
 import { applyMigrations } from "../migrate.ts";
+import { benchDedupe } from "./dedupe.ts";
 import type { OperationArgs } from "./operation.ts";
 
 const QUICK = process.env.BENCH_QUICK === "1";
@@ -151,6 +153,29 @@ async function main() {
         `node ${process.version}; PostgreSQL from embedded-postgres, fsync off for every side`,
     );
 
+    if (process.env.BENCH_ONLY !== "chunks") await core(server, work, say);
+    // 4. The chunked layout: what 30 daily backups store, and its compression.
+    const dedupeRows = QUICK ? 20_000 : 100_000;
+    say();
+    say(`chunked layout, a tenant of about ${fmt(dedupeRows)} rows:`);
+    await benchDedupe(
+      {
+        appended: await demoDatabase(server, "bench_dedupe_a", dedupeRows),
+        scattered: await demoDatabase(server, "bench_dedupe_s", dedupeRows),
+      },
+      (name) => join(work, `files-dedupe-${name}`),
+      ACME,
+      dedupeRows,
+      say,
+    );
+  } finally {
+    await server.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function core(server: RunningPostgres, work: string, say: (line?: string) => void) {
+  {
     // 1. The large tenant, side by side with COPY.
     console.error(`building a tenant of about ${fmt(ROWS)} rows …`);
     const url = await demoDatabase(server, "bench_main", ROWS);
@@ -261,9 +286,6 @@ async function main() {
         ),
       );
     }
-  } finally {
-    await server.stop();
-    await rm(work, { recursive: true, force: true });
   }
 }
 
