@@ -61,19 +61,19 @@ async function appendDay(client: pg.Client, tenantId: string, perDay: number, da
   const read = perDay - insertAudit - insertNotes;
   await client.query(
     `insert into audit_logs (organization_id, action, entity_type, entity_id, created_at)
-     select $1, 'update', 'customer', 'c' || g, timestamptz '2026-01-01' + interval '1 day' * $3
+     select $1, 'update', 'customer', 'c' || g, timestamptz '2026-01-01' + interval '1 day' * $3::int
      from generate_series(1, $2::int) g`,
     [tenantId, insertAudit, day],
   );
   await client.query(
     `insert into notifications (organization_id, profile_id, kind, title, created_at)
-     select $1, (select id from profiles where organization_id = $1 order by id limit 1), 'info', 'day ' || $3 || ' #' || g,
-            timestamptz '2026-01-01' + interval '1 day' * $3
+     select $1, (select id from profiles where organization_id = $1 order by id limit 1), 'info', 'day ' || $3::int || ' #' || g,
+            timestamptz '2026-01-01' + interval '1 day' * $3::int
      from generate_series(1, $2::int) g`,
     [tenantId, insertNotes, day],
   );
   await client.query(
-    `update notifications set read_at = timestamptz '2026-01-01' + interval '1 day' * $3
+    `update notifications set read_at = timestamptz '2026-01-01' + interval '1 day' * $3::int
      where id in (select id from notifications where organization_id = $1 and read_at is null order by id desc limit $2)`,
     [tenantId, read, day],
   );
@@ -82,13 +82,13 @@ async function appendDay(client: pg.Client, tenantId: string, perDay: number, da
 /** 1 % of the tenant's audit and notification rows edited, chosen uniformly at random each day. */
 async function scatterDay(client: pg.Client, tenantId: string, perDay: number, day: number) {
   await client.query(
-    `update audit_logs set user_agent = 'day ' || $3 where id in (
-       select id from audit_logs where organization_id = $1 order by hashint8extended(id, $3) limit $2)`,
+    `update audit_logs set user_agent = 'day ' || $3::int where id in (
+       select id from audit_logs where organization_id = $1 order by hashint8extended(id, $3::bigint) limit $2)`,
     [tenantId, Math.round(perDay * 0.6), day],
   );
   await client.query(
-    `update notifications set read_at = timestamptz '2026-01-01' + interval '1 day' * $3 where id in (
-       select id from notifications where organization_id = $1 order by hashint8extended(id, $3) limit $2)`,
+    `update notifications set read_at = timestamptz '2026-01-01' + interval '1 day' * $3::int where id in (
+       select id from notifications where organization_id = $1 order by hashint8extended(id, $3::bigint) limit $2)`,
     [tenantId, perDay - Math.round(perDay * 0.6), day],
   );
 }
