@@ -26,6 +26,9 @@ function servicesFor(url: string, backupDir: string, layout: "chunks" | "files")
       LOG_LEVEL: "warn",
       BACKUP_TIME_BUDGET_MS: String(3_600_000),
       BACKUP_LAYOUT: layout,
+      ...(process.env.BENCH_CHUNK_TARGET
+        ? { BACKUP_CHUNK_TARGET_BYTES: process.env.BENCH_CHUNK_TARGET }
+        : {}),
     }),
     { log: createLogger({ level: "warn" }) },
   );
@@ -48,10 +51,6 @@ async function backupOnce(s: Services, tenantId: string, day: number) {
     written: m.format_version === 2 ? m.written_bytes : m.total_bytes,
     manifest: m,
   };
-}
-
-async function storedBytes(s: Services, tenantId: string) {
-  return (await s.storage.list(tenantPrefix(tenantId))).reduce((n, o) => n + o.size, 0);
 }
 
 /** 1 % of the tenant's rows a day: new audit and notification rows, and the newest notifications read. */
@@ -153,17 +152,22 @@ export async function benchDedupe(
     await client.connect();
     try {
       let full = 0;
+      let last = 0;
       let ms = 0;
       for (let day = 0; day < DAYS; day++) {
         if (day > 0) await change(client, tenantId, perDay, day);
         const b = await backupOnce(s, tenantId, day);
         if (day === 0) full = b.full;
         else ms += b.ms;
+        last = b.full;
       }
-      const stored = await storedBytes(s, tenantId);
+      const objects = await s.storage.list(tenantPrefix(tenantId));
+      const stored = objects.reduce((n, o) => n + o.size, 0);
+      const summaries = objects.filter((o) => o.path.includes("/summary-")).reduce((n, o) => n + o.size, 0);
       say(
-        `${DAYS} daily backups, 1 % of rows a day, ${pattern}: one full backup ${mb(full)}, all ${DAYS} stored in ${mb(stored)} ` +
-          `(${fmt(stored / full, 2)}× one full backup), ${fmt(ms / (DAYS - 1) / 1000, 2)} s a day`,
+        `${DAYS} daily backups, 1 % of rows a day, ${pattern}: full backup ${mb(full)} on day 1, ${mb(last)} on day ${DAYS}; ` +
+          `all ${DAYS} stored in ${mb(stored)} (${fmt(stored / last, 2)}× the last full backup, ${fmt(stored / full, 2)}× the first; ` +
+          `summaries ${mb(summaries)}), ${fmt(ms / (DAYS - 1) / 1000, 2)} s a backup`,
       );
     } finally {
       await client.end();

@@ -5,6 +5,7 @@
  *   BENCH_ROWS   rows of the large tenant (default 1,000,000, over the demo app's 24 tables)
  *   BENCH_QUICK  1 for a short run (100,000 rows, smaller scaling steps)
  *   BENCH_ONLY   chunks: only the chunked layout's figures (30 daily backups, zstd against gzip)
+ *   BENCH_CHUNK_TARGET  BACKUP_CHUNK_TARGET_BYTES for those (default: the product's default)
  *
  * Every measured operation runs in a fresh process (scripts/bench/operation.ts) through the code the
  * functions run, so its time and peak memory are its own. Data lives in an embedded PostgreSQL in a
