@@ -230,7 +230,8 @@ export async function backupTenant(
     await chunks?.confirm(Object.values(progress.tables).flatMap((t) => t.files));
     const manifest = buildManifest(request, backupId, catalog, progress, services.now());
     const summary = summaryPath(request.tenantId, request.date, backupId);
-    await services.storage.put(summary, Buffer.from(JSON.stringify(manifest, null, 2)), "application/json");
+    // Compact: a tenant keeps 30 or more summaries, and with chunks they are much of what a day stores.
+    await services.storage.put(summary, Buffer.from(JSON.stringify(manifest)), "application/json");
     await db.finishRun({
       backupId,
       status: "completed",

@@ -33,6 +33,8 @@ const LAYOUT = {
   TENANT_KEY: "tenant_id",
   BACKUP_PAGE_ROWS: String(PAGE_ROWS),
   BACKUP_MAX_FILE_BYTES: "65536",
+  // One installation's key on both paths: chunks are named by a keyed hash, so equal rows, equal names.
+  BACKUP_CHUNK_KEY: Buffer.alloc(32, 1).toString("base64"),
 };
 /** The environment of the Supabase path: the project URL and its service role key, no DATABASE_URL. */
 const rpcEnv = () => ({

@@ -19,7 +19,12 @@ let services: TestServices;
 beforeAll(async () => {
   db = await createTestDatabase("migrated");
   await installSmallApp(db.owner);
-  services = await createTestServices(db.url, { RETENTION_DAYS: "7", BACKUP_PAGE_ROWS: "5" });
+  // Per-backup files: the failure is injected into the failed run's own folder, which retention clears.
+  services = await createTestServices(db.url, {
+    RETENTION_DAYS: "7",
+    BACKUP_PAGE_ROWS: "5",
+    BACKUP_LAYOUT: "files",
+  });
 });
 
 afterAll(async () => {
