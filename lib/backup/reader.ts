@@ -4,13 +4,13 @@
  */
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { StringDecoder } from "node:string_decoder";
 import { createGunzip } from "node:zlib";
 import { decompressChunk } from "../chunks/codec.ts";
 import { isChunkPath, isTenantChunkPath } from "../chunks/paths.ts";
 import { type AppError, fail } from "../errors.ts";
 import type { BackupStorage } from "../storage/port.ts";
 import { StorageError } from "../storage/port.ts";
+import { LineSplitter } from "./lines.ts";
 import { type Manifest, type ManifestFile, manifestSchema } from "./manifest.ts";
 import { datePrefix, parseSummaryPath } from "./paths.ts";
 
@@ -148,16 +148,13 @@ export async function* readVerifiedPages(
     return;
   }
   const bytes = await verifiedBytes(storage, file);
-  const decoder = new StringDecoder("utf8");
+  const splitter = new LineSplitter();
   let page: string[] = [];
   let pageBytes = 0;
-  let partial = "";
   let total = 0;
   try {
     for await (const chunk of Readable.from([bytes]).pipe(createGunzip())) {
-      const lines = (partial + decoder.write(chunk as Buffer)).split("\n");
-      partial = lines.pop() ?? "";
-      for (const line of lines) {
+      for (const line of splitter.push(chunk as Buffer)) {
         page.push(line);
         pageBytes += line.length + 1;
         if (page.length >= limits.maxRows || pageBytes >= limits.maxBytes) {
@@ -174,7 +171,7 @@ export async function* readVerifiedPages(
     }
     throw err;
   }
-  if (partial + decoder.end() !== "") {
+  if (splitter.end() !== "") {
     throw fail("unprocessable", `backup file ${file.path} is damaged: its last line is cut`, {
       file: file.path,
     });

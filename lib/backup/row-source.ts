@@ -8,10 +8,10 @@
  * row. A page's last_key is the number of its last row in export order: in the copy that is the row's
  * number, which is where the next page, or a resumed run, starts.
  */
-import { StringDecoder } from "node:string_decoder";
 import { type CatalogTable, storedColumns } from "../catalog.ts";
 import type { HeldSnapshot } from "../db/port.ts";
 import type { ExportPage, TenantDb } from "../db/tenant-db.ts";
+import { LineSplitter } from "./lines.ts";
 
 export interface RowSource {
   next(maxBytes: number): Promise<ExportPage>;
@@ -76,9 +76,8 @@ async function streamedSource(
   // Rows are numbered 1, 2, … without gaps in the copy: the last row's number is a count.
   let read = start;
   const chunks = stream[Symbol.asyncIterator]();
-  const decoder = new StringDecoder("utf8");
+  const splitter = new LineSplitter();
   let pending: string[] = [];
-  let partial = "";
   let ended = false;
 
   /** Makes at least one complete line available, unless the stream has ended. */
@@ -87,14 +86,10 @@ async function streamedSource(
       const { value, done } = await chunks.next();
       if (done) {
         ended = true;
-        partial += decoder.end();
-        if (partial !== "") throw new Error(`export of ${args.table} ended inside a line`);
+        if (splitter.end() !== "") throw new Error(`export of ${args.table} ended inside a line`);
         return;
       }
-      const text = partial + decoder.write(value as Buffer);
-      const lines = text.split("\n");
-      partial = lines.pop() ?? "";
-      pending = lines;
+      pending = splitter.push(value as Buffer);
     }
   }
 
