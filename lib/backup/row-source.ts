@@ -123,28 +123,24 @@ async function streamedSource(
 }
 
 /**
- * The table's rows as a restore's apply captured them (tenant_backup_undo), one stored page per call.
- * Every stored page but the last is full, so the rows already read say which page comes next.
+ * The table's rows as a restore's apply captured them (tenant_backup_undo), one stored page per call,
+ * found by the rows read before it (pages are bounded by rows and bytes, so not all of one size).
  */
 async function capturedSource(db: TenantDb, capture: NonNullable<SourceArgs["capture"]>): Promise<RowSource> {
-  const pageRows = await db.undoPageRows();
   const names = storedColumns(capture.table).map((c) => c.name);
   const keyAt = (capture.table.primary_key ?? []).map((k) => names.indexOf(k));
-  let page = Math.floor(capture.rowsDone / pageRows);
-  // A resumed run's chunks may end inside a stored page: its first rows are already stored.
-  let skip = capture.rowsDone - page * pageRows;
+  let after = capture.rowsDone;
   return {
     async next() {
-      const stored = await db.undoPage(capture.id, capture.table.name, page);
-      page += 1;
-      const full = stored.rows === pageRows;
+      const stored = await db.undoRead(capture.id, capture.table.name, after);
       let { rows, lines } = stored;
-      if (skip > 0) {
-        const kept = lines.split("\n").slice(skip);
-        rows = Math.max(0, rows - skip);
-        lines = rows > 0 ? kept.join("\n") : "";
-        skip = 0;
+      // A resumed run's chunks may end inside a stored page: its first rows are already stored.
+      const skip = after - stored.first;
+      if (skip > 0 && rows > 0) {
+        rows -= skip;
+        lines = lines.split("\n").slice(skip).join("\n");
       }
+      after += rows;
       const last =
         rows > 0 ? (JSON.parse(lines.slice(lines.lastIndexOf("\n") + 1)) as (string | null)[]) : null;
       return {
@@ -152,7 +148,7 @@ async function capturedSource(db: TenantDb, capture: NonNullable<SourceArgs["cap
         bytes: Buffer.byteLength(lines),
         data: lines,
         last_key: last && keyAt.length > 0 ? keyAt.map((i) => last[i] as string) : null,
-        done: !full,
+        done: stored.done,
       };
     },
     close() {},

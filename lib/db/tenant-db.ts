@@ -414,18 +414,20 @@ export class TenantDb {
     });
   }
 
-  /** Page `page` of a table of an undo point captured by an apply; rows 0 past its end. */
-  undoPage(captureId: string, table: string, page: number): Promise<{ rows: number; lines: string }> {
-    return this.caller.call("tenant_backup_undo_page", {
+  /**
+   * The page of a table of an undo point captured by an apply that holds its row `after` + 1 (pages are
+   * bounded by rows and bytes); `first` is the rows before that page. Rows 0 and done past its end.
+   */
+  undoRead(
+    captureId: string,
+    table: string,
+    after: number,
+  ): Promise<{ first: number; rows: number; lines: string; done: boolean }> {
+    return this.caller.call("tenant_backup_undo_read", {
       p_capture_id: captureId,
       p_table: table,
-      p_page: page,
+      p_after: after,
     });
-  }
-
-  /** Rows per page of a captured undo point. */
-  undoPageRows(): Promise<number> {
-    return this.caller.call("tenant_backup_undo_page_rows", {});
   }
 
   /** Drops a captured undo point once it is stored as a backup. */

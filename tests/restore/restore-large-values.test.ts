@@ -1,8 +1,10 @@
 /**
  * Rows holding 5 MB values (jsonb and bytea) go through a backup and a real restore exactly: each is one
- * line of many chunks in the backup's reader and the restore's, split and joined back to the byte.
+ * line of many chunks in the backup's reader and the restore's, split and joined back to the byte. The
+ * undo point the restore captures keeps them in pages of a few MB, not one page of every row.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { utcDay } from "../../lib/time.ts";
 import type { TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
 import { snapshot } from "../support/snapshot.ts";
@@ -55,11 +57,49 @@ describe("rows holding 5 MB values", () => {
       "update attachments set body = body || '\\x00'::bytea, doc = doc || '{\"x\": 1}' where id = 1",
     );
     await db.client.query("delete from attachments where id = 2");
-    expect((await snapshot(db.client, [W1_FILES]))[W1_FILES]).not.toBe(original[W1_FILES]);
+    const changed = await snapshot(db.client, [W1_FILES, OTHER_FILES]);
+    expect(changed[W1_FILES]).not.toBe(original[W1_FILES]);
 
     const real = await restore(services, { organization_id: "w1", backup_date: BACKUP_DATE, dry_run: false });
     expect(real.status, JSON.stringify(real.body)).toBe(200);
     expect(real.body.tables.attachments).toMatchObject({ would_insert: 1, would_change: 1 });
     expect(await snapshot(db.client, [W1_FILES, OTHER_FILES])).toEqual(original);
+
+    // The undo point holds the rows as they were before the restore, exactly.
+    const undo = await restore(services, {
+      organization_id: "w1",
+      backup_date: utcDay(services.now()),
+      backup_id: real.body.summary.undo_backup_id,
+      dry_run: false,
+    });
+    expect(undo.status, JSON.stringify(undo.body)).toBe(200);
+    expect(await snapshot(db.client, [W1_FILES, OTHER_FILES])).toEqual(changed);
   }, 180_000);
+
+  it("are captured for an undo point in pages of at most 4 MB plus one row", async () => {
+    const { plan_id } = await services.db.catalog();
+    await db.client.query("begin");
+    try {
+      await db.client.query(
+        "insert into attachments select 10 + g, 'w1', doc, body from attachments, generate_series(1, 2) g where id = 3",
+      );
+      const { rows: count } = await db.client.query(
+        "select count(*)::int as n from attachments where workspace_id = 'w1'",
+      );
+      expect(count[0].n).toBe(3);
+      await db.client.query("select public.tenant_backup_apply_capture($1, 'w1', 'probe')", [plan_id]);
+      const { rows } = await db.client.query(
+        `select page, row_count, octet_length(lines) as bytes from tenant_backup_undo
+         where capture_id = 'probe' and table_name = 'attachments' order by page`,
+      );
+      expect(rows.map((r) => [r.page, r.row_count])).toEqual([
+        [0, 1],
+        [1, 1],
+        [2, 1],
+      ]);
+      for (const r of rows) expect(Number(r.bytes)).toBeLessThan(4 * 1024 * 1024 + 20_000_000);
+    } finally {
+      await db.client.query("rollback");
+    }
+  });
 });
