@@ -56,6 +56,10 @@ async function measure(args: Partial<OperationArgs> & Pick<OperationArgs, "op" |
   return JSON.parse(stdout.trim().split("\n").at(-1) as string) as Result;
 }
 
+const say = (line = "") => console.log(line);
+/** BENCH_ONLY=main,values,nopk,daily,sizes runs only those sections (default: every one). */
+const ONLY = process.env.BENCH_ONLY?.split(",").map((x) => x.trim());
+const runs = (section: string) => !ONLY || ONLY.includes(section);
 const fmt = (n: number, digits = 0) =>
   n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const secs = (ms: number) => `${fmt(ms / 1000, 2)} s`;
@@ -132,6 +136,107 @@ async function catalogOf(url: string, backupDir: string): Promise<Catalog> {
   }
 }
 
+/** ACME and one other tenant, each with `count` rows holding a 5 MB jsonb document and 5 MB of bytes. */
+async function largeValuesDatabase(server: RunningPostgres, count: number) {
+  return prepared(await freshDatabase(server, "bench_values"), async (c) => {
+    await c.query(`
+      create table organizations (id uuid primary key, name text not null);
+      create table attachments (id bigint generated always as identity primary key,
+        organization_id uuid not null references organizations, doc jsonb not null, body bytea not null);
+      create index on attachments (organization_id);
+      insert into organizations values ('${ACME}', 'Acme'), (md5('other')::uuid, 'Other');`);
+    for (const org of [ACME, null]) {
+      for (let i = 0; i < (org ? count : 2); i++) {
+        // Random hex, so that compression has work to do: 156,250 md5s are 5 MB of text and of bytes.
+        await c.query(
+          `insert into attachments (organization_id, doc, body)
+           select coalesce($1::uuid, md5('other')::uuid),
+             jsonb_build_object('n', $2::int, 'text', string_agg(md5(random()::text) || ' "é"', '')),
+             decode(string_agg(md5(random()::text) || md5(random()::text), ''), 'hex')
+           from generate_series(1, 156250)`,
+          [org, i],
+        );
+      }
+    }
+  });
+}
+
+/**
+ * ACME and one other tenant, `rows` events each: without a primary key, or (`keyed`) the same rows
+ * with one, to compare the two.
+ */
+async function eventsDatabase(server: RunningPostgres, keyed: boolean, rows: number) {
+  const name = keyed ? "bench_events_keyed" : "bench_events_nopk";
+  return prepared(await freshDatabase(server, name), async (c) => {
+    await c.query(`
+      create table organizations (id uuid primary key, name text not null);
+      create table events (${keyed ? "id bigint primary key," : ""}
+        organization_id uuid not null references organizations, at timestamptz not null, kind text, payload text);
+      create index on events (organization_id);
+      insert into organizations values ('${ACME}', 'Acme'), (md5('other')::uuid, 'Other');
+      insert into events
+      select ${keyed ? "g," : ""} case when g % 2 = 0 then '${ACME}'::uuid else md5('other')::uuid end,
+        timestamptz '2026-01-01' + g * interval '1 second', 'kind-' || (g % 17), md5(g::text) || ' ' || g
+      from generate_series(1, ${2 * rows}) g;`);
+  });
+}
+
+/**
+ * The project's backup and restores of ACME in `url`, each beside PostgreSQL's own COPY of the same rows:
+ * backup ÷ COPY TO | gzip, restore ÷ delete + COPY FROM. Prints one table headed `label`.
+ */
+async function sideBySide(url: string, dir: string, label: string) {
+  const files = join(dir, "files");
+  const copyDir = join(dir, "copy");
+  const catalog = await catalogOf(url, files);
+  const rows = await tenantRows(url, catalog);
+  const copyOut = await measure({ op: "copy-out", url, copyDir, catalog });
+  const backup = await measure({ op: "backup", url, backupDir: files });
+  const copyIn = await measure({ op: "copy-in", url, copyDir, catalog });
+  const backupId = backup.value.backupId;
+  const overSame = await measure({ op: "restore", url, backupDir: files, backupId });
+  const real = await measure({ op: "restore", url, backupDir: files, backupId, dryRun: false });
+  // Disaster recovery: the tenant's rows are gone and every row goes in again.
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query("begin; set local session_replication_role = replica;");
+  for (const table of [...catalog.tables].reverse()) {
+    await client.query(`delete from public.${table.name} t0 where ${table.scope}`, [ACME]);
+  }
+  await client.query("commit");
+  await client.end();
+  const intoEmpty = await measure({ op: "restore", url, backupDir: files, backupId, dryRun: false });
+
+  const rawMb = copyOut.value.rawBytes / 2 ** 20;
+  const w = [42, 10, 11, 9, 9, 11];
+  say();
+  say(`${label}: ${fmt(rows)} rows over ${catalog.tables.length} tables, ${fmt(rawMb, 1)} MB as COPY text`);
+  say(row(["operation", "time", "rows/s", "MB/s", "vs COPY", "peak RSS"], w));
+  const line = (name: string, m: Result, base: Result | null) =>
+    say(
+      row(
+        [
+          name,
+          secs(m.ms),
+          fmt(rows / (m.ms / 1000)),
+          fmt(rawMb / (m.ms / 1000), 1),
+          base ? `${fmt(m.ms / base.ms, 2)}×` : "—",
+          `${fmt(m.peakRssMb)} MB`,
+        ],
+        w,
+      ),
+    );
+  line("COPY TO | gzip (baseline)", copyOut, null);
+  line("backup", backup, copyOut);
+  line("delete + COPY FROM (baseline)", copyIn, null);
+  line("restore, dry run over unchanged data", overSame, copyIn);
+  line("restore over unchanged data (+ undo)", real, copyIn);
+  line("restore into the emptied tenant (+ undo)", intoEmpty, copyIn);
+  say(`the backup stores ${fmt(backup.value.bytes / 2 ** 20, 1)} MB`);
+  say(`inside PostgreSQL, restore over unchanged data (ms): ${JSON.stringify(real.value.timings)}`);
+  say(`inside PostgreSQL, restore into the emptied tenant (ms): ${JSON.stringify(intoEmpty.value.timings)}`);
+}
+
 async function main() {
   // Dependencies stay in node_modules, found from .data/bench as a deployed bundle finds its own.
   await build({
@@ -146,7 +251,6 @@ async function main() {
   });
   const work = await mkdtemp(join(tmpdir(), "tenant-backup-bench-"));
   const server = await startEmbeddedPostgres({ dataDir: join(work, "pg"), fast: true });
-  const say = (line = "") => console.log(line);
   try {
     say(`tenant-backup benchmark, ${new Date().toISOString().slice(0, 10)}`);
     say(
@@ -178,114 +282,72 @@ async function main() {
 async function core(server: RunningPostgres, work: string, say: (line?: string) => void) {
   {
     // 1. The large tenant, side by side with COPY.
-    console.error(`building a tenant of about ${fmt(ROWS)} rows …`);
-    const url = await demoDatabase(server, "bench_main", ROWS);
-    const files = join(work, "files-main");
-    const copyDir = join(work, "copy");
-    const catalog = await catalogOf(url, files);
-    const rows = await tenantRows(url, catalog);
-    say(`largest tenant: ${fmt(rows)} rows over ${catalog.tables.length} tables`);
-
-    const idle = await measure({ op: "idle", url, backupDir: files });
-    const copyOut = await measure({ op: "copy-out", url, copyDir, catalog });
-    const backup = await measure({ op: "backup", url, backupDir: files });
-    const copyIn = await measure({ op: "copy-in", url, copyDir, catalog });
-    const overSame = await measure({ op: "restore", url, backupDir: files, backupId: backup.value.backupId });
-    const real = await measure({
-      op: "restore",
-      url,
-      backupDir: files,
-      backupId: backup.value.backupId,
-      dryRun: false,
-    });
-    // Disaster recovery: the tenant's rows are gone and every row goes in again.
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    await client.query("begin; set local session_replication_role = replica;");
-    for (const table of [...catalog.tables].reverse()) {
-      await client.query(`delete from public.${table.name} t0 where ${table.scope}`, [ACME]);
+    if (runs("main")) {
+      console.error(`building a tenant of about ${fmt(ROWS)} rows …`);
+      const url = await demoDatabase(server, "bench_main", ROWS);
+      const idle = await measure({ op: "idle", url, backupDir: join(work, "files-idle") });
+      await sideBySide(url, join(work, "main"), "largest tenant");
+      say(`a process that only loads the modules: ${fmt(idle.peakRssMb)} MB peak RSS`);
     }
-    await client.query("commit");
-    await client.end();
-    const intoEmpty = await measure({
-      op: "restore",
-      url,
-      backupDir: files,
-      backupId: backup.value.backupId,
-      dryRun: false,
-    });
 
-    const rawMb = copyOut.value.rawBytes / 2 ** 20;
-    const w = [42, 10, 11, 9, 9, 11];
-    say();
-    say(row(["operation", "time", "rows/s", "MB/s", "vs COPY", "peak RSS"], w));
-    const line = (name: string, m: Result, base: Result | null) =>
-      say(
-        row(
-          [
-            name,
-            secs(m.ms),
-            fmt(rows / (m.ms / 1000)),
-            fmt(rawMb / (m.ms / 1000), 1),
-            base ? `${fmt(m.ms / base.ms, 2)}×` : "—",
-            `${fmt(m.peakRssMb)} MB`,
-          ],
-          w,
-        ),
-      );
-    line("COPY TO | gzip (baseline)", copyOut, null);
-    line("backup", backup, copyOut);
-    line("delete + COPY FROM (baseline)", copyIn, null);
-    line("restore, dry run over unchanged data", overSame, copyIn);
-    line("restore over unchanged data (+ undo backup)", real, copyIn);
-    line("restore into the emptied tenant (+ undo)", intoEmpty, copyIn);
-    say(`a process that only loads the modules: ${fmt(idle.peakRssMb)} MB peak RSS`);
-    say(
-      `COPY text of the tenant: ${fmt(rawMb, 1)} MB; the backup stores ${fmt(backup.value.bytes / 2 ** 20, 1)} MB`,
-    );
-    say(
-      `inside PostgreSQL, restore into the emptied tenant (ms): ${JSON.stringify(intoEmpty.value.timings)}`,
-    );
+    // Awkward shapes, each side by side with COPY: rows holding 5 MB values, a table without a key.
+    if (runs("values")) {
+      const count = QUICK ? 8 : 20;
+      console.error(`building ${count} rows of 5 MB jsonb + 5 MB bytea …`);
+      await sideBySide(await largeValuesDatabase(server, count), join(work, "values"), "5 MB values");
+    }
+    if (runs("nopk")) {
+      for (const keyed of [false, true]) {
+        const label = keyed ? "the same table with a primary key" : "a table without a primary key";
+        console.error(`building ${label}, ${fmt(ROWS)} rows …`);
+        const url = await eventsDatabase(server, keyed, ROWS);
+        await sideBySide(url, join(work, keyed ? "keyed" : "nopk"), label);
+      }
+    }
 
     // 2. How cost grows with the number of tenants: the daily run, about 1,000 rows each.
-    say();
-    say("daily run over many tenants, about 1,000 rows each:");
-    const w2 = [10, 10, 12, 11];
-    say(row(["tenants", "time", "ms/tenant", "peak RSS"], w2));
-    for (const tenants of QUICK ? [1, 10, 30] : [1, 10, 100]) {
-      const manyUrl = await manyTenantsDatabase(server, `bench_many_${tenants}`, tenants, 1000);
-      const run = await measure({
-        op: "daily",
-        url: manyUrl,
-        backupDir: join(work, `files-many-${tenants}`),
-      });
-      say(row([String(tenants), secs(run.ms), fmt(run.ms / tenants), `${fmt(run.peakRssMb)} MB`], w2));
+    if (runs("daily")) {
+      say();
+      say("daily run over many tenants, about 1,000 rows each:");
+      const w2 = [10, 10, 12, 11];
+      say(row(["tenants", "time", "ms/tenant", "peak RSS"], w2));
+      for (const tenants of QUICK ? [1, 10, 30] : [1, 10, 100]) {
+        const manyUrl = await manyTenantsDatabase(server, `bench_many_${tenants}`, tenants, 1000);
+        const run = await measure({
+          op: "daily",
+          url: manyUrl,
+          backupDir: join(work, `files-many-${tenants}`),
+        });
+        say(row([String(tenants), secs(run.ms), fmt(run.ms / tenants), `${fmt(run.peakRssMb)} MB`], w2));
+      }
     }
 
     // 3. How cost grows with one tenant's size.
-    say();
-    say("one tenant of growing size (demo schema):");
-    const w3 = [10, 10, 10, 11, 13, 12];
-    say(row(["rows", "backup", "rows/s", "peak RSS", "restore (dry)", "peak RSS"], w3));
-    for (const size of QUICK ? [10_000, 100_000] : [10_000, 100_000, 1_000_000]) {
-      const sizedUrl = size === ROWS ? url : await demoDatabase(server, `bench_size_${size}`, size);
-      const dir = join(work, `files-size-${size}`);
-      const b = await measure({ op: "backup", url: sizedUrl, backupDir: dir });
-      const r = await measure({ op: "restore", url: sizedUrl, backupDir: dir, backupId: b.value.backupId });
-      const n = b.value.records as number;
-      say(
-        row(
-          [
-            fmt(n),
-            secs(b.ms),
-            fmt(n / (b.ms / 1000)),
-            `${fmt(b.peakRssMb)} MB`,
-            secs(r.ms),
-            `${fmt(r.peakRssMb)} MB`,
-          ],
-          w3,
-        ),
-      );
+    if (runs("sizes")) {
+      say();
+      say("one tenant of growing size (demo schema):");
+      const w3 = [10, 10, 10, 11, 13, 12];
+      say(row(["rows", "backup", "rows/s", "peak RSS", "restore (dry)", "peak RSS"], w3));
+      for (const size of QUICK ? [10_000, 100_000] : [10_000, 100_000, 1_000_000]) {
+        const sizedUrl = await demoDatabase(server, `bench_size_${size}`, size);
+        const dir = join(work, `files-size-${size}`);
+        const b = await measure({ op: "backup", url: sizedUrl, backupDir: dir });
+        const r = await measure({ op: "restore", url: sizedUrl, backupDir: dir, backupId: b.value.backupId });
+        const n = b.value.records as number;
+        say(
+          row(
+            [
+              fmt(n),
+              secs(b.ms),
+              fmt(n / (b.ms / 1000)),
+              `${fmt(b.peakRssMb)} MB`,
+              secs(r.ms),
+              `${fmt(r.peakRssMb)} MB`,
+            ],
+            w3,
+          ),
+        );
+      }
     }
   }
 }

@@ -33,36 +33,50 @@ export interface OperationArgs {
 
 const HOUR = 3_600_000;
 
+/** The configuration every measured operation runs with. */
+function configOf(args: OperationArgs) {
+  return loadConfig({
+    DATABASE_URL: args.url,
+    BACKUP_DIR: args.backupDir || (args.copyDir as string),
+    CRON_SECRET: "bench-secret-not-used-0123456789",
+    LOG_LEVEL: "warn",
+    BACKUP_TIME_BUDGET_MS: String(HOUR),
+    RESTORE_MIN_INTERVAL_SECONDS: "0",
+    MANUAL_BACKUP_MIN_INTERVAL_SECONDS: "0",
+  });
+}
+
 function services(args: OperationArgs): Services {
-  return createServices(
-    loadConfig({
-      DATABASE_URL: args.url,
-      BACKUP_DIR: args.backupDir,
-      CRON_SECRET: "bench-secret-not-used-0123456789",
-      LOG_LEVEL: "warn",
-      BACKUP_TIME_BUDGET_MS: String(HOUR),
-      RESTORE_MIN_INTERVAL_SECONDS: "0",
-      MANUAL_BACKUP_MIN_INTERVAL_SECONDS: "0",
-    }),
-    { log: createLogger({ level: "warn" }) },
-  );
+  return createServices(configOf(args), { log: createLogger({ level: "warn" }) });
 }
 
 const literalScope = (catalog: Catalog, table: string, tenantId: string) =>
   (catalog.tables.find((t) => t.name === table)?.scope ?? "false").replace("$1::", `'${tenantId}'::`);
 
-/** PostgreSQL's own export: COPY … TO of the tenant's rows of every table, through gzip, to files. */
+/** The table's stored columns (generated ones are not written back), quoted and comma separated. */
+const storedList = (catalog: Catalog, table: string) =>
+  (catalog.tables.find((t) => t.name === table)?.columns ?? [])
+    .filter((c) => !c.generated)
+    .map((c) => `"${c.name}"`)
+    .join(", ");
+
+/**
+ * PostgreSQL's own export: COPY … TO of the tenant's rows of every table (its stored columns, what the
+ * backup holds), through gzip at the backup's level (BACKUP_GZIP_LEVEL), to files.
+ */
 async function copyOut(args: OperationArgs) {
   const catalog = args.catalog as Catalog;
+  const level = configOf(args).backup.gzipLevel;
   await mkdir(args.copyDir as string, { recursive: true });
   const client = new pg.Client({ connectionString: args.url });
   await client.connect();
   let raw = 0;
   try {
     for (const table of catalog.tables) {
+      const scope = literalScope(catalog, table.name, args.tenantId);
       const source = client.query(
         copyTo(
-          `copy (select * from public.${table.name} t0 where ${literalScope(catalog, table.name, args.tenantId)}) to stdout`,
+          `copy (select ${storedList(catalog, table.name)} from public.${table.name} t0 where ${scope}) to stdout`,
         ),
       );
       source.on("data", (chunk: Buffer) => {
@@ -70,17 +84,20 @@ async function copyOut(args: OperationArgs) {
       });
       await pipeline(
         source,
-        createGzip(),
+        createGzip({ level }),
         createWriteStream(join(args.copyDir as string, `${table.name}.gz`)),
       );
     }
   } finally {
     await client.end();
   }
-  return { rawBytes: raw };
+  return { rawBytes: raw, level };
 }
 
-/** What a COPY-based restore does: delete the tenant's rows, COPY the saved rows back, one transaction. */
+/**
+ * What a COPY-based restore does: delete the tenant's rows, COPY the saved rows straight into the tables
+ * (`COPY t (stored columns) FROM`), one transaction, in replica mode.
+ */
 async function copyIn(args: OperationArgs) {
   const catalog = args.catalog as Catalog;
   const client = new pg.Client({ connectionString: args.url });
@@ -93,21 +110,8 @@ async function copyIn(args: OperationArgs) {
     }
     for (const table of catalog.tables) {
       const file = createReadStream(join(args.copyDir as string, `${table.name}.gz`));
-      if (table.columns.some((c) => c.generated)) {
-        // COPY FROM cannot write generated columns: load the others through a temporary table.
-        const stored = table.columns
-          .filter((c) => !c.generated)
-          .map((c) => `"${c.name}"`)
-          .join(", ");
-        await client.query(`create temp table bench_in (like public.${table.name}) on commit drop`);
-        await pipeline(file, createGunzip(), client.query(copyFrom("copy bench_in from stdin")));
-        await client.query(
-          `insert into public.${table.name} (${stored}) overriding system value select ${stored} from bench_in`,
-        );
-        await client.query("drop table bench_in");
-      } else {
-        await pipeline(file, createGunzip(), client.query(copyFrom(`copy public.${table.name} from stdin`)));
-      }
+      const copy = `copy public.${table.name} (${storedList(catalog, table.name)}) from stdin`;
+      await pipeline(file, createGunzip(), client.query(copyFrom(copy)));
     }
     await client.query("commit");
   } catch (err) {
