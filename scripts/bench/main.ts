@@ -185,7 +185,7 @@ async function eventsDatabase(server: RunningPostgres, keyed: boolean, rows: num
  * The project's backup and restores of ACME in `url`, each beside PostgreSQL's own COPY of the same rows:
  * backup ÷ COPY TO | gzip, restore ÷ delete + COPY FROM. Prints one table headed `label`.
  */
-async function sideBySide(url: string, dir: string, label: string) {
+async function sideBySide(url: string, dir: string, label: string): Promise<string> {
   const files = join(dir, "files");
   const copyDir = join(dir, "copy");
   const catalog = await catalogOf(url, files);
@@ -235,6 +235,20 @@ async function sideBySide(url: string, dir: string, label: string) {
   say(`the backup stores ${fmt(backup.value.bytes / 2 ** 20, 1)} MB`);
   say(`inside PostgreSQL, restore over unchanged data (ms): ${JSON.stringify(real.value.timings)}`);
   say(`inside PostgreSQL, restore into the emptied tenant (ms): ${JSON.stringify(intoEmpty.value.timings)}`);
+  return files;
+}
+
+/** gzip against zstd on the row stream of the backup in `files`. */
+async function compareCompression(files: string, label: string) {
+  const { value } = await measure({ op: "compression", url: "", backupDir: files });
+  const w = [10, 10, 10, 9];
+  say();
+  say(`compression of the backup's row stream, ${label} (${fmt(value.rawBytes / 2 ** 20, 1)} MB of lines):`);
+  say(row(["codec", "time", "MB/s", "size"], w));
+  for (const c of value.codecs as { name: string; ms: number; bytes: number }[]) {
+    const mbs = value.rawBytes / 2 ** 20 / (c.ms / 1000);
+    say(row([c.name, secs(c.ms), fmt(mbs, 1), `${fmt((100 * c.bytes) / value.rawBytes, 1)} %`], w));
+  }
 }
 
 async function main() {
@@ -286,7 +300,8 @@ async function core(server: RunningPostgres, work: string, say: (line?: string) 
       console.error(`building a tenant of about ${fmt(ROWS)} rows …`);
       const url = await demoDatabase(server, "bench_main", ROWS);
       const idle = await measure({ op: "idle", url, backupDir: join(work, "files-idle") });
-      await sideBySide(url, join(work, "main"), "largest tenant");
+      const files = await sideBySide(url, join(work, "main"), "largest tenant");
+      await compareCompression(files, "demo data");
       say(`a process that only loads the modules: ${fmt(idle.peakRssMb)} MB peak RSS`);
     }
 
@@ -294,7 +309,12 @@ async function core(server: RunningPostgres, work: string, say: (line?: string) 
     if (runs("values")) {
       const count = QUICK ? 8 : 20;
       console.error(`building ${count} rows of 5 MB jsonb + 5 MB bytea …`);
-      await sideBySide(await largeValuesDatabase(server, count), join(work, "values"), "5 MB values");
+      const files = await sideBySide(
+        await largeValuesDatabase(server, count),
+        join(work, "values"),
+        "5 MB values",
+      );
+      await compareCompression(files, "5 MB values");
     }
     if (runs("nopk")) {
       for (const keyed of [false, true]) {

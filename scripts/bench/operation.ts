@@ -4,10 +4,10 @@
  * Reads its arguments as JSON from BENCH_ARGS; prints one JSON line: { ms, peakRssMb, value }.
  */
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { createGunzip, createGzip } from "node:zlib";
+import { constants, createGunzip, createGzip, gunzipSync, gzipSync, zstdCompressSync } from "node:zlib";
 import pg from "pg";
 import { from as copyFrom, to as copyTo } from "pg-copy-streams";
 import { runDailyBackup } from "../../lib/backup/daily.ts";
@@ -19,7 +19,7 @@ import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
 import { createServices, type Services } from "../../lib/services.ts";
 
 export interface OperationArgs {
-  op: "idle" | "copy-out" | "copy-in" | "backup" | "restore" | "daily";
+  op: "idle" | "copy-out" | "copy-in" | "backup" | "restore" | "daily" | "compression";
   url: string;
   backupDir: string;
   tenantId: string;
@@ -123,6 +123,34 @@ async function copyIn(args: OperationArgs) {
   return {};
 }
 
+/**
+ * The backup's row stream (every stored file of `backupDir`, decompressed) compressed again by gzip and
+ * zstd (Node's zlib) at a few levels: milliseconds and bytes of each, file by file as the backup would.
+ */
+async function compression(args: OperationArgs) {
+  const names = (await readdir(args.backupDir, { recursive: true })).filter((n) => n.endsWith(".gz"));
+  const raw = await Promise.all(names.map(async (n) => gunzipSync(await readFile(join(args.backupDir, n)))));
+  const codecs: [string, (b: Buffer) => Buffer][] = [
+    ...[1, 4, 6].map((level): [string, (b: Buffer) => Buffer] => [
+      `gzip ${level}`,
+      (b) => gzipSync(b, { level }),
+    ]),
+    ...[1, 3, 6].map((level): [string, (b: Buffer) => Buffer] => [
+      `zstd ${level}`,
+      (b) => zstdCompressSync(b, { params: { [constants.ZSTD_c_compressionLevel]: level } }),
+    ]),
+  ];
+  const rawBytes = raw.reduce((n, b) => n + b.length, 0);
+  return {
+    rawBytes,
+    codecs: codecs.map(([name, compress]) => {
+      const started = performance.now();
+      const bytes = raw.reduce((n, b) => n + compress(b).length, 0);
+      return { name, ms: performance.now() - started, bytes };
+    }),
+  };
+}
+
 async function run(args: OperationArgs): Promise<unknown> {
   switch (args.op) {
     case "idle":
@@ -133,6 +161,8 @@ async function run(args: OperationArgs): Promise<unknown> {
       return copyOut(args);
     case "copy-in":
       return copyIn(args);
+    case "compression":
+      return compression(args);
     case "backup": {
       const s = services(args);
       try {
