@@ -105,8 +105,13 @@ export class PostgresCaller implements SqlFunctionCaller {
     try {
       await client.query("begin isolation level repeatable read read only");
       if (snapshot !== undefined) await importSnapshot(client, snapshot);
-      for (const [name, value] of Object.entries(settings)) {
-        await client.query("select set_config($1, $2, true)", [name, value]);
+      // Every setting in one round trip: a small tenant's backup streams a table or two dozen of them.
+      const names = Object.keys(settings);
+      if (names.length > 0) {
+        await client.query("select set_config(n, v, true) from unnest($1::text[], $2::text[]) s(n, v)", [
+          names,
+          Object.values(settings),
+        ]);
       }
     } catch (err) {
       client.removeListener("error", ignore);
