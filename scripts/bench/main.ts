@@ -185,7 +185,11 @@ async function eventsDatabase(server: RunningPostgres, keyed: boolean, rows: num
  * The project's backup and restores of ACME in `url`, each beside PostgreSQL's own COPY of the same rows:
  * backup ÷ COPY TO | gzip, restore ÷ delete + COPY FROM. Prints one table headed `label`.
  */
-async function sideBySide(url: string, dir: string, label: string): Promise<string> {
+async function sideBySide(
+  url: string,
+  dir: string,
+  label: string,
+): Promise<{ files: string; backupId: string }> {
   const files = join(dir, "files");
   const copyDir = join(dir, "copy");
   const catalog = await catalogOf(url, files);
@@ -235,12 +239,12 @@ async function sideBySide(url: string, dir: string, label: string): Promise<stri
   say(`the backup stores ${fmt(backup.value.bytes / 2 ** 20, 1)} MB`);
   say(`inside PostgreSQL, restore over unchanged data (ms): ${JSON.stringify(real.value.timings)}`);
   say(`inside PostgreSQL, restore into the emptied tenant (ms): ${JSON.stringify(intoEmpty.value.timings)}`);
-  return files;
+  return { files, backupId };
 }
 
-/** gzip against zstd on the row stream of the backup in `files`. */
-async function compareCompression(files: string, label: string) {
-  const { value } = await measure({ op: "compression", url: "", backupDir: files });
+/** gzip against zstd on the row stream of backup `backupId` in `files` (not the undo points beside it). */
+async function compareCompression(at: { files: string; backupId: string }, label: string) {
+  const { value } = await measure({ op: "compression", url: "", backupDir: at.files, backupId: at.backupId });
   const w = [10, 10, 10, 9];
   say();
   say(`compression of the backup's row stream, ${label} (${fmt(value.rawBytes / 2 ** 20, 1)} MB of lines):`);
@@ -300,8 +304,8 @@ async function core(server: RunningPostgres, work: string, say: (line?: string) 
       console.error(`building a tenant of about ${fmt(ROWS)} rows …`);
       const url = await demoDatabase(server, "bench_main", ROWS);
       const idle = await measure({ op: "idle", url, backupDir: join(work, "files-idle") });
-      const files = await sideBySide(url, join(work, "main"), "largest tenant");
-      await compareCompression(files, "demo data");
+      const made = await sideBySide(url, join(work, "main"), "largest tenant");
+      await compareCompression(made, "demo data");
       say(`a process that only loads the modules: ${fmt(idle.peakRssMb)} MB peak RSS`);
     }
 

@@ -124,11 +124,14 @@ async function copyIn(args: OperationArgs) {
 }
 
 /**
- * The backup's row stream (every stored file of `backupDir`, decompressed) compressed again by gzip and
- * zstd (Node's zlib) at a few levels: milliseconds and bytes of each, file by file as the backup would.
+ * The row stream of backup `backupId` (its stored files in `backupDir`, decompressed) compressed again by
+ * gzip and zstd (Node's zlib) at a few levels: milliseconds and bytes of each, file by file as the backup
+ * would.
  */
 async function compression(args: OperationArgs) {
-  const names = (await readdir(args.backupDir, { recursive: true })).filter((n) => n.endsWith(".gz"));
+  const names = (await readdir(args.backupDir, { recursive: true })).filter(
+    (n) => n.endsWith(".gz") && n.includes(`/${args.backupId}/`),
+  );
   const raw = await Promise.all(names.map(async (n) => gunzipSync(await readFile(join(args.backupDir, n)))));
   const codecs: [string, (b: Buffer) => Buffer][] = [
     ...[1, 4, 6].map((level): [string, (b: Buffer) => Buffer] => [
