@@ -11,3 +11,10 @@ export const backupId = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "may hold only letters, digits, '-', '_' and '.'");
 
 export const backupType = z.enum(BACKUP_TYPES, { error: `must be one of ${BACKUP_TYPES.join(", ")}` });
+
+/** Why a backup or restore was started, in the caller's words: kept in its manifest and backup_logs row. */
+export const note = z
+  .string({ error: "must be a string" })
+  .trim()
+  .max(500, "is longer than 500 characters")
+  .transform((text) => (text === "" ? null : text));

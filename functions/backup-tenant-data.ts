@@ -1,5 +1,6 @@
 /**
- * POST /.netlify/functions/backup-tenant-data {organization_id} — a manual backup of one tenant, now.
+ * POST /.netlify/functions/backup-tenant-data {organization_id, note?} — a manual backup of one tenant, now;
+ * `note` (up to 500 characters) is kept with it, as is who asked (the manifest's and history's created_by).
  * Cron secret, a super admin, or an admin of that organization.
  * 200 with the backup; 202 when the tenant is larger than one call's time budget (call again to go on);
  * 404 no such tenant; 409 the tenant is busy; 429 a manual backup of this tenant started less than
@@ -7,8 +8,10 @@
  */
 import { z } from "zod";
 import type { BackupAnswer, BackupUnderWay } from "../lib/api-answers.ts";
+import { createdByOf } from "../lib/auth/principal.ts";
 import { runManualBackup } from "../lib/backup/manual.ts";
 import { utcDay } from "../lib/time.ts";
+import { note } from "./backup-schemas.ts";
 import { endpoint } from "./endpoint.ts";
 import { json } from "./http.ts";
 import { organizationId } from "./organization-id.ts";
@@ -17,7 +20,7 @@ export const handleBackupTenantData = endpoint({
   name: "backup-tenant-data",
   methods: ["POST"],
   from: "body",
-  input: z.object({ organization_id: organizationId }).strict(),
+  input: z.object({ organization_id: organizationId, note: note.optional() }).strict(),
   access: "organization",
   rateLimit: {
     kind: "manual_backup",
@@ -30,8 +33,12 @@ export const handleBackupTenantData = endpoint({
     // No backup was started (no such tenant, tenant busy): the caller may try again without waiting.
     refund: (err) => err.code === "not_found" || err.code === "conflict",
   },
-  async run({ input: body, services, deadline }) {
-    const result = await runManualBackup(services, body.organization_id, { deadline });
+  async run({ input: body, services, deadline, principal }) {
+    const result = await runManualBackup(services, body.organization_id, {
+      deadline,
+      createdBy: createdByOf(principal),
+      note: body.note,
+    });
     if (result.status === "incomplete") {
       return json(202, {
         success: true,

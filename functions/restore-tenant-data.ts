@@ -1,6 +1,6 @@
 /**
  * POST /.netlify/functions/restore-tenant-data
- *   { organization_id, backup_date: "YYYY-MM-DD", dry_run = true, tables?, backup_id?, allow_dropped_columns? }
+ *   { organization_id, backup_date: "YYYY-MM-DD", dry_run = true, tables?, backup_id?, allow_dropped_columns?, note? }
  * Restores one tenant from a backup, or (dry_run, the default) rehearses it and reports what would change.
  * 200 report; 202 the backup's rows are still being staged, or the undo point of a large tenant is still
  * being written (call again with the same body to continue); 404 no such backup; 409 tenant busy, or the
@@ -10,10 +10,12 @@
  */
 import { z } from "zod";
 import type { RestoreReport } from "../lib/api-answers.ts";
+import { createdByOf } from "../lib/auth/principal.ts";
 import type { ApplyReport } from "../lib/db/tenant-db.ts";
 import { AppError } from "../lib/errors.ts";
 import { restoreTenant } from "../lib/restore/restore-tenant.ts";
 import { isCalendarDay } from "../lib/time.ts";
+import { note } from "./backup-schemas.ts";
 import { endpoint } from "./endpoint.ts";
 import { json } from "./http.ts";
 import { organizationId } from "./organization-id.ts";
@@ -36,6 +38,7 @@ const bodySchema = z
       .regex(/^[0-9]{8}T[0-9]{6,9}Z-[0-9a-f]{4}$/, "must be a backup id as list-backups gives it")
       .optional(),
     allow_dropped_columns: z.boolean().default(false),
+    note: note.optional(),
   })
   .strict();
 
@@ -63,6 +66,8 @@ export const handleRestoreTenantData = endpoint({
   async run({ input: body, services, deadline, principal }) {
     const outcome = await restoreTenant(services, {
       requestedBy: principal.kind === "cron" ? "cron" : (principal.email ?? principal.userId),
+      createdBy: createdByOf(principal),
+      note: body.note,
       tenantId: body.organization_id,
       backupDate: body.backup_date,
       backupId: body.backup_id,

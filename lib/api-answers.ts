@@ -5,9 +5,11 @@
  * sides. Types only, and importing only types from modules with no Node dependency: the admin page's
  * type-check (web/tsconfig.json, no Node types) reads this file, and its bundle gets nothing from it.
  */
+import type { CreatedBy } from "./auth/principal.ts";
 import type { BackupType, Manifest } from "./backup/manifest.ts";
 import type { Schedule } from "./schedule/slots.ts";
 
+export type { CreatedBy } from "./auth/principal.ts";
 export type { BackupType, Manifest, ManifestFile, ManifestTable } from "./backup/manifest.ts";
 export type { Frequency as ScheduleFrequency, Schedule as ScheduleSettings } from "./schedule/slots.ts";
 
@@ -30,6 +32,10 @@ export interface BackupListing {
    */
   files_present: boolean;
   schema_fingerprint: string;
+  /** Who started it: "cron" or the user id and e-mail; null for backups made before this was kept. */
+  created_by: CreatedBy | null;
+  /** The note given when it was started. */
+  note: string | null;
 }
 
 /** A backup whose summary cannot be read: listed so that it can be seen and deleted. */
@@ -61,6 +67,9 @@ export interface LogEntry {
   details?: Record<string, unknown>;
   started_at?: string;
   completed_at?: string | null;
+  /** Who started the operation; null on rows written before this was kept. */
+  created_by?: CreatedBy | null;
+  note?: string | null;
 }
 
 /** A backup_logs row as stored, and as list-backups shows it in `history`. */

@@ -27,6 +27,16 @@ export function reachesAll(principal: Principal): boolean {
   return principal.kind === "cron" || principal.superAdmin;
 }
 
+/**
+ * Who started a backup or restore, as its manifest and backup_logs row keep it: "cron" for the cron secret,
+ * else the user id and e-mail from the token. Never a secret, never the token itself.
+ */
+export type CreatedBy = "cron" | { user_id: string; email: string | null };
+
+export function createdByOf(principal: Principal): CreatedBy {
+  return principal.kind === "cron" ? "cron" : { user_id: principal.userId, email: principal.email };
+}
+
 /** How a principal is named in backup_logs.details and log lines: never a secret, never a token. */
 export function actorOf(principal: Principal): string {
   return principal.kind === "cron" ? "cron" : `user:${principal.userId}`;

@@ -104,5 +104,7 @@ export function listingOf(
     files: files.length,
     files_present: files.every((f) => sizes.get(f.path) === f.bytes),
     schema_fingerprint: manifest.schema_fingerprint,
+    created_by: manifest.created_by ?? null,
+    note: manifest.note ?? null,
   };
 }

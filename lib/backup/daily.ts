@@ -245,6 +245,7 @@ async function backupOne(
       resumeBackupId: unfinished?.backup_id,
       catalog: await catalog(),
       lease,
+      createdBy: "cron",
     });
     if (result.status === "completed") {
       // What makes the next call in this slot skip the tenant.
@@ -308,6 +309,7 @@ async function finishLateRun(
       resumeBackupId: run.backup_id,
       catalog: await catalog(),
       lease,
+      createdBy: "cron",
     });
     if (result.status === "completed") {
       const row = await services.db.getSchedule(tenant.id);

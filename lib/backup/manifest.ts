@@ -76,6 +76,13 @@ const commonSchema = z.object({
   /** Of every file or chunk the backup names, shared chunks included: what a full copy of it takes. */
   total_bytes: z.number().int().nonnegative(),
   warnings: z.array(z.string()),
+  /** Who started the backup: "cron" or the user from the token. Absent in backups made before it was kept. */
+  created_by: z
+    .union([z.literal("cron"), z.object({ user_id: z.string(), email: z.string().nullable() })])
+    .nullable()
+    .optional(),
+  /** The note its starter gave, if any. */
+  note: z.string().nullable().optional(),
 });
 
 export const manifestSchema = z.discriminatedUnion("format_version", [

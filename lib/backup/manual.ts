@@ -2,6 +2,7 @@
  * A backup of one tenant, now (type "manual"). A tenant too large for one call's time budget continues
  * on the next call: an unfinished manual run of today is resumed rather than started again.
  */
+import type { CreatedBy } from "../auth/principal.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { utcDay } from "../time.ts";
@@ -10,7 +11,7 @@ import { backupTenant, type TenantBackupResult } from "./tenant-backup.ts";
 export async function runManualBackup(
   services: Services,
   tenantId: string,
-  options: { deadline: number },
+  options: { deadline: number; createdBy?: CreatedBy; note?: string | null },
 ): Promise<TenantBackupResult & { date: string; tenantName: string | null }> {
   const tenant = await services.db.getTenant(tenantId);
   if (!tenant) throw fail("not_found", `no organization ${tenantId}`, { field: "organization_id" });
@@ -27,6 +28,8 @@ export async function runManualBackup(
       date,
       deadline: options.deadline,
       resumeBackupId: unfinished?.backup_id,
+      createdBy: options.createdBy,
+      note: options.note,
     });
   } catch (err) {
     // A busy tenant is not a failed backup: another call is backing it up.

@@ -11,6 +11,8 @@
  * copy, over any number of calls; it is dropped when the run ends. A copy lost to a database restart, or a
  * call killed before it copied, makes the run start over: parts of two moments never meet in one backup.
  */
+
+import type { CreatedBy } from "../auth/principal.ts";
 import { type Catalog, type CatalogTable, schemaFingerprint, storedColumns } from "../catalog.ts";
 import { ChunkCutter, chunkBounds } from "../chunks/cutter.ts";
 import { ChunkStore } from "../chunks/store.ts";
@@ -53,6 +55,10 @@ export interface TenantBackupRequest {
    * a capture. The captured rows are dropped once the backup is complete.
    */
   captureId?: string;
+  /** Who started the backup, kept in its manifest and backup_logs row (a resumed run keeps the first's). */
+  createdBy?: CreatedBy;
+  /** Why, in the starter's words. */
+  note?: string | null;
 }
 
 export type TenantBackupResult =
@@ -87,6 +93,9 @@ interface RunProgress {
   layout?: "chunks" | "files";
   /** Bytes of chunks the run uploaded (layout chunks): what it added to storage. */
   written_bytes?: number;
+  /** Who started the run and why, as its first call was told. */
+  created_by?: CreatedBy | null;
+  note?: string | null;
   /** The run's copy of the tenant: when it was taken and its rows by table. */
   snapshot?: SnapshotTaken;
   tables: Record<string, TableProgress>;
@@ -113,16 +122,21 @@ export async function backupTenant(
       date: request.date,
       type: request.type,
       logType: LOG_TYPE[request.type],
+      createdBy: request.createdBy ?? null,
+      note: request.note ?? null,
     });
     const catalog = request.catalog ?? (await db.catalog());
     const fingerprint = schemaFingerprint(catalog);
     const saved = run.progress as Partial<RunProgress> | undefined;
     // A run started under another schema cannot be continued: its files would not match the manifest.
+    // Who and why stay those of the run's first call, even when it starts over.
     const fresh = (): RunProgress => ({
       schema_fingerprint: fingerprint,
       started_at: services.now().toISOString(),
       layout: config.backup.layout,
       written_bytes: 0,
+      created_by: saved?.created_by ?? request.createdBy ?? null,
+      note: saved?.note ?? request.note ?? null,
       tables: {},
     });
     let progress: RunProgress =
@@ -428,6 +442,8 @@ function buildManifest(
     tables,
     total_records: tables.reduce((n, t) => n + t.row_count, 0),
     total_bytes: tables.reduce((n, t) => n + t.bytes, 0),
+    created_by: progress.created_by ?? request.createdBy ?? null,
+    note: progress.note ?? request.note ?? null,
     warnings,
   };
   return progress.layout === "chunks"

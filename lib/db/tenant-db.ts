@@ -3,6 +3,7 @@
  * one transaction; the tenant layout (root table, key column, schema) is fixed per instance.
  */
 import type { LogEntry, LogRow, RestoreError } from "../api-answers.ts";
+import type { CreatedBy } from "../auth/principal.ts";
 import type { Catalog } from "../catalog.ts";
 import type { Frequency, Schedule } from "../schedule/slots.ts";
 import type { HeldSnapshot, SqlFunctionCaller } from "./port.ts";
@@ -219,6 +220,9 @@ export class TenantDb {
     date: string;
     type: string;
     logType: string;
+    /** Recorded in the run's backup_logs row (null: not known). */
+    createdBy?: CreatedBy | null;
+    note?: string | null;
   }): Promise<BackupRun> {
     return this.caller.call("tenant_backup_run_start", {
       p_backup_id: args.backupId,
@@ -226,6 +230,9 @@ export class TenantDb {
       p_date: args.date,
       p_type: args.type,
       p_log_type: args.logType,
+      // As JSON text: a bare string would not pass as jsonb over the direct connection.
+      p_created_by: args.createdBy ? JSON.stringify(args.createdBy) : null,
+      p_note: args.note ?? null,
     });
   }
 

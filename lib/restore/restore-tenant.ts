@@ -18,6 +18,7 @@
  * 5. After the commit, the captured undo point is stored as the tenant's pre_restore backup (same id).
  */
 import { createHash } from "node:crypto";
+import type { CreatedBy } from "../auth/principal.ts";
 import type { Manifest } from "../backup/manifest.ts";
 import { dayOfBackupId, newBackupId } from "../backup/paths.ts";
 import { readVerifiedPages } from "../backup/reader.ts";
@@ -42,6 +43,10 @@ export interface RestoreRequest {
   deadline: number;
   /** Who asked, for the alert: "cron", or the user's e-mail or id. */
   requestedBy?: string;
+  /** Who asked, as the restore's backup_logs row and its undo point keep it. */
+  createdBy?: CreatedBy;
+  /** Why, in the asker's words: kept with the restore's log row and its undo point. */
+  note?: string | null;
 }
 
 export type RestoreOutcome =
@@ -188,6 +193,7 @@ async function storeUndo(
   captureId: string,
   tenantName: string | null,
   deadline: number,
+  who: { createdBy?: CreatedBy; note?: string | null } = {},
 ): Promise<boolean> {
   try {
     const undo = await backupTenant(services, {
@@ -199,6 +205,8 @@ async function storeUndo(
       date: dayOfBackupId(captureId),
       deadline,
       captureId,
+      createdBy: who.createdBy,
+      note: who.note,
     });
     return undo.status === "completed";
   } catch (err) {
@@ -299,6 +307,8 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
       dry_run: request.dryRun,
       tables_count: plan.tables.length,
       details: { tables: plan.tables.map((t) => t.name) },
+      created_by: request.createdBy ?? null,
+      note: request.note ?? null,
     });
 
     // The apply is one call that cannot renew the lease while it runs: give it the longest time a function
@@ -335,6 +345,10 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
         captureId,
         tenantName ?? manifest.organization_name,
         request.deadline,
+        {
+          createdBy: request.createdBy,
+          note: request.note ?? `undo point of the restore from ${manifest.backup_id}`,
+        },
       );
       if (!stored) warnings.push(undoPending(captureId));
     }
@@ -352,6 +366,8 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
         dry_run: request.dryRun,
         tables_count: plan.tables.length,
         details: { tables: plan.tables.map((t) => t.name) },
+        created_by: request.createdBy ?? null,
+        note: request.note ?? null,
       })
       .catch((e) => {
         log.error({ err: e }, "could not record the failed restore");
