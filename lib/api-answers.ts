@@ -226,6 +226,26 @@ export interface TenantHealth {
   age_hours: number | null;
 }
 
+/** Storage used by backups (backup-usage, and backup-health's `usage`). */
+export interface StorageUsage {
+  /** Bytes stored, of every tenant listed (with organization_id: of that one). */
+  total_bytes: number;
+  /** STORAGE_QUOTA_BYTES. */
+  quota_bytes: number;
+  /** total_bytes / quota_bytes, to 4 decimals. */
+  used_ratio: number;
+  /** STORAGE_WARN_RATIO: past it, storage.quota is alerted. */
+  warn_ratio: number;
+  /** Largest first. */
+  tenants: { organization_id: string; bytes: number; backups: number }[];
+}
+
+/** backup-usage. */
+export interface UsageAnswer {
+  success: true;
+  usage: StorageUsage;
+}
+
 /** backup-health answers 200 (all fresh) or 503 (some stale) with this report in the body either way. */
 export interface HealthReport {
   healthy: boolean;
@@ -238,6 +258,8 @@ export interface HealthReport {
   missing_tenants: number;
   unscheduled_tenants: number;
   tenants: TenantHealth[];
+  /** Storage used by backups of the tenants reported on (all of them, or the one asked about). */
+  usage: StorageUsage;
 }
 
 /** page-config: what the page needs to sign users in with Supabase Auth. */

@@ -139,6 +139,17 @@ const envSchema = z
     RESTORE_MIN_INTERVAL_SECONDS: nonNegativeInt(60),
     DRY_RUN_MIN_INTERVAL_SECONDS: nonNegativeInt(30),
     HEALTH_MAX_AGE_HOURS: z.coerce.number().positive().default(26),
+    /** What backups may use of Storage: 1 GiB, the Supabase Free plan's (shared with the app's files). */
+    STORAGE_QUOTA_BYTES: positiveInt(1024 ** 3),
+    /** The share of STORAGE_QUOTA_BYTES past which storage.quota is alerted and the page warns. */
+    STORAGE_WARN_RATIO: z.coerce.number().gt(0, "must be above 0").max(1, "must be at most 1").default(0.8),
+    /**
+     * A backup whose size differs from the median of the tenant's recent ones by more than this share
+     * (0.5: half) raises backup.size_changed; 0 switches the check off.
+     */
+    ALERT_SIZE_CHANGE_RATIO: z.coerce.number().nonnegative().default(0.5),
+    /** Tenants drilled per verify-backups call; 0 (default): enough for every tenant once in six calls. */
+    VERIFY_TENANTS_PER_CALL: nonNegativeInt(0),
     /** The schedule of tenants that have none of their own (backup-schedule sets one). */
     DEFAULT_SCHEDULE_FREQUENCY: z.enum(FREQUENCIES).default("daily"),
     DEFAULT_SCHEDULE_TIME: z
@@ -328,6 +339,10 @@ export interface Config {
   /** Seconds between two expensive calls of one tenant; 0 means no limit. */
   rateLimits: { manualBackupSeconds: number; restoreSeconds: number; dryRunSeconds: number };
   health: { maxAgeHours: number };
+  /** Storage used by backups against its quota (backup-usage, storage.quota). */
+  usage: { quotaBytes: number; warnRatio: number };
+  /** Verification drills (verify-backups); tenantsPerCall 0: automatic. */
+  verify: { tenantsPerCall: number };
   /** What a tenant without a schedule of its own follows. */
   schedule: { default: Schedule };
   download: { urlTtlSeconds: number };
@@ -338,6 +353,8 @@ export interface Config {
     webhooks: { urls: string[]; secret: string } | undefined;
     email: { smtpUrl: string; from: string; to: string[] } | undefined;
   };
+  /** What the watch on the backups alerts: backup.size_changed past this share of the recent median (0: never). */
+  watch: { sizeChangeRatio: number };
 }
 
 export class ConfigError extends Error {
@@ -450,6 +467,8 @@ export function loadConfig(env: Environment = process.env): Config {
       dryRunSeconds: e.DRY_RUN_MIN_INTERVAL_SECONDS,
     },
     health: { maxAgeHours: e.HEALTH_MAX_AGE_HOURS },
+    usage: { quotaBytes: e.STORAGE_QUOTA_BYTES, warnRatio: e.STORAGE_WARN_RATIO },
+    verify: { tenantsPerCall: e.VERIFY_TENANTS_PER_CALL },
     schedule: {
       default: {
         frequency: e.DEFAULT_SCHEDULE_FREQUENCY,
@@ -474,6 +493,7 @@ export function loadConfig(env: Environment = process.env): Config {
           ? { smtpUrl: e.SMTP_URL, from: e.ALERT_EMAIL_FROM, to: e.ALERT_EMAIL_TO }
           : undefined,
     },
+    watch: { sizeChangeRatio: e.ALERT_SIZE_CHANGE_RATIO },
   };
 }
 

@@ -7,13 +7,14 @@
  * What a schedule allows: HEALTH_MAX_AGE_HOURS (26: a day and some slack) for a daily schedule, and as
  * many more days as its slots are further apart: 50 h for every_2_days, 170 h for weekly. A tenant whose
  * schedule is off or disabled is "unscheduled": nobody expects a backup of it, so it does not make the
- * report unhealthy.
+ * report unhealthy. The report also says how much storage the backups use (lib/usage.ts): one listing.
  */
 import type { HealthReport, TenantHealth } from "./api-answers.ts";
 import type { Tenant } from "./db/tenant-db.ts";
 import { periodDays } from "./schedule/slots.ts";
 import { effectiveSchedule } from "./schedule/tenant-schedule.ts";
 import type { Services } from "./services.ts";
+import { storageUsage } from "./usage.ts";
 
 export async function backupHealth(
   services: Services,
@@ -22,9 +23,10 @@ export async function backupHealth(
 ): Promise<HealthReport> {
   const now = services.now();
   const maxAgeHours = services.config.health.maxAgeHours;
-  const [backups, schedules] = await Promise.all([
+  const [backups, schedules, usage] = await Promise.all([
     services.db.newestCompletedBackups(tenantId),
     services.db.listSchedules(),
+    storageUsage(services, tenantId),
   ]);
   const newest = new Map(backups.map((b) => [b.organization_id, b]));
   const scheduleRows = new Map(schedules.map((row) => [row.organization_id, row]));
@@ -71,5 +73,6 @@ export async function backupHealth(
     missing_tenants: count("missing"),
     unscheduled_tenants: count("unscheduled"),
     tenants: rows,
+    usage,
   };
 }

@@ -30,6 +30,8 @@ export interface TenantInventory {
   backups: StoredBackup[];
   /** File folders without a summary, oldest first. */
   orphans: RunFolder[];
+  /** Every object of the tenant the listing found. */
+  objects: StoredObject[];
 }
 
 /** The folder holding a backup's table files. */
@@ -69,7 +71,7 @@ export function inventoryOf(tenantId: string, objects: StoredObject[]): TenantIn
     .filter(([key]) => !withSummary.has(key))
     .map(([, folder]) => folder)
     .sort((a, b) => compareIds(a.backupId, b.backupId));
-  return { tenantId, backups, orphans };
+  return { tenantId, backups, orphans, objects };
 }
 
 export async function tenantInventory(services: Services, tenantId: string): Promise<TenantInventory> {

@@ -11,6 +11,7 @@ import { handleBackupDetails } from "../../functions/backup-details.ts";
 import { handleBackupHealth } from "../../functions/backup-health.ts";
 import { handleBackupSchedule } from "../../functions/backup-schedule.ts";
 import { handleBackupTenantData } from "../../functions/backup-tenant-data.ts";
+import { handleBackupUsage } from "../../functions/backup-usage.ts";
 import { handleDailyTenantBackup } from "../../functions/daily-tenant-backup.ts";
 import { handleDeleteBackup } from "../../functions/delete-backup.ts";
 import { handleDownloadBackup } from "../../functions/download-backup.ts";
@@ -187,6 +188,22 @@ const ENDPOINTS: Endpoint[] = [
     scope: "all",
     input: () => ({}),
     ok: 503,
+  },
+  {
+    name: "backup-usage",
+    handler: handleBackupUsage,
+    method: "GET",
+    scope: "org",
+    input: () => ({ organization_id: ORG_A }),
+    ok: 200,
+  },
+  {
+    name: "backup-usage",
+    handler: handleBackupUsage,
+    method: "GET",
+    scope: "all",
+    input: () => ({}),
+    ok: 200,
   },
   {
     name: "backup-tenant-data",
