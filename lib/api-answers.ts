@@ -36,6 +36,10 @@ export interface BackupListing {
   created_by: CreatedBy | null;
   /** The note given when it was started. */
   note: string | null;
+  /** When a verification drill (verify-backups) of it last passed; null when none has. */
+  verified_at: string | null;
+  /** Its newest drill, passed or failed; null when it was never drilled. */
+  verification: { status: "passed" | "failed"; at: string; error: string | null } | null;
 }
 
 /** A backup whose summary cannot be read: listed so that it can be seen and deleted. */

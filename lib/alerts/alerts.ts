@@ -1,6 +1,6 @@
 /**
  * Alerts as the engine raises them. A failure is told once per tenant until a backup succeeds (then a
- * "resolved"), each delivery is retried with backoff and recorded in tenant_backup_alert_deliveries, and
+ * "resolved"); so is each condition the watch raises (lib/alerts/watch.ts) until it clears. Each delivery is retried with backoff and recorded in tenant_backup_alert_deliveries, and
  * nothing here ever throws into a backup or restore or holds it up past DELIVERY_BUDGET_MS.
  */
 import { setTimeout as delay } from "node:timers/promises";
@@ -12,6 +12,7 @@ import type { Clock } from "../time.ts";
 import { type Channel, emailChannel, webhookChannel } from "./channels.ts";
 import {
   type AlertBody,
+  type AlertEventName,
   backupFailed,
   backupResolved,
   type RestoreDetails,
@@ -27,12 +28,18 @@ export interface Alerts {
   backupFailed(tenant: Tenant, details: { error: string; type: string }): Promise<void>;
   backupSucceeded(tenant: Tenant, details: { backup_id: string; type: string }): Promise<void>;
   restoreFinished(tenant: Tenant, details: RestoreDetails): Promise<void>;
+  /** Opens the alert `body.event` for its tenant and tells it, unless it is open already. */
+  raise(body: AlertBody): Promise<void>;
+  /** Closes the alert `event` of the body's tenant and tells `body` (its resolution) when it was open. */
+  resolve(event: AlertEventName, body: AlertBody): Promise<void>;
 }
 
 export const noAlerts: Alerts = {
   backupFailed: async () => {},
   backupSucceeded: async () => {},
   restoreFinished: async () => {},
+  raise: async () => {},
+  resolve: async () => {},
 };
 
 export interface AlertParts {
@@ -118,24 +125,30 @@ export function createAlerts(config: Config["alerts"], parts: AlertParts): Alert
     }
   }
 
+  async function open(body: AlertBody): Promise<void> {
+    const opened = await db.call<boolean>("tenant_backup_alert_open", {
+      p_org: body.organization_id,
+      p_event: body.event,
+      p_at: body.at,
+    });
+    if (opened) await deliver(body);
+  }
+
+  async function clear(event: AlertEventName, body: AlertBody): Promise<void> {
+    const cleared = await db.call<boolean>("tenant_backup_alert_clear", {
+      p_org: body.organization_id,
+      p_event: event,
+    });
+    if (cleared) await deliver(body);
+  }
+
   return {
     backupFailed: (tenant, details) =>
-      bounded("backup.failed", async () => {
-        const opened = await db.call<boolean>("tenant_backup_alert_open", {
-          p_org: tenant.id,
-          p_event: "backup.failed",
-          p_at: now().toISOString(),
-        });
-        if (opened) await deliver(backupFailed(tenant, now(), details));
-      }),
+      bounded("backup.failed", () => open(backupFailed(tenant, now(), details))),
     backupSucceeded: (tenant, details) =>
-      bounded("backup.resolved", async () => {
-        const cleared = await db.call<boolean>("tenant_backup_alert_clear", {
-          p_org: tenant.id,
-          p_event: "backup.failed",
-        });
-        if (cleared) await deliver(backupResolved(tenant, now(), details));
-      }),
+      bounded("backup.resolved", () => clear("backup.failed", backupResolved(tenant, now(), details))),
+    raise: (body) => bounded(body.event, () => open(body)),
+    resolve: (event, body) => bounded(body.event, () => clear(event, body)),
     restoreFinished: (tenant, details) =>
       bounded("restore", () =>
         deliver(

@@ -2,7 +2,21 @@
  * The alerts the engine sends, and the one body every channel carries. Each message says what to do, so
  * that whoever reads it at night knows the next step without opening the docs.
  */
-export type AlertEventName = "backup.failed" | "backup.resolved" | "restore.completed" | "restore.failed";
+export type AlertEventName =
+  | "backup.failed"
+  | "backup.resolved"
+  | "restore.completed"
+  | "restore.failed"
+  | WatchEventName
+  | `${WatchEventName}.resolved`;
+
+/** What the watch on the backups raises (watch-events.ts); each is told once until it clears. */
+export type WatchEventName =
+  | "run.incomplete"
+  | "tenant.stale"
+  | "backup.size_changed"
+  | "storage.quota"
+  | "verify.failed";
 
 export interface AlertBody {
   event: AlertEventName;
@@ -19,7 +33,7 @@ export interface Tenant {
   name: string | null;
 }
 
-const label = (tenant: Tenant) => (tenant.name ? `${tenant.name} (${tenant.id})` : tenant.id);
+export const label = (tenant: Tenant) => (tenant.name ? `${tenant.name} (${tenant.id})` : tenant.id);
 
 export function backupFailed(tenant: Tenant, at: Date, details: { error: string; type: string }): AlertBody {
   return {

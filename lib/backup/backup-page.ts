@@ -52,6 +52,7 @@ export async function listBackupPage(
       if (page.length === query.limit) break;
     }
   }
+  await addVerifications(services, page);
   const last = page.at(-1);
   return {
     backups: page,
@@ -106,5 +107,22 @@ export function listingOf(
     schema_fingerprint: manifest.schema_fingerprint,
     created_by: manifest.created_by ?? null,
     note: manifest.note ?? null,
+    verified_at: null,
+    verification: null,
   };
+}
+
+/** What the verification drills found of each listed backup, from the database (one call for the page). */
+async function addVerifications(services: Services, page: BackupEntry[]): Promise<void> {
+  const listed = page.filter((entry): entry is BackupListing => entry.status === "completed");
+  if (listed.length === 0) return;
+  const found = new Map(
+    (await services.db.verificationsOf(listed.map((b) => b.backup_id))).map((v) => [v.backup_id, v]),
+  );
+  for (const entry of listed) {
+    const v = found.get(entry.backup_id);
+    if (!v) continue;
+    entry.verified_at = v.last_passed_at;
+    entry.verification = { status: v.status, at: v.verified_at, error: v.error_message };
+  }
 }

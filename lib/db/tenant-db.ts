@@ -363,6 +363,37 @@ export class TenantDb {
     });
   }
 
+  // --- Verification drills: their outcomes, by backup and by tenant. ---
+
+  /** Records the outcome of one drill of a backup. */
+  recordVerification(args: {
+    tenantId: string;
+    backupId: string;
+    status: "passed" | "failed";
+    error: string | null;
+    details: Record<string, unknown>;
+    at: Date;
+  }): Promise<unknown> {
+    return this.caller.call("tenant_backup_verification_record", {
+      p_org: args.tenantId,
+      p_backup_id: args.backupId,
+      p_status: args.status,
+      p_error: args.error,
+      p_details: args.details,
+      p_at: args.at.toISOString(),
+    });
+  }
+
+  /** The newest drill of each of these backups (those never drilled are absent). */
+  verificationsOf(backupIds: string[]): Promise<Verification[]> {
+    return this.caller.call("tenant_backup_verifications_of", { p_backup_ids: backupIds });
+  }
+
+  /** When each tenant was last drilled, any of its backups: organization id → time. */
+  lastDrills(): Promise<Record<string, string>> {
+    return this.caller.call("tenant_backup_last_drills", {});
+  }
+
   // --- Restore: staging pages, the one-transaction apply, and its log row. ---
 
   /** Stages one page of a table's backup rows (JSON-array lines) for the restore `restoreId`. */
@@ -536,6 +567,15 @@ export interface UserRoleRow {
 export type RateLimitTake =
   | { allowed: true; taken_at: string; previous_at: string | null }
   | { allowed: false; retry_after_seconds: number; last_at: string };
+
+/** A backup's newest drill, and when one last passed. */
+export interface Verification {
+  backup_id: string;
+  status: "passed" | "failed";
+  verified_at: string;
+  error_message: string | null;
+  last_passed_at: string | null;
+}
 
 export interface NewestBackup {
   organization_id: string;

@@ -21,6 +21,7 @@ import { handleListBackups } from "../../functions/list-backups.ts";
 import { handleListModules } from "../../functions/list-modules.ts";
 import { handleModuleTemplate } from "../../functions/module-template.ts";
 import { handleRestoreTenantData } from "../../functions/restore-tenant-data.ts";
+import { handleVerifyBackups } from "../../functions/verify-backups.ts";
 import { runManualBackup } from "../../lib/backup/manual.ts";
 import { installSmallApp, ORG_A, USERS } from "../operations/small-app.ts";
 import { send } from "../support/call.ts";
@@ -276,11 +277,19 @@ const ENDPOINTS: Endpoint[] = [
     input: () => ({}),
     ok: 200,
   },
+  {
+    name: "verify-backups",
+    handler: handleVerifyBackups,
+    method: "POST",
+    scope: "cron",
+    input: () => ({}),
+    ok: 200,
+  },
 ];
 
 function expected(endpoint: Endpoint, caller: string, access: Access): number {
   if (access === "invalid") return 401;
-  // daily-tenant-backup is the cron service's alone: a verified super admin is refused too.
+  // daily-tenant-backup and verify-backups are the cron service's alone: a verified super admin is refused too.
   if (endpoint.scope === "cron") return caller === "the cron secret" ? endpoint.ok : 403;
   if (access === "all") return endpoint.ok;
   return access === "org" && endpoint.scope === "org" ? endpoint.ok : 403;

@@ -165,6 +165,7 @@ describe("on a Supabase database", () => {
       "backup_logs_id_seq",
       "tenant_backup_alert_deliveries_id_seq",
       "tenant_backup_later_id_seq",
+      "tenant_backup_verifications_id_seq",
     ]);
   });
 

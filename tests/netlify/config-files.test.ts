@@ -174,3 +174,59 @@ describe(".github/workflows/daily-tenant-backup.yml", () => {
     });
   });
 });
+
+describe(".github/workflows/verify-backups.yml", () => {
+  const text = read(".github/workflows/verify-backups.yml");
+  // biome-ignore lint/suspicious/noExplicitAny: parsed YAML is checked field by field below
+  const workflow = parseYaml(text) as any;
+  const step = workflow.jobs.verify.steps[0];
+  const SECRET = "workflow-test-secret-9876543210";
+  let server: Server | undefined;
+  afterEach(() => server?.close());
+
+  it("runs once a day (every tenant is drilled within the week) and by hand, with the secrets", () => {
+    expect(workflow.on.schedule[0].cron).toMatch(/^\d+ \d+ \* \* \*$/);
+    expect(workflow.on).toHaveProperty("workflow_dispatch");
+    const secret = (name: string) => ["$", "{{ secrets.", name, " }}"].join("");
+    expect(step.env.BACKUP_URL).toBe(secret("BACKUP_URL"));
+    expect(step.env.CRON_SECRET).toBe(secret("CRON_SECRET"));
+    expect(step.run.match(/Bearer [^\s'"]+/g)).toEqual(["Bearer %s\\n"]);
+  });
+
+  it("POSTs to verify-backups while the answer is 202, and fails on a failed drill's 500", async () => {
+    const statuses = [202, 200, 500];
+    const calls: Array<{ url?: string; authorization?: string }> = [];
+    server = createServer((req: IncomingMessage, res) => {
+      calls.push({ url: req.url, authorization: req.headers.authorization });
+      const status = statuses[calls.length - 1] ?? 500;
+      res.writeHead(status, { "content-type": "application/json" }).end(`{"answer":${calls.length}}`);
+    });
+    await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const env = {
+      PATH: process.env.PATH,
+      BACKUP_URL: `http://127.0.0.1:${port}`,
+      CRON_SECRET: SECRET,
+      MAX_CALLS: "5",
+      PAUSE_SECONDS: "0",
+    };
+    const run = () =>
+      promisify(execFile)("bash", ["-c", step.run], { env }).then(
+        (r) => ({ code: 0, output: r.stdout + r.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => ({
+          code: e.code,
+          output: e.stdout + e.stderr,
+        }),
+      );
+    const passed = await run();
+    expect(passed.code).toBe(0);
+    expect(calls).toEqual([
+      { url: "/.netlify/functions/verify-backups", authorization: `Bearer ${SECRET}` },
+      { url: "/.netlify/functions/verify-backups", authorization: `Bearer ${SECRET}` },
+    ]);
+    const failed = await run();
+    expect(failed.code).not.toBe(0);
+    expect(failed.output).toContain("verify-backups answered HTTP 500");
+    expect(failed.output).not.toContain(SECRET);
+  });
+});

@@ -5,8 +5,10 @@
 import { Writable } from "node:stream";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { triggerDailyBackground } from "../../functions/daily-background.ts";
+import { triggerVerifyBackground } from "../../functions/verify-backups.ts";
 import { createLogger } from "../../lib/logger.ts";
 import entry, { config } from "../../netlify/functions/scheduled-daily-backup.ts";
+import { config as verifyConfig } from "../../netlify/functions/scheduled-verify-backups.ts";
 
 const SECRET = "scheduled-test-secret-0123456789";
 
@@ -113,5 +115,31 @@ describe("scheduled-daily-backup", () => {
     expect(unreachable.status).toBe(502);
     expect(lines.join("")).toContain("could not reach https://site.example/.netlify/functions/");
     expect(lines.join("")).not.toContain(SECRET);
+  });
+});
+
+describe("scheduled-verify-backups", () => {
+  it("runs once a day and POSTs to the drill's background function with the secret in the header only", async () => {
+    expect(verifyConfig.schedule).toMatch(/^\d+ \d+ \* \* \*$/);
+    const { log, lines } = capture();
+    const send = vi.fn<typeof fetch>(async () => new Response(null, { status: 202 }));
+    const response = await triggerVerifyBackground({
+      env: { CRON_SECRET: SECRET, URL: "https://site.example/" },
+      fetch: send,
+      log,
+    });
+    expect(response.status).toBe(202);
+    const [target, init = {}] = send.mock.calls[0] ?? [];
+    expect(String(target)).toBe("https://site.example/.netlify/functions/verify-backups-background");
+    expect((init.headers as Record<string, string>).authorization).toBe(`Bearer ${SECRET}`);
+    expect(lines.join("")).toContain("started the verification drill in the background");
+    expect(lines.join("")).not.toContain(SECRET);
+  });
+
+  it("does nothing without CRON_SECRET", async () => {
+    const send = vi.fn<typeof fetch>();
+    const response = await triggerVerifyBackground({ env: {}, fetch: send, log: capture().log });
+    expect((await response.json()).message).toContain("the scheduled verification drill did nothing");
+    expect(send).not.toHaveBeenCalled();
   });
 });
