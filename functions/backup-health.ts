@@ -4,10 +4,13 @@
  * its schedule allows (HEALTH_MAX_AGE_HOURS, default 26, for a daily schedule; 50 h every 2 days; 170 h
  * weekly: lib/health.ts); 503 when any is older or has none, so an uptime monitor alerts on the status
  * alone. Tenants whose schedule is off or disabled are listed as "unscheduled" and do not count.
+ * Each call also tells the alert channels of tenants that became stale or fresh again (tenant.stale) and,
+ * for a report of every tenant, of storage past STORAGE_WARN_RATIO (storage.quota): lib/alerts/watch.ts.
  * Who: the cron secret (as a header, or ?secret= for monitors that can only set a URL) or a super admin
  * for every tenant; with organization_id, also an admin of that organization.
  */
 import { z } from "zod";
+import { watchHealth } from "../lib/alerts/watch.ts";
 import type { Tenant } from "../lib/db/tenant-db.ts";
 import { fail } from "../lib/errors.ts";
 import { backupHealth } from "../lib/health.ts";
@@ -33,6 +36,7 @@ export const handleBackupHealth = endpoint({
       tenants = [tenant];
     }
     const report = await backupHealth(services, tenants, query.organization_id);
+    await watchHealth(services, report, { allTenants: query.organization_id === undefined });
     if (report.healthy) {
       return json(200, {
         success: true,

@@ -9,8 +9,13 @@
  * tenant but those whose backup failed: they keep their backups, and only the files of their failed runs
  * are cleared. Its outcome is in `retention`; it does
  * not change the status, which is about the backups. A pass cut short continues on the next call.
+ *
+ * Then the watch (lib/alerts/watch.ts) tells of a tenant still not backed up past its slot's deadline
+ * (run.incomplete), of a backup whose size jumped (backup.size_changed) and of storage past its warning
+ * (storage.quota).
  */
 import { z } from "zod";
+import { watchRun } from "../lib/alerts/watch.ts";
 import { runDailyBackup } from "../lib/backup/daily.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { applyRetention, type RetentionResult } from "../lib/retention/apply.ts";
@@ -40,6 +45,11 @@ export async function dailyRun(services: Services, deadline: number) {
     result.remaining_tenants === 0
       ? await retentionAfterRun(services, deadline, failed)
       : { applied: false, reason: "the daily run is not complete; retention runs once it is" };
+  const stored = [...result.tenants, ...(result.previous_day?.tenants ?? [])].some(
+    (t) => t.status === "completed",
+  );
+  const deleted = retention.applied && retention.deleted_backups + retention.deleted_orphans > 0;
+  await watchRun(services, result, stored || deleted);
   const status = result.failed_tenants > 0 ? 500 : result.complete ? 200 : 202;
   const message =
     result.failed_tenants > 0

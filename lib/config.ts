@@ -148,6 +148,8 @@ const envSchema = z
      * (0.5: half) raises backup.size_changed; 0 switches the check off.
      */
     ALERT_SIZE_CHANGE_RATIO: z.coerce.number().nonnegative().default(0.5),
+    /** A scheduled backup not complete this many hours after its slot started raises run.incomplete. */
+    ALERT_RUN_DEADLINE_HOURS: z.coerce.number().positive().default(3),
     /** Tenants drilled per verify-backups call; 0 (default): enough for every tenant once in six calls. */
     VERIFY_TENANTS_PER_CALL: nonNegativeInt(0),
     /** The schedule of tenants that have none of their own (backup-schedule sets one). */
@@ -353,8 +355,11 @@ export interface Config {
     webhooks: { urls: string[]; secret: string } | undefined;
     email: { smtpUrl: string; from: string; to: string[] } | undefined;
   };
-  /** What the watch on the backups alerts: backup.size_changed past this share of the recent median (0: never). */
-  watch: { sizeChangeRatio: number };
+  /**
+   * What the watch on the backups alerts: backup.size_changed past this share of the recent median (0:
+   * never); run.incomplete this many hours after a slot started.
+   */
+  watch: { sizeChangeRatio: number; runDeadlineHours: number };
 }
 
 export class ConfigError extends Error {
@@ -493,7 +498,7 @@ export function loadConfig(env: Environment = process.env): Config {
           ? { smtpUrl: e.SMTP_URL, from: e.ALERT_EMAIL_FROM, to: e.ALERT_EMAIL_TO }
           : undefined,
     },
-    watch: { sizeChangeRatio: e.ALERT_SIZE_CHANGE_RATIO },
+    watch: { sizeChangeRatio: e.ALERT_SIZE_CHANGE_RATIO, runDeadlineHours: e.ALERT_RUN_DEADLINE_HOURS },
   };
 }
 

@@ -25,6 +25,8 @@ import {
 const DELIVERY_BUDGET_MS = 15_000;
 
 export interface Alerts {
+  /** false when no channel is configured: callers may then skip the work of deciding what to tell. */
+  readonly enabled: boolean;
   backupFailed(tenant: Tenant, details: { error: string; type: string }): Promise<void>;
   backupSucceeded(tenant: Tenant, details: { backup_id: string; type: string }): Promise<void>;
   restoreFinished(tenant: Tenant, details: RestoreDetails): Promise<void>;
@@ -35,6 +37,7 @@ export interface Alerts {
 }
 
 export const noAlerts: Alerts = {
+  enabled: false,
   backupFailed: async () => {},
   backupSucceeded: async () => {},
   restoreFinished: async () => {},
@@ -143,6 +146,7 @@ export function createAlerts(config: Config["alerts"], parts: AlertParts): Alert
   }
 
   return {
+    enabled: true,
     backupFailed: (tenant, details) =>
       bounded("backup.failed", () => open(backupFailed(tenant, now(), details))),
     backupSucceeded: (tenant, details) =>

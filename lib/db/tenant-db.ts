@@ -363,6 +363,15 @@ export class TenantDb {
     });
   }
 
+  /** Stored bytes of the tenant's last `limit` completed daily and manual backups before `backupId`, newest first. */
+  recentSizes(tenantId: string, backupId: string, limit: number): Promise<number[]> {
+    return this.caller.call("tenant_backup_recent_sizes", {
+      p_org: tenantId,
+      p_before_backup_id: backupId,
+      p_limit: limit,
+    });
+  }
+
   // --- Verification drills: their outcomes, by backup and by tenant. ---
 
   /** Records the outcome of one drill of a backup. */
