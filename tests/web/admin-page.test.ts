@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_ORGANIZATIONS } from "../../scripts/demo/install.ts";
 import { freePort } from "../../scripts/embedded-postgres.ts";
 import { type LocalSite, startLocalSite } from "../../scripts/local-site.ts";
+import { formatBytes } from "../../web/components/format.ts";
 import { launchChromium } from "../support/browser.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { changedTables, snapshot } from "../support/snapshot.ts";
@@ -51,6 +52,8 @@ beforeAll(async () => {
       // The test restores and then undoes at once; the limit on real restores is the API's own business.
       RESTORE_MIN_INTERVAL_SECONDS: "0",
       DRY_RUN_MIN_INTERVAL_SECONDS: "0",
+      // One drill call reaches every demo organization.
+      VERIFY_TENANTS_PER_CALL: "10",
     },
   });
   browser = await launchChromium();
@@ -220,6 +223,61 @@ describe("the admin page in Chromium", () => {
     await eventually(() => page.locator(".tbr-org-name").innerText()).toBe(bluewater.name);
     // The manual backup and the two undo points of the first test.
     await eventually(() => page.locator("table.backups tbody tr[data-backup-id]").count()).toBe(3);
+    await page.close();
+  });
+
+  it("shows who made a backup and why, its storage use and the last drill, as the API reports them", async () => {
+    let page = await open();
+    await signInAs(page, /Super admin/);
+    const pickCedar = async () => {
+      await page.getByLabel("Find an organization").fill("cedar");
+      await page.getByRole("button", { name: new RegExp(cedar.name) }).click();
+      await eventually(() => page.locator(".tbr-org-name").innerText()).toBe(cedar.name);
+    };
+    await pickCedar();
+    await page.getByLabel("Note (optional)").fill("before the yearly price change");
+    await page.getByRole("button", { name: "Create backup now" }).click();
+    await shown(page.getByRole("status").filter({ hasText: "Backup created" }), 30_000);
+    const row = page.locator("table.backups tbody tr[data-backup-id]").first();
+    await eventually(() => row.locator('td[data-label="By"]').innerText()).toMatch(
+      "before the yearly price change",
+    );
+    await eventually(() => row.locator('td[data-label="Verified"]').innerText()).toBe("not yet");
+    await eventually(() =>
+      page.locator("table.history tbody tr").first().locator('td[data-label="Note"]').innerText(),
+    ).toBe("before the yearly price change");
+
+    // The daily drill, as the cron service calls it.
+    const secret = { authorization: "Bearer page-test-cron-secret-0123456789" };
+    const drill = await fetch(new URL("/.netlify/functions/verify-backups", site.url), {
+      method: "POST",
+      headers: { ...secret, "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(drill.status, await drill.clone().text()).toBe(200);
+    const usage = (
+      await (
+        await fetch(new URL(`/.netlify/functions/backup-usage?organization_id=${cedar.id}`, site.url), {
+          headers: secret,
+        })
+      ).json()
+    ).usage;
+    expect(usage.tenants).toEqual([{ organization_id: cedar.id, bytes: usage.total_bytes, backups: 1 }]);
+
+    // The page as the admin opens it next: signed in again, reading the drill's outcome.
+    await page.close();
+    page = await open();
+    await signInAs(page, /Super admin/);
+    await pickCedar();
+    const drilledRow = page.locator("table.backups tbody tr[data-backup-id]").first();
+    const storage = page.locator("#section-storage");
+    await eventually(() => storage.locator(".storage-used").innerText()).toMatch(
+      formatBytes(usage.total_bytes),
+    );
+    await eventually(() => storage.locator(".storage-used").innerText()).toMatch("of the 1.0 GB quota");
+    await eventually(() => storage.locator(".last-drill").innerText()).toMatch(/Passed/);
+    await eventually(() => drilledRow.locator('td[data-label="Verified"]').innerText()).toMatch(/^✓/);
+    await shoot(page, "storage-and-drills");
     await page.close();
   });
 

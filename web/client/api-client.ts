@@ -23,6 +23,8 @@ import type {
   RestoreReport,
   RestoreRequest,
   ScheduleSettings,
+  StorageUsage,
+  UsageAnswer,
 } from "./types.ts";
 
 export interface ClientOptions {
@@ -149,12 +151,22 @@ export function createTenantBackupClient(options: ClientOptions) {
       };
     },
 
-    /** A manual backup, followed through its 202 answers until it is complete. */
-    async createBackup(organizationId: string, progress: ProgressOptions = {}): Promise<BackupAnswer> {
-      return untilDone<BackupAnswer>(
-        () => send("backup-tenant-data", { method: "POST", body: { organization_id: organizationId } }),
-        progress,
+    /** A manual backup, followed through its 202 answers until it is complete; `note` is kept with it. */
+    async createBackup(
+      organizationId: string,
+      progress: ProgressOptions = {},
+      note?: string,
+    ): Promise<BackupAnswer> {
+      const body = note ? { organization_id: organizationId, note } : { organization_id: organizationId };
+      return untilDone<BackupAnswer>(() => send("backup-tenant-data", { method: "POST", body }), progress);
+    },
+
+    /** Storage used by backups: one organization's, or (cron, super admins) every one's. */
+    async usage(organizationId?: string): Promise<StorageUsage> {
+      const answer = await json<UsageAnswer>(
+        await send("backup-usage", { query: { organization_id: organizationId } }),
       );
+      return answer.usage;
     },
 
     /** A dry run or a real restore; a real one first writes the undo point, which may take several calls. */

@@ -31,6 +31,8 @@ export interface RestoreRequest {
   tables?: string[];
   backup_id?: string;
   allow_dropped_columns?: boolean;
+  /** Why: kept with the restore's history row and its undo point (up to 500 characters). */
+  note?: string;
 }
 
 /** download-backup: a signed link (Supabase Storage) or the file itself (local storage). */

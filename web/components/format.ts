@@ -1,4 +1,5 @@
 /** How numbers, sizes, dates and ages read on the page (the user's locale; times in their zone and UTC). */
+import type { CreatedBy } from "../client/types.ts";
 
 export function formatCount(n: number): string {
   return new Intl.NumberFormat().format(n);
@@ -66,4 +67,11 @@ export function typeLabel(type: string | null | undefined): string {
 export function dayOfBackupId(backupId: string): string | null {
   const m = /^(\d{4})(\d{2})(\d{2})T/.exec(backupId);
   return m ? `${m[1]}-${m[2]}-${m[3]}` : null;
+}
+
+/** Who started a backup or restore: "cron", the user's e-mail (else their id), or "" when not recorded. */
+export function createdByLabel(createdBy: CreatedBy | null | undefined): string {
+  if (!createdBy) return "";
+  if (createdBy === "cron") return "cron";
+  return createdBy.email ?? `user ${createdBy.user_id}`;
 }

@@ -1,5 +1,6 @@
 /**
- * Available backups, newest first: date, time, type, records, size, files present; and per backup Details
+ * Available backups, newest first: date, time, type, records, size, files present, who started it (and
+ * the note), when a verification drill last passed; and per backup Details
  * (tables, rows, files), Download (summary or a file), Restore (opens the restore steps) and Delete
  * (typed confirmation; the only backup needs the explicit force the API asks for).
  */
@@ -8,7 +9,15 @@ import { ApiError } from "../../client/errors.ts";
 import type { BackupDetails, BackupEntry, BackupList, BackupListing, Download } from "../../client/types.ts";
 import { Dialog } from "../Dialog.tsx";
 import { ErrorNotice } from "../ErrorNotice.tsx";
-import { formatBytes, formatCount, formatDate, formatTime, typeLabel } from "../format.ts";
+import {
+  createdByLabel,
+  formatAge,
+  formatBytes,
+  formatCount,
+  formatDate,
+  formatTime,
+  typeLabel,
+} from "../format.ts";
 import type { Section, SectionProps } from "../section.ts";
 import { type Column, ListTable, TableHead } from "../Table.tsx";
 import { TypedConfirmation } from "../TypedConfirmation.tsx";
@@ -20,6 +29,8 @@ const BACKUP_COLUMNS: Column[] = [
   { label: "Records", numeric: true },
   { label: "Size", numeric: true },
   { label: "Files" },
+  { label: "By" },
+  { label: "Verified" },
   { label: "Actions", hidden: true },
 ];
 
@@ -104,6 +115,11 @@ function AvailableBackups(props: SectionProps) {
                   <span className="bad">✗ files missing</span>
                 )}
               </td>
+              <td data-label="By" className="started-by">
+                {createdByLabel(b.created_by)}
+                {b.note && <span className="fact-sub">{b.note}</span>}
+              </td>
+              <td data-label="Verified">{verifiedText(b)}</td>
               <td className="actions">
                 <button type="button" className="button button-small" onClick={() => setDetails(b)}>
                   Details
@@ -149,7 +165,7 @@ function AvailableBackups(props: SectionProps) {
           ) : (
             <tr key={b.backup_id} className="damaged">
               <td data-label="Date">{b.backup_date}</td>
-              <td colSpan={5} data-label="Problem">
+              <td colSpan={7} data-label="Problem">
                 <span className="bad">Damaged: {b.error}</span>
               </td>
               <td className="actions">
@@ -337,3 +353,12 @@ export const availableBackups: Section = {
   title: "Available backups",
   Component: AvailableBackups,
 };
+
+/** When a verification drill (verify-backups) last passed, or that the newest one failed. */
+function verifiedText(b: BackupListing) {
+  if (b.verification?.status === "failed") {
+    return <span className="bad">✗ drill failed {formatAge(b.verification.at)}</span>;
+  }
+  if (b.verified_at) return <span className="ok">✓ {formatAge(b.verified_at)}</span>;
+  return <span className="muted">not yet</span>;
+}

@@ -1,7 +1,7 @@
 /**
  * Create backup: one manual backup now. A large organization takes several calls (the API answers 202
  * while it works); the button shows each step and the list shows the backup when it is complete.
- * The API takes no note with a backup, so there is no note field.
+ * An optional note says why; it is kept with the backup and shown in the list and the history.
  */
 import { useState } from "react";
 import type { BackupAnswer } from "../../client/types.ts";
@@ -14,6 +14,7 @@ function CreateBackup({ client, organization, organizationLabel, reload, onSignI
   const [progress, setProgress] = useState<string | null>(null);
   const [done, setDone] = useState<BackupAnswer | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [note, setNote] = useState("");
 
   async function start() {
     setRunning(true);
@@ -21,10 +22,13 @@ function CreateBackup({ client, organization, organizationLabel, reload, onSignI
     setDone(null);
     setProgress("Starting the backup…");
     try {
-      const answer = await client.createBackup(organization.id, {
-        onProgress: (message, calls) => setProgress(`Still working (step ${calls + 1}): ${message}`),
-      });
+      const answer = await client.createBackup(
+        organization.id,
+        { onProgress: (message, calls) => setProgress(`Still working (step ${calls + 1}): ${message}`) },
+        note.trim() || undefined,
+      );
       setDone(answer);
+      setNote("");
       await reload();
     } catch (err) {
       setError(err);
@@ -39,6 +43,17 @@ function CreateBackup({ client, organization, organizationLabel, reload, onSignI
       <p className="muted">
         A manual backup of every table of {organizationLabel}, kept like the daily ones.
       </p>
+      <label className="field">
+        <span>Note (optional)</span>
+        <input
+          type="text"
+          value={note}
+          maxLength={500}
+          placeholder="Why, e.g. before the price import"
+          onChange={(event) => setNote(event.target.value)}
+          disabled={running}
+        />
+      </label>
       <div className="row">
         <button type="button" className="button button-primary" onClick={start} disabled={running}>
           {running ? "Backing up…" : "Create backup now"}

@@ -1,8 +1,11 @@
-/** History: the organization's backup_logs rows, newest first — type, status, records, duration, who, error. */
+/**
+ * History: the organization's backup_logs rows, newest first — type, status, records, duration, who, the
+ * note given, error.
+ */
 import { useEffect, useState } from "react";
 import type { LogRow } from "../../client/types.ts";
 import { ErrorNotice } from "../ErrorNotice.tsx";
-import { formatCount, formatDateTime, formatDuration, typeLabel } from "../format.ts";
+import { createdByLabel, formatCount, formatDateTime, formatDuration, typeLabel } from "../format.ts";
 import type { Section, SectionProps } from "../section.ts";
 import { type Column, ListTable } from "../Table.tsx";
 
@@ -15,6 +18,7 @@ const HISTORY_COLUMNS: Column[] = [
   { label: "Records", numeric: true },
   { label: "Duration", numeric: true },
   { label: "Who" },
+  { label: "Note" },
   { label: "Error" },
 ];
 
@@ -79,6 +83,7 @@ function History({ client, organization, view, organizationLabel }: SectionProps
               {row.duration_ms == null ? "—" : formatDuration(row.duration_ms)}
             </td>
             <td data-label="Who">{who(row)}</td>
+            <td data-label="Note">{row.note ?? ""}</td>
             <td data-label="Error" className="error-cell">
               {row.error_message ?? ""}
             </td>
@@ -105,6 +110,7 @@ function History({ client, organization, view, organizationLabel }: SectionProps
 }
 
 function who(row: LogRow): string {
+  if (row.created_by) return createdByLabel(row.created_by);
   const actor = row.details?.actor;
   if (typeof actor !== "string") return row.backup_type === "daily_tenant" ? "daily run" : "";
   if (actor === "cron") return "cron";

@@ -7,6 +7,7 @@ import { modules } from "./modules.tsx";
 import { overview } from "./overview.tsx";
 import { restore } from "./restore.tsx";
 import { schedule } from "./schedule.tsx";
+import { storage } from "./storage.tsx";
 
 export const SECTIONS: readonly Section[] = [
   overview,
@@ -15,5 +16,6 @@ export const SECTIONS: readonly Section[] = [
   availableBackups,
   restore,
   modules,
+  storage,
   history,
 ];

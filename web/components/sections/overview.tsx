@@ -6,7 +6,9 @@ import type { Section, SectionProps } from "../section.ts";
 function Overview({ view }: SectionProps) {
   const backups = (view.list?.backups ?? []).filter((b): b is BackupListing => b.status === "completed");
   const newest = backups[0];
-  const bytes = backups.reduce((sum, b) => sum + b.total_size, 0);
+  // What storage holds for the organization (backup-health's usage); the listed backups' sizes until then.
+  const usage = view.health?.usage;
+  const bytes = usage?.total_bytes ?? backups.reduce((sum, b) => sum + b.total_size, 0);
   const health = view.health?.tenants[0];
   // What this organization's schedule allows (a weekly one: a week and a bit).
   const limit = health?.max_age_hours ?? view.health?.max_age_hours;
@@ -57,7 +59,9 @@ function Overview({ view }: SectionProps) {
       <div className="fact">
         <dt>Storage used</dt>
         <dd>
-          <span className="fact-main">{view.list ? `${formatBytes(bytes)}${more}` : "…"}</span>
+          <span className="fact-main">
+            {usage ? formatBytes(bytes) : view.list ? `${formatBytes(bytes)}${more}` : "…"}
+          </span>
           <span className="fact-sub">
             {view.list ? `${backups.length}${more} backup${backups.length === 1 && !more ? "" : "s"}` : " "}
           </span>
