@@ -12,8 +12,10 @@
  * 400 not CSV, unknown or missing required columns; 413 too large; 415 not text/csv; 409 tenant busy.
  * Cron secret, a super admin, or an admin of that organization.
  */
+
 import { z } from "zod";
 import type { ImportReport } from "../lib/api-answers.ts";
+import { createdByOf } from "../lib/auth/principal.ts";
 import { importModuleCsv } from "../lib/modules/import.ts";
 import { readUpload } from "../lib/modules/uploads.ts";
 import { endpoint } from "./endpoint.ts";
@@ -61,6 +63,7 @@ export const handleImportModule = endpoint({
       dryRun: input.dry_run,
       mode: input.mode,
       requestedBy: requestedBy(principal),
+      createdBy: createdByOf(principal),
       deadline,
     });
     if (input.upload !== undefined && !input.dry_run) {

@@ -15,7 +15,9 @@
  * organization is refused), a primary key of another tenant's row is refused, and a row of a child table
  * must point at this tenant's parent row. The import is one backup_logs row, "module_import".
  */
+
 import { randomUUID } from "node:crypto";
+import type { CreatedBy } from "../auth/principal.ts";
 import { dayOfBackupId, newBackupId } from "../backup/paths.ts";
 import { backupTenant } from "../backup/tenant-backup.ts";
 import { type CatalogTable, storedColumns } from "../catalog.ts";
@@ -35,6 +37,8 @@ export interface ModuleImport {
   dryRun: boolean;
   mode: "upsert" | "insert";
   requestedBy: string;
+  /** Who asked, as the import's backup_logs row and its undo point keep it. */
+  createdBy?: CreatedBy;
   deadline: number;
   rules?: ImportRuleCheck;
 }
@@ -97,6 +101,7 @@ export async function importModuleCsv(services: Services, request: ModuleImport)
       dry_run: request.dryRun,
       tables_count: 1,
       details,
+      created_by: request.createdBy ?? null,
     });
     await stage(services, importId, request.table, staged);
     await lease.renew(Math.max(services.config.backup.lockTtlSeconds, APPLY_LEASE_SECONDS));
@@ -136,6 +141,8 @@ export async function importModuleCsv(services: Services, request: ModuleImport)
         date: dayOfBackupId(captureId),
         deadline: request.deadline,
         captureId,
+        createdBy: request.createdBy,
+        note: `undo point of the ${request.module} import`,
       }).catch((err) => {
         log.error(
           { err, tenant: request.tenantId, captureId },

@@ -183,12 +183,18 @@ describe("modules over a direct connection", () => {
     expect(await workspaceSnapshot(db.client, "<> 'w1'")).toEqual(others);
 
     const { rows: logs } = await db.client.query(
-      "select dry_run, status, records_count, details from backup_logs where backup_type = 'module_import' order by id",
+      "select dry_run, status, records_count, details, created_by from backup_logs where backup_type = 'module_import' order by id",
     );
-    expect(logs.map((l) => [l.dry_run, l.status, l.records_count])).toEqual([
-      [true, "completed", "0"],
-      [false, "completed", "3"],
+    expect(logs.map((l) => [l.dry_run, l.status, l.records_count, l.created_by])).toEqual([
+      [true, "completed", "0", "cron"],
+      [false, "completed", "3", "cron"],
     ]);
+    // The undo point names who made it, as every backup does.
+    const { rows: undoRow } = await db.client.query(
+      "select created_by, note from backup_logs where backup_type = 'pre_restore' and backup_id = $1",
+      [undoId],
+    );
+    expect(undoRow).toEqual([{ created_by: "cron", note: "undo point of the crm import" }]);
     expect(logs[1].details).toMatchObject({
       module: "crm",
       table: "contacts",
