@@ -5,12 +5,15 @@
  * the drill and is alerted once (webhook and mail), then resolved once a drill passes; the time budget
  * stops a call starting another drill, and a drill cut while staging goes on in the next call.
  */
-import { readdir, writeFile } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { handleDailyTenantBackup } from "../../functions/daily-tenant-backup.ts";
 import { handleListBackups } from "../../functions/list-backups.ts";
 import { handleVerifyBackups } from "../../functions/verify-backups.ts";
+import { inventoryOf } from "../../lib/backup/inventory.ts";
+import { tenantPrefix } from "../../lib/backup/paths.ts";
+import { readManifest } from "../../lib/backup/reader.ts";
 import { installSmallApp, ORG_A, ORG_B, ORG_C } from "../operations/small-app.ts";
 import {
   type MailReceiver,
@@ -68,13 +71,16 @@ const verify = async (s: TestServices, at: string) => {
   return call(handleVerifyBackups, s, "verify-backups", { token: TEST_CRON_SECRET });
 };
 
-/** Replaces the first table file of the tenant's newest backup with bytes that are not that file. */
+/**
+ * Overwrites the first stored object (file or chunk) the tenant's newest backup names with bytes that are
+ * not that object's; answers its storage path.
+ */
 async function damageNewest(s: TestServices, tenantId: string): Promise<string> {
-  const root = join(s.backupDir, "tenant-backups", tenantId);
-  const files = (await readdir(root, { recursive: true })).filter((f) => f.endsWith(".jsonl.gz")).sort();
-  const newest = files.at(-1) as string;
-  await writeFile(join(root, newest), "not the backup's bytes");
-  return newest;
+  const newest = inventoryOf(tenantId, await s.storage.list(tenantPrefix(tenantId))).backups[0];
+  const manifest = await readManifest(s.storage, newest?.summaryPath as string);
+  const path = manifest.tables.flatMap((t) => t.files)[0]?.path as string;
+  await writeFile(join(s.backupDir, path), "not the backup's bytes");
+  return path;
 }
 
 describe("verify-backups", () => {
@@ -145,7 +151,9 @@ describe("verify-backups", () => {
     expect(webhook.requests).toBe(1);
     expect(mail.mails).toHaveLength(1);
 
-    // The next night's backup is good: its drill passes and the alert is resolved, once.
+    // The damaged object is removed, so the next night's backup stores it again (a chunk the tenant's
+    // data still has would otherwise be reused as it is): its drill passes and the alert is resolved, once.
+    await rm(join(s.backupDir, file));
     await daily(s, "2026-12-02T02:00:00Z");
     expect((await verify(s, "2026-12-02T04:30:00Z")).status).toBe(200);
     expect(webhook.accepted.map((b) => b.event)).toEqual(["verify.failed", "verify.failed.resolved"]);
