@@ -1,6 +1,8 @@
 /**
- * POST /.netlify/functions/backup-tenant-data {organization_id, note?} — a manual backup of one tenant, now;
- * `note` (up to 500 characters) is kept with it, as is who asked (the manifest's and history's created_by).
+ * POST /.netlify/functions/backup-tenant-data {organization_id, note?, ignore_validation?} — a manual backup
+ * of one tenant, now; `note` (up to 500 characters) is kept with it, as is who asked (the manifest's and
+ * history's created_by). The validation rules run first and their summary is kept with the backup; with
+ * VALIDATION_BLOCKS_BACKUP on, rows that break a rule refuse the backup (422) unless ignore_validation is true.
  * Cron secret, a super admin, or an admin of that organization.
  * 200 with the backup; 202 when the tenant is larger than one call's time budget (call again to go on);
  * 404 no such tenant; 409 the tenant is busy; 429 a manual backup of this tenant started less than
@@ -20,7 +22,13 @@ export const handleBackupTenantData = endpoint({
   name: "backup-tenant-data",
   methods: ["POST"],
   from: "body",
-  input: z.object({ organization_id: organizationId, note: note.optional() }).strict(),
+  input: z
+    .object({
+      organization_id: organizationId,
+      note: note.optional(),
+      ignore_validation: z.boolean({ error: "must be true or false" }).default(false),
+    })
+    .strict(),
   access: "organization",
   rateLimit: {
     kind: "manual_backup",
@@ -30,14 +38,16 @@ export const handleBackupTenantData = endpoint({
       (await services.db.runsOn(utcDay(services.now()), "manual")).some(
         (run) => run.organization_id === input.organization_id && run.status === "running",
       ),
-    // No backup was started (no such tenant, tenant busy): the caller may try again without waiting.
-    refund: (err) => err.code === "not_found" || err.code === "conflict",
+    // No backup was started (no such tenant, tenant busy, refused by the validation rules): the caller may
+    // try again without waiting.
+    refund: (err) => err.code === "not_found" || err.code === "conflict" || err.code === "unprocessable",
   },
   async run({ input: body, services, deadline, principal }) {
     const result = await runManualBackup(services, body.organization_id, {
       deadline,
       createdBy: createdByOf(principal),
       note: body.note,
+      ignoreValidation: body.ignore_validation,
     });
     if (result.status === "incomplete") {
       return json(202, {

@@ -103,6 +103,7 @@ export const handleRestoreTenantData = endpoint({
         warnings: outcome.warnings,
         undo_backup_id: outcome.undoBackupId,
         timings_ms: report.timings_ms,
+        validation: outcome.validation,
       },
       tables: Object.fromEntries(
         Object.entries(report.tables).map(([name, t]) => [

@@ -40,6 +40,8 @@ export interface BackupListing {
   verified_at: string | null;
   /** Its newest drill, passed or failed; null when it was never drilled. */
   verification: { status: "passed" | "failed"; at: string; error: string | null } | null;
+  /** What the validation rules found before the backup was taken; null when none ran. */
+  validation: ValidationSummary | null;
 }
 
 /** A backup whose summary cannot be read: listed so that it can be seen and deleted. */
@@ -190,6 +192,8 @@ export interface RestoreReport {
     warnings: string[];
     undo_backup_id: string | null;
     timings_ms: Record<string, number>;
+    /** A dry run only: what the backup's rows would break, checked against the rules; null otherwise. */
+    validation: ValidationReport | null;
   };
   tables: Record<string, RestoreTableReport>;
 }
@@ -328,4 +332,88 @@ export interface ImportUpload {
   upload: string;
   url: string;
   max_bytes: number;
+}
+
+export type ValidationRuleKind =
+  | "required"
+  | "format"
+  | "range"
+  | "date_order"
+  | "not_in_past"
+  | "not_in_future"
+  | "references"
+  | "unique_in_tenant"
+  | "one_of";
+
+/** A validation rule (validation-rules): schema-level, the same for every tenant. */
+export interface ValidationRule {
+  id: string;
+  table: string;
+  column: string;
+  kind: ValidationRuleKind;
+  params: Record<string, unknown>;
+  enabled: boolean;
+}
+
+/** A rule the schema suggests (validation-rules GET `proposed`); POST it as it is to accept it. */
+export interface ProposedRule {
+  table: string;
+  column: string;
+  kind: ValidationRuleKind;
+  params: Record<string, unknown>;
+  /** Why it is proposed. */
+  reason: string;
+}
+
+/** validation-rules GET. */
+export interface ValidationRulesAnswer {
+  success: true;
+  rules: ValidationRule[];
+  proposed: ProposedRule[];
+}
+
+/** validation-rules POST (201) and DELETE. */
+export interface ValidationRuleAnswer {
+  success: true;
+  rule: ValidationRule;
+}
+
+/** One rule checked against one tenant's rows. */
+export interface ValidationResult {
+  rule_id: string;
+  table: string;
+  column: string;
+  kind: ValidationRuleKind;
+  params: Record<string, unknown>;
+  /** Rows that break the rule; null when the rule could not be checked (see `error`). */
+  violations: number | null;
+  /** The primary keys of the first offending rows, in key order ({"row": text} for a table without one). */
+  sample_keys: Record<string, string>[];
+  /** What is wrong and how to fix it. */
+  message: string;
+  /** Why the rule could not be checked (its column was dropped, the check timed out). */
+  error?: string;
+}
+
+export interface ValidationSummary {
+  /** Enabled rules. */
+  rules: number;
+  /** Rules with at least one offending row. */
+  failed: number;
+  /** Offending rows, over all rules. */
+  violations: number;
+  /** Rules that could not be checked. */
+  errors: number;
+  checked_at: string;
+}
+
+export interface ValidationReport {
+  summary: ValidationSummary;
+  results: ValidationResult[];
+}
+
+/** validate-tenant-data, as JSON. */
+export interface ValidationAnswer extends ValidationReport {
+  success: true;
+  organization_id: string;
 }

@@ -46,6 +46,16 @@ const originList = commaList("").pipe(
   ),
 );
 
+/** "true" or "false" (any case); anything else is a typo worth stopping for. */
+const flag = (fallback: boolean) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .default(String(fallback))
+    .pipe(z.enum(["true", "false"], { error: "must be true or false" }))
+    .transform((text) => text === "true");
+
 const cronSecret = optionalText.pipe(z.string().min(16, "must be at least 16 characters").optional());
 const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info");
 export type LogLevel = z.infer<typeof logLevel>;
@@ -167,6 +177,8 @@ const envSchema = z
         .transform(Number)
         .optional(),
     ),
+    /** A tenant whose rows break validation rules is not backed up (a manual backup may override). */
+    VALIDATION_BLOCKS_BACKUP: flag(false),
     /** Signed download links live this long; short, because whoever holds the link reads the backup. */
     DOWNLOAD_URL_TTL_SECONDS: positiveInt(300).pipe(z.number().max(86_400)),
     /** Where alerts are posted (JSON; Slack-compatible text for hooks.slack.com), comma-separated. */
@@ -350,6 +362,8 @@ export interface Config {
   download: { urlTtlSeconds: number };
   /** CSV modules: named groups of tenant tables (the rest are modules of one table) and the import's size limit. */
   modules: { groups: { name: string; tables: string[] }[]; importMaxBytes: number; uploadMaxBytes: number };
+  /** blocksBackup: rows that break an enabled rule stop a backup (VALIDATION_BLOCKS_BACKUP). */
+  validation: { blocksBackup: boolean };
   /** Where alerts go; no webhook and no smtp means no alerts. Holds secrets: never log it. */
   alerts: {
     webhooks: { urls: string[]; secret: string } | undefined;
@@ -488,6 +502,7 @@ export function loadConfig(env: Environment = process.env): Config {
       importMaxBytes: e.IMPORT_MAX_BYTES,
       uploadMaxBytes: e.IMPORT_UPLOAD_MAX_BYTES,
     },
+    validation: { blocksBackup: e.VALIDATION_BLOCKS_BACKUP },
     alerts: {
       webhooks:
         e.ALERT_WEBHOOK_URLS.length > 0 && e.ALERT_WEBHOOK_SECRET

@@ -109,6 +109,15 @@ export function listingOf(
     note: manifest.note ?? null,
     verified_at: null,
     verification: null,
+    validation: manifest.validation
+      ? {
+          rules: manifest.validation.rules,
+          failed: manifest.validation.failed,
+          violations: manifest.validation.violations,
+          errors: manifest.validation.errors,
+          checked_at: manifest.validation.checked_at,
+        }
+      : null,
   };
 }
 

@@ -60,6 +60,27 @@ const tableSchema = z.object({
   files: z.array(fileSchema),
 });
 
+/** What the validation rules found before the backup (lib/validation): the summary and the rules broken. */
+const validationSchema = z.object({
+  rules: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+  violations: z.number().int().nonnegative(),
+  errors: z.number().int().nonnegative(),
+  checked_at: z.string(),
+  /** Only the rules with offending rows or that could not be checked. */
+  results: z.array(
+    z.object({
+      rule_id: z.string(),
+      table: z.string(),
+      column: z.string(),
+      kind: z.string(),
+      violations: z.number().int().nonnegative().nullable(),
+      sample_keys: z.array(z.record(z.string(), z.string())),
+      message: z.string(),
+    }),
+  ),
+});
+
 const commonSchema = z.object({
   format: z.literal(FORMAT),
   backup_id: z.string(),
@@ -83,6 +104,8 @@ const commonSchema = z.object({
     .optional(),
   /** The note its starter gave, if any. */
   note: z.string().nullable().optional(),
+  /** Absent in backups taken without rules, or before rules existed. */
+  validation: validationSchema.optional(),
 });
 
 export const manifestSchema = z.discriminatedUnion("format_version", [
@@ -103,3 +126,4 @@ export const manifestSchema = z.discriminatedUnion("format_version", [
 export type Manifest = z.infer<typeof manifestSchema>;
 export type ManifestTable = z.infer<typeof tableSchema>;
 export type ManifestFile = z.infer<typeof fileSchema>;
+export type ManifestValidation = z.infer<typeof validationSchema>;

@@ -11,7 +11,7 @@ import { backupTenant, type TenantBackupResult } from "./tenant-backup.ts";
 export async function runManualBackup(
   services: Services,
   tenantId: string,
-  options: { deadline: number; createdBy?: CreatedBy; note?: string | null },
+  options: { deadline: number; createdBy?: CreatedBy; note?: string | null; ignoreValidation?: boolean },
 ): Promise<TenantBackupResult & { date: string; tenantName: string | null }> {
   const tenant = await services.db.getTenant(tenantId);
   if (!tenant) throw fail("not_found", `no organization ${tenantId}`, { field: "organization_id" });
@@ -30,6 +30,7 @@ export async function runManualBackup(
       resumeBackupId: unfinished?.backup_id,
       createdBy: options.createdBy,
       note: options.note,
+      ignoreValidation: options.ignoreValidation,
     });
   } catch (err) {
     // A busy tenant is not a failed backup: another call is backing it up.

@@ -21,6 +21,7 @@ import type { BackupRun, SnapshotTaken } from "../db/tenant-db.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
 import { isTakenOver, type Lease, takeLease, takenOver } from "../lease.ts";
 import type { Services } from "../services.ts";
+import { validateTenant } from "../validation/check.ts";
 import {
   type BackupType,
   FILES_FORMAT_VERSION,
@@ -30,6 +31,7 @@ import {
   type Manifest,
   type ManifestFile,
   type ManifestTable,
+  type ManifestValidation,
 } from "./manifest.ts";
 import { PartWriter } from "./part-writer.ts";
 import { filePath, newBackupId, summaryPath } from "./paths.ts";
@@ -59,6 +61,8 @@ export interface TenantBackupRequest {
   createdBy?: CreatedBy;
   /** Why, in the starter's words. */
   note?: string | null;
+  /** Back up even when VALIDATION_BLOCKS_BACKUP is on and rows break rules (a manual backup's override). */
+  ignoreValidation?: boolean;
 }
 
 export type TenantBackupResult =
@@ -98,6 +102,8 @@ interface RunProgress {
   note?: string | null;
   /** The run's copy of the tenant: when it was taken and its rows by table. */
   snapshot?: SnapshotTaken;
+  /** What the validation rules found when the run started; absent when there are no rules. */
+  validation?: ManifestValidation;
   tables: Record<string, TableProgress>;
 }
 
@@ -143,6 +149,10 @@ export async function backupTenant(
       saved?.schema_fingerprint === fingerprint && saved.tables ? (saved as RunProgress) : fresh();
     // Runs saved before chunks existed wrote files.
     progress.layout ??= "files";
+    // The rules run before the tenant is read (an undo point is the tenant as it was: nothing to check).
+    if (!request.captureId && request.type !== "pre_restore" && !progress.validation) {
+      progress.validation = await checkBeforeBackup(services, request, catalog);
+    }
     // An undo point's rows were captured by the restore's apply and stay put: read them, take no copy.
     if (!request.captureId) {
       if (progress.snapshot && !(await db.snapshotPresent(backupId))) {
@@ -257,6 +267,7 @@ export async function backupTenant(
       details: {
         tables: Object.fromEntries(manifest.tables.map((t) => [t.name, t.row_count])),
         storage: services.storage.kind,
+        ...(manifest.validation ? { validation: summaryOf(manifest.validation) } : {}),
       },
     });
     // Stored and recorded: the capture is no longer the only copy of the undo point.
@@ -445,6 +456,7 @@ function buildManifest(
     created_by: progress.created_by ?? request.createdBy ?? null,
     note: progress.note ?? request.note ?? null,
     warnings,
+    ...(progress.validation ? { validation: progress.validation } : {}),
   };
   return progress.layout === "chunks"
     ? {
@@ -454,4 +466,46 @@ function buildManifest(
         written_bytes: progress.written_bytes ?? 0,
       }
     : { ...common, format_version: FILES_FORMAT_VERSION, encoding: "jsonl-text-array+gzip" };
+}
+
+/**
+ * Checks the tenant against the enabled rules before its rows are read; answers what the manifest keeps
+ * (undefined when there are no rules). Bad data is recorded, and stops the backup only when
+ * VALIDATION_BLOCKS_BACKUP is on and the request does not override it (422, nothing written).
+ */
+async function checkBeforeBackup(
+  services: Services,
+  request: TenantBackupRequest,
+  catalog: Catalog,
+): Promise<ManifestValidation | undefined> {
+  const report = await validateTenant(services, request.tenantId, { catalog, deadline: request.deadline });
+  if (report.summary.rules === 0) return undefined;
+  const { summary } = report;
+  if (summary.violations > 0 && services.config.validation.blocksBackup && !request.ignoreValidation) {
+    throw fail(
+      "unprocessable",
+      `${summary.violations} rows break ${summary.failed} validation rules, and VALIDATION_BLOCKS_BACKUP is on: ` +
+        "fix them (validate-tenant-data lists them) or back up with ignore_validation: true",
+      { validation: summary },
+    );
+  }
+  return {
+    ...summary,
+    results: report.results
+      .filter((r) => r.violations !== 0)
+      .map(({ rule_id, table, column, kind, violations, sample_keys, message }) => ({
+        rule_id,
+        table,
+        column,
+        kind,
+        violations,
+        sample_keys,
+        message,
+      })),
+  };
+}
+
+function summaryOf(validation: ManifestValidation) {
+  const { results: _results, ...summary } = validation;
+  return summary;
 }

@@ -35,6 +35,8 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "tenant_backup_module_column_rules",
   "tenant_backup_module_csv_query",
   "tenant_backup_module_page",
+  "tenant_backup_validation_rule_list",
+  "tenant_backup_validation_check",
   // Idempotent: keyed by the lease holder, a repeat finds the lease already ours (acquire, renew) or
   // already gone (release answers false, which the caller only logs).
   "tenant_backup_lock_acquire",
@@ -52,6 +54,8 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "tenant_backup_stage_page",
   // Idempotent: a repeat finds the undo point already dropped.
   "tenant_backup_undo_clear",
+  // Idempotent: an upsert keyed by the rule itself; a repeat finds the rule it stored.
+  "tenant_backup_validation_rule_add",
 ]);
 
 export interface DatabaseRetryInfo {

@@ -6,6 +6,8 @@ import type { LogEntry, LogRow, RestoreError } from "../api-answers.ts";
 import type { CreatedBy } from "../auth/principal.ts";
 import type { Catalog } from "../catalog.ts";
 import type { Frequency, Schedule } from "../schedule/slots.ts";
+import type { RawResult } from "../validation/check.ts";
+import type { RuleInput, StoredRule } from "../validation/rules.ts";
 import type { HeldSnapshot, SqlFunctionCaller } from "./port.ts";
 
 export interface TenantLayout {
@@ -458,6 +460,78 @@ export class TenantDb {
       p_log_id: args.logId,
       p_holder: args.holder,
       p_capture_id: args.captureId,
+    });
+  }
+
+  /**
+   * A dry-run restore's apply that also checks `rules` against the backup's rows
+   * (tenant_backup_apply_checked): the same statements as a dry run of applyRestoreLive, rolled back; it
+   * closes log row `logId`, frees the lease of `holder` and clears the staged rows as that does.
+   */
+  applyRestoreChecked(args: {
+    restoreId: string;
+    planId: string;
+    tenantId: string;
+    tables: ApplyTableSpec[];
+    mode: ApplyMode;
+    logId: number;
+    holder: string;
+    rules: StoredRule[];
+    now: Date;
+    sample: number;
+  }): Promise<ApplyReport & { validation: RawResult[] | null }> {
+    return this.caller.call("tenant_backup_apply_checked", {
+      p_restore_id: args.restoreId,
+      p_plan_id: args.planId,
+      p_tenant: args.tenantId,
+      p_spec: { tables: args.tables, mode: args.mode },
+      p_log_id: args.logId,
+      p_holder: args.holder,
+      p_rules: args.rules,
+      p_now: args.now.toISOString(),
+      p_sample: args.sample,
+    });
+  }
+
+  // --- Validation rules (schema-level) and their checks. ---
+
+  /** Every rule, oldest first. */
+  validationRules(): Promise<StoredRule[]> {
+    return this.caller.call("tenant_backup_validation_rule_list", {});
+  }
+
+  /** Stores a rule (the same rule again only updates `enabled`), or says which field PostgreSQL refused. */
+  addValidationRule(
+    rule: RuleInput,
+  ): Promise<{ rule: StoredRule } | { error: { field: string; message: string } }> {
+    return this.caller.call("tenant_backup_validation_rule_add", {
+      p_table: rule.table,
+      p_column: rule.column,
+      p_kind: rule.kind,
+      p_params: rule.params,
+      p_enabled: rule.enabled,
+    });
+  }
+
+  /** Removes a rule; false when there was none with that id. */
+  deleteValidationRule(id: string): Promise<boolean> {
+    return this.caller.call("tenant_backup_validation_rule_delete", { p_id: id });
+  }
+
+  /** How many of the tenant's rows break `rule`, and the keys of the first `sample`: one query. */
+  validationCheck(args: {
+    planId: string;
+    tenantId: string;
+    rule: StoredRule;
+    now: Date;
+    sample: number;
+  }): Promise<{ violations: number; sample_keys: Record<string, string>[] }> {
+    return this.caller.call("tenant_backup_validation_check", {
+      p_plan_id: args.planId,
+      p_tenant: args.tenantId,
+      p_rule: args.rule,
+      p_now: args.now.toISOString(),
+      p_sample: args.sample,
     });
   }
 

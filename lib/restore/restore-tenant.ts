@@ -18,6 +18,7 @@
  * 5. After the commit, the captured undo point is stored as the tenant's pre_restore backup (same id).
  */
 import { createHash } from "node:crypto";
+import type { ValidationReport } from "../api-answers.ts";
 import type { CreatedBy } from "../auth/principal.ts";
 import type { Manifest } from "../backup/manifest.ts";
 import { dayOfBackupId, newBackupId } from "../backup/paths.ts";
@@ -28,6 +29,8 @@ import type { ApplyMode, ApplyReport } from "../db/tenant-db.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
 import { type Lease, takeLease } from "../lease.ts";
 import type { Services } from "../services.ts";
+import { enabledRules, reportOf, SAMPLE_KEYS } from "../validation/check.ts";
+import { staleReason } from "../validation/rules.ts";
 import { pickBackupForRestore } from "./pick-backup.ts";
 import { planRestore, type RestorePlan } from "./plan.ts";
 
@@ -57,6 +60,8 @@ export type RestoreOutcome =
       warnings: string[];
       undoBackupId: string | null;
       logId: number;
+      /** A dry run with rules: what the backup's rows would break once restored. */
+      validation: ValidationReport | null;
     }
   /** Staging goes on: call again with the same request to continue. */
   | { status: "staging"; manifest: Manifest; stagedRecords: number; totalRecords: number };
@@ -319,20 +324,53 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
     // and named as the tenant is named now.
     const captureId = newBackupId(services.now());
     const tenantName = request.dryRun ? null : ((await db.getTenant(request.tenantId))?.name ?? null);
-    const report = await db
-      .applyRestoreLive({
-        restoreId,
-        planId: catalog.plan_id,
-        tenantId: request.tenantId,
-        tables: plan.tables.map((t) => ({ name: t.name, row_count: t.row_count, columns: t.columns })),
-        dryRun: request.dryRun,
-        allowDroppedColumns: request.allowDroppedColumns ?? false,
-        mode: request.mode ?? "auto",
-        logId,
-        holder: lease.holder,
-        captureId,
-      })
-      .catch(applyFailure(request.tenantId));
+    const tables = plan.tables.map((t) => ({ name: t.name, row_count: t.row_count, columns: t.columns }));
+    // A dry run also checks the rules against the backup's rows, as the restore would leave them: the
+    // same apply, run inside a block the database rolls back (tenant_backup_apply_checked).
+    const rules = request.dryRun ? await enabledRules(services) : [];
+    const checkable = rules.filter((rule) => !staleReason(rule, catalog));
+    let validation: ValidationReport | null = null;
+    let report: ApplyReport;
+    if (checkable.length > 0) {
+      const at = services.now();
+      const checked = await db
+        .applyRestoreChecked({
+          restoreId,
+          planId: catalog.plan_id,
+          tenantId: request.tenantId,
+          tables,
+          mode: request.mode ?? "auto",
+          logId,
+          holder: lease.holder,
+          rules: checkable,
+          now: at,
+          sample: SAMPLE_KEYS,
+        })
+        .catch(applyFailure(request.tenantId));
+      const { validation: raw, ...applied } = checked;
+      report = applied;
+      if (raw) {
+        const stale = rules
+          .filter((rule) => !checkable.includes(rule))
+          .map((rule) => ({ rule_id: rule.id, error: staleReason(rule, catalog) ?? "" }));
+        validation = reportOf(rules, [...raw, ...stale], at);
+      }
+    } else {
+      report = await db
+        .applyRestoreLive({
+          restoreId,
+          planId: catalog.plan_id,
+          tenantId: request.tenantId,
+          tables,
+          dryRun: request.dryRun,
+          allowDroppedColumns: request.allowDroppedColumns ?? false,
+          mode: request.mode ?? "auto",
+          logId,
+          holder: lease.holder,
+          captureId,
+        })
+        .catch(applyFailure(request.tenantId));
+    }
     // Committed (or rolled back whole): the log row is closed, the lease free, the staging gone.
     committed = true;
     const warnings = [...plan.warnings, ...report.warnings];
@@ -352,7 +390,7 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
       );
       if (!stored) warnings.push(undoPending(captureId));
     }
-    return { status: "done", manifest, report, warnings, undoBackupId, logId };
+    return { status: "done", manifest, report, warnings, undoBackupId, logId, validation };
   } catch (err) {
     if (committed) throw err;
     // Failures before the apply (a damaged file, the apply refused) are logged as well as the apply's own.
