@@ -49,11 +49,11 @@ const add = endpoint({
   // The shape every kind shares; the kind's own parameters are checked below, by its schema.
   input: z
     .object({
-      table: z.unknown(),
-      column: z.unknown(),
-      kind: z.unknown(),
-      params: z.unknown(),
-      enabled: z.unknown(),
+      table: z.unknown().optional(),
+      column: z.unknown().optional(),
+      kind: z.unknown().optional(),
+      params: z.unknown().optional(),
+      enabled: z.unknown().optional(),
     })
     .strict(),
   access: "super_admin",

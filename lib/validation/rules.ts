@@ -29,67 +29,61 @@ const identifier = z
   .min(1, "is required")
   .max(63, "is longer than 63 characters (PostgreSQL's limit for a name)");
 
-const noParams = z.object({}).strict().default({});
+const noParams = z.object({}, { error: "must be an object of the kind's parameters" }).strict().default({});
 
-const formatParams = z
-  .object({
-    format: z.enum(FORMATS, { error: `must be one of ${FORMATS.join(", ")}` }).optional(),
-    pattern: z
-      .string({ error: "must be a regular expression, as text" })
-      .min(1, "must not be empty")
-      .max(500, "is longer than 500 characters")
-      .optional(),
-  })
-  .strict()
-  .superRefine((params, ctx) => {
-    if ((params.format === undefined) === (params.pattern === undefined)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["format"],
-        message: "give exactly one of format (email, url, uuid, phone) or pattern (a regular expression)",
-      });
-    }
-  });
+/** A kind's parameters: an object of exactly the fields it takes. */
+const paramsOf = <Shape extends z.ZodRawShape>(shape: Shape) =>
+  z.object(shape, { error: "must be an object of the kind's parameters" }).strict();
+
+const formatParams = paramsOf({
+  format: z.enum(FORMATS, { error: `must be one of ${FORMATS.join(", ")}` }).optional(),
+  pattern: z
+    .string({ error: "must be a regular expression, as text" })
+    .min(1, "must not be empty")
+    .max(500, "is longer than 500 characters")
+    .optional(),
+}).superRefine((params, ctx) => {
+  if ((params.format === undefined) === (params.pattern === undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["format"],
+      message: "give exactly one of format (email, url, uuid, phone) or pattern (a regular expression)",
+    });
+  }
+});
 
 const finite = (what: string) =>
   z.number({ error: `must be a number (${what})` }).refine(Number.isFinite, `must be a finite number`);
 
-const rangeParams = z
-  .object({
-    min: finite("the smallest value allowed").optional(),
-    max: finite("the largest value allowed").optional(),
-    positive: z.boolean({ error: "must be true or false" }).optional(),
-  })
-  .strict()
-  .superRefine((params, ctx) => {
-    if (params.min === undefined && params.max === undefined && !params.positive) {
-      ctx.addIssue({ code: "custom", path: ["min"], message: "give min, max or positive: true" });
-    }
-    if (params.min !== undefined && params.max !== undefined && params.min > params.max) {
-      ctx.addIssue({ code: "custom", path: ["max"], message: `must not be below min (${params.min})` });
-    }
-  });
+const rangeParams = paramsOf({
+  min: finite("the smallest value allowed").optional(),
+  max: finite("the largest value allowed").optional(),
+  positive: z.boolean({ error: "must be true or false" }).optional(),
+}).superRefine((params, ctx) => {
+  if (params.min === undefined && params.max === undefined && !params.positive) {
+    ctx.addIssue({ code: "custom", path: ["min"], message: "give min, max or positive: true" });
+  }
+  if (params.min !== undefined && params.max !== undefined && params.min > params.max) {
+    ctx.addIssue({ code: "custom", path: ["max"], message: `must not be below min (${params.min})` });
+  }
+});
 
-const dateOrderParams = z
-  .object({
-    before: identifier,
-    /** true: the two may not be equal either. */
-    strict: z.boolean({ error: "must be true or false" }).optional(),
-  })
-  .strict();
+const dateOrderParams = paramsOf({
+  before: identifier,
+  /** true: the two may not be equal either. */
+  strict: z.boolean({ error: "must be true or false" }).optional(),
+});
 
-const referencesParams = z.object({ table: identifier, column: identifier }).strict();
+const referencesParams = paramsOf({ table: identifier, column: identifier });
 
-const oneOfParams = z
-  .object({
-    values: z
-      .array(z.string({ error: "must be text" }).max(200, "is longer than 200 characters"), {
-        error: "must be a list of the allowed values, as text",
-      })
-      .min(1, "must list at least one value")
-      .max(200, "may list at most 200 values"),
-  })
-  .strict();
+const oneOfParams = paramsOf({
+  values: z
+    .array(z.string({ error: "must be text" }).max(200, "is longer than 200 characters"), {
+      error: "must be a list of the allowed values, as text",
+    })
+    .min(1, "must list at least one value")
+    .max(200, "may list at most 200 values"),
+});
 
 const base = {
   table: identifier,

@@ -75,7 +75,7 @@ beforeAll(async () => {
   direct.clock.set(NOW);
   viaRpc.clock.set(NOW);
   for (const [name, rule] of Object.entries(RULES)) {
-    const stored = await direct.db.addValidationRule({ ...rule, enabled: true });
+    const stored = await direct.db.addValidationRule({ ...rule, enabled: true } as RuleInput);
     if (!("rule" in stored)) throw new Error(`rule ${name} refused: ${JSON.stringify(stored)}`);
     ids[name] = stored.rule.id;
   }
