@@ -12,7 +12,7 @@ import { resolve } from "node:path";
 import pg from "pg";
 import { loadConfig } from "../lib/config.ts";
 import { utcDay } from "../lib/time.ts";
-import { DEMO_ORGANIZATIONS, hasDemo, installDemo } from "./demo/install.ts";
+import { DEMO_ORGANIZATIONS, hasDemo, installDemo, installDemoValidation } from "./demo/install.ts";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
 import { startLocalSite } from "./local-site.ts";
 import { applyMigrations } from "./migrate.ts";
@@ -45,11 +45,14 @@ async function prepareDatabase(): Promise<{ url: string; stop?: () => Promise<vo
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    if (!(await hasDemo(client))) {
+    const fresh = !(await hasDemo(client));
+    if (fresh) {
       console.log("creating the demo app (24 tables, 3 organizations) …");
       await installDemo(client);
     }
     await applyMigrations(client);
+    // The demo's rules and the rows that break them, once, on the fresh demo only.
+    if (fresh) await installDemoValidation(client);
   } finally {
     await client.end();
   }

@@ -89,6 +89,23 @@ export async function installDemo(client: pg.ClientBase, options: { scale?: numb
   }
 }
 
+/**
+ * The demo's validation rules and the few rows that break them (rules.sql), for the validation report to
+ * show. Run once, right after installDemo, once the project's migrations are applied.
+ */
+export async function installDemoValidation(client: pg.ClientBase): Promise<void> {
+  const sql = await readSql("rules.sql");
+  await client.query("begin");
+  try {
+    await client.query("select set_config('search_path', 'public', true)");
+    await client.query(sql);
+    await client.query("commit");
+  } catch (error) {
+    await client.query("rollback").catch(() => {});
+    throw error;
+  }
+}
+
 /** True when the demo schema is present: every tenant and global table of the demo exists in public. */
 export async function hasDemo(client: pg.ClientBase): Promise<boolean> {
   const { rows } = await client.query<{ missing: number }>(
