@@ -52,7 +52,7 @@ set search_path = pg_catalog
 as $$
   select coalesce(jsonb_agg(jsonb_build_object(
            'id', r.id, 'table', r.table_name, 'column', r.column_name, 'kind', r.kind, 'params', r.params,
-           'enabled', r.enabled, 'created_at', r.created_at) order by r.created_at, r.id), '[]'::jsonb)
+           'enabled', r.enabled, 'created_at', r.created_at) order by r.created_at, r.table_name, r.column_name, r.kind, r.id), '[]'::jsonb)
   from public.tenant_backup_validation_rules r;
 $$;
 

@@ -25,6 +25,8 @@ import type {
   ScheduleSettings,
   StorageUsage,
   UsageAnswer,
+  ValidationAnswer,
+  ValidationRulesAnswer,
 } from "./types.ts";
 
 export interface ClientOptions {
@@ -292,6 +294,31 @@ export function createTenantBackupClient(options: ClientOptions) {
       if (!response.ok)
         throw new TransportError(`the storage upload answered HTTP ${response.status}`, response.status);
       return signed.upload;
+    },
+
+    /** The organization's rows checked now against the validation rules. */
+    async validate(organizationId: string): Promise<ValidationAnswer> {
+      return json<ValidationAnswer>(
+        await send("validate-tenant-data", { query: { organization_id: organizationId } }),
+      );
+    },
+
+    /** The same report as CSV for spreadsheets, with the file name the server gives it. */
+    async validationCsv(organizationId: string): Promise<{ blob: Blob; filename: string }> {
+      const response = await send("validate-tenant-data", {
+        query: { organization_id: organizationId, format: "csv" },
+      });
+      if (!response.ok) throw await apiErrorFrom(response);
+      const disposition = response.headers.get("content-disposition") ?? "";
+      const filename = /filename="([^"]+)"/.exec(disposition)?.[1] ?? `validation-${organizationId}.csv`;
+      return { blob: await response.blob(), filename };
+    },
+
+    /** The validation rules (the same for every organization) and the ones the schema proposes. */
+    async validationRules(organizationId: string): Promise<ValidationRulesAnswer> {
+      return json<ValidationRulesAnswer>(
+        await send("validation-rules", { query: { organization_id: organizationId } }),
+      );
     },
 
     /** Freshness of one organization, or (super admins) of every one: 503 is a report of stale tenants. */

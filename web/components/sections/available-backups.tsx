@@ -31,6 +31,7 @@ const BACKUP_COLUMNS: Column[] = [
   { label: "Files" },
   { label: "By" },
   { label: "Verified" },
+  { label: "Data checks" },
   { label: "Actions", hidden: true },
 ];
 
@@ -120,6 +121,18 @@ function AvailableBackups(props: SectionProps) {
                 {b.note && <span className="fact-sub">{b.note}</span>}
               </td>
               <td data-label="Verified">{verifiedText(b)}</td>
+              <td data-label="Data checks">
+                {!b.validation ? (
+                  <span className="muted">—</span>
+                ) : b.validation.failed === 0 && b.validation.errors === 0 ? (
+                  <span className="ok">✓ {b.validation.rules} rules passed</span>
+                ) : (
+                  <span className="bad">
+                    ✗ {b.validation.failed} of {b.validation.rules} rules broken (
+                    {formatCount(b.validation.violations)} rows)
+                  </span>
+                )}
+              </td>
               <td className="actions">
                 <button type="button" className="button button-small" onClick={() => setDetails(b)}>
                   Details

@@ -8,6 +8,7 @@ import { overview } from "./overview.tsx";
 import { restore } from "./restore.tsx";
 import { schedule } from "./schedule.tsx";
 import { storage } from "./storage.tsx";
+import { validation } from "./validation.tsx";
 
 export const SECTIONS: readonly Section[] = [
   overview,
@@ -17,5 +18,6 @@ export const SECTIONS: readonly Section[] = [
   restore,
   modules,
   storage,
+  validation,
   history,
 ];

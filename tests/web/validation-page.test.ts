@@ -1,0 +1,98 @@
+/**
+ * The Data checks section in a real Chromium against the local site and the demo app with its rules: an
+ * admin sees per table and rule the status, the counts and the offending keys of their organization, and
+ * exports the report as CSV through the typed client. Page-opening as in admin-page.test.ts;
+ * UPDATE_SCREENSHOTS=1 also writes docs/screenshots/validation.png.
+ */
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser, Locator } from "playwright-core";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { DEMO_ORGANIZATIONS, installDemoValidation } from "../../scripts/demo/install.ts";
+import { freePort } from "../../scripts/embedded-postgres.ts";
+import { type LocalSite, startLocalSite } from "../../scripts/local-site.ts";
+import { launchChromium } from "../support/browser.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+
+const bluewater = DEMO_ORGANIZATIONS[1] as (typeof DEMO_ORGANIZATIONS)[number];
+
+let db: TestDatabase;
+let site: LocalSite;
+let backupDir: string;
+let browser: Browser;
+
+beforeAll(async () => {
+  db = await createTestDatabase("demo");
+  await installDemoValidation(db.owner);
+  backupDir = await mkdtemp(join(tmpdir(), "tenant-backup-validation-page-"));
+  site = await startLocalSite({
+    port: await freePort(),
+    databaseUrl: db.url,
+    demo: true,
+    env: { BACKUP_DIR: backupDir, CRON_SECRET: "page-test-cron-secret-0123456789", LOG_LEVEL: "silent" },
+  });
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await site?.close();
+  await db?.drop();
+  if (backupDir) await rm(backupDir, { recursive: true, force: true });
+});
+
+const shown = (locator: Locator, timeout = 15_000) => locator.first().waitFor({ state: "visible", timeout });
+
+it("an admin sees the broken rules with their offending keys, and exports the report as CSV", async () => {
+  const blank = await db.client.query<{ id: string }>(
+    "select id::text from customers where organization_id = $1 and name !~ '\\S'",
+    [bluewater.id],
+  );
+  expect(blank.rows).toHaveLength(1);
+  const page = await browser.newPage({
+    viewport: { width: 1440, height: 900 },
+    locale: "en-GB",
+    timezoneId: "UTC",
+  });
+  page.on("pageerror", (err) => {
+    throw err;
+  });
+  await page.goto(site.url);
+  await page.getByRole("button", { name: new RegExp(`Admin of ${bluewater.name}`) }).click();
+  const section = page.locator("section.section-validation");
+  await shown(section.getByTestId("validation-summary"));
+  expect(await section.getByTestId("validation-summary").innerText()).toMatch(
+    /^\d of 6 rules broken by \d+ rows/,
+  );
+
+  const row = section.locator("tr").filter({ hasText: "customers" }).filter({ hasText: "required" });
+  expect(await row.locator('td[data-label="Status"]').innerText()).toBe("✗ broken");
+  expect(await row.locator('td[data-label="Rows"]').innerText()).toBe("1");
+  expect(await row.locator('td[data-label="First offending keys"]').innerText()).toBe(
+    `id=${blank.rows[0]?.id}`,
+  );
+  if (process.env.UPDATE_SCREENSHOTS) {
+    await section.screenshot({
+      path: join(import.meta.dirname, "..", "..", "docs", "screenshots", "validation.png"),
+      animations: "disabled",
+    });
+  }
+  const unique = section.locator("tr").filter({ hasText: "email" }).filter({ hasText: "unique" });
+  expect(await unique.locator('td[data-label="Rows"]').innerText()).toBe("2");
+
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    section.getByRole("button", { name: "Export report (CSV)" }).click(),
+  ]);
+  expect(download.suggestedFilename()).toMatch(
+    new RegExp(`^validation-${bluewater.id}-\\d{4}-\\d{2}-\\d{2}\\.csv$`),
+  );
+  const csv = await readFile((await download.path()) as string, "utf8");
+  const lines = csv.split("\r\n");
+  expect(lines[0]).toBe("rule_id,table,column,kind,violations,sample_keys,message");
+  expect(lines).toContainEqual(
+    expect.stringMatching(new RegExp(`,customers,name,required,1,id=${blank.rows[0]?.id},`)),
+  );
+  await page.close();
+});
