@@ -10,6 +10,9 @@
 --   tenant_backup_validation_rule_add       stores a rule (or finds the same one), checking a regex first
 --   tenant_backup_validation_rule_delete    removes a rule by id
 --   tenant_backup_validation_predicate      a rule's violation test on alias t0, as SQL text
+--   tenant_backup_validation_pattern        a format rule's regular expression
+--   tenant_backup_validation_key            how a check names and orders the offending rows
+--   tenant_backup_validation_ref            a references rule's CTE of the referenced values
 --   tenant_backup_validation_check          ONE query: how many of a tenant's rows break a rule, and the
 --                                           keys of the first ones
 --   tenant_backup_validation_run            every rule given, one check each (the dry-run restore's call)
@@ -155,11 +158,63 @@ as $$
   end);
 $$;
 
+-- How a check names and orders the offending rows of table p_table (a catalog entry), as SQL on alias t0:
+-- {extra: columns "scoped" adds, key: the jsonb naming a row, carry: the sort columns carried out of
+-- "scoped" as tb_o1, tb_o2, …, sort: the order by over them}. By primary key; a table without one names a
+-- row by its text (the first 200 characters), {"row": ...}, and sorts by it.
+create or replace function public.tenant_backup_validation_key(p_table jsonb) returns jsonb
+language sql
+immutable
+set search_path = pg_catalog
+as $$
+  select case when coalesce(jsonb_array_length(nullif(p_table->'primary_key', 'null'::jsonb)), 0) = 0 then
+    jsonb_build_object('extra', ', left(t0::text, 200) as tb_row', 'key', 'jsonb_build_object(''row'', t0.tb_row)',
+                       'carry', 't0.tb_row as tb_o1', 'sort', 't0.tb_o1')
+  else (
+    select jsonb_build_object(
+      'extra', '',
+      'key', 'jsonb_build_object(' || string_agg(format('%L, t0.%I::text', k, k), ', ' order by o) || ')',
+      'carry', string_agg(format('t0.%I as tb_o%s', k, o), ', ' order by o),
+      'sort', string_agg(format('t0.tb_o%s', o), ', ' order by o))
+    from jsonb_array_elements_text(p_table->'primary_key') with ordinality as u(k, o))
+  end;
+$$;
+
+-- For a references rule on a column of type p_type: the CTE "ref" holding the referenced column's values
+-- among the same tenant's rows of the referenced table (params {table, column}), in a CTE of its own so
+-- that its scope's t0 is its own alias; compared as the column's type when both have it, else as text.
+-- Answers {with, same_type}. P0002 when that table or column is not in the catalog.
+create or replace function public.tenant_backup_validation_ref(p_catalog jsonb, p_params jsonb, p_type text)
+returns jsonb
+language plpgsql
+immutable
+set search_path = pg_catalog
+as $$
+declare
+  v_ref jsonb := public.tenant_backup_plan_table(p_catalog, p_params->>'table');
+  v_type text := (select c->>'type' from jsonb_array_elements(v_ref->'columns') c
+                  where c->>'name' = p_params->>'column');
+begin
+  if v_ref is null then
+    raise exception using errcode = 'P0002', message = format('%s is not a tenant table', p_params->>'table');
+  end if;
+  if v_type is null then
+    raise exception using errcode = 'P0002',
+      message = format('%s.%s: no such column', p_params->>'table', p_params->>'column');
+  end if;
+  return jsonb_build_object(
+    'with', format('with ref as materialized (select t0.%I%s as v from %I.%I t0 where %s), ',
+                   p_params->>'column', case when v_type = p_type then '' else '::text' end,
+                   p_catalog->>'schema', p_params->>'table', v_ref->>'scope'),
+    'same_type', v_type = p_type);
+end;
+$$;
+
 -- How many of tenant p_tenant's rows of rule p_rule's table (plan p_plan_id) break the rule, and the keys
 -- of the first p_sample of them in key order: {violations, sample_keys: [{<key column>: <text>}, ...]}.
 -- ONE query, scoped to the tenant by the table's catalog scope (the predicate a backup selects the
--- tenant's rows by); a references rule reads the referenced table's rows of the same tenant only. A table
--- without a primary key names a row by its text (the first 200 characters): {"row": ...}.
+-- tenant's rows by); a references rule reads the referenced table's rows of the same tenant only, and a
+-- unique_in_tenant rule counts duplicates among the tenant's rows only.
 -- p_rule: {kind, table, column, params}; p_now: the time not_in_past / not_in_future compare with.
 -- Read only; its own statement_timeout (PostgREST applies it per request), like the export's pages.
 create or replace function public.tenant_backup_validation_check(
@@ -175,19 +230,14 @@ set statement_timeout = '55s'
 as $$
 declare
   v_catalog jsonb := public.tenant_backup_plan_catalog(p_plan_id);
-  v_schema text := v_catalog->>'schema';
   v_table jsonb := public.tenant_backup_plan_table(v_catalog, p_rule->>'table');
   v_params jsonb := coalesce(p_rule->'params', '{}'::jsonb);
   v_kind text := p_rule->>'kind';
   v_rule jsonb := p_rule;
-  v_key text;
-  v_order text;
+  v_key jsonb;
   v_with text := 'with ';
-  v_extra text := '';
+  v_extra text;
   v_ref jsonb;
-  v_ref_type text;
-  v_type text;
-  v_values text[];
   v_result jsonb;
 begin
   if v_table is null then
@@ -196,57 +246,30 @@ begin
   if p_sample is null or p_sample < 0 or p_sample > 1000 then
     raise exception using errcode = '22023', message = 'p_sample must be between 0 and 1000';
   end if;
-  if coalesce(jsonb_array_length(nullif(v_table->'primary_key', 'null'::jsonb)), 0) = 0 then
-    v_extra := ', left(t0::text, 200) as tb_row';
-    v_key := 'jsonb_build_object(''row'', t0.tb_row)';
-    v_order := 't0.tb_row';
-  else
-    select 'jsonb_build_object(' || string_agg(format('%L, t0.%I::text', k, k), ', ' order by o) || ')',
-           string_agg(format('t0.%I', k), ', ' order by o)
-      into v_key, v_order
-    from jsonb_array_elements_text(v_table->'primary_key') with ordinality as u(k, o);
-  end if;
-  v_type := (select c->>'type' from jsonb_array_elements(v_table->'columns') c where c->>'name' = p_rule->>'column');
+  v_key := public.tenant_backup_validation_key(v_table);
+  v_extra := v_key->>'extra';
   if v_kind = 'references' then
-    v_ref := public.tenant_backup_plan_table(v_catalog, v_params->>'table');
-    if v_ref is null then
-      raise exception using errcode = 'P0002', message = format('%s is not a tenant table', v_params->>'table');
-    end if;
-    v_ref_type := (select c->>'type' from jsonb_array_elements(v_ref->'columns') c where c->>'name' = v_params->>'column');
-    if v_ref_type is null then
-      raise exception using errcode = 'P0002',
-        message = format('%s.%s: no such column', v_params->>'table', v_params->>'column');
-    end if;
-    v_rule := v_rule || jsonb_build_object('same_type', v_ref_type = v_type);
-    -- The referenced table's rows of the same tenant, in a CTE of its own: its scope's t0 is its own alias.
-    v_with := format('with ref as materialized (select t0.%I%s as v from %I.%I t0 where %s), ',
-                     v_params->>'column', case when v_ref_type = v_type then '' else '::text' end,
-                     v_schema, v_params->>'table', v_ref->>'scope');
+    v_ref := public.tenant_backup_validation_ref(v_catalog, v_params,
+      (select c->>'type' from jsonb_array_elements(v_table->'columns') c where c->>'name' = p_rule->>'column'));
+    v_with := v_ref->>'with';
+    v_rule := v_rule || jsonb_build_object('same_type', v_ref->'same_type');
   elsif v_kind = 'unique_in_tenant' then
-    -- Counted over the tenant's rows only: another tenant's equal value is no duplicate.
-    v_extra := v_extra || format(', case when t0.%1$I is null then 0 else count(*) over (partition by t0.%1$I) end as tb_dupes',
-                                 p_rule->>'column');
-  end if;
-  if v_kind = 'one_of' then
-    v_values := array(select jsonb_array_elements_text(v_params->'values'));
+    v_extra := v_extra || format(
+      ', case when t0.%1$I is null then 0 else count(*) over (partition by t0.%1$I) end as tb_dupes', p_rule->>'column');
   end if;
   execute v_with || format(
     'scoped as (select t0.*%1$s from %2$I.%3$I t0 where %4$s), '
     'bad as materialized (select %5$s as k, %6$s from scoped t0 where %7$s) '
     'select jsonb_build_object(''violations'', (select count(*) from bad), ''sample_keys'', '
     'coalesce((select jsonb_agg(s.k) from (select k from bad t0 order by %8$s limit $7) s), ''[]''::jsonb))',
-    v_extra, v_schema, v_table->>'name', v_table->>'scope', v_key,
-    -- The sort columns, carried out of "scoped" under names of their own.
-    (select string_agg(format('%s as tb_o%s', e, o), ', ' order by o)
-     from unnest(string_to_array(v_order, ', ')) with ordinality as x(e, o)),
-    public.tenant_backup_validation_predicate(v_table, v_rule),
-    (select string_agg(format('t0.tb_o%s', o), ', ' order by o)
-     from unnest(string_to_array(v_order, ', ')) with ordinality as x(e, o)))
+    v_extra, v_catalog->>'schema', v_table->>'name', v_table->>'scope', v_key->>'key', v_key->>'carry',
+    public.tenant_backup_validation_predicate(v_table, v_rule), v_key->>'sort')
   into v_result
   using p_tenant,
         case when v_kind = 'format' then public.tenant_backup_validation_pattern(v_params) end,
-        (v_params->>'min')::numeric, (v_params->>'max')::numeric, v_values, p_now, p_sample,
-        coalesce((v_params->>'positive')::boolean, false);
+        (v_params->>'min')::numeric, (v_params->>'max')::numeric,
+        case when v_kind = 'one_of' then array(select jsonb_array_elements_text(v_params->'values')) end,
+        p_now, p_sample, coalesce((v_params->>'positive')::boolean, false);
   return v_result;
 end;
 $$;
@@ -324,5 +347,6 @@ $$;
 select public.tenant_backup_restrict_functions(array[
   'tenant_backup_validation_rule_list', 'tenant_backup_validation_rule_add',
   'tenant_backup_validation_rule_delete', 'tenant_backup_validation_predicate',
-  'tenant_backup_validation_pattern', 'tenant_backup_validation_check', 'tenant_backup_validation_run',
+  'tenant_backup_validation_pattern', 'tenant_backup_validation_key', 'tenant_backup_validation_ref',
+  'tenant_backup_validation_check', 'tenant_backup_validation_run',
   'tenant_backup_apply_checked']);
