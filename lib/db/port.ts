@@ -13,7 +13,7 @@ export interface SqlFunctionCaller {
    * JSON-serialisable values; `undefined` ones are left out so the function's defaults apply. Throws
    * DatabaseError. One call is one transaction: nothing is retried here (see lib/db/retrying.ts).
    */
-  call<T>(name: string, args: Record<string, unknown>): Promise<T>;
+  call<T>(name: string, args: Record<string, unknown>, options?: CallOptions): Promise<T>;
 
   /** Releases connections. Calls after close() fail. */
   close(): Promise<void>;
@@ -48,6 +48,15 @@ export interface SqlFunctionCaller {
    * path, where no transaction outlives a request.
    */
   holdSnapshot?(): Promise<HeldSnapshot>;
+}
+
+export interface CallOptions {
+  /**
+   * Cut the call after this long (SQLSTATE 57014, "transient"). A direct connection sets it on the
+   * connection for the call; through PostgREST the function's own statement_timeout applies instead (a
+   * request's timeout is set before the call, from the function's settings).
+   */
+  statementTimeoutMs?: number;
 }
 
 export interface HeldSnapshot {

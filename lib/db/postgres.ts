@@ -4,7 +4,13 @@
 import { PassThrough } from "node:stream";
 import pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
-import { codeForSqlState, DatabaseError, type HeldSnapshot, type SqlFunctionCaller } from "./port.ts";
+import {
+  type CallOptions,
+  codeForSqlState,
+  DatabaseError,
+  type HeldSnapshot,
+  type SqlFunctionCaller,
+} from "./port.ts";
 
 const NAME = /^[a-z_][a-z0-9_]*$/;
 /** What pg_export_snapshot() answers, e.g. 00000003-0000001B-1. */
@@ -20,8 +26,29 @@ export class PostgresCaller implements SqlFunctionCaller {
     this.pool.on("error", () => {});
   }
 
-  call<T>(name: string, args: Record<string, unknown>): Promise<T> {
-    return callOn<T>(this.pool, name, args);
+  async call<T>(name: string, args: Record<string, unknown>, options: CallOptions = {}): Promise<T> {
+    if (options.statementTimeoutMs === undefined) return callOn<T>(this.pool, name, args);
+    // The timeout is armed when a statement starts: a function's own setting cannot shorten a direct call,
+    // so it is set on the connection for this call, and reset before the connection goes back.
+    const timeout = Math.max(1, Math.round(options.statementTimeoutMs));
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw toDatabaseError(err);
+    }
+    let healthy = true;
+    try {
+      await client.query(`set statement_timeout = ${timeout}`);
+      return await callOn<T>(client, name, args);
+    } catch (err) {
+      throw toDatabaseError(err);
+    } finally {
+      await client.query("reset statement_timeout").catch(() => {
+        healthy = false;
+      });
+      client.release(!healthy);
+    }
   }
 
   async holdSnapshot(): Promise<HeldSnapshot> {

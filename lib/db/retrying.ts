@@ -5,12 +5,14 @@
  * answer lost on the way back, so a second call must not do the work a second time.
  */
 import { type RetryPolicy, retrier } from "../retry.ts";
-import { DatabaseError, type SqlFunctionCaller } from "./port.ts";
+import { type CallOptions, DatabaseError, type SqlFunctionCaller } from "./port.ts";
 
 /**
  * The functions a retry may repeat. An allow-list, not a deny-list, so that a new function (a restore's
  * delete + insert, say) is not retried until someone has checked that running it twice is harmless.
- * Not here, on purpose: tenant_backup_log (each call inserts another backup_logs row).
+ * Not here, on purpose: tenant_backup_log (each call inserts another backup_logs row);
+ * tenant_backup_validation_check (its usual transient failure is its own time limit, and a rule not
+ * checked is reported as such rather than tried again).
  */
 export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   // Read-only (tenant_backup_prepare stores its plan keyed by the catalog's hash: a repeat upserts the same).
@@ -36,7 +38,6 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "tenant_backup_module_csv_query",
   "tenant_backup_module_page",
   "tenant_backup_validation_rule_list",
-  "tenant_backup_validation_check",
   // Idempotent: keyed by the lease holder, a repeat finds the lease already ours (acquire, renew) or
   // already gone (release answers false, which the caller only logs).
   "tenant_backup_lock_acquire",
@@ -99,9 +100,9 @@ export function withDatabaseRetries(
     ...(caller.holdSnapshot
       ? { holdSnapshot: () => (caller.holdSnapshot as NonNullable<typeof caller.holdSnapshot>)() }
       : {}),
-    call: <T>(name: string, args: Record<string, unknown>) =>
+    call: <T>(name: string, args: Record<string, unknown>, callOptions?: CallOptions) =>
       retry(
-        () => caller.call<T>(name, args),
+        () => caller.call<T>(name, args, callOptions),
         (error) => error instanceof DatabaseError && error.code === "transient" && retryable.has(name),
         (attempt, error) => options.onRetry?.({ fn: name, attempt, error: error as DatabaseError }),
       ),

@@ -518,21 +518,29 @@ export class TenantDb {
     return this.caller.call("tenant_backup_validation_rule_delete", { p_id: id });
   }
 
-  /** How many of the tenant's rows break `rule`, and the keys of the first `sample`: one query. */
+  /**
+   * How many of the tenant's rows break `rule`, and the keys of the first `sample`: one query, cut after
+   * `timeoutMs` on a direct connection (through PostgREST, after the function's own 55 s).
+   */
   validationCheck(args: {
     planId: string;
     tenantId: string;
     rule: StoredRule;
     now: Date;
     sample: number;
+    timeoutMs: number;
   }): Promise<{ violations: number; sample_keys: Record<string, string>[] }> {
-    return this.caller.call("tenant_backup_validation_check", {
-      p_plan_id: args.planId,
-      p_tenant: args.tenantId,
-      p_rule: args.rule,
-      p_now: args.now.toISOString(),
-      p_sample: args.sample,
-    });
+    return this.caller.call(
+      "tenant_backup_validation_check",
+      {
+        p_plan_id: args.planId,
+        p_tenant: args.tenantId,
+        p_rule: args.rule,
+        p_now: args.now.toISOString(),
+        p_sample: args.sample,
+      },
+      { statementTimeoutMs: args.timeoutMs },
+    );
   }
 
   /**

@@ -13,6 +13,8 @@ import { type StoredRule, staleReason } from "./rules.ts";
 
 /** Offending keys kept per rule. */
 export const SAMPLE_KEYS = 10;
+/** The longest one rule's check may take: the functions' own limit through PostgREST (55 s). */
+export const CHECK_LIMIT_MS = 55_000;
 
 /** What the database answers per rule: a count and the first keys, or why it could not check it. */
 export interface RawResult {
@@ -44,7 +46,10 @@ export async function validateTenant(
     } else if (options.deadline !== undefined && services.now().getTime() >= options.deadline) {
       raw.push({ rule_id: rule.id, error: "the call's time ran out before this rule; check again" });
     } else {
-      raw.push(await checkOne(services, catalog, tenantId, rule, now));
+      // Within what is left of the call's time, and never longer than one request may take.
+      const left =
+        options.deadline === undefined ? CHECK_LIMIT_MS : options.deadline - services.now().getTime();
+      raw.push(await checkOne(services, catalog, tenantId, rule, now, Math.min(CHECK_LIMIT_MS, left)));
     }
   }
   return reportOf(rules, raw, now);
@@ -56,6 +61,7 @@ async function checkOne(
   tenantId: string,
   rule: StoredRule,
   now: Date,
+  timeoutMs: number,
 ): Promise<RawResult> {
   try {
     const found = await services.db.validationCheck({
@@ -64,6 +70,7 @@ async function checkOne(
       rule,
       now,
       sample: SAMPLE_KEYS,
+      timeoutMs,
     });
     return { rule_id: rule.id, ...found };
   } catch (err) {

@@ -8,10 +8,11 @@ import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
 /**
  * The functions that may run long: the whole apply, the backup's copy and its pages, big staging, whole-table
- * scans, a module's counts, export pages and import.
+ * scans, a module's counts, export pages and import, the validation checks.
  */
 const LONG = [
   "tenant_backup_apply",
+  "tenant_backup_apply_checked",
   "tenant_backup_apply_live",
   "tenant_backup_export_page",
   "tenant_backup_list_tenants",
@@ -25,6 +26,8 @@ const LONG = [
   "tenant_backup_snapshot_take",
   "tenant_backup_stage_clear",
   "tenant_backup_stage_page",
+  "tenant_backup_validation_check",
+  "tenant_backup_validation_run",
 ];
 /** What the API gateway allows a request, in milliseconds. */
 const GATEWAY_LIMIT_MS = 60_000;

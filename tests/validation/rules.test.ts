@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { type SetupServer, setupServer } from "msw/node";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ValidationResult } from "../../lib/api-answers.ts";
 import { validateTenant } from "../../lib/validation/check.ts";
@@ -196,6 +197,43 @@ describe("each rule kind, for one tenant", () => {
     } finally {
       if ("rule" in stored) await direct.db.deleteValidationRule(stored.rule.id);
     }
+  });
+});
+
+describe("bounded in time", () => {
+  it("a check that cannot finish in the call's time is cut and reported as not checked; the others run", async () => {
+    // Writers hold customers: every check that reads it waits, until its statement timeout cuts it.
+    const holder = new pg.Client({ connectionString: db.adminUrl });
+    await holder.connect();
+    try {
+      await holder.query("begin");
+      await holder.query("lock table customers in access exclusive mode");
+      const started = Date.now();
+      const report = await validateTenant(direct, "org-a", { deadline: direct.now().getTime() + 300 });
+      const readsCustomers = new Set([
+        ...Object.entries(RULES)
+          .filter(([, rule]) => rule.table === "customers" || rule.kind === "references")
+          .map(([name]) => ids[name]),
+      ]);
+      for (const result of report.results) {
+        if (readsCustomers.has(result.rule_id)) {
+          expect(result).toMatchObject({
+            violations: null,
+            error: expect.stringMatching(/statement timeout/),
+          });
+        } else {
+          expect(result.error).toBeUndefined();
+        }
+      }
+      expect(report.summary.errors).toBe(readsCustomers.size);
+      // Eight checks cut at about 0.3 s each, not left waiting for the lock.
+      expect(Date.now() - started).toBeLessThan(8 * 300 + 5_000);
+    } finally {
+      await holder.query("rollback");
+      await holder.end();
+    }
+    // Once the writers are gone, every rule is checked again.
+    expect((await validateTenant(direct, "org-a")).summary.errors).toBe(0);
   });
 });
 
