@@ -29,8 +29,7 @@ import type { ApplyMode, ApplyReport } from "../db/tenant-db.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
 import { type Lease, takeLease } from "../lease.ts";
 import type { Services } from "../services.ts";
-import { enabledRules, reportOf, SAMPLE_KEYS } from "../validation/check.ts";
-import { staleReason } from "../validation/rules.ts";
+import { reportOf, rulesToRun, SAMPLE_KEYS } from "../validation/check.ts";
 import { pickBackupForRestore } from "./pick-backup.ts";
 import { planRestore, type RestorePlan } from "./plan.ts";
 
@@ -327,8 +326,9 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
     const tables = plan.tables.map((t) => ({ name: t.name, row_count: t.row_count, columns: t.columns }));
     // A dry run also checks the rules against the backup's rows, as the restore would leave them: the
     // same apply, run inside a block the database rolls back (tenant_backup_apply_checked).
-    const rules = request.dryRun ? await enabledRules(services) : [];
-    const checkable = rules.filter((rule) => !staleReason(rule, catalog));
+    const { rules, checkable, stale } = request.dryRun
+      ? await rulesToRun(services, catalog)
+      : { rules: [], checkable: [], stale: [] };
     let validation: ValidationReport | null = null;
     let report: ApplyReport;
     if (checkable.length > 0) {
@@ -349,12 +349,7 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
         .catch(applyFailure(request.tenantId));
       const { validation: raw, ...applied } = checked;
       report = applied;
-      if (raw) {
-        const stale = rules
-          .filter((rule) => !checkable.includes(rule))
-          .map((rule) => ({ rule_id: rule.id, error: staleReason(rule, catalog) ?? "" }));
-        validation = reportOf(rules, [...raw, ...stale], at);
-      }
+      if (raw) validation = reportOf(rules, [...raw, ...stale], at);
     } else {
       report = await db
         .applyRestoreLive({
@@ -370,6 +365,8 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
           captureId,
         })
         .catch(applyFailure(request.tenantId));
+      // Rules, but none that fits the schema now: each is reported as not checked.
+      if (rules.length > 0 && report.success) validation = reportOf(rules, stale, services.now());
     }
     // Committed (or rolled back whole): the log row is closed, the lease free, the staging gone.
     committed = true;

@@ -29,6 +29,27 @@ export async function enabledRules(services: Services): Promise<StoredRule[]> {
   return (await services.db.validationRules()).filter((rule) => rule.enabled);
 }
 
+/**
+ * The enabled rules split for a check that runs inside another transaction (a dry-run restore's apply; an
+ * import's staged rows): `checkable` to pass to tenant_backup_validation_run there, and `stale`, the
+ * rules that cannot run against this catalog, already as results. reportOf(rules, [...raw, ...stale], at)
+ * makes the report of what that run answers.
+ */
+export async function rulesToRun(
+  services: Services,
+  catalog: Catalog,
+): Promise<{ rules: StoredRule[]; checkable: StoredRule[]; stale: RawResult[] }> {
+  const rules = await enabledRules(services);
+  const checkable: StoredRule[] = [];
+  const stale: RawResult[] = [];
+  for (const rule of rules) {
+    const reason = staleReason(rule, catalog);
+    if (reason) stale.push({ rule_id: rule.id, error: reason });
+    else checkable.push(rule);
+  }
+  return { rules, checkable, stale };
+}
+
 /** The report of one tenant, checked now. `deadline` (epoch ms): rules not started by then are not checked. */
 export async function validateTenant(
   services: Services,

@@ -8,10 +8,13 @@ import { type SetupServer, setupServer } from "msw/node";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ValidationResult } from "../../lib/api-answers.ts";
+import { runManualBackup } from "../../lib/backup/manual.ts";
+import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
 import { validateTenant } from "../../lib/validation/check.ts";
 import type { RuleInput } from "../../lib/validation/rules.ts";
 import { createFakePostgrest } from "../db/fake-postgrest.ts";
 import { PROJECT_JWT_SECRET, type ProjectKeys, projectKeys } from "../db/supabase-keys.ts";
+import { deadlineIn } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
 
@@ -67,12 +70,17 @@ beforeAll(async () => {
   server = setupServer(...fake.handlers);
   server.listen({ onUnhandledRequest: "error" });
   direct = await createTestServices(db.url);
-  viaRpc = await createTestServices(db.url, {
-    DATABASE_URL: "",
-    SUPABASE_URL: PROJECT_URL,
-    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
-    BACKUP_STORAGE: "local",
-  });
+  // The same backup storage: a backup taken on one path is restored on the other.
+  viaRpc = await createTestServices(
+    db.url,
+    {
+      DATABASE_URL: "",
+      SUPABASE_URL: PROJECT_URL,
+      SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
+      BACKUP_STORAGE: "local",
+    },
+    { storage: direct.storage },
+  );
   direct.clock.set(NOW);
   viaRpc.clock.set(NOW);
   for (const [name, rule] of Object.entries(RULES)) {
@@ -246,5 +254,22 @@ describe("the two database paths", () => {
       expect(b.summary.violations).toBe(a.summary.violations);
     }
     expect(fake.calls.some((c) => c.fn === "tenant_backup_validation_check")).toBe(true);
+  });
+
+  it("a dry-run restore through rpc checks the backup's rows inside its rolled-back apply", async () => {
+    const taken = await runManualBackup(direct, "org-a", { deadline: deadlineIn(direct) });
+    if (taken.status !== "completed") throw new Error("backup did not complete");
+    const outcome = await restoreTenant(viaRpc, {
+      tenantId: "org-a",
+      backupDate: taken.date,
+      backupId: taken.backupId,
+      dryRun: true,
+      deadline: deadlineIn(viaRpc),
+    });
+    if (outcome.status !== "done") throw new Error("dry run did not finish");
+    expect(fake.calls.some((c) => c.fn === "tenant_backup_apply_checked")).toBe(true);
+    expect(outcome.report).toMatchObject({ success: true, dry_run: true });
+    // The backup holds the rows as they are: the same report as the live check.
+    expect(outcome.validation?.results).toEqual((await validateTenant(direct, "org-a")).results);
   });
 });
