@@ -169,6 +169,8 @@ describe("a backup through supabase-js rpc()", () => {
           "tenant_backup_lock_acquire",
           "tenant_backup_run_start",
           "tenant_backup_prepare",
+          // The validation rules (none here), read before the tenant is.
+          "tenant_backup_validation_rule_list",
           "tenant_backup_snapshot_take",
           "tenant_backup_snapshot_page",
           "tenant_backup_run_progress",
