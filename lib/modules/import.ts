@@ -3,11 +3,13 @@
  *
  * 1. The file is read here (csv.ts): not UTF-8 text, not CSV, an unknown, generated or repeated column, or
  *    a required column missing: 400 naming it, before anything else. A row with the wrong number of fields
- *    is refused (its line is named), and so is a row the validation rules hook refuses.
+ *    is refused (its line is named).
  * 2. Under the tenant's lease, the rows are staged in pages (tenant_backup_stage), then
  *    tenant_backup_module_import checks every row set-based and, for a real import none of whose rows is
  *    refused, writes them in one transaction after capturing the tenant's rows as an undo point — as a
- *    restore does. A dry run reports what would happen and changes nothing.
+ *    restore does. The table's validation rules run in that transaction after the writes (rules-hook.ts):
+ *    a row of the file that breaks one is refused, and the writes are rolled back. A dry run reports what
+ *    would happen and changes nothing.
  * 3. The undo point is stored as the tenant's pre_restore backup (its id is undo_backup_id): restoring it
  *    with restore-tenant-data (backup_id, tables = the module's tables) undoes the import.
  *
@@ -27,7 +29,7 @@ import { takeLease } from "../lease.ts";
 import type { Services } from "../services.ts";
 import { type CsvRecord, CsvSyntaxError, parseCsv } from "./csv.ts";
 import { applyImport, type ImportAnswer } from "./module-db.ts";
-import { type ImportRowError, type ImportRuleCheck, noRules } from "./rules-hook.ts";
+import { type ImportRowError, importRules } from "./rules-hook.ts";
 
 export interface ModuleImport {
   tenantId: string;
@@ -40,7 +42,6 @@ export interface ModuleImport {
   /** Who asked, as the import's backup_logs row and its undo point keep it. */
   createdBy?: CreatedBy;
   deadline: number;
-  rules?: ImportRuleCheck;
 }
 
 export interface ImportOutcome extends Omit<ImportAnswer, "errors"> {
@@ -71,15 +72,11 @@ export async function importModuleCsv(services: Services, request: ModuleImport)
       });
     }
   }
-  const rules = request.rules ?? noRules;
-  const wellFormed = rows.filter((r) => r.fields.length === columns.length);
-  refusedHere.push(
-    ...(await rules({ tenantId: request.tenantId, table: request.table, columns, rows: wellFormed })),
-  );
   const refusedLines = new Set(refusedHere.map((e) => e.line));
-  for (const row of wellFormed) {
+  for (const row of rows) {
     if (!refusedLines.has(row.line)) staged.push(JSON.stringify([row.line, ...row.fields]));
   }
+  const rules = await importRules(services, catalog, request.table);
   // A refused row stops a real import: the database then only reports (a dry run) and nothing changes.
   const dryRun = request.dryRun || refusedHere.length > 0;
 
@@ -119,6 +116,8 @@ export async function importModuleCsv(services: Services, request: ModuleImport)
       holder: lease.holder,
       captureId,
       details,
+      rules,
+      now: services.now(),
     }).catch(applyFailure(request.tenantId));
     applied = true;
 

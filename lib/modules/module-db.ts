@@ -1,8 +1,9 @@
 /**
- * The modules' SQL functions (supabase/migrations/20261202000300_tenant_backup_modules.sql), typed; each
- * call is one transaction, over either database path.
+ * The modules' SQL functions (supabase/migrations/20261202000300_tenant_backup_modules.sql; the import
+ * with its validation rules, 20261202000390), typed; each call is one transaction, over either database path.
  */
 import type { ExportPage, TenantDb } from "../db/tenant-db.ts";
+import type { ImportRule } from "./rules-hook.ts";
 
 /** A tenant's row count of each table. */
 export function moduleCounts(db: TenantDb, planId: string, tenantId: string, tables: string[]) {
@@ -89,6 +90,9 @@ export function applyImport(
     holder: string;
     captureId: string;
     details: Record<string, unknown>;
+    /** The table's validation rules, run on the tenant's rows before and after the writes. */
+    rules: ImportRule[];
+    now: Date;
   },
 ) {
   return db.caller.call<ImportAnswer>("tenant_backup_module_import", {
@@ -103,5 +107,7 @@ export function applyImport(
     p_holder: args.holder,
     p_capture_id: args.captureId,
     p_details: args.details,
+    p_rules: args.rules,
+    p_now: args.now.toISOString(),
   });
 }
