@@ -1,8 +1,9 @@
 /**
  * The Data checks section in a real Chromium against the local site and the demo app with its rules: an
  * admin sees per table and rule the status, the counts and the offending keys of their organization, and
- * exports the report as CSV through the typed client. Page-opening as in admin-page.test.ts;
- * UPDATE_SCREENSHOTS=1 also writes docs/screenshots/validation.png.
+ * exports the report as CSV through the typed client; a super admin adds a rule the schema proposes, which
+ * an admin only reads. Page-opening as in admin-page.test.ts; UPDATE_SCREENSHOTS=1 also writes
+ * docs/screenshots/validation.png.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -94,5 +95,49 @@ it("an admin sees the broken rules with their offending keys, and exports the re
   expect(lines).toContainEqual(
     expect.stringMatching(new RegExp(`,customers,name,required,1,id=${blank.rows[0]?.id},`)),
   );
+  await page.close();
+});
+
+it("a super admin adds a proposed rule; an admin sees the proposals without the button", async () => {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 }, locale: "en-GB" });
+  page.on("pageerror", (err) => {
+    throw err;
+  });
+  await page.goto(site.url);
+  await page.getByRole("button", { name: new RegExp(`Admin of ${bluewater.name}`) }).click();
+  const section = page.locator("section.section-validation");
+  const proposals = section.locator("table.rule-proposals tbody tr");
+  await shown(proposals);
+  expect(await proposals.count()).toBeGreaterThan(0);
+  expect(await section.getByRole("button", { name: /^Add rule / }).count()).toBe(0);
+  expect(await section.getByRole("button", { name: /^Remove rule / }).count()).toBe(0);
+  await page.getByRole("button", { name: "Sign out" }).click();
+
+  await page.getByRole("button", { name: /Super admin/ }).click();
+  await shown(section.getByTestId("validation-summary"));
+  await shown(proposals);
+  const first = proposals.first();
+  const [table, column, kind] = await Promise.all(
+    ["Table", "Column", "Rule"].map((label) => first.locator(`td[data-label="${label}"]`).innerText()),
+  );
+  const count = async () =>
+    Number(
+      (
+        await db.client.query(
+          "select count(*) from tenant_backup_validation_rules where table_name = $1 and column_name = $2 and kind = $3",
+          [table, column, kind],
+        )
+      ).rows[0].count,
+    );
+  expect(await count()).toBe(0);
+  await first.getByRole("button", { name: `Add rule ${kind} on ${table}.${column}` }).click();
+  const added = section
+    .locator("table.rule-list tbody tr")
+    .filter({ hasText: table as string })
+    .filter({ hasText: column as string })
+    .filter({ hasText: kind as string });
+  await shown(added);
+  expect(await count()).toBe(1);
+  await shown(added.getByRole("button", { name: `Remove rule ${kind} on ${table}.${column}` }));
   await page.close();
 });

@@ -20,12 +20,14 @@ import type {
   ModuleList,
   ModuleTemplateAnswer,
   PageConfig,
+  ProposedRule,
   RestoreReport,
   RestoreRequest,
   ScheduleSettings,
   StorageUsage,
   UsageAnswer,
   ValidationAnswer,
+  ValidationRuleAnswer,
   ValidationRulesAnswer,
 } from "./types.ts";
 
@@ -319,6 +321,21 @@ export function createTenantBackupClient(options: ClientOptions) {
       return json<ValidationRulesAnswer>(
         await send("validation-rules", { query: { organization_id: organizationId } }),
       );
+    },
+
+    /** Adds a rule (super admins; a proposed rule as it is accepts it): it applies to every organization. */
+    async addValidationRule(
+      rule: Pick<ProposedRule, "table" | "column" | "kind" | "params">,
+    ): Promise<ValidationRuleAnswer> {
+      const { table, column, kind, params } = rule;
+      return json<ValidationRuleAnswer>(
+        await send("validation-rules", { method: "POST", body: { table, column, kind, params } }),
+      );
+    },
+
+    /** Removes a rule (super admins), for every organization. */
+    async removeValidationRule(id: string): Promise<ValidationRuleAnswer> {
+      return json<ValidationRuleAnswer>(await send("validation-rules", { method: "DELETE", query: { id } }));
     },
 
     /** Freshness of one organization, or (super admins) of every one: 503 is a report of stale tenants. */

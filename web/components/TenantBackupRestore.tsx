@@ -109,6 +109,7 @@ export function TenantBackupRestore(props: TenantBackupRestoreProps) {
           key={organization.id}
           client={client}
           organization={organization}
+          superAdmin={access.kind === "super"}
           onNamed={(name) =>
             setOrganization((o) => (o && o.id === organization.id && o.name !== name ? { ...o, name } : o))
           }
@@ -143,11 +144,13 @@ function OrganizationForm({ onChoose }: { onChoose: (id: string) => void }) {
 function TenantPanel({
   client,
   organization,
+  superAdmin,
   onNamed,
   onSignInAgain,
 }: {
   client: TenantBackupClient;
   organization: Organization;
+  superAdmin: boolean;
   onNamed: (name: string) => void;
   onSignInAgain?: () => void;
 }) {
@@ -201,6 +204,7 @@ function TenantPanel({
             client={client}
             organization={organization}
             organizationLabel={label}
+            superAdmin={superAdmin}
             view={view}
             reload={reload}
             restoreTarget={restoreTarget}

@@ -31,6 +31,8 @@ export interface SectionProps {
   organization: Organization;
   /** How the organization is named in sentences: its name, else its id. */
   organizationLabel: string;
+  /** A super admin: may change what applies to every organization (the validation rules). */
+  superAdmin: boolean;
   view: TenantView;
   /** Reads the backups, history and health again (after a backup, restore or deletion). */
   reload: () => Promise<void>;

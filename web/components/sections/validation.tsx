@@ -1,7 +1,8 @@
 /**
  * Data checks: the organization's rows checked against the validation rules (validate-tenant-data), per
  * table and rule: its status, how many rows break it and the keys of the first ones, with what to do
- * about them; and the report as CSV for a spreadsheet. The same check runs before every backup.
+ * about them; and the report as CSV for a spreadsheet. The same check runs before every backup. Below
+ * it, the rules and the schema's proposals (ValidationRules.tsx).
  */
 import { useCallback, useEffect, useState } from "react";
 import type { ValidationAnswer, ValidationResult } from "../../client/types.ts";
@@ -9,6 +10,7 @@ import { ErrorNotice } from "../ErrorNotice.tsx";
 import { formatCount, formatDateTime } from "../format.ts";
 import type { Section, SectionProps } from "../section.ts";
 import { type Column, ListTable } from "../Table.tsx";
+import { ValidationRules } from "../ValidationRules.tsx";
 
 const COLUMNS: Column[] = [
   { label: "Table" },
@@ -44,7 +46,7 @@ function sorted(results: ValidationResult[]): ValidationResult[] {
   return [...results].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
-function Validation({ client, organization, organizationLabel, onSignInAgain }: SectionProps) {
+function Validation({ client, organization, organizationLabel, superAdmin, onSignInAgain }: SectionProps) {
   const [report, setReport] = useState<ValidationAnswer | null>(null);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -119,7 +121,7 @@ function Validation({ client, organization, organizationLabel, onSignInAgain }: 
         busy={loading}
         columns={COLUMNS}
         rowCount={report ? report.results.length : null}
-        emptyText="No validation rules: a super admin adds them with validation-rules."
+        emptyText="No validation rules yet: a super admin adds them below."
       >
         {sorted(report?.results ?? []).map((r) => (
           <tr key={r.rule_id} className={r.violations ? "row-bad" : undefined}>
@@ -162,6 +164,13 @@ function Validation({ client, organization, organizationLabel, onSignInAgain }: 
           </tr>
         ))}
       </ListTable>
+      <ValidationRules
+        client={client}
+        organizationId={organization.id}
+        superAdmin={superAdmin}
+        onChanged={() => void check()}
+        onSignInAgain={onSignInAgain}
+      />
     </div>
   );
 }
