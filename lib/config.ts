@@ -3,6 +3,7 @@
  * with a message that names the variable rather than failing half way through a backup.
  */
 import { z } from "zod";
+import { type FileBucket, fileBucketProblem, parseFileBuckets } from "./files/buckets.ts";
 import { FREQUENCIES, type Schedule, TIME_OF_DAY_PATTERN } from "./schedule/slots.ts";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -111,6 +112,24 @@ const envSchema = z
         .transform((text) => Buffer.from(text, "base64"))
         .optional(),
     ),
+    /**
+     * The Storage buckets holding tenants' uploaded files, as bucket:template pairs (lib/files/buckets.ts);
+     * empty: backups hold rows only.
+     */
+    TENANT_FILE_BUCKETS: commaList("")
+      .superRefine((entries, ctx) => {
+        for (const entry of entries) {
+          const problem = fileBucketProblem(entry);
+          if (problem) ctx.addIssue({ code: "custom", message: problem });
+        }
+        const names = entries.map((entry) => entry.split(":")[0]);
+        if (new Set(names).size !== names.length) {
+          ctx.addIssue({ code: "custom", message: "must not name a bucket twice" });
+        }
+      })
+      .transform(parseFileBuckets),
+    /** Local runs: the folder standing in for the app's Storage (one subfolder per bucket). */
+    TENANT_FILES_DIR: z.string().trim().default(".tenant-files"),
     /** Rows per page read from the database; PostgREST answers at most 1,000 rows a request anyway. */
     BACKUP_PAGE_ROWS: positiveInt(1000).pipe(z.number().max(100_000)),
     /** A tenant's lease lasts this long without renewal, so a killed function frees the tenant soon. */
@@ -337,6 +356,8 @@ export interface Config {
     chunkKey: Buffer | undefined;
   };
   restore: { apiApplyLimitMs: number; applyRowsPerSecond: number };
+  /** Tenants' uploaded files: which buckets, and (local runs) the folder standing in for Storage. */
+  files: { buckets: FileBucket[]; localDir: string };
   logLevel: Env["LOG_LEVEL"];
   /** Who may call besides the cron secret: signed-in app users, by their role in the app's database. */
   auth: {
@@ -463,6 +484,7 @@ export function loadConfig(env: Environment = process.env): Config {
       apiApplyLimitMs: e.RESTORE_API_APPLY_LIMIT_MS,
       applyRowsPerSecond: e.RESTORE_APPLY_ROWS_PER_SECOND,
     },
+    files: { buckets: e.TENANT_FILE_BUCKETS, localDir: e.TENANT_FILES_DIR },
     logLevel: e.LOG_LEVEL,
     auth: {
       jwtSecret: e.SUPABASE_JWT_SECRET,

@@ -8,6 +8,10 @@ import { PostgresCaller } from "./db/postgres.ts";
 import { withDatabaseRetries } from "./db/retrying.ts";
 import { SupabaseCaller } from "./db/supabase.ts";
 import { TenantDb } from "./db/tenant-db.ts";
+import { localFileStores } from "./files/local.ts";
+import type { TenantFileStores } from "./files/port.ts";
+import { withFileRetries } from "./files/retrying.ts";
+import { supabaseFileStores } from "./files/supabase.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { LocalStorage } from "./storage/local.ts";
 import type { BackupStorage } from "./storage/port.ts";
@@ -20,6 +24,8 @@ export interface Services {
   config: Config;
   db: TenantDb;
   storage: BackupStorage;
+  /** The app's buckets of tenant files (TENANT_FILE_BUCKETS): Supabase Storage, or a local folder. */
+  files: TenantFileStores;
   log: Logger;
   /** The only source of the current time in the engine; tests set it. */
   now: Clock;
@@ -58,11 +64,22 @@ export function createServices(config: Config, overrides: Partial<Omit<Services,
     });
   }
 
+  // Tenant files sit next to the backups: in Supabase Storage when the backups are, else on disk.
+  const files =
+    overrides.files ??
+    withFileRetries(
+      config.storage.kind === "supabase" && supabase
+        ? supabaseFileStores(supabase)
+        : localFileStores(config.files.localDir),
+      { onRetry: ({ op, attempt, error }) => log.warn({ op, attempt, err: error.message }, "file retry") },
+    );
+
   const now = overrides.now ?? systemClock;
   return {
     config,
     db,
     storage,
+    files,
     log,
     now,
     alerts: overrides.alerts ?? createAlerts(config.alerts, { db: db.caller, log, now }),

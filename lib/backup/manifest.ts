@@ -81,6 +81,31 @@ const validationSchema = z.object({
   ),
 });
 
+/** One of the tenant's uploaded files, as a backup holds it. */
+const tenantFileSchema = z.object({
+  bucket: z.string(),
+  /** Its key in the bucket, inside the tenant's folder. */
+  path: z.string(),
+  bytes: z.number().int().nonnegative(),
+  /** Of its bytes, as uploaded (files are stored as they are, not compressed). */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  content_type: z.string(),
+  cache_control: z.string().nullable(),
+  /** Its copy in the tenant's chunk folder (lib/chunks/paths.ts), shared by every backup holding it. */
+  stored_as: z.string(),
+});
+
+/**
+ * The tenant's files in the app's Storage buckets (TENANT_FILE_BUCKETS). Absent in backups taken without
+ * that setting, and in every backup from before it existed: those restore rows only.
+ */
+const filesSchema = z.object({
+  /** The tenant's folder in each bucket backed up, as configured when the backup was taken. */
+  buckets: z.array(z.object({ bucket: z.string(), prefix: z.string() })),
+  objects: z.array(tenantFileSchema),
+  bytes: z.number().int().nonnegative(),
+});
+
 const commonSchema = z.object({
   format: z.literal(FORMAT),
   backup_id: z.string(),
@@ -93,8 +118,12 @@ const commonSchema = z.object({
   tenant: z.object({ root_table: z.string(), key: z.string(), schema: z.string() }),
   schema_fingerprint: z.string(),
   tables: z.array(tableSchema),
+  files: filesSchema.optional(),
   total_records: z.number().int().nonnegative(),
-  /** Of every file or chunk the backup names, shared chunks included: what a full copy of it takes. */
+  /**
+   * Of every file or chunk the backup names, shared chunks and the tenant's files included: what a full
+   * copy of it takes.
+   */
   total_bytes: z.number().int().nonnegative(),
   warnings: z.array(z.string()),
   /** Who started the backup: "cron" or the user from the token. Absent in backups made before it was kept. */
@@ -127,3 +156,5 @@ export type Manifest = z.infer<typeof manifestSchema>;
 export type ManifestTable = z.infer<typeof tableSchema>;
 export type ManifestFile = z.infer<typeof fileSchema>;
 export type ManifestValidation = z.infer<typeof validationSchema>;
+export type ManifestTenantFile = z.infer<typeof tenantFileSchema>;
+export type ManifestFiles = z.infer<typeof filesSchema>;

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { decompressChunk } from "../chunks/codec.ts";
-import { isChunkPath, isTenantChunkPath } from "../chunks/paths.ts";
+import { isChunkPath, isTenantChunkPath, isTenantFileBlobPath } from "../chunks/paths.ts";
 import { type AppError, fail } from "../errors.ts";
 import type { BackupStorage } from "../storage/port.ts";
 import { StorageError } from "../storage/port.ts";
@@ -79,6 +79,16 @@ function assertBelongsWhereFound(manifest: Manifest, path: string): void {
   for (const table of manifest.tables) {
     for (const file of table.files) {
       if (!inside(file.path)) throw mismatch(`it names file ${file.path} outside its backup`);
+    }
+  }
+  // Tenant files: copies only from the tenant's chunk folder, put back only inside the tenant's folders.
+  for (const file of manifest.files?.objects ?? []) {
+    if (!isTenantFileBlobPath(where.tenantId, file.stored_as)) {
+      throw mismatch(`it names file ${file.stored_as} outside its backup`);
+    }
+    const folder = manifest.files?.buckets.find((b) => b.bucket === file.bucket);
+    if (!folder || !file.path.startsWith(folder.prefix)) {
+      throw mismatch(`it names ${file.bucket}/${file.path} outside the tenant's folder`);
     }
   }
 }

@@ -19,6 +19,7 @@ import { ChunkStore } from "../chunks/store.ts";
 import type { HeldSnapshot } from "../db/port.ts";
 import type { BackupRun, SnapshotTaken } from "../db/tenant-db.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
+import { backupFiles, type FilesProgress, filesSection } from "../files/backup-files.ts";
 import { isTakenOver, type Lease, takeLease, takenOver } from "../lease.ts";
 import type { Services } from "../services.ts";
 import { validateTenant } from "../validation/check.ts";
@@ -105,6 +106,8 @@ interface RunProgress {
   /** What the validation rules found when the run started; absent when there are no rules. */
   validation?: ManifestValidation;
   tables: Record<string, TableProgress>;
+  /** The tenant's uploaded files copied so far (TENANT_FILE_BUCKETS set): the step after the tables. */
+  files?: FilesProgress;
 }
 
 export async function backupTenant(
@@ -162,9 +165,11 @@ export async function backupTenant(
         );
         progress = fresh();
       }
-      // Parts read at a moment that ended with its call (below) and no copy of it: start again.
-      if (!progress.snapshot && Object.keys(progress.tables).length > 0) progress = fresh();
-      if (!progress.snapshot) {
+      // Parts read at a moment that ended with its call (below) and no copy of it: start again, unless
+      // every table was read (at that one moment) and only the files step is left.
+      const tablesDone = catalog.tables.every((t) => progress.tables[t.name]?.done);
+      if (!progress.snapshot && Object.keys(progress.tables).length > 0 && !tablesDone) progress = fresh();
+      if (!progress.snapshot && !tablesDone) {
         // Direct: this call reads the live tables at one held moment, and copies only if it cannot finish.
         held = await db.holdSnapshot();
         if (!held) {
@@ -178,8 +183,12 @@ export async function backupTenant(
       }
     }
     const moment = held;
-    // Listed once per call, under the lease: what the tenant's earlier backups already stored.
-    const chunks = progress.layout === "chunks" ? await ChunkStore.open(services, request.tenantId) : null;
+    // Listed once per call, under the lease: what the tenant's earlier backups already stored (tenant files
+    // are stored there in either layout).
+    const withFiles = config.files.buckets.length > 0;
+    const store =
+      progress.layout === "chunks" || withFiles ? await ChunkStore.open(services, request.tenantId) : null;
+    const chunks = progress.layout === "chunks" ? store : null;
 
     // Every call writes at least one part, so that repeated calls finish whatever the budget.
     let partsThisCall = 0;
@@ -250,9 +259,28 @@ export async function backupTenant(
       }
     }
 
+    if (store && withFiles) {
+      progress.files ??= { objects: [], done: false };
+      if (!progress.files.done) {
+        const written = await backupFiles(services, store, request.tenantId, progress.files, {
+          outOfTime: () => services.now().getTime() >= request.deadline,
+          save: () => saveOrStop(services, lease, backupId, progress),
+        });
+        progress.written_bytes = (progress.written_bytes ?? 0) + written;
+        if (!progress.files.done) {
+          log.info({ tenant: request.tenantId, backupId }, "time budget reached; files continue next call");
+          return incomplete(backupId, catalog, progress);
+        }
+        await saveOrStop(services, lease, backupId, progress);
+      }
+    }
+
     // Chunks reused from this call's listing, or stored by earlier calls of the run, must still be there.
-    await chunks?.confirm(Object.values(progress.tables).flatMap((t) => t.files));
-    const manifest = buildManifest(request, backupId, catalog, progress, services.now());
+    await store?.confirm([
+      ...(chunks ? Object.values(progress.tables).flatMap((t) => t.files) : []),
+      ...(progress.files?.objects ?? []).map((o) => ({ path: o.stored_as, bytes: o.bytes })),
+    ]);
+    const manifest = buildManifest(services, request, backupId, catalog, progress);
     const summary = summaryPath(request.tenantId, request.date, backupId);
     // Compact: a tenant keeps 30 or more summaries, and with chunks they are much of what a day stores.
     await services.storage.put(summary, Buffer.from(JSON.stringify(manifest)), "application/json");
@@ -405,12 +433,14 @@ function incomplete(backupId: string, catalog: Catalog, progress: RunProgress): 
 }
 
 function buildManifest(
+  services: Services,
   request: TenantBackupRequest,
   backupId: string,
   catalog: Catalog,
   progress: RunProgress,
-  now: Date,
 ): Manifest {
+  const now = services.now();
+  const files = progress.files ? filesSection(services, request.tenantId, progress.files) : undefined;
   const warnings: string[] = [];
   if (catalog.cycle)
     warnings.push("foreign keys between tenant tables form a cycle; restore order is best effort");
@@ -451,8 +481,9 @@ function buildManifest(
     tenant: { root_table: catalog.root, key: catalog.key, schema: catalog.schema },
     schema_fingerprint: progress.schema_fingerprint,
     tables,
+    ...(files ? { files } : {}),
     total_records: tables.reduce((n, t) => n + t.row_count, 0),
-    total_bytes: tables.reduce((n, t) => n + t.bytes, 0),
+    total_bytes: tables.reduce((n, t) => n + t.bytes, 0) + (files?.bytes ?? 0),
     created_by: progress.created_by ?? request.createdBy ?? null,
     note: progress.note ?? request.note ?? null,
     warnings,

@@ -1,12 +1,14 @@
 /**
  * Where a tenant's content-addressed chunks live: one flat folder per tenant, shared by all its backups,
- *   tenant-backups/{organization_id}/chunks/{hmac-sha256 hex}.jsonl.zst
+ *   tenant-backups/{organization_id}/chunks/{hmac-sha256 hex}.jsonl.zst   rows
+ *   tenant-backups/{organization_id}/chunks/{hmac-sha256 hex}.file        one uploaded file, as it is
  * The name is a keyed hash of the chunk's uncompressed text (lib/chunks/key.ts), so equal rows written by
  * any backup of the tenant land on the same key and are stored once.
  */
 import { tenantPrefix } from "../backup/paths.ts";
 
 export const CHUNK_SUFFIX = ".jsonl.zst";
+export const FILE_BLOB_SUFFIX = ".file";
 
 export function chunksPrefix(tenantId: string): string {
   return `${tenantPrefix(tenantId)}chunks/`;
@@ -26,4 +28,15 @@ export function isChunkPath(path: string): boolean {
 /** True for a chunk key inside this tenant's chunk folder. */
 export function isTenantChunkPath(tenantId: string, path: string): boolean {
   return isChunkPath(path) && path.startsWith(chunksPrefix(tenantId));
+}
+
+export function fileBlobPath(tenantId: string, name: string): string {
+  return `${chunksPrefix(tenantId)}${name}${FILE_BLOB_SUFFIX}`;
+}
+
+const FILE_BLOB_KEY = /^tenant-backups\/[^/]+\/chunks\/[0-9a-f]{64}\.file$/;
+
+/** True for the stored copy of one of this tenant's uploaded files. */
+export function isTenantFileBlobPath(tenantId: string, path: string): boolean {
+  return FILE_BLOB_KEY.test(path) && path.startsWith(chunksPrefix(tenantId));
 }

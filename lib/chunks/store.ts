@@ -10,7 +10,7 @@ import { fail } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { compressChunk } from "./codec.ts";
 import { chunkKey, chunkName } from "./key.ts";
-import { chunkPath, chunksPrefix } from "./paths.ts";
+import { chunkPath, chunksPrefix, fileBlobPath } from "./paths.ts";
 
 export interface StoredChunk {
   file: ManifestFile;
@@ -55,8 +55,20 @@ export class ChunkStore {
     return { file: entry(data.byteLength), written: data.byteLength };
   }
 
+  /**
+   * Stores one of the tenant's uploaded files as it is (already compressed, as most uploads are), named by
+   * the keyed hash of its bytes: an unchanged file is uploaded once, by the first backup that sees it.
+   */
+  async storeFile(data: Uint8Array): Promise<{ path: string; written: number }> {
+    const path = fileBlobPath(this.tenantId, chunkName(this.key, Buffer.from(data)));
+    if (this.known.get(path) === data.byteLength) return { path, written: 0 };
+    await this.services.storage.put(path, data, "application/octet-stream");
+    this.known.set(path, data.byteLength);
+    return { path, written: data.byteLength };
+  }
+
   /** Fails (503, nothing named) unless every chunk of `files` is stored at its recorded size right now. */
-  async confirm(files: ManifestFile[]): Promise<void> {
+  async confirm(files: { path: string; bytes: number }[]): Promise<void> {
     const listed = await this.services.storage.list(chunksPrefix(this.tenantId));
     const sizes = new Map(listed.map((o) => [o.path, o.size]));
     const gone = files.filter((f) => sizes.get(f.path) !== f.bytes);

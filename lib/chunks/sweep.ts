@@ -22,7 +22,7 @@ import { readManifest } from "../backup/reader.ts";
 import { fail, isAppError } from "../errors.ts";
 import type { Lease } from "../lease.ts";
 import type { Services } from "../services.ts";
-import { isTenantChunkPath } from "./paths.ts";
+import { isTenantChunkPath, isTenantFileBlobPath } from "./paths.ts";
 
 /** Supabase Storage's remove() takes at most 1,000 paths. */
 const REMOVE_BATCH = 1000;
@@ -54,7 +54,9 @@ export async function sweepChunks(
   if (!options.dryRun && !options.lease)
     throw new Error("a chunk sweep that deletes needs the tenant's lease");
   const objects = await storage.list(tenantPrefix(tenantId));
-  const chunks = objects.filter((o) => isTenantChunkPath(tenantId, o.path));
+  const chunks = objects.filter(
+    (o) => isTenantChunkPath(tenantId, o.path) || isTenantFileBlobPath(tenantId, o.path),
+  );
   const result: ChunkSweep = { stored: chunks.length, unreferenced: 0, unreferenced_bytes: 0, deleted: 0 };
   if (chunks.length === 0) return result;
 
@@ -77,6 +79,7 @@ export async function sweepChunks(
     );
     for (const manifest of manifests) {
       for (const table of manifest.tables) for (const file of table.files) named.add(file.path);
+      for (const file of manifest.files?.objects ?? []) named.add(file.stored_as);
     }
   }
   for (const run of await db.runningRuns(tenantId)) {
@@ -96,11 +99,16 @@ export async function sweepChunks(
   return result;
 }
 
-/** The file and chunk paths a running backup's saved progress names (lib/backup/tenant-backup.ts). */
+/** The file, chunk and tenant-file paths a running backup's saved progress names (lib/backup/tenant-backup.ts). */
 function filesOfProgress(progress: unknown): string[] {
-  const tables = (progress as { tables?: Record<string, { files?: { path?: unknown }[] }> } | null)?.tables;
-  if (!tables || typeof tables !== "object") return [];
-  return Object.values(tables).flatMap((t) =>
-    (t?.files ?? []).map((f) => f?.path).filter((p): p is string => typeof p === "string"),
-  );
+  const saved = progress as {
+    tables?: Record<string, { files?: { path?: unknown }[] }>;
+    files?: { objects?: { stored_as?: unknown }[] };
+  } | null;
+  const tables = saved?.tables && typeof saved.tables === "object" ? Object.values(saved.tables) : [];
+  const paths = [
+    ...tables.flatMap((t) => (t?.files ?? []).map((f) => f?.path)),
+    ...(Array.isArray(saved?.files?.objects) ? saved.files.objects.map((o) => o?.stored_as) : []),
+  ];
+  return paths.filter((p): p is string => typeof p === "string");
 }

@@ -41,7 +41,12 @@ const SUPABASE_KEY = /^[\w/!\-.*'() &$@=;:+,]+$/;
 interface ListEntry {
   name: string;
   id: string | null;
-  metadata: { size?: number } | null;
+  metadata: { size?: number; mimetype?: string; cacheControl?: string } | null;
+}
+
+export interface ListedObject extends StoredObject {
+  contentType: string | null;
+  cacheControl: string | null;
 }
 
 export class SupabaseStorage implements BackupStorage {
@@ -89,9 +94,14 @@ export class SupabaseStorage implements BackupStorage {
   }
 
   async list(prefix: string): Promise<StoredObject[]> {
+    return (await this.listWithMetadata(prefix)).map(({ path, size }) => ({ path, size }));
+  }
+
+  /** list(), with what Storage keeps of each object (content type, cache control) for tenant files. */
+  async listWithMetadata(prefix: string): Promise<ListedObject[]> {
     assertValidPrefix(prefix);
     const { folder, namePrefix } = splitPrefix(prefix);
-    const found = new Map<string, StoredObject>();
+    const found = new Map<string, ListedObject>();
     // Breadth first, a level at a time, so that concurrency stays bounded however deep the tree is.
     let level: { folder: string; namePrefix: string }[] = [{ folder, namePrefix }];
     while (level.length > 0) {
@@ -101,12 +111,39 @@ export class SupabaseStorage implements BackupStorage {
           if (!entry.name.startsWith(item.namePrefix) || entry.name === FOLDER_PLACEHOLDER) continue;
           const key = `${item.folder}${entry.name}`;
           if (entry.id === null) next.push({ folder: `${key}/`, namePrefix: "" });
-          else found.set(key, { path: key, size: entry.metadata?.size ?? 0 });
+          else
+            found.set(key, {
+              path: key,
+              size: entry.metadata?.size ?? 0,
+              contentType: entry.metadata?.mimetype ?? null,
+              cacheControl: entry.metadata?.cacheControl ?? null,
+            });
         }
       });
       level = next;
     }
     return [...found.values()].sort(comparePaths);
+  }
+
+  /**
+   * Stores `data` under `key` with the metadata Storage answers for it later: supabase-js sends the cache
+   * control as `max-age=<cacheControl>`, so only that form can be given back (others get Storage's default).
+   */
+  async putWithMetadata(
+    key: string,
+    data: Uint8Array,
+    metadata: { contentType: string; cacheControl: string | null },
+  ): Promise<void> {
+    checkKey(key);
+    const maxAge = /^max-age=(\d+)$/.exec(metadata.cacheControl ?? "")?.[1];
+    const { error } = await attempt("put", key, () =>
+      this.files().upload(key, data, {
+        upsert: true,
+        contentType: metadata.contentType,
+        ...(maxAge ? { cacheControl: maxAge } : {}),
+      }),
+    );
+    if (error) throw toStorageError(error, "put", key);
   }
 
   async remove(keys: string[]): Promise<void> {
