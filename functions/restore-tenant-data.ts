@@ -1,7 +1,10 @@
 /**
  * POST /.netlify/functions/restore-tenant-data
- *   { organization_id, backup_date: "YYYY-MM-DD", dry_run = true, tables?, backup_id?, allow_dropped_columns?, note? }
+ *   { organization_id, backup_date: "YYYY-MM-DD", dry_run = true, tables?, backup_id?, allow_dropped_columns?, note?,
+ *     files?: true | false | "only" }
  * Restores one tenant from a backup, or (dry_run, the default) rehearses it and reports what would change.
+ * files (default: true when the backup holds files): the tenant's uploaded files too, after the rows;
+ * "only": the files alone.
  * 200 report; 202 the backup's rows are still being staged, or the undo point of a large tenant is still
  * being written (call again with the same body to continue); 404 no such backup; 409 tenant busy, or the
  * restore would break rows of tables not being restored; 422 backup damaged or incompatible, too large
@@ -9,7 +12,7 @@
  * the apply was cancelled by the database's statement timeout (nothing was changed).
  */
 import { z } from "zod";
-import type { RestoreReport } from "../lib/api-answers.ts";
+import type { FilesRestoreReport, RestoreReport } from "../lib/api-answers.ts";
 import { createdByOf } from "../lib/auth/principal.ts";
 import type { ApplyReport } from "../lib/db/tenant-db.ts";
 import { AppError } from "../lib/errors.ts";
@@ -39,6 +42,7 @@ const bodySchema = z
       .optional(),
     allow_dropped_columns: z.boolean().default(false),
     note: note.optional(),
+    files: z.union([z.boolean(), z.literal("only")]).optional(),
   })
   .strict();
 
@@ -74,6 +78,7 @@ export const handleRestoreTenantData = endpoint({
       dryRun: body.dry_run,
       tables: body.tables,
       allowDroppedColumns: body.allow_dropped_columns,
+      files: body.files,
       deadline,
     });
     if (outcome.status === "staging") {
@@ -87,7 +92,7 @@ export const handleRestoreTenantData = endpoint({
     const { manifest, report } = outcome;
     const body200: RestoreReport = {
       success: report.success,
-      message: message(report),
+      message: message(report, outcome.files),
       summary: {
         organization_id: body.organization_id,
         organization_name: manifest.organization_name,
@@ -119,8 +124,17 @@ export const handleRestoreTenantData = endpoint({
           },
         ]),
       ),
+      files: outcome.files,
     };
     if (report.success || report.dry_run) return json(200, body200);
+    // Files alone: some changes may be made; the storage gave way, and a call again finishes the job.
+    if (report.mode === "none") {
+      throw new RestoreFailed(
+        "unavailable",
+        `restoring the files stopped: ${outcome.files?.error}; call again with files: "only" to finish`,
+        { report: body200 },
+      );
+    }
     // A real restore that failed changed nothing; say why with the status that fits: 409 when rows of
     // tables left out would break, 503 when the database gave way (deadlock, cancel, connection), else 422.
     const state = report.error?.sqlstate ?? "";
@@ -137,11 +151,15 @@ function sum(report: ApplyReport, pick: (t: ApplyReport["tables"][string]) => nu
   return Object.values(report.tables).reduce((n, t) => n + pick(t), 0);
 }
 
-function message(report: ApplyReport): string {
+function message(report: ApplyReport, files: FilesRestoreReport | null): string {
   if (report.dry_run) {
     return report.success
       ? "dry run: the restore would succeed; nothing was changed"
       : `dry run: the restore would fail: ${report.error?.message}; nothing was changed`;
   }
-  return report.success ? "restore completed" : `restore failed: ${report.error?.message}`;
+  if (!report.success) return `restore failed: ${report.error?.message}`;
+  if (files && !files.success) {
+    return `rows restored; restoring the files stopped: ${files.error}; call again with files: "only" to finish`;
+  }
+  return "restore completed";
 }

@@ -173,6 +173,32 @@ export interface RestoreTableReport {
   would_change: number | null;
 }
 
+export interface FileChange {
+  bucket: string;
+  path: string;
+  action: "add" | "replace" | "remove";
+  /** Bytes of the backup's copy (add, replace) or of the file now in the bucket (remove). */
+  bytes: number;
+}
+
+/** What restore-tenant-data answers about the tenant's files (TENANT_FILE_BUCKETS). */
+export interface FilesRestoreReport {
+  dry_run: boolean;
+  success: boolean;
+  /** Every change the plan holds: made, unless `error` says the step stopped part way. */
+  changes: FileChange[];
+  added: number;
+  replaced: number;
+  removed: number;
+  unchanged: number;
+  /**
+   * Why the step stopped: some changes may not be made. Restoring the files again (files: "only") makes
+   * those that are left.
+   */
+  error: string | null;
+  warnings: string[];
+}
+
 /** restore-tenant-data's report: 200 for a dry run or a restore that succeeded; a failed one sends it as error details. */
 export interface RestoreReport {
   success: boolean;
@@ -184,7 +210,8 @@ export interface RestoreReport {
     backup_id: string;
     backup_type: BackupType;
     dry_run: boolean;
-    mode: "replica" | "triggers";
+    /** none: a restore of the tenant's files alone. */
+    mode: "replica" | "triggers" | "none";
     total_tables: number;
     total_records_restored: number;
     total_records_in_backup: number;
@@ -196,6 +223,8 @@ export interface RestoreReport {
     validation: ValidationReport | null;
   };
   tables: Record<string, RestoreTableReport>;
+  /** The files step: null when the restore left files alone. */
+  files: FilesRestoreReport | null;
 }
 
 /** delete-backup: what was deleted; `files` counts the table files, `bytes` includes the summary. */

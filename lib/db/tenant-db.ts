@@ -638,8 +638,11 @@ export interface ApplyTableReport {
 export interface ApplyReport {
   success: boolean;
   dry_run: boolean;
-  /** replica: app and foreign-key triggers off, keys checked set-based; triggers: ordinary statements. */
-  mode: "replica" | "triggers";
+  /**
+   * replica: app and foreign-key triggers off, keys checked set-based; triggers: ordinary statements;
+   * none: no rows were restored (files only).
+   */
+  mode: "replica" | "triggers" | "none";
   tables: Record<string, ApplyTableReport>;
   warnings: string[];
   /** Milliseconds per step inside the database. */

@@ -27,6 +27,7 @@ import { backupTenant } from "../backup/tenant-backup.ts";
 import { DatabaseError } from "../db/port.ts";
 import type { ApplyMode, ApplyReport } from "../db/tenant-db.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
+import { type FilesOption, type FilesRestoreReport, restoreFiles } from "../files/restore-files.ts";
 import { type Lease, takeLease } from "../lease.ts";
 import type { Services } from "../services.ts";
 import { reportOf, rulesToRun, SAMPLE_KEYS } from "../validation/check.ts";
@@ -49,6 +50,11 @@ export interface RestoreRequest {
   createdBy?: CreatedBy;
   /** Why, in the asker's words: kept with the restore's log row and its undo point. */
   note?: string | null;
+  /**
+   * The tenant's files (TENANT_FILE_BUCKETS): true restores them after the rows commit, "only" restores
+   * them and leaves the rows alone, false leaves them alone. Absent: true when the backup holds files.
+   */
+  files?: FilesOption;
 }
 
 export type RestoreOutcome =
@@ -61,6 +67,8 @@ export type RestoreOutcome =
       logId: number;
       /** A dry run with rules: what the backup's rows would break once restored. */
       validation: ValidationReport | null;
+      /** The files step, when it ran (or, in a dry run, was planned). */
+      files: FilesRestoreReport | null;
     }
   /** Staging goes on: call again with the same request to continue. */
   | { status: "staging"; manifest: Manifest; stagedRecords: number; totalRecords: number };
@@ -273,6 +281,8 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
     request.backupDate,
     request.backupId,
   );
+  const files = filesWanted(request, manifest);
+  if (files === "only") return restoreFilesOnly(services, request, manifest);
   const catalog = await db.catalog();
   const plan = planRestore(manifest, catalog, request.tables);
 
@@ -372,6 +382,7 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
     committed = true;
     const warnings = [...plan.warnings, ...report.warnings];
     let undoBackupId: string | null = null;
+    let undoStored = true;
     if (report.success && !request.dryRun) {
       undoBackupId = captureId;
       const stored = await storeUndo(
@@ -386,8 +397,31 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
         },
       );
       if (!stored) warnings.push(undoPending(captureId));
+      undoStored = stored;
     }
-    return { status: "done", manifest, report, warnings, undoBackupId, logId, validation };
+    // After the rows (and the undo point, which holds the files as they were): the rows stay restored
+    // whatever happens to the files, and a failed file step is reported, to be run again alone.
+    // Files are replaced only once the undo point holds them as they were.
+    const filesReport =
+      files && report.success
+        ? undoStored
+          ? await filesStep(services, request, manifest)
+          : filesFailed(
+              request.dryRun,
+              `files not restored yet: the undo point ${undoBackupId} is not stored; restore again with files: "only"`,
+            )
+        : null;
+    if (filesReport) warnings.push(...filesReport.warnings);
+    return {
+      status: "done",
+      manifest,
+      report,
+      warnings,
+      undoBackupId,
+      logId,
+      validation,
+      files: filesReport,
+    };
   } catch (err) {
     if (committed) throw err;
     // Failures before the apply (a damaged file, the apply refused) are logged as well as the apply's own.
@@ -423,6 +457,144 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
     if (!keepStage) {
       await db.clearRestoreStage(restoreId).catch((err) => log.warn({ err }, "could not clear staged rows"));
     }
+    await lease.release();
+  }
+}
+
+/** What the request asks of the tenant's files, checked against what the backup holds. */
+function filesWanted(request: RestoreRequest, manifest: Manifest): FilesOption {
+  if (request.files === undefined) return manifest.files !== undefined;
+  if (request.files !== false && manifest.files === undefined) {
+    throw fail(
+      "bad_request",
+      `backup ${manifest.backup_id} holds no files (it was taken without TENANT_FILE_BUCKETS): restore it with files: false`,
+      { field: "files" },
+    );
+  }
+  return request.files;
+}
+
+/**
+ * The files step under the tenant's lease, taken anew (the apply's transaction freed the restore's). Its
+ * failure, a busy tenant included, is reported rather than thrown: the rows are restored by then.
+ */
+async function filesStep(
+  services: Services,
+  request: RestoreRequest,
+  manifest: Manifest,
+): Promise<FilesRestoreReport> {
+  let lease: Lease | undefined;
+  try {
+    lease = await takeLease(services, request.tenantId, request.dryRun ? "restore:dry_run" : "restore:files");
+    const held = lease;
+    return await restoreFiles(services, manifest, request.tenantId, request.dryRun, () => held.renew());
+  } catch (err) {
+    services.log.error({ err, tenant: request.tenantId }, "the restore's files step failed");
+    return filesFailed(request.dryRun, errorMessage(err));
+  } finally {
+    await lease?.release();
+  }
+}
+
+function filesFailed(dryRun: boolean, error: string): FilesRestoreReport {
+  return {
+    dry_run: dryRun,
+    success: false,
+    changes: [],
+    added: 0,
+    replaced: 0,
+    removed: 0,
+    unchanged: 0,
+    error,
+    warnings: [],
+  };
+}
+
+/**
+ * files: "only": the tenant's files, the rows left as they are; logged as a restore of no tables. Takes no
+ * undo point of its own (the tenant's backups hold its files), but first stores any undo point an earlier
+ * restore left in the database, which holds the files as they are now.
+ */
+async function restoreFilesOnly(
+  services: Services,
+  request: RestoreRequest,
+  manifest: Manifest,
+): Promise<RestoreOutcome> {
+  const { db } = services;
+  const lease = await takeLease(
+    services,
+    request.tenantId,
+    request.dryRun ? "restore:dry_run" : "restore:files",
+  );
+  try {
+    if (!request.dryRun) {
+      for (const pending of await db.pendingUndo(request.tenantId)) {
+        if (
+          !(await storeUndo(
+            services,
+            request.tenantId,
+            pending,
+            manifest.organization_name,
+            request.deadline,
+          ))
+        ) {
+          throw fail("unavailable", undoPending(pending));
+        }
+      }
+    }
+    const logId = await db.log({
+      organization_id: request.tenantId,
+      backup_type: "restore",
+      status: "running",
+      backup_date: manifest.backup_date,
+      backup_id: manifest.backup_id,
+      dry_run: request.dryRun,
+      tables_count: 0,
+      details: { files: "only" },
+      created_by: request.createdBy ?? null,
+      note: request.note ?? null,
+    });
+    let files: FilesRestoreReport;
+    try {
+      files = await restoreFiles(services, manifest, request.tenantId, request.dryRun, () => lease.renew());
+    } catch (err) {
+      await db
+        .finishLog(logId, {
+          status: "failed",
+          records: 0,
+          error: errorMessage(err),
+          details: { files: "only" },
+        })
+        .catch((e) => services.log.error({ err: e }, "could not record the failed restore"));
+      throw err;
+    }
+    const counts = { added: files.added, replaced: files.replaced, removed: files.removed };
+    await db.finishLog(logId, {
+      status: files.success ? "completed" : "failed",
+      records: 0,
+      error: files.error,
+      details: { files: "only", ...counts },
+    });
+    const report: ApplyReport = {
+      success: files.success,
+      dry_run: request.dryRun,
+      mode: "none",
+      tables: {},
+      warnings: [],
+      timings_ms: {},
+      error: files.error ? { sqlstate: "", message: files.error } : null,
+    };
+    return {
+      status: "done",
+      manifest,
+      report,
+      warnings: files.warnings,
+      undoBackupId: null,
+      logId,
+      validation: null,
+      files,
+    };
+  } finally {
     await lease.release();
   }
 }
