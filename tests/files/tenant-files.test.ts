@@ -8,13 +8,16 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setupServer } from "msw/node";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { handleRestoreTenantData } from "../../functions/restore-tenant-data.ts";
 import type { Manifest } from "../../lib/backup/manifest.ts";
 import { runManualBackup } from "../../lib/backup/manual.ts";
+import { summaryPath } from "../../lib/backup/paths.ts";
 import { readManifest } from "../../lib/backup/reader.ts";
+import { sweepChunks } from "../../lib/chunks/sweep.ts";
 import { loadConfig } from "../../lib/config.ts";
 import type { FileMetadata } from "../../lib/files/port.ts";
+import { takeLease } from "../../lib/lease.ts";
 import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
 import { projectKeys } from "../db/supabase-keys.ts";
 import { installSmallApp, ORG_A, ORG_B } from "../operations/small-app.ts";
@@ -300,6 +303,24 @@ describe.each<Backend>(["local", "supabase"])("tenant files, %s", (backend) => {
         deadline: deadlineIn(services),
       }),
     ).rejects.toMatchObject({ code: "bad_request" });
+  });
+
+  it("the chunk sweep deletes a file's copy once no kept backup names it, and keeps the rest", async () => {
+    const first = await backup();
+    await services.files.bucket("photos").put(`orgs/${ORG_A}/logo.png`, bytes(9), PNG);
+    services.clock.set(`${DATE}T11:00:00Z`);
+    const second = await backup();
+    const copyOf = (m: Manifest) => m.files?.objects.find((o) => o.path.endsWith("logo.png"))?.stored_as;
+    expect(copyOf(first)).not.toEqual(copyOf(second));
+    await services.storage.remove([summaryPath(ORG_A, DATE, first.backup_id)]);
+    const lease = await takeLease(services, ORG_A, "test");
+    const swept = await sweepChunks(services, ORG_A, { dryRun: false, lease }).finally(() => lease.release());
+    expect(swept.deleted).toBe(1);
+    const stored = new Set(
+      (await services.storage.list(`tenant-backups/${ORG_A}/chunks/`)).map((o) => o.path),
+    );
+    expect(stored.has(copyOf(first) ?? "")).toBe(false);
+    for (const object of second.files?.objects ?? []) expect(stored.has(object.stored_as)).toBe(true);
   });
 
   it("a tenant with many files is backed up over several calls within each call's budget", async () => {
