@@ -33,6 +33,8 @@ export interface RestoreRequest {
   allow_dropped_columns?: boolean;
   /** Why: kept with the restore's history row and its undo point (up to 500 characters). */
   note?: string;
+  /** The tenant's uploaded files: with the rows (true), alone ("only"), or left alone (false). */
+  files?: boolean | "only";
 }
 
 /** download-backup: a signed link (Supabase Storage) or the file itself (local storage). */

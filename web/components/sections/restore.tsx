@@ -1,10 +1,11 @@
 /**
- * Restore, in steps: choose the backup → choose tables → dry run (always first: the real restore is
- * offered only for the exact selection that was rehearsed) → read the preview → type CONFIRM → restore →
- * the result and its undo point, which "Undo this restore" restores the same way, dry run first.
+ * Restore, in steps: choose the backup → choose tables (and, when the backup holds the tenant's files,
+ * whether to restore them too, alone, or not) → dry run (always first: the real restore is offered only
+ * for the exact selection that was rehearsed) → read the preview → type CONFIRM → restore → the result
+ * and its undo point, which "Undo this restore" restores the same way, dry run first.
  */
 import { useEffect, useId, useState } from "react";
-import type { BackupListing, RestoreReport } from "../../client/types.ts";
+import type { BackupListing, FilesRestoreReport, RestoreReport } from "../../client/types.ts";
 import { ErrorNotice } from "../ErrorNotice.tsx";
 import { droppedColumnNotes, leftOutTable } from "../error-text.ts";
 import { dayOfBackupId, formatCount, formatDate, formatTime, typeLabel } from "../format.ts";
@@ -14,11 +15,22 @@ import { TypedConfirmation } from "../TypedConfirmation.tsx";
 
 const CONFIRM_WORD = "CONFIRM";
 
+/** What the restore does with the tenant's files; the request's `files`. */
+const FILE_CHOICES = {
+  with: { label: "Restore the files too, after the rows", files: true },
+  only: { label: "Restore only the files (leave the rows as they are)", files: "only" },
+  without: { label: "Leave the files as they are", files: false },
+} as const;
+type FileChoice = keyof typeof FILE_CHOICES;
+
 function Restore(props: SectionProps) {
   const { client, organization, view, restoreTarget, chooseForRestore, reload } = props;
   const backups = (view.list?.backups ?? []).filter((b): b is BackupListing => b.status === "completed");
   const target = restoreTarget;
   const [tables, setTables] = useState<string[] | null>(null);
+  /** How many files the backup holds; null for a backup taken without them. */
+  const [fileCount, setFileCount] = useState<number | null>(null);
+  const [fileChoice, setFileChoice] = useState<FileChoice>("with");
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [dryRun, setDryRun] = useState<{ report: RestoreReport; selection: string } | null>(null);
   const [confirm, setConfirm] = useState("");
@@ -27,10 +39,13 @@ function Restore(props: SectionProps) {
   const [working, setWorking] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
   const selectId = useId();
+  const filesId = useId();
 
   // A new backup starts the steps over: its tables, all selected, and no dry run yet.
   useEffect(() => {
     setTables(null);
+    setFileCount(null);
+    setFileChoice("with");
     setDryRun(null);
     setConfirm("");
     setAllowDropped(false);
@@ -43,6 +58,7 @@ function Restore(props: SectionProps) {
         if (cancelled) return;
         const names = details.manifest.tables.map((t) => t.name);
         setTables(names);
+        setFileCount(details.manifest.files ? details.manifest.files.objects.length : null);
         setSelected(new Set(names));
       },
       (err) => !cancelled && setError(err),
@@ -52,7 +68,10 @@ function Restore(props: SectionProps) {
     };
   }, [client, organization.id, target]);
 
-  const selection = tables ? tables.filter((t) => selected.has(t)).join(",") : "";
+  const filesOnly = fileCount !== null && fileChoice === "only";
+  const selection = tables
+    ? `${filesOnly ? "" : tables.filter((t) => selected.has(t)).join(",")}|${fileCount === null ? "" : fileChoice}`
+    : "";
   const allSelected = tables !== null && selected.size === tables.length;
   const rehearsed = dryRun !== null && dryRun.selection === selection && dryRun.report.success;
 
@@ -63,8 +82,9 @@ function Restore(props: SectionProps) {
       backup_date: target.backup_date,
       backup_id: target.backup_id,
       dry_run: dry,
-      tables: allSelected ? undefined : tables.filter((t) => selected.has(t)),
+      tables: allSelected || filesOnly ? undefined : tables.filter((t) => selected.has(t)),
       ...(allowDropped ? { allow_dropped_columns: true } : {}),
+      ...(fileCount !== null ? { files: FILE_CHOICES[fileChoice].files } : {}),
     };
   }
 
@@ -162,7 +182,26 @@ function Restore(props: SectionProps) {
         </select>
       </div>
 
-      {target && tables && !result && (
+      {target && tables && !result && fileCount !== null && (
+        <div className="field">
+          <label htmlFor={filesId}>
+            Files <span className="muted">({formatCount(fileCount)} in this backup)</span>
+          </label>
+          <select
+            id={filesId}
+            value={fileChoice}
+            onChange={(e) => setFileChoice(e.target.value as FileChoice)}
+          >
+            {Object.entries(FILE_CHOICES).map(([value, { label }]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </div>
+      )}
+
+      {target && tables && !result && !filesOnly && (
         <fieldset className="tables">
           <legend>
             Tables to restore{" "}
@@ -203,7 +242,7 @@ function Restore(props: SectionProps) {
             type="button"
             className="button button-primary"
             onClick={runDry}
-            disabled={working !== null || selected.size === 0}
+            disabled={working !== null || (selected.size === 0 && !filesOnly)}
           >
             {dryRun && dryRun.selection === selection ? "Run the dry run again" : "Dry run"}
           </button>
@@ -305,29 +344,34 @@ function Preview({ report }: { report: RestoreReport }) {
     <section className="preview" aria-labelledby="preview-title">
       <h3 id="preview-title">Dry run: what the restore would do</h3>
       <p className={report.success ? "ok" : "bad"}>
-        {report.success
-          ? `The restore would succeed: ${formatCount(s.total_records_in_backup)} records in ${s.total_tables} tables. Nothing was changed.`
-          : `The restore would fail: ${s.errors[0]?.message ?? report.message}. Nothing was changed.`}
+        {!report.success
+          ? `The restore would fail: ${s.errors[0]?.message ?? report.message}. Nothing was changed.`
+          : s.mode === "none"
+            ? "The restore would put back the files below and leave the rows alone. Nothing was changed."
+            : `The restore would succeed: ${formatCount(s.total_records_in_backup)} records in ${s.total_tables} tables. Nothing was changed.`}
       </p>
-      <div className="table-wrap">
-        <table className="table compact">
-          <TableHead columns={[{ label: "Table" }, ...PREVIEW_COUNTS]} />
-          <tbody>
-            {rows.map(([name, t]) => (
-              <tr key={name} className={changes(t) > 0 ? "changed" : ""}>
-                <td className="mono" data-label="Table">
-                  {name}
-                </td>
-                {PREVIEW_COUNTS.map(({ label, count }) => (
-                  <td key={label} className="num" data-label={label}>
-                    {formatCount(count(t) ?? 0)}
+      {report.files && <FileChanges files={report.files} planned />}
+      {s.mode !== "none" && (
+        <div className="table-wrap">
+          <table className="table compact">
+            <TableHead columns={[{ label: "Table" }, ...PREVIEW_COUNTS]} />
+            <tbody>
+              {rows.map(([name, t]) => (
+                <tr key={name} className={changes(t) > 0 ? "changed" : ""}>
+                  <td className="mono" data-label="Table">
+                    {name}
                   </td>
-                ))}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+                  {PREVIEW_COUNTS.map(({ label, count }) => (
+                    <td key={label} className="num" data-label={label}>
+                      {formatCount(count(t) ?? 0)}
+                    </td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
       {s.warnings.length > 0 && (
         <div className="notice notice-warn">
           <p className="notice-title">Warnings</p>
@@ -338,24 +382,27 @@ function Preview({ report }: { report: RestoreReport }) {
           </ul>
         </div>
       )}
-      <div className="mode">
-        <p className="notice-title">
-          Mode: <span className="mono">{s.mode}</span>
-        </p>
-        {s.mode === "replica" ? (
-          <p>
-            The app's triggers will not fire: rows are written exactly as they are in the backup, without the
-            audit entries, notifications or timestamps that triggers would add. Foreign keys are checked once
-            for the whole restore before it is committed.
+      {s.mode !== "none" && (
+        <div className="mode">
+          <p className="notice-title">
+            Mode: <span className="mono">{s.mode}</span>
           </p>
-        ) : (
-          <p>
-            The app's triggers will fire: this database does not let the restore switch them off, so every
-            trigger on these tables runs for each row inserted, changed or deleted — audit entries,
-            notifications, updated timestamps or cascades happen as if someone had made these changes by hand.
-          </p>
-        )}
-      </div>
+          {s.mode === "replica" ? (
+            <p>
+              The app's triggers will not fire: rows are written exactly as they are in the backup, without
+              the audit entries, notifications or timestamps that triggers would add. Foreign keys are checked
+              once for the whole restore before it is committed.
+            </p>
+          ) : (
+            <p>
+              The app's triggers will fire: this database does not let the restore switch them off, so every
+              trigger on these tables runs for each row inserted, changed or deleted — audit entries,
+              notifications, updated timestamps or cascades happen as if someone had made these changes by
+              hand.
+            </p>
+          )}
+        </div>
+      )}
     </section>
   );
 }
@@ -365,10 +412,13 @@ function Result({ report, onUndo }: { report: RestoreReport; onUndo: () => void 
   return (
     <section className="result" aria-labelledby="result-title">
       <h3 id="result-title">Restore completed</h3>
-      <p className="ok">
-        Restored {formatCount(s.total_records_restored)} records in {s.total_tables} tables from the backup of{" "}
-        {s.backup_date}.
-      </p>
+      {s.mode !== "none" && (
+        <p className="ok">
+          Restored {formatCount(s.total_records_restored)} records in {s.total_tables} tables from the backup
+          of {s.backup_date}.
+        </p>
+      )}
+      {report.files && <FileChanges files={report.files} planned={false} />}
       {s.undo_backup_id && (
         <>
           <p>
@@ -382,6 +432,59 @@ function Result({ report, onUndo }: { report: RestoreReport; onUndo: () => void 
         </>
       )}
     </section>
+  );
+}
+
+const ACTION_LABELS = { add: "Add", replace: "Replace", remove: "Remove" } as const;
+
+/** The files step: what a dry run would change, or what the restore changed (and whether it finished). */
+function FileChanges({ files, planned }: { files: FilesRestoreReport; planned: boolean }) {
+  const [add, replace, remove] = planned
+    ? ["to add", "to replace", "to remove"]
+    : ["added", "replaced", "removed"];
+  const counts = `${formatCount(files.added)} ${add}, ${formatCount(files.replaced)} ${replace}, ${formatCount(files.removed)} ${remove}, ${formatCount(files.unchanged)} unchanged`;
+  return (
+    <div className="files-preview">
+      <p className="notice-title">Files</p>
+      {files.success ? (
+        <p>{planned ? `Files: ${counts}.` : `Files restored: ${counts}.`}</p>
+      ) : (
+        <p className="bad">
+          The files were not all restored: {files.error}. The rows stay restored; restore again with “Restore
+          only the files” to finish.
+        </p>
+      )}
+      {files.changes.length > 0 && (
+        <div className="table-wrap">
+          <table className="table compact">
+            <TableHead
+              columns={[
+                { label: "File" },
+                { label: "Bucket" },
+                { label: "Change" },
+                { label: "Size", numeric: true },
+              ]}
+            />
+            <tbody>
+              {files.changes.map((c) => (
+                <tr key={`${c.bucket}/${c.path}`} className="changed">
+                  <td className="mono" data-label="File">
+                    {c.path}
+                  </td>
+                  <td className="mono" data-label="Bucket">
+                    {c.bucket}
+                  </td>
+                  <td data-label="Change">{ACTION_LABELS[c.action]}</td>
+                  <td className="num" data-label="Size">
+                    {formatCount(c.bytes)} B
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
   );
 }
 
