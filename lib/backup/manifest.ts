@@ -93,6 +93,8 @@ const tenantFileSchema = z.object({
   cache_control: z.string().nullable(),
   /** Its copy in the tenant's chunk folder (lib/chunks/paths.ts), shared by every backup holding it. */
   stored_as: z.string(),
+  /** What Storage's listing said of its version (lib/files/port.ts), to skip reading it when unchanged. */
+  version: z.string().nullable().optional(),
 });
 
 /**

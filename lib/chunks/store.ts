@@ -67,6 +67,11 @@ export class ChunkStore {
     return { path, written: data.byteLength };
   }
 
+  /** True when the call's listing (or this store since) has `path` at `bytes`. */
+  holds(path: string, bytes: number): boolean {
+    return this.known.get(path) === bytes;
+  }
+
   /** Fails (503, nothing named) unless every chunk of `files` is stored at its recorded size right now. */
   async confirm(files: { path: string; bytes: number }[]): Promise<void> {
     const listed = await this.services.storage.list(chunksPrefix(this.tenantId));

@@ -2,7 +2,7 @@
  * Tenant files in a local folder standing in for the app's Storage (TENANT_FILES_DIR), for `npm start`
  * and tests: root/<bucket>/<key> holds the object, and root/.metadata/<bucket>/<key>.json its content type
  * and cache control, which a disk does not keep. An object without that file lists as
- * application/octet-stream with no cache control.
+ * application/octet-stream with no cache control. A listing tells no version: every backup reads each file.
  */
 import path from "node:path";
 import { LocalStorage } from "../storage/local.ts";
@@ -34,7 +34,13 @@ export function localFileStores(root: string): TenantFileStores {
       };
       return {
         list: async (prefix) =>
-          Promise.all((await objects.list(prefix)).map(async (o) => ({ ...o, ...(await readMeta(o.path)) }))),
+          Promise.all(
+            (await objects.list(prefix)).map(async (o) => ({
+              ...o,
+              ...(await readMeta(o.path)),
+              version: null,
+            })),
+          ),
         get: (key) => objects.get(key),
         async put(key, data, meta) {
           await metadata.put(metaKey(key), Buffer.from(JSON.stringify(meta)), "application/json");

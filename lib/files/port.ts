@@ -12,6 +12,11 @@ export interface FileMetadata {
 export interface TenantFile extends FileMetadata {
   path: string;
   size: number;
+  /**
+   * Changes whenever the object is written (Supabase: update time and ETag); null when the store cannot
+   * tell, and then the file is read by every backup to compare.
+   */
+  version: string | null;
 }
 
 export interface FileBucketStore {

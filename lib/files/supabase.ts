@@ -19,6 +19,7 @@ export function supabaseFileStores(client: SupabaseClient): TenantFileStores {
             size: o.size,
             contentType: o.contentType ?? DEFAULT_CONTENT_TYPE,
             cacheControl: o.cacheControl,
+            version: o.version,
           })),
         get: (path) => storage.get(path),
         put: (path, data, metadata) => storage.putWithMetadata(path, data, metadata),

@@ -41,12 +41,18 @@ const SUPABASE_KEY = /^[\w/!\-.*'() &$@=;:+,]+$/;
 interface ListEntry {
   name: string;
   id: string | null;
-  metadata: { size?: number; mimetype?: string; cacheControl?: string } | null;
+  updated_at?: string | null;
+  metadata: { size?: number; mimetype?: string; cacheControl?: string; eTag?: string } | null;
 }
 
 export interface ListedObject extends StoredObject {
   contentType: string | null;
   cacheControl: string | null;
+  /**
+   * Changes whenever the object is written again: its update time and ETag together (an upload, even of
+   * equal bytes, sets a new update time). Null when Storage answered neither.
+   */
+  version: string | null;
 }
 
 export class SupabaseStorage implements BackupStorage {
@@ -117,6 +123,10 @@ export class SupabaseStorage implements BackupStorage {
               size: entry.metadata?.size ?? 0,
               contentType: entry.metadata?.mimetype ?? null,
               cacheControl: entry.metadata?.cacheControl ?? null,
+              version:
+                entry.updated_at && entry.metadata?.eTag
+                  ? `${entry.updated_at} ${entry.metadata.eTag}`
+                  : null,
             });
         }
       });

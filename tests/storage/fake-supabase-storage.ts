@@ -17,7 +17,7 @@
  * errors use its JSON shape `{statusCode: "<status>", code, error, message}` and, like the real error
  * handler, HTTP 400 for everything that is not a 500 (the real status is only in the body).
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { HttpResponse, http } from "msw";
 
 export interface FakeObject {
@@ -98,7 +98,7 @@ export function createFakeSupabaseStorage(options: FakeStorageOptions) {
       created_at: object.createdAt,
       last_accessed_at: object.updatedAt,
       metadata: {
-        eTag: `"${object.id}"`,
+        eTag: etagOf(object),
         size: object.data.byteLength,
         mimetype: object.contentType,
         cacheControl: object.cacheControl ?? "no-cache",
@@ -115,7 +115,7 @@ export function createFakeSupabaseStorage(options: FakeStorageOptions) {
       headers: {
         "content-type": object.contentType,
         "content-length": String(object.data.byteLength),
-        etag: `"${object.id}"`,
+        etag: etagOf(object),
       },
     });
   }
@@ -367,6 +367,11 @@ export function createFakeSupabaseStorage(options: FakeStorageOptions) {
       return objects;
     },
   };
+}
+
+/** As S3 (Storage's backend) answers for an object uploaded in one part: the MD5 of its bytes, quoted. */
+function etagOf(object: FakeObject): string {
+  return `"${createHash("md5").update(object.data).digest("hex")}"`;
 }
 
 /** SQL LIKE (case-insensitive, as `lower(a) LIKE lower(b)`) as an anchored prefix regex: '%' any run, '_' one. */
