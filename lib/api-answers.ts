@@ -26,8 +26,10 @@ export interface BackupListing {
   total_records: number;
   total_size: number;
   files: number;
+  /** The tenant's uploaded files the backup holds (TENANT_FILE_BUCKETS); 0 without them. */
+  tenant_files: number;
   /**
-   * Every file the manifest names is in storage with the recorded size. Only sizes are compared (a
+   * Every file the manifest names (the copies of the tenant's files included) is in storage with the recorded size. Only sizes are compared (a
    * listing reads no file): checksums are checked when a file is read, by a restore or a download.
    */
   files_present: boolean;

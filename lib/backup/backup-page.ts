@@ -91,6 +91,7 @@ export function listingOf(
   sizes: Map<string, number>,
 ): BackupListing {
   const files = manifest.tables.flatMap((t) => t.files);
+  const copies = (manifest.files?.objects ?? []).map((o) => ({ path: o.stored_as, bytes: o.bytes }));
   return {
     backup_id: manifest.backup_id,
     backup_date: manifest.backup_date,
@@ -103,7 +104,8 @@ export function listingOf(
     total_records: manifest.total_records,
     total_size: manifest.total_bytes,
     files: files.length,
-    files_present: files.every((f) => sizes.get(f.path) === f.bytes),
+    tenant_files: copies.length,
+    files_present: [...files, ...copies].every((f) => sizes.get(f.path) === f.bytes),
     schema_fingerprint: manifest.schema_fingerprint,
     created_by: manifest.created_by ?? null,
     note: manifest.note ?? null,

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setupServer } from "msw/node";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { handleListBackups } from "../../functions/list-backups.ts";
 import { handleRestoreTenantData } from "../../functions/restore-tenant-data.ts";
 import type { Manifest } from "../../lib/backup/manifest.ts";
 import { runManualBackup } from "../../lib/backup/manual.ts";
@@ -187,6 +188,21 @@ describe.each<Backend>(["local", "supabase"])("tenant files, %s", (backend) => {
       o.path.includes("summary-"),
     );
     expect((await readManifest(services.storage, summaries[0]?.path ?? "")).files?.objects).toHaveLength(3);
+  });
+
+  it("list-backups counts the tenant's files and says when a copy of one is missing", async () => {
+    const manifest = await backup();
+    const listed = async () =>
+      (
+        await call(handleListBackups, services, "list-backups", {
+          method: "GET",
+          token: TEST_CRON_SECRET,
+          query: { organization_id: ORG_A },
+        })
+      ).body.backups[0];
+    expect(await listed()).toMatchObject({ tenant_files: 3, files_present: true });
+    await services.storage.remove([manifest.files?.objects[0]?.stored_as ?? ""]);
+    expect(await listed()).toMatchObject({ tenant_files: 3, files_present: false });
   });
 
   it("never uploads an unchanged file again", async () => {
