@@ -1,6 +1,6 @@
 /**
  * `npm run restore -- --organization <id> --date <YYYY-MM-DD> [--backup-id <id>] [--tables a,b] [--apply]
- *                     [--allow-dropped-columns]`
+ *                     [--allow-dropped-columns] [--files true|false|only]`
  *
  * The same restore as the restore-tenant-data endpoint, run from any machine with the environment of the
  * deployment (DATABASE_URL, or SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY, and the storage settings), for
@@ -22,6 +22,7 @@ const { values } = parseArgs({
     tables: { type: "string" },
     apply: { type: "boolean", default: false },
     "allow-dropped-columns": { type: "boolean", default: false },
+    files: { type: "string" },
   },
 });
 
@@ -29,6 +30,10 @@ const args = z
   .object({
     organization: z.string().regex(TENANT_ID_PATTERN, "--organization must be an organization id"),
     date: z.string().refine(isCalendarDay, "--date must be a day written YYYY-MM-DD"),
+    files: z
+      .enum(["true", "false", "only"], { message: "--files must be true, false or only" })
+      .transform((v) => (v === "only" ? v : v === "true"))
+      .optional(),
   })
   .safeParse(values);
 if (!args.success) {
@@ -52,17 +57,23 @@ try {
     dryRun: !values.apply,
     tables: values.tables ? values.tables.split(",").map((t) => t.trim()) : undefined,
     allowDroppedColumns: values["allow-dropped-columns"],
+    files: args.data.files,
     deadline: services.now().getTime() + 6 * 3600_000,
   });
   if (outcome.status !== "done") throw new Error(`the restore stopped before it ended (${outcome.status})`);
   console.log(
     JSON.stringify(
-      { report: outcome.report, warnings: outcome.warnings, undo_backup_id: outcome.undoBackupId },
+      {
+        report: outcome.report,
+        files: outcome.files,
+        warnings: outcome.warnings,
+        undo_backup_id: outcome.undoBackupId,
+      },
       null,
       2,
     ),
   );
-  process.exitCode = outcome.report.success ? 0 : 1;
+  process.exitCode = outcome.report.success && outcome.files?.success !== false ? 0 : 1;
 } catch (err) {
   console.error((err as Error).message);
   process.exitCode = 1;

@@ -43,6 +43,9 @@ describe("npm run restore", () => {
     const notUuid = cli(["--organization", "not-a-uuid", "--date", "2026-02-20"]);
     expect(notUuid.status).toBe(2);
     expect(notUuid.stderr).toContain("--organization is not a valid uuid");
+    const files = cli(["--organization", "x", "--date", "2026-02-20", "--files", "all"]);
+    expect(files.status).toBe(2);
+    expect(files.stderr).toContain("--files must be true, false or only");
   });
 
   it("dry-runs by default and applies with --apply", { timeout: 120_000 }, async () => {
