@@ -295,6 +295,16 @@ describe.each<Backend>(["local", "supabase"])("tenant files, %s", (backend) => {
     expect(again.files).toMatchObject({ success: true, changes: [], unchanged: 3 });
   });
 
+  it("a dry run right after the backup finds every file unchanged", async () => {
+    const manifest = await backup();
+    downloads = [];
+    const dry = await restore({ dryRun: true, files: "only", backupId: manifest.backup_id });
+    if (dry.status !== "done") throw new Error("dry run did not finish");
+    expect(dry.files).toMatchObject({ changes: [], unchanged: 3 });
+    // Supabase: the listing's version shows them untouched since the backup, so none is downloaded.
+    if (backend === "supabase") expect(downloads).toEqual([]);
+  });
+
   it('files: "only" puts the files back and leaves the rows alone', async () => {
     const manifest = await backup();
     await db.client.query("update notes set body = 'changed since' where organization_id = $1", [ORG_A]);
