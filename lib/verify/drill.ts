@@ -113,6 +113,9 @@ async function drill(
       backupDate: backup.date,
       backupId: backup.backupId,
       dryRun: true,
+      // The drill checks the backup, not the app's buckets: comparing the tenant's files with them would
+      // only cost egress.
+      files: false,
       deadline,
       requestedBy: "cron",
       createdBy: "cron",

@@ -20,6 +20,7 @@ import { loadConfig } from "../../lib/config.ts";
 import type { FileMetadata } from "../../lib/files/port.ts";
 import { takeLease } from "../../lib/lease.ts";
 import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
+import { runDrills } from "../../lib/verify/drill.ts";
 import { projectKeys } from "../db/supabase-keys.ts";
 import { installSmallApp, ORG_A, ORG_B } from "../operations/small-app.ts";
 import { createFakeSupabaseStorage } from "../storage/fake-supabase-storage.ts";
@@ -69,6 +70,8 @@ let db: TestDatabase;
 const server = setupServer();
 /** Downloads of tenant files from the app's buckets (Supabase path), as method and path. */
 let downloads: string[] = [];
+/** Every request to the app's buckets (Supabase path): listings included. */
+let bucketRequests: string[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase("migrated");
@@ -77,6 +80,7 @@ beforeAll(async () => {
   server.listen({ onUnhandledRequest: "error" });
   server.events.on("request:start", ({ request }) => {
     const path = decodeURIComponent(new URL(request.url).pathname);
+    if (/\/(invoices|photos)(\/|$)/.test(path)) bucketRequests.push(`${request.method} ${path}`);
     if (
       request.method === "GET" &&
       /^\/storage\/v1\/object\/(authenticated\/)?(invoices|photos)\//.test(path)
@@ -303,6 +307,14 @@ describe.each<Backend>(["local", "supabase"])("tenant files, %s", (backend) => {
     expect(dry.files).toMatchObject({ changes: [], unchanged: 3 });
     // Supabase: the listing's version shows them untouched since the backup, so none is downloaded.
     if (backend === "supabase") expect(downloads).toEqual([]);
+  });
+
+  it("the verification drill rehearses the rows and leaves the app's buckets alone", async () => {
+    await backup();
+    bucketRequests = [];
+    const result = await runDrills(services, { deadline: deadlineIn(services) });
+    expect(result.drills.find((d) => d.organization_id === ORG_A)?.status).toBe("passed");
+    expect(bucketRequests).toEqual([]);
   });
 
   it('files: "only" puts the files back and leaves the rows alone', async () => {
