@@ -5,10 +5,12 @@
  * backup is its summary plus the files the summary lists: fetch them one by one (no tar: a tenant's
  * backup can be far larger than a function may send or hold).
  *
- * - Supabase Storage: 200 JSON with a signed URL valid DOWNLOAD_URL_TTL_SECONDS; the browser fetches the
- *   file from Storage directly, so nothing large passes through the function.
- * - Local storage: the file itself, streamed from storage (never one buffered body over Netlify's 6 MB),
- *   after a first pass over it has checked its SHA-256 against the manifest (422 when it differs).
+ * - Supabase Storage without encryption keys: 200 JSON with a signed URL valid DOWNLOAD_URL_TTL_SECONDS;
+ *   the browser fetches the file from Storage directly, so nothing large passes through the function.
+ * - Local storage, or any storage once BACKUP_ENCRYPTION_KEY / BACKUP_DECRYPTION_KEYS are set: the file
+ *   itself, decrypted, streamed from storage (never one buffered body over Netlify's 6 MB), after a first
+ *   pass over it has checked its SHA-256 against the manifest (422 when it differs). A signed URL would
+ *   hand out ciphertext, and only this function, after checking the caller, holds the keys.
  *
  * A chunked backup (format 2) has no per-table files: `file` names a table (`customers` or
  * `customers.jsonl.gz`) or one chunk the manifest lists (its path or name), and the answer is those rows

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { type FileBucket, fileBucketProblem, parseFileBuckets } from "./files/buckets.ts";
+import { decodeKey } from "./crypto/keys.ts";
 import { FREQUENCIES, type Schedule, TIME_OF_DAY_PATTERN } from "./schedule/slots.ts";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -47,15 +48,17 @@ const originList = commaList("").pipe(
   ),
 );
 
-/** "true" or "false" (any case); anything else is a typo worth stopping for. */
+/** 32 random bytes in base64; the message never repeats the value, which is a secret. */
+const KEY_MESSAGE = "must be 32 random bytes in base64, as `openssl rand -base64 32` prints";
+const encryptionKey = z.string().refine((text) => decodeKey(text) !== undefined, KEY_MESSAGE);
+/** "true"/"false" (or 1/0, yes/no), for switches; anything else is a typo to report, not false. */
 const flag = (fallback: boolean) =>
-  z
-    .string()
-    .trim()
-    .toLowerCase()
-    .default(String(fallback))
-    .pipe(z.enum(["true", "false"], { error: "must be true or false" }))
-    .transform((text) => text === "true");
+  optionalText.pipe(
+    z
+      .enum(["true", "false", "1", "0", "yes", "no"], { message: "must be true or false" })
+      .optional()
+      .transform((value) => (value === undefined ? fallback : ["true", "1", "yes"].includes(value))),
+  );
 
 const cronSecret = optionalText.pipe(z.string().min(16, "must be at least 16 characters").optional());
 const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info");
@@ -245,8 +248,76 @@ const envSchema = z
     ALERT_EMAIL_TO: commaList("").pipe(
       z.array(z.string().email("must be e-mail addresses, comma-separated")),
     ),
+    /** Encrypts every object written (AES-256-GCM); unset: objects are written unencrypted. */
+    BACKUP_ENCRYPTION_KEY: optionalText.pipe(encryptionKey.optional()),
+    /** Older keys, kept to read what they encrypted after BACKUP_ENCRYPTION_KEY changed. */
+    BACKUP_DECRYPTION_KEYS: commaList("").pipe(z.array(encryptionKey)),
+    /** The off-site copy: an S3-compatible bucket (AWS S3, Cloudflare R2, Backblaze B2, Supabase S3). */
+    OFFSITE_S3_ENDPOINT: optionalText.pipe(
+      z
+        .string()
+        .url("must be the S3 endpoint URL, e.g. https://<account>.r2.cloudflarestorage.com")
+        .regex(/^https?:/i, "must be an http(s) URL")
+        .optional(),
+    ),
+    OFFSITE_S3_REGION: optionalText.pipe(
+      z
+        .string()
+        .regex(/^[a-z0-9-]{1,40}$/, "must be a region name such as us-east-1 or auto")
+        .default("us-east-1"),
+    ),
+    OFFSITE_S3_BUCKET: optionalText.pipe(
+      z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name")
+        .optional(),
+    ),
+    /** Keys inside the bucket start with this ('' or folders ending in '/'), so a bucket can be shared. */
+    OFFSITE_S3_PREFIX: optionalText.pipe(
+      z
+        .string()
+        .regex(
+          /^([A-Za-z0-9_.-]+\/)*[A-Za-z0-9_.-]+\/?$/,
+          "must be folder names separated by '/', such as tenant-backup/",
+        )
+        .refine((prefix) => !prefix.split("/").some((part) => part === "." || part === ".."), {
+          message: "must not hold '.' or '..' folders",
+        })
+        .transform((prefix) => (prefix.endsWith("/") ? prefix : `${prefix}/`))
+        .optional(),
+    ),
+    OFFSITE_S3_ACCESS_KEY_ID: optionalText,
+    OFFSITE_S3_SECRET_ACCESS_KEY: optionalText,
+    /** Path-style URLs (endpoint/bucket/key) for servers without bucket subdomains (Supabase S3, MinIO). */
+    OFFSITE_S3_FORCE_PATH_STYLE: flag(false),
+    /** Off-site copies are kept this many days (the weekly tier). */
+    OFFSITE_RETENTION_DAYS: positiveInt(90),
   })
   .superRefine((env, ctx) => {
+    const offsiteSet = [
+      env.OFFSITE_S3_ENDPOINT,
+      env.OFFSITE_S3_PREFIX,
+      env.OFFSITE_S3_ACCESS_KEY_ID,
+      env.OFFSITE_S3_SECRET_ACCESS_KEY,
+    ].some((value) => value !== undefined);
+    if (offsiteSet && !env.OFFSITE_S3_BUCKET) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["OFFSITE_S3_BUCKET"],
+        message: "is required when other OFFSITE_S3_ variables are set",
+      });
+    }
+    if (env.OFFSITE_S3_BUCKET) {
+      for (const name of ["OFFSITE_S3_ACCESS_KEY_ID", "OFFSITE_S3_SECRET_ACCESS_KEY"] as const) {
+        if (!env[name]) {
+          ctx.addIssue({
+            code: "custom",
+            path: [name],
+            message: "is required when OFFSITE_S3_BUCKET is set",
+          });
+        }
+      }
+    }
     if (env.SUPABASE_URL && !env.SUPABASE_SERVICE_ROLE_KEY) {
       ctx.addIssue({
         code: "custom",
@@ -385,6 +456,21 @@ export interface Config {
   modules: { groups: { name: string; tables: string[] }[]; importMaxBytes: number; uploadMaxBytes: number };
   /** blocksBackup: rows that break an enabled rule stop a backup (VALIDATION_BLOCKS_BACKUP). */
   validation: { blocksBackup: boolean };
+  /** The keys, as bytes. Secrets: never log them. */
+  encryption: { writeKey: Buffer | undefined; readKeys: Buffer[] };
+  /** The S3-compatible copy target, or undefined when there is none. Holds a secret: never log it. */
+  offsite:
+    | {
+        endpoint: string | undefined;
+        region: string;
+        bucket: string;
+        prefix: string;
+        accessKeyId: string;
+        secretAccessKey: string;
+        forcePathStyle: boolean;
+        retentionDays: number;
+      }
+    | undefined;
   /** Where alerts go; no webhook and no smtp means no alerts. Holds secrets: never log it. */
   alerts: {
     webhooks: { urls: string[]; secret: string } | undefined;
@@ -525,6 +611,23 @@ export function loadConfig(env: Environment = process.env): Config {
       uploadMaxBytes: e.IMPORT_UPLOAD_MAX_BYTES,
     },
     validation: { blocksBackup: e.VALIDATION_BLOCKS_BACKUP },
+    encryption: {
+      writeKey: e.BACKUP_ENCRYPTION_KEY === undefined ? undefined : decodeKey(e.BACKUP_ENCRYPTION_KEY),
+      readKeys: e.BACKUP_DECRYPTION_KEYS.map((text) => decodeKey(text) as Buffer),
+    },
+    offsite:
+      e.OFFSITE_S3_BUCKET && e.OFFSITE_S3_ACCESS_KEY_ID && e.OFFSITE_S3_SECRET_ACCESS_KEY
+        ? {
+            endpoint: e.OFFSITE_S3_ENDPOINT,
+            region: e.OFFSITE_S3_REGION,
+            bucket: e.OFFSITE_S3_BUCKET,
+            prefix: e.OFFSITE_S3_PREFIX ?? "",
+            accessKeyId: e.OFFSITE_S3_ACCESS_KEY_ID,
+            secretAccessKey: e.OFFSITE_S3_SECRET_ACCESS_KEY,
+            forcePathStyle: e.OFFSITE_S3_FORCE_PATH_STYLE,
+            retentionDays: e.OFFSITE_RETENTION_DAYS,
+          }
+        : undefined,
     alerts: {
       webhooks:
         e.ALERT_WEBHOOK_URLS.length > 0 && e.ALERT_WEBHOOK_SECRET

@@ -25,6 +25,8 @@ export const ERROR_STATUS = {
   storage_full: 507,
   /** Backup storage cannot be written or reached (read-only, no permission, outage). */
   storage_unavailable: 503,
+  /** A backup is encrypted with a key this deployment is not configured with (a setup mistake). */
+  encryption_key_missing: 500,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

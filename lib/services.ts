@@ -4,6 +4,8 @@
  */
 import { type Alerts, createAlerts } from "./alerts/alerts.ts";
 import type { Config } from "./config.ts";
+import { withEncryption } from "./crypto/encrypting-storage.ts";
+import { keyRing } from "./crypto/keys.ts";
 import { PostgresCaller } from "./db/postgres.ts";
 import { withDatabaseRetries } from "./db/retrying.ts";
 import { SupabaseCaller } from "./db/supabase.ts";
@@ -16,6 +18,7 @@ import { createLogger, type Logger } from "./logger.ts";
 import { LocalStorage } from "./storage/local.ts";
 import type { BackupStorage } from "./storage/port.ts";
 import { withRetries } from "./storage/retrying.ts";
+import { createS3Client, S3Storage } from "./storage/s3.ts";
 import { SupabaseStorage } from "./storage/supabase.ts";
 import { createSupabaseClient } from "./supabase-client.ts";
 import { type Clock, systemClock } from "./time.ts";
@@ -23,9 +26,12 @@ import { type Clock, systemClock } from "./time.ts";
 export interface Services {
   config: Config;
   db: TenantDb;
+  /** The primary backup storage, encrypting and decrypting when keys are configured. */
   storage: BackupStorage;
   /** The app's buckets of tenant files (TENANT_FILE_BUCKETS): Supabase Storage, or a local folder. */
   files: TenantFileStores;
+  /** The off-site copy (S3), the same way; undefined when none is configured. */
+  offsite: BackupStorage | undefined;
   log: Logger;
   /** The only source of the current time in the engine; tests set it. */
   now: Clock;
@@ -52,17 +58,33 @@ export function createServices(config: Config, overrides: Partial<Omit<Services,
   const db = overrides.db ?? (caller ? new TenantDb(caller, tenantLayout(config)) : undefined);
   if (!db) throw new Error("no database configured");
 
-  let storage = overrides.storage;
-  if (!storage) {
-    const backend =
+  const retried = (backend: BackupStorage) =>
+    withRetries(backend, {
+      onRetry: ({ op, path, attempt, error }) =>
+        log.warn({ op, path, attempt, err: error.message, storage: backend.kind }, "storage retry"),
+    });
+  // Encryption wraps whatever storage is used (a test's too), outside the retries: an object is encrypted
+  // once, and its ciphertext is what a retry sends again.
+  const ring = keyRing(config.encryption.writeKey, config.encryption.readKeys);
+  const primary =
+    overrides.storage ??
+    retried(
       config.storage.kind === "supabase" && supabase
         ? new SupabaseStorage(supabase, config.storage.bucket)
-        : new LocalStorage(config.storage.kind === "local" ? config.storage.dir : ".backups");
-    storage = withRetries(backend, {
-      onRetry: ({ op, path, attempt, error }) =>
-        log.warn({ op, path, attempt, err: error.message }, "storage retry"),
-    });
-  }
+        : new LocalStorage(config.storage.kind === "local" ? config.storage.dir : ".backups"),
+    );
+  const storage = withEncryption(primary, ring);
+  const offsiteBackend =
+    overrides.offsite ??
+    (config.offsite &&
+      retried(
+        new S3Storage(
+          createS3Client({ ...config.offsite, timeoutMs: config.supabase?.timeoutMs }),
+          config.offsite.bucket,
+          config.offsite.prefix,
+        ),
+      ));
+  const offsite = offsiteBackend && withEncryption(offsiteBackend, ring);
 
   // Tenant files sit next to the backups: in Supabase Storage when the backups are, else on disk.
   const files =
@@ -80,6 +102,7 @@ export function createServices(config: Config, overrides: Partial<Omit<Services,
     db,
     storage,
     files,
+    offsite,
     log,
     now,
     alerts: overrides.alerts ?? createAlerts(config.alerts, { db: db.caller, log, now }),

@@ -137,6 +137,15 @@ const commonSchema = z.object({
   note: z.string().nullable().optional(),
   /** Absent in backups taken without rules, or before rules existed. */
   validation: validationSchema.optional(),
+  /**
+   * How the backup's objects (this summary included) are encrypted at rest: the algorithm and the id of the
+   * key they were written with (a short hash of it, never the key). null or absent: unencrypted. Readers
+   * follow each object's own header; this tells people and tools which key a backup needs.
+   */
+  encryption: z
+    .object({ algorithm: z.literal("AES-256-GCM"), key_id: z.string().regex(/^[0-9a-f]{16}$/) })
+    .nullable()
+    .optional(),
 });
 
 export const manifestSchema = z.discriminatedUnion("format_version", [

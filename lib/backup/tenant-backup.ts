@@ -16,6 +16,7 @@ import type { CreatedBy } from "../auth/principal.ts";
 import { type Catalog, type CatalogTable, schemaFingerprint, storedColumns } from "../catalog.ts";
 import { ChunkCutter, chunkBounds } from "../chunks/cutter.ts";
 import { ChunkStore } from "../chunks/store.ts";
+import { encryptionOf } from "../crypto/encrypting-storage.ts";
 import type { HeldSnapshot } from "../db/port.ts";
 import type { BackupRun, SnapshotTaken } from "../db/tenant-db.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
@@ -280,7 +281,10 @@ export async function backupTenant(
       ...(chunks ? Object.values(progress.tables).flatMap((t) => t.files) : []),
       ...(progress.files?.objects ?? []).map((o) => ({ path: o.stored_as, bytes: o.bytes })),
     ]);
-    const manifest = buildManifest(services, request, backupId, catalog, progress);
+    const manifest = {
+      ...buildManifest(services, request, backupId, catalog, progress),
+      encryption: encryptionOf(services.storage),
+    };
     const summary = summaryPath(request.tenantId, request.date, backupId);
     // Compact: a tenant keeps 30 or more summaries, and with chunks they are much of what a day stores.
     await services.storage.put(summary, Buffer.from(JSON.stringify(manifest)), "application/json");
