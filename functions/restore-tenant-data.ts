@@ -1,10 +1,12 @@
 /**
  * POST /.netlify/functions/restore-tenant-data
  *   { organization_id, backup_date: "YYYY-MM-DD", dry_run = true, tables?, backup_id?, allow_dropped_columns?, note?,
- *     files?: true | false | "only" }
+ *     files?: true | false | "only", source = "primary" }
  * Restores one tenant from a backup, or (dry_run, the default) rehearses it and reports what would change.
  * files (default: true when the backup holds files): the tenant's uploaded files too, after the rows;
  * "only": the files alone.
+ * `source: "offsite"` reads the backup from the off-site copy (OFFSITE_S3_*) instead of the primary storage,
+ * which it does not touch: for when the primary is gone. The restore's undo point is then stored off-site.
  * 200 report; 202 the backup's rows are still being staged, or the undo point of a large tenant is still
  * being written (call again with the same body to continue); 404 no such backup; 409 tenant busy, or the
  * restore would break rows of tables not being restored; 422 backup damaged or incompatible, too large
@@ -16,6 +18,7 @@ import type { FilesRestoreReport, RestoreReport } from "../lib/api-answers.ts";
 import { createdByOf } from "../lib/auth/principal.ts";
 import type { ApplyReport } from "../lib/db/tenant-db.ts";
 import { AppError } from "../lib/errors.ts";
+import { requireOffsite } from "../lib/offsite/copy.ts";
 import { restoreTenant } from "../lib/restore/restore-tenant.ts";
 import { isCalendarDay } from "../lib/time.ts";
 import { note } from "./backup-schemas.ts";
@@ -43,6 +46,7 @@ const bodySchema = z
     allow_dropped_columns: z.boolean().default(false),
     note: note.optional(),
     files: z.union([z.boolean(), z.literal("only")]).optional(),
+    source: z.enum(["primary", "offsite"], { message: 'must be "primary" or "offsite"' }).default("primary"),
   })
   .strict();
 
@@ -68,7 +72,9 @@ export const handleRestoreTenantData = endpoint({
       ["not_found", "conflict", "bad_request", "unprocessable"].includes(err.code),
   },
   async run({ input: body, services, deadline, principal }) {
-    const outcome = await restoreTenant(services, {
+    const from =
+      body.source === "offsite" ? { ...services, storage: requireOffsite(services, "source") } : services;
+    const outcome = await restoreTenant(from, {
       requestedBy: principal.kind === "cron" ? "cron" : (principal.email ?? principal.userId),
       createdBy: createdByOf(principal),
       note: body.note,
@@ -99,6 +105,7 @@ export const handleRestoreTenantData = endpoint({
         backup_date: manifest.backup_date,
         backup_id: manifest.backup_id,
         backup_type: manifest.backup_type,
+        source: body.source,
         dry_run: report.dry_run,
         mode: report.mode,
         total_tables: Object.keys(report.tables).length,

@@ -211,6 +211,8 @@ export interface RestoreReport {
     backup_date: string;
     backup_id: string;
     backup_type: BackupType;
+    /** Where the backup was read: the primary storage or the off-site copy. */
+    source: "primary" | "offsite";
     dry_run: boolean;
     /** none: a restore of the tenant's files alone. */
     mode: "replica" | "triggers" | "none";

@@ -80,8 +80,13 @@ export async function tenantInventory(services: Services, tenantId: string): Pro
 
 /** Every tenant that has anything in storage, with its objects: one listing for a pass over all of them. */
 export async function inventoriesOfAll(services: Services): Promise<TenantInventory[]> {
+  return inventoriesFrom(await services.storage.list(`${ROOT}/`));
+}
+
+/** inventoriesOfAll of a listing already made (of `tenant-backups/`). */
+export function inventoriesFrom(objects: StoredObject[]): TenantInventory[] {
   const byTenant = new Map<string, StoredObject[]>();
-  for (const object of await services.storage.list(`${ROOT}/`)) {
+  for (const object of objects) {
     const tenantId = object.path.split("/")[1];
     if (!tenantId) continue;
     const list = byTenant.get(tenantId);

@@ -1,0 +1,214 @@
+/**
+ * The off-site copy: brings the S3 copy target up to date with the primary storage, within one call's
+ * time budget, and applies the off-site retention. Resumable: a call copies what is missing and stops
+ * starting new files at the deadline; the next call goes on where it stopped (an object already off-site is
+ * checked, not sent again). A backup exists off-site once its summary is there, and the summary is written
+ * last, after every file it lists has been verified, so a copy cut short is never taken for a backup.
+ *
+ * Every object is read from the primary through its decryption, checked against the summary's SHA-256,
+ * written off-site through the same encryption (so with BACKUP_ENCRYPTION_KEY set the copy is encrypted
+ * with it, whatever the primary object was), then read back from the copy target and checked again.
+ */
+import { createHash } from "node:crypto";
+import { filesPrefix, inventoriesFrom, inventoriesOfAll, type TenantInventory } from "../backup/inventory.ts";
+import type { Manifest } from "../backup/manifest.ts";
+import { ROOT } from "../backup/paths.ts";
+import { readManifest } from "../backup/reader.ts";
+import { AppError, errorMessage, fail } from "../errors.ts";
+import type { Services } from "../services.ts";
+import type { BackupStorage } from "../storage/port.ts";
+import { utcDay } from "../time.ts";
+import { expiredOffsite, offsiteCutoff, weeklyCandidates } from "./plan.ts";
+
+export interface OffsiteBackup {
+  organization_id: string;
+  backup_id: string;
+  backup_date: string;
+}
+
+export interface OffsiteResult {
+  /** False when the time budget ran out first: call again. */
+  complete: boolean;
+  copied: (OffsiteBackup & { objects: number; bytes: number })[];
+  /** Weekly backups that were off-site already. */
+  present: number;
+  removed: OffsiteBackup[];
+  failed: (OffsiteBackup & { error: string })[];
+}
+
+/** The off-site storage, or 400 naming what to set when none is configured. */
+export function requireOffsite(services: Services, field?: string): BackupStorage {
+  if (services.offsite) return services.offsite;
+  throw fail("bad_request", "no off-site copy is configured: set OFFSITE_S3_BUCKET and its credentials", {
+    ...(field ? { field } : {}),
+    variable: "OFFSITE_S3_BUCKET",
+  });
+}
+
+export async function syncOffsite(services: Services, options: { deadline: number }): Promise<OffsiteResult> {
+  const offsite = requireOffsite(services);
+  const retentionDays = services.config.offsite?.retentionDays ?? 90;
+  const cutoff = offsiteCutoff(utcDay(services.now()), retentionDays);
+  const result: OffsiteResult = { complete: true, copied: [], present: 0, removed: [], failed: [] };
+  const remoteObjects = await offsite.list(`${ROOT}/`);
+  const remotePaths = new Set(remoteObjects.map((o) => o.path));
+
+  copying: for (const tenant of await inventoriesOfAll(services)) {
+    for (const week of weeklyCandidates(tenant.backups, cutoff)) {
+      if (week.some((backup) => remotePaths.has(backup.summaryPath))) {
+        result.present += 1;
+        continue;
+      }
+      for (const backup of week) {
+        const about = {
+          organization_id: tenant.tenantId,
+          backup_id: backup.backupId,
+          backup_date: backup.date,
+        };
+        if (services.now().getTime() >= options.deadline) {
+          result.complete = false;
+          break copying;
+        }
+        try {
+          const manifest = await readManifest(services.storage, backup.summaryPath);
+          // Undo points are the primary's business; the week's first real backup is the one to copy.
+          if (manifest.backup_type === "pre_restore") continue;
+          const copied = await copyBackup(
+            services,
+            offsite,
+            manifest,
+            backup.summaryPath,
+            remotePaths,
+            options,
+          );
+          if (!copied) {
+            result.complete = false;
+            break copying;
+          }
+          result.copied.push({ ...about, ...copied });
+          services.log.info(
+            { tenant: tenant.tenantId, backupId: backup.backupId, ...copied },
+            "copied off-site",
+          );
+        } catch (err) {
+          services.log.error(
+            { err, tenant: tenant.tenantId, backupId: backup.backupId },
+            "off-site copy failed",
+          );
+          result.failed.push({ ...about, error: errorMessage(err) });
+        }
+        break;
+      }
+    }
+  }
+  result.removed = await removeExpired(services, offsite, inventoriesFrom(remoteObjects), cutoff, result);
+  return result;
+}
+
+/**
+ * Copies one backup: its files, then its summary. Answers what it wrote, or null when the deadline came
+ * first (the files copied so far stay, and the next call checks and keeps them).
+ */
+async function copyBackup(
+  services: Services,
+  offsite: BackupStorage,
+  manifest: Manifest,
+  summaryPath: string,
+  remotePaths: Set<string>,
+  options: { deadline: number },
+): Promise<{ objects: number; bytes: number } | null> {
+  let objects = 0;
+  let bytes = 0;
+  for (const file of manifest.tables.flatMap((table) => table.files)) {
+    if (services.now().getTime() >= options.deadline) return null;
+    if (remotePaths.has(file.path) && (await copyMatches(offsite, file.path, file.sha256))) continue;
+    const data = await services.storage.get(file.path);
+    if (sha256(data) !== file.sha256) {
+      throw fail("unprocessable", `backup file ${file.path} is damaged in the primary storage: not copied`, {
+        file: file.path,
+      });
+    }
+    await putVerified(offsite, file.path, data, "application/gzip", file.sha256);
+    objects += 1;
+    bytes += data.byteLength;
+  }
+  const summary = await services.storage.get(summaryPath);
+  await putVerified(offsite, summaryPath, summary, "application/json", sha256(summary));
+  return { objects: objects + 1, bytes: bytes + summary.byteLength };
+}
+
+/** Writes, reads back and compares; a copy that differs is removed and reported (422). */
+async function putVerified(
+  offsite: BackupStorage,
+  path: string,
+  data: Uint8Array,
+  contentType: string,
+  expected: string,
+): Promise<void> {
+  await offsite.put(path, data, contentType);
+  if (await copyMatches(offsite, path, expected)) return;
+  await offsite.remove([path]);
+  throw fail("unprocessable", `the off-site copy of ${path} did not match after upload: removed`, {
+    file: path,
+  });
+}
+
+/** Whether the copy already off-site holds exactly that (a copy that no longer decrypts does not). */
+async function copyMatches(offsite: BackupStorage, path: string, expected: string): Promise<boolean> {
+  try {
+    return (await sha256Of(offsite, path)) === expected;
+  } catch (err) {
+    if (err instanceof AppError && err.code === "unprocessable") return false;
+    throw err;
+  }
+}
+
+async function sha256Of(storage: BackupStorage, path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of (await storage.getStream(path)) as unknown as AsyncIterable<Uint8Array>) {
+    hash.update(chunk);
+  }
+  return hash.digest("hex");
+}
+
+function sha256(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/**
+ * Off-site retention: the summary goes first (the backup stops existing), then its files; and the files of
+ * copies that never got their summary, once they are as old as an expired backup.
+ */
+async function removeExpired(
+  services: Services,
+  offsite: BackupStorage,
+  remote: TenantInventory[],
+  cutoff: string,
+  result: OffsiteResult,
+): Promise<OffsiteBackup[]> {
+  const removed: OffsiteBackup[] = [];
+  for (const tenant of remote) {
+    for (const backup of expiredOffsite(tenant.backups, cutoff)) {
+      const about = {
+        organization_id: tenant.tenantId,
+        backup_id: backup.backupId,
+        backup_date: backup.date,
+      };
+      try {
+        await offsite.remove([backup.summaryPath]);
+        const prefix = filesPrefix(tenant.tenantId, backup.date, backup.backupId);
+        await offsite.remove((await offsite.list(prefix)).map((o) => o.path));
+        removed.push(about);
+      } catch (err) {
+        services.log.error(
+          { err, tenant: tenant.tenantId, backupId: backup.backupId },
+          "off-site removal failed",
+        );
+        result.failed.push({ ...about, error: errorMessage(err) });
+      }
+    }
+    const stale = tenant.orphans.filter((orphan) => orphan.date < cutoff).flatMap((orphan) => orphan.paths);
+    await offsite.remove(stale).catch((err) => services.log.warn({ err }, "off-site orphan removal failed"));
+  }
+  return removed;
+}

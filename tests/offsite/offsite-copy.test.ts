@@ -1,0 +1,183 @@
+/**
+ * The off-site copy on a real S3-compatible server (s3rver on 127.0.0.1), with encryption on:
+ * - offsite-copy copies each tenant's first backup of each ISO week, encrypted, summary last, and a second
+ *   call finds them there; a call out of time answers 202 with no summary off-site before its files, and the
+ *   next call finishes;
+ * - with the primary storage deleted, restore-tenant-data { source: "offsite" } gives the tenant back into a
+ *   fresh database, reading only from the S3 server;
+ * - off-site retention removes copies past OFFSITE_RETENTION_DAYS but a tenant's newest;
+ * - no secret reaches a log line; source "offsite" without a copy target is a 400 naming the field.
+ */
+import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { handleOffsiteCopy } from "../../functions/offsite-copy.ts";
+import { keyIdOf } from "../../lib/crypto/keys.ts";
+import { createS3Client, S3Storage } from "../../lib/storage/s3.ts";
+import { APP_ENV, backup, createAppDatabase, restore, workspaceSnapshot } from "../restore/app.ts";
+import { call } from "../support/call.ts";
+import { storageTakingTime } from "../support/clock.ts";
+import type { TestDatabase } from "../support/database.ts";
+import { startS3Server, type TestS3Server } from "../support/s3-server.ts";
+import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
+
+const KEY = randomBytes(32);
+const S3_SECRET = "offsite-secret-that-never-reaches-a-log";
+const PREFIX = "site-a/";
+let s3: TestS3Server;
+let db: TestDatabase;
+let services: TestServices;
+let original: Record<string, string>;
+const made: Record<string, Awaited<ReturnType<typeof backup>>> = {};
+
+/** What is in the bucket, seen without decryption. */
+const rawOffsite = () => new S3Storage(createS3Client(s3.settings("offsite", PREFIX)), "offsite", PREFIX);
+const env = () => ({
+  ...APP_ENV,
+  ...s3.env("offsite", PREFIX),
+  OFFSITE_S3_SECRET_ACCESS_KEY: S3_SECRET,
+  BACKUP_ENCRYPTION_KEY: KEY.toString("base64"),
+});
+const copy = (using: TestServices | typeof services = services) =>
+  call(handleOffsiteCopy, using, "offsite-copy", { token: TEST_CRON_SECRET, body: {} });
+
+beforeAll(async () => {
+  s3 = await startS3Server(["offsite"]);
+  db = await createAppDatabase();
+  services = await createTestServices(db.url, env());
+  services.clock.set("2026-11-24T03:00:00Z");
+  original = await workspaceSnapshot(db.client, "= 'w1'");
+  // Two backups in the week of Monday 2026-11-16, one in the next; w2 has one.
+  for (const date of ["2026-11-16", "2026-11-18", "2026-11-23"])
+    made[date] = await backup(services, "w1", date);
+  made.w2 = await backup(services, "w2", "2026-11-17");
+});
+
+afterAll(async () => {
+  await services?.cleanup();
+  await db?.drop();
+  await s3?.close();
+});
+
+describe("offsite-copy", () => {
+  it("stops at its time budget without a summary off-site, and the next call goes on", async () => {
+    // Every off-site write takes 15 s of the 40 s budget: a call gets through a few files only.
+    const slow = {
+      ...services,
+      offsite: storageTakingTime(services.offsite as never, services.clock, 15_000),
+    };
+    const first = await copy(slow);
+    expect(first.status, JSON.stringify(first.body)).toBe(202);
+    expect(first.body.offsite.complete).toBe(false);
+    const stored = (await rawOffsite().list("")).map((o) => o.path);
+    expect(stored.length).toBeGreaterThan(0);
+    expect(stored.filter((p) => p.includes("/summary-"))).toEqual([]);
+  });
+
+  it("copies each tenant's first backup of each ISO week, encrypted, and finds them there on the next call", async () => {
+    const answer = await copy();
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    const copied = answer.body.offsite.copied.map((c: { backup_id: string }) => c.backup_id).sort();
+    expect(copied).toEqual([made["2026-11-16"], made["2026-11-23"], made.w2].map((m) => m?.backupId).sort());
+    const summaries = (await rawOffsite().list("")).map((o) => o.path).filter((p) => p.includes("/summary-"));
+    expect(summaries.sort()).toEqual(
+      [made["2026-11-16"], made["2026-11-23"], made.w2].map((m) => m?.summaryPath).sort(),
+    );
+    // Every object off-site is encrypted with the write key.
+    for (const object of await rawOffsite().list("")) {
+      const stored = Buffer.from(await rawOffsite().get(object.path));
+      expect(stored.subarray(0, 5).toString("latin1"), object.path).toBe("TBENC");
+      expect(stored.subarray(6, 14).toString("hex")).toBe(keyIdOf(KEY));
+    }
+    const again = await copy();
+    expect(again.status).toBe(200);
+    expect(again.body.offsite).toMatchObject({ copied: [], present: 3, removed: [], failed: [] });
+  });
+
+  it("detects a copy altered off-site and replaces it on the next call", async () => {
+    const file = made["2026-11-23"]?.manifest.tables[1]?.files[0]?.path as string;
+    const summary = made["2026-11-23"]?.summaryPath as string;
+    // A file changed and its summary gone: the copy of that week is made again, the file checked first.
+    const altered = Buffer.from(await rawOffsite().get(file));
+    altered[altered.byteLength - 1] = (altered[altered.byteLength - 1] as number) ^ 1;
+    await rawOffsite().put(file, altered, "application/gzip");
+    await rawOffsite().remove([summary]);
+    const answer = await copy();
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    expect(answer.body.offsite.copied.map((c: { backup_id: string }) => c.backup_id)).toEqual([
+      made["2026-11-23"]?.backupId,
+    ]);
+    expect(Buffer.compare(Buffer.from(await rawOffsite().get(file)), altered)).not.toBe(0);
+  });
+
+  it("restores a tenant into a fresh database from the off-site copy alone, the primary storage gone", async () => {
+    await rm(services.backupDir, { recursive: true, force: true });
+    const fresh = await createAppDatabase(false);
+    const elsewhere = await createTestServices(fresh.url, env());
+    try {
+      await rm(elsewhere.backupDir, { recursive: true, force: true });
+      expect(await elsewhere.storage.list("")).toEqual([]);
+      const answer = await restore(elsewhere, {
+        organization_id: "w1",
+        backup_date: "2026-11-23",
+        dry_run: false,
+        source: "offsite",
+      });
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+      expect(answer.body.summary).toMatchObject({
+        source: "offsite",
+        backup_id: made["2026-11-23"]?.backupId,
+      });
+      expect(await workspaceSnapshot(fresh.client, "= 'w1'")).toEqual(original);
+      // From the primary, which is gone, there is nothing to restore.
+      const primary = await restore(elsewhere, {
+        organization_id: "w1",
+        backup_date: "2026-11-23",
+        dry_run: true,
+      });
+      expect(primary.status).toBe(404);
+    } finally {
+      await elsewhere.cleanup();
+      await fresh.drop();
+    }
+  });
+
+  it("removes off-site copies past OFFSITE_RETENTION_DAYS, keeping each tenant's newest", async () => {
+    services.clock.set("2027-03-01T03:00:00Z");
+    const answer = await copy();
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    const removed = answer.body.offsite.removed.map((r: { backup_id: string }) => r.backup_id).sort();
+    // The restore above left an undo point off-site for w1 (today's newest); w2's only copy stays.
+    expect(removed).toEqual([made["2026-11-16"], made["2026-11-23"]].map((m) => m?.backupId).sort());
+    const left = (await rawOffsite().list("")).map((o) => o.path);
+    expect(left.some((p) => p.includes(made.w2?.backupId as string))).toBe(true);
+    expect(left.some((p) => p.includes(made["2026-11-16"]?.backupId as string))).toBe(false);
+  });
+
+  it("never writes the encryption key or the S3 secret to a log line", () => {
+    const lines = services.logLines.join("\n");
+    expect(lines).toContain("copied off-site");
+    for (const secret of [S3_SECRET, KEY.toString("base64"), KEY.toString("hex")])
+      expect(lines).not.toContain(secret);
+  });
+});
+
+describe("without an off-site copy", () => {
+  it("answers source offsite and offsite-copy with a 400 naming what to set", async () => {
+    const plain = await createTestServices(db.url, APP_ENV);
+    try {
+      const answer = await restore(plain, {
+        organization_id: "w1",
+        backup_date: "2026-11-23",
+        source: "offsite",
+      });
+      expect(answer.status).toBe(400);
+      expect(answer.body.error.details).toEqual({ field: "source", variable: "OFFSITE_S3_BUCKET" });
+      const copied = await copy(plain);
+      expect(copied.status).toBe(400);
+      expect(copied.body.error.message).toContain("OFFSITE_S3_BUCKET");
+    } finally {
+      await plain.cleanup();
+    }
+  });
+});
