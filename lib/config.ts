@@ -60,6 +60,11 @@ const flag = (fallback: boolean) =>
       .transform((value) => (value === undefined ? fallback : ["true", "1", "yes"].includes(value))),
   );
 
+const keysSchema = z.object({
+  BACKUP_ENCRYPTION_KEY: optionalText.pipe(encryptionKey.optional()),
+  BACKUP_DECRYPTION_KEYS: commaList("").pipe(z.array(encryptionKey)),
+});
+
 const cronSecret = optionalText.pipe(z.string().min(16, "must be at least 16 characters").optional());
 const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info");
 export type LogLevel = z.infer<typeof logLevel>;
@@ -248,10 +253,11 @@ const envSchema = z
     ALERT_EMAIL_TO: commaList("").pipe(
       z.array(z.string().email("must be e-mail addresses, comma-separated")),
     ),
-    /** Encrypts every object written (AES-256-GCM); unset: objects are written unencrypted. */
-    BACKUP_ENCRYPTION_KEY: optionalText.pipe(encryptionKey.optional()),
-    /** Older keys, kept to read what they encrypted after BACKUP_ENCRYPTION_KEY changed. */
-    BACKUP_DECRYPTION_KEYS: commaList("").pipe(z.array(encryptionKey)),
+    /**
+     * BACKUP_ENCRYPTION_KEY encrypts every object written (AES-256-GCM; unset: written unencrypted);
+     * BACKUP_DECRYPTION_KEYS are older keys, kept to read what they encrypted after it changed.
+     */
+    ...keysSchema.shape,
     /** The off-site copy: an S3-compatible bucket (AWS S3, Cloudflare R2, Backblaze B2, Supabase S3). */
     OFFSITE_S3_ENDPOINT: optionalText.pipe(
       z
@@ -535,6 +541,22 @@ export function loadTriggerConfig(env: Environment = process.env): TriggerConfig
   return { cronSecret: e.CRON_SECRET, siteUrl: e.URL ?? `http://localhost:${e.PORT}`, logLevel: e.LOG_LEVEL };
 }
 
+/**
+ * The encryption keys alone, for tools that only read backups (`npm run decrypt`). Throws ConfigError
+ * naming the bad variable, never its value.
+ */
+export function loadKeys(env: Environment = process.env): Config["encryption"] {
+  const e = parse(keysSchema, env);
+  return keysOf(e.BACKUP_ENCRYPTION_KEY, e.BACKUP_DECRYPTION_KEYS);
+}
+
+function keysOf(write: string | undefined, older: string[]): Config["encryption"] {
+  return {
+    writeKey: write === undefined ? undefined : decodeKey(write),
+    readKeys: older.map((text) => decodeKey(text) as Buffer),
+  };
+}
+
 /** Parses the environment; throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Environment = process.env): Config {
   const e = parse(envSchema, env);
@@ -611,10 +633,7 @@ export function loadConfig(env: Environment = process.env): Config {
       uploadMaxBytes: e.IMPORT_UPLOAD_MAX_BYTES,
     },
     validation: { blocksBackup: e.VALIDATION_BLOCKS_BACKUP },
-    encryption: {
-      writeKey: e.BACKUP_ENCRYPTION_KEY === undefined ? undefined : decodeKey(e.BACKUP_ENCRYPTION_KEY),
-      readKeys: e.BACKUP_DECRYPTION_KEYS.map((text) => decodeKey(text) as Buffer),
-    },
+    encryption: keysOf(e.BACKUP_ENCRYPTION_KEY, e.BACKUP_DECRYPTION_KEYS),
     offsite:
       e.OFFSITE_S3_BUCKET && e.OFFSITE_S3_ACCESS_KEY_ID && e.OFFSITE_S3_SECRET_ACCESS_KEY
         ? {

@@ -60,7 +60,7 @@ afterAll(async () => {
 });
 
 describe("offsite-copy", () => {
-  it("stops at its time budget without a summary off-site, and the next call goes on", async () => {
+  it("stops at its time budget before any summary is off-site (the next call, below, finishes)", async () => {
     // Every off-site write takes 15 s of the 40 s budget: a call gets through a few files only.
     const slow = {
       ...services,
