@@ -1,15 +1,17 @@
 /**
  * `npm run restore -- --organization <id> --date <YYYY-MM-DD> [--backup-id <id>] [--tables a,b] [--apply]
- *                     [--allow-dropped-columns] [--files true|false|only]`
+ *                     [--allow-dropped-columns] [--files true|false|only] [--source primary|offsite]`
  *
  * The same restore as the restore-tenant-data endpoint, run from any machine with the environment of the
  * deployment (DATABASE_URL, or SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY, and the storage settings), for
  * tenants too large for one function call: no 60 s limit here. A dry run unless --apply is given.
+ * `--source offsite` reads the backup from the off-site copy (OFFSITE_S3_*), as when the primary is gone.
  */
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { TENANT_ID_PATTERN } from "../lib/backup/paths.ts";
 import { loadConfig } from "../lib/config.ts";
+import { requireOffsite } from "../lib/offsite/copy.ts";
 import { restoreTenant } from "../lib/restore/restore-tenant.ts";
 import { createServices } from "../lib/services.ts";
 import { isCalendarDay } from "../lib/time.ts";
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     apply: { type: "boolean", default: false },
     "allow-dropped-columns": { type: "boolean", default: false },
     files: { type: "string" },
+    source: { type: "string", default: "primary" },
   },
 });
 
@@ -34,6 +37,7 @@ const args = z
       .enum(["true", "false", "only"], { message: "--files must be true, false or only" })
       .transform((v) => (v === "only" ? v : v === "true"))
       .optional(),
+    source: z.enum(["primary", "offsite"], { message: "--source must be primary or offsite" }),
   })
   .safeParse(values);
 if (!args.success) {
@@ -50,7 +54,9 @@ try {
     console.error(`--organization is not a valid ${key.type} (${key.message})`);
     process.exit(2);
   }
-  const outcome = await restoreTenant(services, {
+  const from =
+    args.data.source === "offsite" ? { ...services, storage: requireOffsite(services, "source") } : services;
+  const outcome = await restoreTenant(from, {
     tenantId: key.id,
     backupDate: args.data.date,
     backupId: values["backup-id"],
