@@ -18,7 +18,7 @@ import { createLogger, type Logger } from "./logger.ts";
 import { LocalStorage } from "./storage/local.ts";
 import type { BackupStorage } from "./storage/port.ts";
 import { withRetries } from "./storage/retrying.ts";
-import { createS3Client, S3Storage } from "./storage/s3.ts";
+import { S3Storage } from "./storage/s3.ts";
 import { SupabaseStorage } from "./storage/supabase.ts";
 import { createSupabaseClient } from "./supabase-client.ts";
 import { type Clock, systemClock } from "./time.ts";
@@ -76,14 +76,7 @@ export function createServices(config: Config, overrides: Partial<Omit<Services,
   const storage = withEncryption(primary, ring);
   const offsiteBackend =
     overrides.offsite ??
-    (config.offsite &&
-      retried(
-        new S3Storage(
-          createS3Client({ ...config.offsite, timeoutMs: config.supabase?.timeoutMs }),
-          config.offsite.bucket,
-          config.offsite.prefix,
-        ),
-      ));
+    (config.offsite && retried(new S3Storage({ ...config.offsite, timeoutMs: config.supabase?.timeoutMs })));
   const offsite = offsiteBackend && withEncryption(offsiteBackend, ring);
 
   // Tenant files sit next to the backups: in Supabase Storage when the backups are, else on disk.

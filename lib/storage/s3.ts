@@ -6,14 +6,15 @@
  * A PUT replaces an object atomically (S3 has no partial objects), ListObjectsV2 is recursive and paged
  * with a continuation token, and DeleteObjects takes at most 1,000 keys and ignores missing ones: the
  * port's contract maps onto S3 directly.
+ *
+ * The SDK is loaded on the first request, not with this module: it adds about 10 MB to a process, which
+ * every function would otherwise pay although only the off-site copy uses it.
  */
-import {
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
+import type {
+  DeleteObjectsCommandOutput,
+  GetObjectCommandOutput,
+  ListObjectsV2CommandOutput,
   S3Client,
-  S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { assertValidPrefix, comparePaths } from "./keys.ts";
 import {
@@ -41,7 +42,15 @@ export interface S3Settings {
 /** DeleteObjects refuses more keys than this in one request. */
 const REMOVE_BATCH = 1000;
 
-export function createS3Client(settings: S3Settings): S3Client {
+type Sdk = typeof import("@aws-sdk/client-s3");
+let loading: Promise<Sdk> | undefined;
+function sdk(): Promise<Sdk> {
+  loading ??= import("@aws-sdk/client-s3");
+  return loading;
+}
+
+async function createS3Client(settings: S3Settings): Promise<S3Client> {
+  const { S3Client } = await sdk();
   return new S3Client({
     endpoint: settings.endpoint,
     region: settings.region,
@@ -59,66 +68,57 @@ export function createS3Client(settings: S3Settings): S3Client {
 
 export class S3Storage implements BackupStorage {
   readonly kind = "s3";
+  readonly bucket: string;
+  readonly prefix: string;
+  private client: Promise<S3Client> | undefined;
 
-  constructor(
-    private readonly client: S3Client,
-    readonly bucket: string,
-    readonly prefix = "",
-  ) {
-    if (prefix !== "") assertValidPrefix(prefix);
-    if (prefix !== "" && !prefix.endsWith("/")) throw new Error("prefix must be '' or end in '/'");
+  constructor(private readonly settings: S3Settings) {
+    this.bucket = settings.bucket;
+    this.prefix = settings.prefix;
+    if (this.prefix !== "" && !this.prefix.endsWith("/")) throw new Error("prefix must be '' or end in '/'");
+    if (this.prefix !== "") assertValidPrefix(this.prefix);
   }
 
   async put(key: string, data: Uint8Array, contentType: string): Promise<void> {
     assertValidKey(key);
-    await attempt("put", key, () =>
-      this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: this.prefix + key,
-          Body: data,
-          ContentType: contentType,
-          ContentLength: data.byteLength,
-        }),
-      ),
+    const { PutObjectCommand } = await sdk();
+    await this.send(
+      "put",
+      key,
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: this.prefix + key,
+        Body: data,
+        ContentType: contentType,
+        ContentLength: data.byteLength,
+      }),
     );
   }
 
   async get(key: string): Promise<Uint8Array> {
-    assertValidKey(key);
-    return attempt("get", key, async () => {
-      const answer = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }),
-      );
-      if (!answer.Body) return new Uint8Array(0);
-      return answer.Body.transformToByteArray();
-    });
+    const body = await this.body(key);
+    return attempt("get", key, async () => (body ? body.transformToByteArray() : new Uint8Array(0)));
   }
 
   async getStream(key: string): Promise<ReadableStream<Uint8Array>> {
-    assertValidKey(key);
-    return attempt("get", key, async () => {
-      const answer = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }),
-      );
-      if (!answer.Body) return new Blob([]).stream();
-      return answer.Body.transformToWebStream() as ReadableStream<Uint8Array>;
-    });
+    const body = await this.body(key);
+    return body ? (body.transformToWebStream() as ReadableStream<Uint8Array>) : new Blob([]).stream();
   }
 
   async list(prefix: string): Promise<StoredObject[]> {
     assertValidPrefix(prefix);
+    const { ListObjectsV2Command } = await sdk();
     const found: StoredObject[] = [];
     let token: string | undefined;
     do {
-      const page = await attempt("list", prefix, () =>
-        this.client.send(
-          new ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: this.prefix + prefix,
-            ContinuationToken: token,
-          }),
-        ),
+      const page = await this.send<ListObjectsV2CommandOutput>(
+        "list",
+        prefix,
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: this.prefix + prefix,
+          ContinuationToken: token,
+        }),
       );
       for (const object of page.Contents ?? []) {
         if (object.Key === undefined) continue;
@@ -131,15 +131,16 @@ export class S3Storage implements BackupStorage {
 
   async remove(keys: string[]): Promise<void> {
     for (const key of keys) assertValidKey(key);
+    const { DeleteObjectsCommand } = await sdk();
     for (let i = 0; i < keys.length; i += REMOVE_BATCH) {
       const batch = keys.slice(i, i + REMOVE_BATCH);
-      const answer = await attempt("remove", batch[0], () =>
-        this.client.send(
-          new DeleteObjectsCommand({
-            Bucket: this.bucket,
-            Delete: { Objects: batch.map((key) => ({ Key: this.prefix + key })), Quiet: true },
-          }),
-        ),
+      const answer = await this.send<DeleteObjectsCommandOutput>(
+        "remove",
+        batch[0],
+        new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: batch.map((key) => ({ Key: this.prefix + key })), Quiet: true },
+        }),
       );
       // A missing key is not an error in S3; anything listed here was refused.
       const refused = answer.Errors?.[0];
@@ -151,6 +152,27 @@ export class S3Storage implements BackupStorage {
         );
       }
     }
+  }
+
+  /** The object's body, opened (so that a missing key fails here, as the port asks). */
+  private async body(key: string) {
+    assertValidKey(key);
+    const { GetObjectCommand } = await sdk();
+    const answer = await this.send<GetObjectCommandOutput>(
+      "get",
+      key,
+      new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }),
+    );
+    return answer.Body;
+  }
+
+  /** One request, with the client made on first use; anything it throws becomes a StorageError. */
+  private async send<Output>(op: string, key: string | undefined, command: object): Promise<Output> {
+    return attempt(op, key, async () => {
+      this.client ??= createS3Client(this.settings);
+      const client = await this.client;
+      return (await client.send(command as never)) as Output;
+    });
   }
 }
 
@@ -167,14 +189,19 @@ export function toStorageError(err: unknown, op: string, key?: string): StorageE
   if (err instanceof StorageError) return err;
   const where = key === undefined ? "" : ` ${JSON.stringify(key)}`;
   const name = err instanceof Error ? err.name : "Error";
-  const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
+  const status = serviceStatus(err);
   const detail = [name, status === undefined ? undefined : `HTTP ${status}`].filter(Boolean).join(", ");
-  const mapped = new StorageError(classify(err, name, status), `s3 ${op}${where}: ${detail}`, key);
+  const mapped = new StorageError(classify(name, status), `s3 ${op}${where}: ${detail}`, key);
   mapped.cause = err;
   return mapped;
 }
 
-function classify(err: unknown, name: string, status: number | undefined): StorageErrorCode {
+/** The HTTP status the server answered with: the SDK's service exceptions carry it in `$metadata`. */
+function serviceStatus(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+}
+
+function classify(name: string, status: number | undefined): StorageErrorCode {
   // A missing bucket is a deployment mistake, not a missing backup (see supabase.ts).
   if (name === "NoSuchBucket") return "failed";
   if (name === "NoSuchKey" || name === "NotFound" || status === 404) return "not_found";
@@ -189,6 +216,6 @@ function classify(err: unknown, name: string, status: number | undefined): Stora
   if (name === "QuotaExceeded" || status === 507) return "full";
   if (name === "SlowDown" || status === 429 || (status !== undefined && status >= 500)) return "transient";
   // No answer at all: the network, a timeout or an abort.
-  if (!(err instanceof S3ServiceException)) return "transient";
+  if (status === undefined) return "transient";
   return "failed";
 }

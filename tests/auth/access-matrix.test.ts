@@ -20,6 +20,7 @@ import { handleExportModule } from "../../functions/export-module.ts";
 import { handleListBackups } from "../../functions/list-backups.ts";
 import { handleListModules } from "../../functions/list-modules.ts";
 import { handleModuleTemplate } from "../../functions/module-template.ts";
+import { handleOffsiteCopy } from "../../functions/offsite-copy.ts";
 import { handleRestoreTenantData } from "../../functions/restore-tenant-data.ts";
 import { handleVerifyBackups } from "../../functions/verify-backups.ts";
 import { runManualBackup } from "../../lib/backup/manual.ts";
@@ -268,6 +269,15 @@ const ENDPOINTS: Endpoint[] = [
     scope: "org",
     input: () => ({ organization_id: ORG_A, frequency: "daily", time_of_day: "02:00" }),
     ok: 200,
+  },
+  {
+    // No off-site copy is configured here: a caller let in learns that (400), the others are refused first.
+    name: "offsite-copy",
+    handler: handleOffsiteCopy,
+    method: "POST",
+    scope: "all",
+    input: () => ({}),
+    ok: 400,
   },
   {
     name: "daily-tenant-backup",

@@ -13,7 +13,7 @@ import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleOffsiteCopy } from "../../functions/offsite-copy.ts";
 import { keyIdOf } from "../../lib/crypto/keys.ts";
-import { createS3Client, S3Storage } from "../../lib/storage/s3.ts";
+import { S3Storage } from "../../lib/storage/s3.ts";
 import { APP_ENV, backup, createAppDatabase, restore, workspaceSnapshot } from "../restore/app.ts";
 import { call } from "../support/call.ts";
 import { storageTakingTime } from "../support/clock.ts";
@@ -31,7 +31,7 @@ let original: Record<string, string>;
 const made: Record<string, Awaited<ReturnType<typeof backup>>> = {};
 
 /** What is in the bucket, seen without decryption. */
-const rawOffsite = () => new S3Storage(createS3Client(s3.settings("offsite", PREFIX)), "offsite", PREFIX);
+const rawOffsite = () => new S3Storage(s3.settings("offsite", PREFIX));
 const env = () => ({
   ...APP_ENV,
   ...s3.env("offsite", PREFIX),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createS3Client, S3Storage } from "../../lib/storage/s3.ts";
+import { S3Storage } from "../../lib/storage/s3.ts";
 import { startS3Server, type TestS3Server } from "../support/s3-server.ts";
 import { storageContract, storageErrorOf, text } from "./contract.ts";
 
@@ -22,26 +22,22 @@ function nextBucket(): string {
 }
 
 storageContract("s3 (s3rver)", async () => {
-  const settings = server.settings(nextBucket());
-  return { storage: new S3Storage(createS3Client(settings), settings.bucket) };
+  return { storage: new S3Storage(server.settings(nextBucket())) };
 });
 
 storageContract("s3 (s3rver, under a prefix)", async () => {
-  const settings = server.settings(nextBucket(), "copies/site-a/");
-  return { storage: new S3Storage(createS3Client(settings), settings.bucket, settings.prefix) };
+  return { storage: new S3Storage(server.settings(nextBucket(), "copies/site-a/")) };
 });
 
 describe("S3Storage against the server", () => {
   it("keeps keys under its prefix apart from the rest of the bucket", async () => {
-    const settings = server.settings("shared");
-    const client = createS3Client(settings);
-    const a = new S3Storage(client, "shared", "a/");
-    const b = new S3Storage(client, "shared", "ab/");
+    const a = new S3Storage(server.settings("shared", "a/"));
+    const b = new S3Storage(server.settings("shared", "ab/"));
     await a.put("x.json", text("in a"), "application/json");
     await b.put("x.json", text("in ab"), "application/json");
     expect(await a.list("")).toEqual([{ path: "x.json", size: 4 }]);
     expect(new TextDecoder().decode(await b.get("x.json"))).toBe("in ab");
-    expect((await new S3Storage(client, "shared").list("")).map((o) => o.path)).toEqual([
+    expect((await new S3Storage(server.settings("shared")).list("")).map((o) => o.path)).toEqual([
       "a/x.json",
       "ab/x.json",
     ]);
@@ -49,20 +45,14 @@ describe("S3Storage against the server", () => {
 
   it("answers an unknown access key as unauthorized and a missing bucket as failed, not as a missing object", async () => {
     // s3rver checks the access key id (it does not verify SigV4 signatures themselves).
-    const wrong = new S3Storage(
-      createS3Client({ ...server.settings("shared"), accessKeyId: "NOT-A-KEY" }),
-      "shared",
-    );
+    const wrong = new S3Storage({ ...server.settings("shared"), accessKeyId: "NOT-A-KEY" });
     expect((await storageErrorOf(wrong.get("a/x.json"))).code).toBe("unauthorized");
-    const nowhere = new S3Storage(createS3Client(server.settings("no-such-bucket")), "no-such-bucket");
+    const nowhere = new S3Storage(server.settings("no-such-bucket"));
     expect((await storageErrorOf(nowhere.get("x.json"))).code).toBe("failed");
   });
 
   it("answers a server that does not answer as transient", async () => {
-    const gone = new S3Storage(
-      createS3Client({ ...server.settings("shared"), endpoint: "http://127.0.0.1:9" }),
-      "shared",
-    );
+    const gone = new S3Storage({ ...server.settings("shared"), endpoint: "http://127.0.0.1:9" });
     expect((await storageErrorOf(gone.list(""))).code).toBe("transient");
   });
 });
