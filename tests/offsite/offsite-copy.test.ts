@@ -8,8 +8,10 @@
  * - off-site retention removes copies past OFFSITE_RETENTION_DAYS but a tenant's newest;
  * - no secret reaches a log line; source "offsite" without a copy target is a 400 naming the field.
  */
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleOffsiteCopy } from "../../functions/offsite-copy.ts";
 import { keyIdOf } from "../../lib/crypto/keys.ts";
@@ -21,6 +23,7 @@ import type { TestDatabase } from "../support/database.ts";
 import { startS3Server, type TestS3Server } from "../support/s3-server.ts";
 import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
 
+const root = new URL("../../", import.meta.url).pathname;
 const KEY = randomBytes(32);
 const S3_SECRET = "offsite-secret-that-never-reaches-a-log";
 const PREFIX = "site-a/";
@@ -110,13 +113,46 @@ describe("offsite-copy", () => {
     expect(Buffer.compare(Buffer.from(await rawOffsite().get(file)), altered)).not.toBe(0);
   });
 
-  it("restores a tenant into a fresh database from the off-site copy alone, the primary storage gone", async () => {
+  it("restores a tenant into a fresh database from the off-site copy alone, the primary storage gone", {
+    timeout: 120_000,
+  }, async () => {
     await rm(services.backupDir, { recursive: true, force: true });
     const fresh = await createAppDatabase(false);
     const elsewhere = await createTestServices(fresh.url, env());
     try {
       await rm(elsewhere.backupDir, { recursive: true, force: true });
       expect(await elsewhere.storage.list("")).toEqual([]);
+      // From a machine first (`npm run restore -- --source offsite`, a dry run): every row would be inserted.
+      // Asynchronously: the S3 server answering it runs in this process.
+      const cli = await promisify(execFile)(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          `${root}scripts/restore.ts`,
+          "--organization",
+          "w1",
+          "--date",
+          "2026-11-23",
+          "--source",
+          "offsite",
+        ],
+        {
+          cwd: root,
+          encoding: "utf8",
+          env: {
+            ...process.env,
+            ...env(),
+            DATABASE_URL: fresh.url,
+            BACKUP_DIR: elsewhere.backupDir,
+            CRON_SECRET: "",
+          },
+        },
+      );
+      const dry = JSON.parse(cli.stdout).report;
+      expect(dry.dry_run).toBe(true);
+      expect(dry.tables.contacts).toMatchObject({ rows_now: 0 });
+      expect(dry.tables.contacts.would_insert).toBeGreaterThan(0);
       const answer = await restore(elsewhere, {
         organization_id: "w1",
         backup_date: "2026-11-23",
