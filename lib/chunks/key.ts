@@ -40,6 +40,11 @@ async function storedKey(services: Services): Promise<Buffer> {
   return Buffer.from(await services.storage.get(CHUNK_KEY_PATH));
 }
 
-export function chunkName(key: Buffer, text: Buffer): string {
-  return createHmac("sha256", key).update(text).digest("hex");
+export function chunkName(key: Buffer, text: Buffer, encryptionKeyId?: string): string {
+  const hmac = createHmac("sha256", key);
+  // Encrypted chunks are named for the key they are encrypted with too: after a key change the next backup
+  // writes its chunks anew under the new key instead of naming chunks only the old key reads, so that an
+  // old key is needed only as long as backups written before the change are kept.
+  if (encryptionKeyId) hmac.update(`encrypted:${encryptionKeyId}\0`);
+  return hmac.update(text).digest("hex");
 }

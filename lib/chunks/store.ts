@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { ManifestFile } from "../backup/manifest.ts";
+import { encryptionOf, storedLength } from "../crypto/encrypting-storage.ts";
 import { fail } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { compressChunk } from "./codec.ts";
@@ -27,6 +28,11 @@ export class ChunkStore {
     private readonly known: Map<string, number>,
   ) {}
 
+  /** The encryption key chunks are written with now, if any: part of their names (see chunkName). */
+  private get writeKeyId(): string | undefined {
+    return encryptionOf(this.services.storage)?.key_id;
+  }
+
   static async open(services: Services, tenantId: string): Promise<ChunkStore> {
     const key = await chunkKey(services);
     const listed = await services.storage.list(chunksPrefix(tenantId));
@@ -39,7 +45,7 @@ export class ChunkStore {
    */
   async store(lines: string[], rowsBefore: number): Promise<StoredChunk> {
     const text = Buffer.from(`${lines.join("\n")}\n`);
-    const path = chunkPath(this.tenantId, chunkName(this.key, text));
+    const path = chunkPath(this.tenantId, chunkName(this.key, text, this.writeKeyId));
     const sha256 = createHash("sha256").update(text).digest("hex");
     const data = await compressChunk(text);
     const entry = (bytes: number): ManifestFile => ({
@@ -49,9 +55,11 @@ export class ChunkStore {
       sha256,
       last_key: [String(rowsBefore + lines.length)],
     });
-    if (this.known.get(path) === data.byteLength) return { file: entry(data.byteLength), written: 0 };
+    // Listed sizes are as stored: with encryption on, larger than the chunk by the envelope.
+    const stored = storedLength(this.services.storage, data.byteLength);
+    if (this.known.get(path) === stored) return { file: entry(data.byteLength), written: 0 };
     await this.services.storage.put(path, data, "application/zstd");
-    this.known.set(path, data.byteLength);
+    this.known.set(path, stored);
     return { file: entry(data.byteLength), written: data.byteLength };
   }
 
@@ -76,7 +84,7 @@ export class ChunkStore {
   async confirm(files: { path: string; bytes: number }[]): Promise<void> {
     const listed = await this.services.storage.list(chunksPrefix(this.tenantId));
     const sizes = new Map(listed.map((o) => [o.path, o.size]));
-    const gone = files.filter((f) => sizes.get(f.path) !== f.bytes);
+    const gone = files.filter((f) => sizes.get(f.path) !== storedLength(this.services.storage, f.bytes));
     if (gone.length > 0) {
       throw fail(
         "unavailable",

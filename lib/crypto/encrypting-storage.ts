@@ -10,7 +10,14 @@
  */
 import { fail } from "../errors.ts";
 import { type BackupStorage, backendWith } from "../storage/port.ts";
-import { decryptChunks, EnvelopeError, encrypt, type Header, looksEncrypted } from "./envelope.ts";
+import {
+  decryptChunks,
+  EnvelopeError,
+  encrypt,
+  encryptedLength,
+  type Header,
+  looksEncrypted,
+} from "./envelope.ts";
 import type { KeyRing } from "./keys.ts";
 
 export const ALGORITHM = "AES-256-GCM" as const;
@@ -106,6 +113,15 @@ function isEncrypting(layer: object): layer is EncryptingStorage {
 export function encryptionOf(storage: BackupStorage): { algorithm: typeof ALGORITHM; key_id: string } | null {
   const keyId = backendWith(storage, isEncrypting)?.writeKeyId;
   return keyId ? { algorithm: ALGORITHM, key_id: keyId } : null;
+}
+
+/**
+ * The size a listing of `storage` shows for an object put with `plainBytes` now: larger by the envelope
+ * when objects are written encrypted. What a writer compares listed sizes with to know a stored object is
+ * the one it would write (content-addressed chunks).
+ */
+export function storedLength(storage: BackupStorage, plainBytes: number): number {
+  return backendWith(storage, isEncrypting)?.writeKeyId ? encryptedLength(plainBytes) : plainBytes;
 }
 
 async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {

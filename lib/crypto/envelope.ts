@@ -82,6 +82,11 @@ function frameNonce(index: number, final: boolean): Buffer {
   return nonce;
 }
 
+/** The size of `plainBytes` once encrypted: the header and a tag per frame (an empty object has one frame). */
+export function encryptedLength(plainBytes: number, frameBytes = DEFAULT_FRAME_BYTES): number {
+  return HEADER_BYTES + plainBytes + Math.max(1, Math.ceil(plainBytes / frameBytes)) * TAG_BYTES;
+}
+
 /** The whole object, encrypted with `key` under a fresh random nonce. */
 export function encrypt(plain: Uint8Array, key: BackupKey, frameBytes = DEFAULT_FRAME_BYTES): Buffer {
   const nonce = randomBytes(NONCE_BYTES);

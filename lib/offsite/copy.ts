@@ -14,6 +14,8 @@ import { filesPrefix, inventoriesFrom, inventoriesOfAll, type TenantInventory } 
 import type { Manifest } from "../backup/manifest.ts";
 import { ROOT } from "../backup/paths.ts";
 import { readManifest } from "../backup/reader.ts";
+import { decompressChunk } from "../chunks/codec.ts";
+import { isChunkPath } from "../chunks/paths.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
 import type { Services } from "../services.ts";
 import type { BackupStorage } from "../storage/port.ts";
@@ -123,12 +125,12 @@ async function copyBackup(
     if (services.now().getTime() >= options.deadline) return null;
     if (remotePaths.has(file.path) && (await copyMatches(offsite, file.path, file.sha256))) continue;
     const data = await services.storage.get(file.path);
-    if (sha256(data) !== file.sha256) {
+    if ((await checksumOf(file.path, data)) !== file.sha256) {
       throw fail("unprocessable", `backup file ${file.path} is damaged in the primary storage: not copied`, {
         file: file.path,
       });
     }
-    await putVerified(offsite, file.path, data, "application/gzip", file.sha256);
+    await putVerified(offsite, file.path, data, contentTypeOf(file.path), file.sha256);
     objects += 1;
     bytes += data.byteLength;
   }
@@ -153,22 +155,40 @@ async function putVerified(
   });
 }
 
-/** Whether the copy already off-site holds exactly that (a copy that no longer decrypts does not). */
+/**
+ * Whether the copy already off-site holds exactly that (a copy that no longer decrypts or decompresses
+ * does not).
+ */
 async function copyMatches(offsite: BackupStorage, path: string, expected: string): Promise<boolean> {
   try {
+    if (isChunkPath(path)) return (await checksumOf(path, await offsite.get(path))) === expected;
     return (await sha256Of(offsite, path)) === expected;
   } catch (err) {
     if (err instanceof AppError && err.code === "unprocessable") return false;
+    if ((err as NodeJS.ErrnoException).code?.startsWith("ZSTD_")) return false;
     throw err;
   }
 }
 
+/**
+ * What the summary's sha256 is of: a chunk's uncompressed text (format 2), a per-backup file's stored
+ * bytes (format 1), the summary's own bytes.
+ */
+async function checksumOf(path: string, data: Uint8Array): Promise<string> {
+  return sha256(isChunkPath(path) ? await decompressChunk(data) : data);
+}
+
+/** A per-backup file (up to BACKUP_MAX_FILE_BYTES) is hashed as it streams, not held whole. */
 async function sha256Of(storage: BackupStorage, path: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of (await storage.getStream(path)) as unknown as AsyncIterable<Uint8Array>) {
     hash.update(chunk);
   }
   return hash.digest("hex");
+}
+
+function contentTypeOf(path: string): string {
+  return isChunkPath(path) ? "application/zstd" : "application/gzip";
 }
 
 function sha256(data: Uint8Array): string {
