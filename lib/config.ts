@@ -3,8 +3,8 @@
  * with a message that names the variable rather than failing half way through a backup.
  */
 import { z } from "zod";
-import { type FileBucket, fileBucketProblem, parseFileBuckets } from "./files/buckets.ts";
 import { decodeKey } from "./crypto/keys.ts";
+import { type FileBucket, fileBucketProblem, parseFileBuckets } from "./files/buckets.ts";
 import { FREQUENCIES, type Schedule, TIME_OF_DAY_PATTERN } from "./schedule/slots.ts";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);

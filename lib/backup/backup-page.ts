@@ -5,6 +5,7 @@
  * whole list: the admin page must still show the good ones, and let the bad one be deleted.
  */
 import type { BackupEntry, BackupListing } from "../api-answers.ts";
+import { isStoredSizeOf } from "../crypto/encrypting-storage.ts";
 import { isAppError } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { inventoryOf, type StoredBackup } from "./inventory.ts";
@@ -105,7 +106,7 @@ export function listingOf(
     total_size: manifest.total_bytes,
     files: files.length,
     tenant_files: copies.length,
-    files_present: [...files, ...copies].every((f) => sizes.get(f.path) === f.bytes),
+    files_present: [...files, ...copies].every((f) => isStoredSizeOf(sizes.get(f.path), f.bytes)),
     schema_fingerprint: manifest.schema_fingerprint,
     created_by: manifest.created_by ?? null,
     note: manifest.note ?? null,

@@ -36,7 +36,12 @@ export function fileBlobPath(tenantId: string, name: string): string {
 
 const FILE_BLOB_KEY = /^tenant-backups\/[^/]+\/chunks\/[0-9a-f]{64}\.file$/;
 
+/** True for the stored copy of an uploaded file (of any tenant). */
+export function isFileBlobPath(path: string): boolean {
+  return FILE_BLOB_KEY.test(path);
+}
+
 /** True for the stored copy of one of this tenant's uploaded files. */
 export function isTenantFileBlobPath(tenantId: string, path: string): boolean {
-  return FILE_BLOB_KEY.test(path) && path.startsWith(chunksPrefix(tenantId));
+  return isFileBlobPath(path) && path.startsWith(chunksPrefix(tenantId));
 }

@@ -69,15 +69,16 @@ export class ChunkStore {
    */
   async storeFile(data: Uint8Array): Promise<{ path: string; written: number }> {
     const path = fileBlobPath(this.tenantId, chunkName(this.key, Buffer.from(data)));
-    if (this.known.get(path) === data.byteLength) return { path, written: 0 };
+    const stored = storedLength(this.services.storage, data.byteLength);
+    if (this.known.get(path) === stored) return { path, written: 0 };
     await this.services.storage.put(path, data, "application/octet-stream");
-    this.known.set(path, data.byteLength);
+    this.known.set(path, stored);
     return { path, written: data.byteLength };
   }
 
-  /** True when the call's listing (or this store since) has `path` at `bytes`. */
+  /** True when the call's listing (or this store since) has `path` holding `bytes` plain bytes. */
   holds(path: string, bytes: number): boolean {
-    return this.known.get(path) === bytes;
+    return this.known.get(path) === storedLength(this.services.storage, bytes);
   }
 
   /** Fails (503, nothing named) unless every chunk of `files` is stored at its recorded size right now. */

@@ -144,3 +144,11 @@ function streamOf(source: AsyncGenerator<Uint8Array>): ReadableStream<Uint8Array
     },
   });
 }
+
+/**
+ * Whether a listed size is that of an object of `plainBytes`, stored plain or encrypted. For readers checking
+ * what a summary names: whether a backup was written encrypted depends on the keys of its day, not today's.
+ */
+export function isStoredSizeOf(listedBytes: number | undefined, plainBytes: number): boolean {
+  return listedBytes === plainBytes || listedBytes === encryptedLength(plainBytes);
+}

@@ -16,6 +16,7 @@ import type { FileChange, FilesRestoreReport } from "../api-answers.ts";
 import type { Manifest, ManifestTenantFile } from "../backup/manifest.ts";
 import { missingFile, whenMissing } from "../backup/reader.ts";
 import { chunksPrefix } from "../chunks/paths.ts";
+import { isStoredSizeOf } from "../crypto/encrypting-storage.ts";
 import { errorMessage, fail } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { isInsidePrefix, tenantFilePrefix } from "./buckets.ts";
@@ -149,7 +150,7 @@ async function applyPlans(
     (await services.storage.list(chunksPrefix(tenantId))).map((o) => [o.path, o.size] as const),
   );
   for (const change of changes) {
-    if (change.source && stored.get(change.source.stored_as) !== change.source.bytes) {
+    if (change.source && !isStoredSizeOf(stored.get(change.source.stored_as), change.source.bytes)) {
       throw missingFile(change.source.stored_as);
     }
   }

@@ -15,7 +15,7 @@ import type { Manifest } from "../backup/manifest.ts";
 import { ROOT } from "../backup/paths.ts";
 import { readManifest } from "../backup/reader.ts";
 import { decompressChunk } from "../chunks/codec.ts";
-import { isChunkPath } from "../chunks/paths.ts";
+import { isChunkPath, isFileBlobPath } from "../chunks/paths.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
 import type { Services } from "../services.ts";
 import type { BackupStorage } from "../storage/port.ts";
@@ -121,7 +121,12 @@ async function copyBackup(
 ): Promise<{ objects: number; bytes: number } | null> {
   let objects = 0;
   let bytes = 0;
-  for (const file of manifest.tables.flatMap((table) => table.files)) {
+  // The tenant's uploaded files are copied too: a restore from off-site brings them back with the rows.
+  const sources = [
+    ...manifest.tables.flatMap((table) => table.files),
+    ...(manifest.files?.objects ?? []).map((file) => ({ path: file.stored_as, sha256: file.sha256 })),
+  ];
+  for (const file of sources) {
     if (services.now().getTime() >= options.deadline) return null;
     if (remotePaths.has(file.path) && (await copyMatches(offsite, file.path, file.sha256))) continue;
     const data = await services.storage.get(file.path);
@@ -188,6 +193,7 @@ async function sha256Of(storage: BackupStorage, path: string): Promise<string> {
 }
 
 function contentTypeOf(path: string): string {
+  if (isFileBlobPath(path)) return "application/octet-stream";
   return isChunkPath(path) ? "application/zstd" : "application/gzip";
 }
 

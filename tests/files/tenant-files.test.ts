@@ -95,8 +95,15 @@ beforeAll(async () => {
 });
 
 type Backend = "local" | "supabase";
+/** With BACKUP_ENCRYPTION_KEY set, the copies are stored encrypted: sizes in storage are no longer the files'. */
+const ENCRYPTION_KEY = Buffer.alloc(32, 9).toString("base64");
 
-describe.each<Backend>(["local", "supabase"])("tenant files, %s", (backend) => {
+describe.each<[Backend, "plain" | "encrypted"]>([
+  ["local", "plain"],
+  ["supabase", "plain"],
+  ["local", "encrypted"],
+  ["supabase", "encrypted"],
+])("tenant files, %s, %s", (backend, encryption) => {
   let services: TestServices;
   let filesDir: string;
   let fake: ReturnType<typeof createFakeSupabaseStorage> | undefined;
@@ -123,6 +130,7 @@ describe.each<Backend>(["local", "supabase"])("tenant files, %s", (backend) => {
       TENANT_FILE_BUCKETS: BUCKETS,
       TENANT_FILES_DIR: filesDir,
       BACKUP_CHUNK_KEY: Buffer.alloc(32, 7).toString("base64"),
+      ...(encryption === "encrypted" ? { BACKUP_ENCRYPTION_KEY: ENCRYPTION_KEY } : {}),
       ...supabaseEnv,
       ...env,
     });

@@ -4,13 +4,15 @@
  *   call finds them there; a call out of time answers 202 with no summary off-site before its files, and the
  *   next call finishes;
  * - with the primary storage deleted, restore-tenant-data { source: "offsite" } gives the tenant back into a
- *   fresh database, reading only from the S3 server;
+ *   fresh database, with its uploaded files (TENANT_FILE_BUCKETS), reading only from the S3 server;
  * - off-site retention removes copies past OFFSITE_RETENTION_DAYS but a tenant's newest;
  * - no secret reaches a log line; source "offsite" without a copy target is a 400 naming the field.
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleOffsiteCopy } from "../../functions/offsite-copy.ts";
@@ -32,11 +34,17 @@ let db: TestDatabase;
 let services: TestServices;
 let original: Record<string, string>;
 const made: Record<string, Awaited<ReturnType<typeof backup>>> = {};
+/** One of w1's uploaded files: not text, so that any re-encoding on the way would show. */
+const INVOICE = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 13) % 256);
+const INVOICE_META = { contentType: "application/pdf", cacheControl: "max-age=60" };
 
 /** What is in the bucket, seen without decryption. */
 const rawOffsite = () => new S3Storage(s3.settings("offsite", PREFIX));
-const env = () => ({
+/** `filesDir`: the folder standing in for the app's buckets on this machine. */
+const env = (filesDir: string) => ({
   ...APP_ENV,
+  TENANT_FILE_BUCKETS: "invoices:{organization_id}/",
+  TENANT_FILES_DIR: filesDir,
   ...s3.env("offsite", PREFIX),
   OFFSITE_S3_SECRET_ACCESS_KEY: S3_SECRET,
   BACKUP_ENCRYPTION_KEY: KEY.toString("base64"),
@@ -47,8 +55,9 @@ const copy = (using: TestServices | typeof services = services) =>
 beforeAll(async () => {
   s3 = await startS3Server(["offsite"]);
   db = await createAppDatabase();
-  services = await createTestServices(db.url, env());
+  services = await createTestServices(db.url, env(await mkdtemp(join(tmpdir(), "offsite-files-"))));
   services.clock.set("2026-11-24T03:00:00Z");
+  await services.files.bucket("invoices").put("w1/2026/invoice-1.pdf", INVOICE, INVOICE_META);
   original = await workspaceSnapshot(db.client, "= 'w1'");
   // Two backups in the week of Monday 2026-11-16, one in the next; w2 has one.
   for (const date of ["2026-11-16", "2026-11-18", "2026-11-23"])
@@ -118,7 +127,8 @@ describe("offsite-copy", () => {
   }, async () => {
     await rm(services.backupDir, { recursive: true, force: true });
     const fresh = await createAppDatabase(false);
-    const elsewhere = await createTestServices(fresh.url, env());
+    const filesElsewhere = await mkdtemp(join(tmpdir(), "offsite-files-elsewhere-"));
+    const elsewhere = await createTestServices(fresh.url, env(filesElsewhere));
     try {
       await rm(elsewhere.backupDir, { recursive: true, force: true });
       expect(await elsewhere.storage.list("")).toEqual([]);
@@ -142,7 +152,7 @@ describe("offsite-copy", () => {
           encoding: "utf8",
           env: {
             ...process.env,
-            ...env(),
+            ...env(filesElsewhere),
             DATABASE_URL: fresh.url,
             BACKUP_DIR: elsewhere.backupDir,
             CRON_SECRET: "",
@@ -165,6 +175,12 @@ describe("offsite-copy", () => {
         backup_id: made["2026-11-23"]?.backupId,
       });
       expect(await workspaceSnapshot(fresh.client, "= 'w1'")).toEqual(original);
+      expect(answer.body.files).toMatchObject({ success: true });
+      const invoices = elsewhere.files.bucket("invoices");
+      expect(Buffer.from(await invoices.get("w1/2026/invoice-1.pdf"))).toEqual(Buffer.from(INVOICE));
+      expect((await invoices.list("w1/")).map((f) => [f.path, f.contentType, f.cacheControl])).toEqual([
+        ["w1/2026/invoice-1.pdf", "application/pdf", "max-age=60"],
+      ]);
       // From the primary, which is gone, there is nothing to restore.
       const primary = await restore(elsewhere, {
         organization_id: "w1",
