@@ -15,6 +15,9 @@
  *   writes its summary (lib/chunks/store.ts).
  * - Chunks stored after the mark's listing are not in it, so they are never candidates.
  * - Killed half way, a sweep has deleted only chunks nothing named; the next sweep finds the rest.
+ *
+ * The off-site copy runs the same sweep with `services.storage` set to the off-site storage, under the
+ * same lease (lib/offsite/copy.ts): there only the off-site summaries (and running runs) count.
  */
 import { inventoryOf } from "../backup/inventory.ts";
 import { tenantPrefix } from "../backup/paths.ts";

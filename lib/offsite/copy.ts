@@ -8,15 +8,34 @@
  * Every object is read from the primary through its decryption, checked against the summary's SHA-256,
  * written off-site through the same encryption (so with BACKUP_ENCRYPTION_KEY set the copy is encrypted
  * with it, whatever the primary object was), then read back from the copy target and checked again.
+ *
+ * After retention, each tenant's off-site chunks and file copies that no off-site summary names are swept
+ * (lib/chunks/sweep.ts, run against the off-site storage). Why a copy in progress never loses one:
+ * - A tenant is copied, and its off-site retention and sweep run, only under the tenant's own lease
+ *   (operation "offsite-copy"), the same lease every backup and restore holds: another offsite-copy call,
+ *   and a restore from off-site writing its undo point there, never work on that tenant meanwhile. The
+ *   copy lists what is off-site for the tenant under the lease, so nothing it found there and reuses can go
+ *   before its summary is written. A grace period on the objects' age would not do: a copy reuses chunks
+ *   that are old and already off-site.
+ * - A tenant whose copy did not finish in this call (out of time, or busy) is not swept: the chunks its
+ *   copy has uploaded so far, whose summary is still to come, stay for the next call to complete.
  */
 import { createHash } from "node:crypto";
-import { filesPrefix, inventoriesFrom, inventoriesOfAll, type TenantInventory } from "../backup/inventory.ts";
+import {
+  filesPrefix,
+  inventoriesFrom,
+  inventoriesOfAll,
+  inventoryOf,
+  type TenantInventory,
+} from "../backup/inventory.ts";
 import type { Manifest } from "../backup/manifest.ts";
-import { ROOT } from "../backup/paths.ts";
+import { ROOT, tenantPrefix } from "../backup/paths.ts";
 import { readManifest } from "../backup/reader.ts";
 import { decompressChunk } from "../chunks/codec.ts";
 import { isChunkPath, isFileBlobPath } from "../chunks/paths.ts";
+import { sweepChunks } from "../chunks/sweep.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
+import { isTakenOver, type Lease, tryLease } from "../lease.ts";
 import type { Services } from "../services.ts";
 import type { BackupStorage } from "../storage/port.ts";
 import { utcDay } from "../time.ts";
@@ -35,8 +54,17 @@ export interface OffsiteResult {
   /** Weekly backups that were off-site already. */
   present: number;
   removed: OffsiteBackup[];
+  /** Off-site chunks and file copies that no off-site backup named any more, deleted. */
+  chunks_removed: number;
+  chunk_bytes_removed: number;
   failed: (OffsiteBackup & { error: string })[];
+  /** Tenants whose off-site sweep stopped, nothing deleted (a summary that cannot be read). */
+  sweep_failed: { organization_id: string; error: string }[];
+  /** Tenants left for the next call because another operation held them. */
+  busy: { organization_id: string; operation: string }[];
 }
+
+const LEASE_OPERATION = "offsite-copy";
 
 /** The off-site storage, or 400 naming what to set when none is configured. */
 export function requireOffsite(services: Services, field?: string): BackupStorage {
@@ -51,60 +79,114 @@ export async function syncOffsite(services: Services, options: { deadline: numbe
   const offsite = requireOffsite(services);
   const retentionDays = services.config.offsite?.retentionDays ?? 90;
   const cutoff = offsiteCutoff(utcDay(services.now()), retentionDays);
-  const result: OffsiteResult = { complete: true, copied: [], present: 0, removed: [], failed: [] };
+  const result: OffsiteResult = {
+    complete: true,
+    copied: [],
+    present: 0,
+    removed: [],
+    chunks_removed: 0,
+    chunk_bytes_removed: 0,
+    failed: [],
+    sweep_failed: [],
+    busy: [],
+  };
   const remoteObjects = await offsite.list(`${ROOT}/`);
-  const remotePaths = new Set(remoteObjects.map((o) => o.path));
+  /** Tenants whose copy this call did not finish: not swept. */
+  const unfinished = new Set<string>();
 
-  copying: for (const tenant of await inventoriesOfAll(services)) {
-    for (const week of weeklyCandidates(tenant.backups, cutoff)) {
-      if (week.some((backup) => remotePaths.has(backup.summaryPath))) {
-        result.present += 1;
-        continue;
+  for (const tenant of await inventoriesOfAll(services)) {
+    const weeks = weeklyCandidates(tenant.backups, cutoff);
+    if (weeks.length === 0) continue;
+    if (!result.complete) {
+      unfinished.add(tenant.tenantId);
+      continue;
+    }
+    const lease = await leaseOf(services, tenant.tenantId, result);
+    if (!lease) {
+      unfinished.add(tenant.tenantId);
+      continue;
+    }
+    try {
+      if (!(await copyTenant(services, offsite, tenant, weeks, lease, result, options))) {
+        result.complete = false;
+        unfinished.add(tenant.tenantId);
       }
-      for (const backup of week) {
-        const about = {
-          organization_id: tenant.tenantId,
-          backup_id: backup.backupId,
-          backup_date: backup.date,
-        };
-        if (services.now().getTime() >= options.deadline) {
-          result.complete = false;
-          break copying;
-        }
-        try {
-          const manifest = await readManifest(services.storage, backup.summaryPath);
-          // Undo points are the primary's business; the week's first real backup is the one to copy.
-          if (manifest.backup_type === "pre_restore") continue;
-          const copied = await copyBackup(
-            services,
-            offsite,
-            manifest,
-            backup.summaryPath,
-            remotePaths,
-            options,
-          );
-          if (!copied) {
-            result.complete = false;
-            break copying;
-          }
-          result.copied.push({ ...about, ...copied });
-          services.log.info(
-            { tenant: tenant.tenantId, backupId: backup.backupId, ...copied },
-            "copied off-site",
-          );
-        } catch (err) {
-          services.log.error(
-            { err, tenant: tenant.tenantId, backupId: backup.backupId },
-            "off-site copy failed",
-          );
-          result.failed.push({ ...about, error: errorMessage(err) });
-        }
-        break;
-      }
+    } finally {
+      await lease.release();
     }
   }
-  result.removed = await removeExpired(services, offsite, inventoriesFrom(remoteObjects), cutoff, result);
+  await removeExpired(services, offsite, inventoriesFrom(remoteObjects), cutoff, unfinished, result);
   return result;
+}
+
+/** The tenant's lease, or null (noted in `busy`, the call incomplete) when another operation holds it. */
+async function leaseOf(services: Services, tenantId: string, result: OffsiteResult): Promise<Lease | null> {
+  const taken = await tryLease(services, tenantId, LEASE_OPERATION);
+  if ("lease" in taken) return taken.lease;
+  if (!result.busy.some((b) => b.organization_id === tenantId)) {
+    result.busy.push({ organization_id: tenantId, operation: taken.busy.operation });
+  }
+  result.complete = false;
+  return null;
+}
+
+/** Copies a tenant's weekly backups that are not off-site, under its lease. False: out of time. */
+async function copyTenant(
+  services: Services,
+  offsite: BackupStorage,
+  tenant: TenantInventory,
+  weeks: TenantInventory["backups"][],
+  lease: Lease,
+  result: OffsiteResult,
+  options: { deadline: number },
+): Promise<boolean> {
+  // Listed under the lease: what is found here stays until the lease is given back.
+  const remotePaths = new Set((await offsite.list(tenantPrefix(tenant.tenantId))).map((o) => o.path));
+  for (const week of weeks) {
+    if (week.some((backup) => remotePaths.has(backup.summaryPath))) {
+      result.present += 1;
+      continue;
+    }
+    for (const backup of week) {
+      const about = {
+        organization_id: tenant.tenantId,
+        backup_id: backup.backupId,
+        backup_date: backup.date,
+      };
+      if (services.now().getTime() >= options.deadline) return false;
+      // A lease lost (409) stops the call: another operation has the tenant now.
+      await lease.renew();
+      try {
+        const manifest = await readManifest(services.storage, backup.summaryPath);
+        // Undo points are the primary's business; the week's first real backup is the one to copy.
+        if (manifest.backup_type === "pre_restore") continue;
+        const copied = await copyBackup(
+          services,
+          offsite,
+          manifest,
+          backup.summaryPath,
+          remotePaths,
+          lease,
+          options,
+        );
+        if (!copied) return false;
+        result.copied.push({ ...about, ...copied });
+        services.log.info(
+          { tenant: tenant.tenantId, backupId: backup.backupId, ...copied },
+          "copied off-site",
+        );
+      } catch (err) {
+        if (isTakenOver(err)) throw err;
+        services.log.error(
+          { err, tenant: tenant.tenantId, backupId: backup.backupId },
+          "off-site copy failed",
+        );
+        result.failed.push({ ...about, error: errorMessage(err) });
+      }
+      break;
+    }
+  }
+  return true;
 }
 
 /**
@@ -117,6 +199,7 @@ async function copyBackup(
   manifest: Manifest,
   summaryPath: string,
   remotePaths: Set<string>,
+  lease: Lease,
   options: { deadline: number },
 ): Promise<{ objects: number; bytes: number } | null> {
   let objects = 0;
@@ -140,6 +223,8 @@ async function copyBackup(
     bytes += data.byteLength;
   }
   const summary = await services.storage.get(summaryPath);
+  // Renewed only if no one took the tenant since: no sweep can have run between the listing and here.
+  await lease.renew();
   await putVerified(offsite, summaryPath, summary, "application/json", sha256(summary));
   return { objects: objects + 1, bytes: bytes + summary.byteLength };
 }
@@ -202,39 +287,64 @@ function sha256(data: Uint8Array): string {
 }
 
 /**
- * Off-site retention: the summary goes first (the backup stops existing), then its files; and the files of
- * copies that never got their summary, once they are as old as an expired backup.
+ * Off-site retention, per tenant under its lease (listed afresh under it): the summary goes first (the
+ * backup stops existing), then its files; and the files of copies that never got their summary, once they
+ * are as old as an expired backup. Then the sweep of the chunks and file copies no off-site summary names,
+ * unless the tenant's copy is unfinished.
  */
 async function removeExpired(
   services: Services,
   offsite: BackupStorage,
   remote: TenantInventory[],
   cutoff: string,
+  unfinished: ReadonlySet<string>,
   result: OffsiteResult,
-): Promise<OffsiteBackup[]> {
-  const removed: OffsiteBackup[] = [];
-  for (const tenant of remote) {
-    for (const backup of expiredOffsite(tenant.backups, cutoff)) {
-      const about = {
-        organization_id: tenant.tenantId,
-        backup_id: backup.backupId,
-        backup_date: backup.date,
-      };
-      try {
-        await offsite.remove([backup.summaryPath]);
-        const prefix = filesPrefix(tenant.tenantId, backup.date, backup.backupId);
-        await offsite.remove((await offsite.list(prefix)).map((o) => o.path));
-        removed.push(about);
-      } catch (err) {
-        services.log.error(
-          { err, tenant: tenant.tenantId, backupId: backup.backupId },
-          "off-site removal failed",
-        );
-        result.failed.push({ ...about, error: errorMessage(err) });
+): Promise<void> {
+  for (const { tenantId } of remote) {
+    const lease = await leaseOf(services, tenantId, result);
+    if (!lease) continue;
+    try {
+      const tenant = inventoryOf(tenantId, await offsite.list(tenantPrefix(tenantId)));
+      for (const backup of expiredOffsite(tenant.backups, cutoff)) {
+        const about = { organization_id: tenantId, backup_id: backup.backupId, backup_date: backup.date };
+        try {
+          await offsite.remove([backup.summaryPath]);
+          const prefix = filesPrefix(tenantId, backup.date, backup.backupId);
+          await offsite.remove((await offsite.list(prefix)).map((o) => o.path));
+          result.removed.push(about);
+        } catch (err) {
+          services.log.error({ err, tenant: tenantId, backupId: backup.backupId }, "off-site removal failed");
+          result.failed.push({ ...about, error: errorMessage(err) });
+        }
       }
+      const stale = tenant.orphans.filter((orphan) => orphan.date < cutoff).flatMap((orphan) => orphan.paths);
+      await offsite
+        .remove(stale)
+        .catch((err) => services.log.warn({ err }, "off-site orphan removal failed"));
+      if (!unfinished.has(tenantId)) await sweepOffsite(services, offsite, tenantId, lease, result);
+    } finally {
+      await lease.release();
     }
-    const stale = tenant.orphans.filter((orphan) => orphan.date < cutoff).flatMap((orphan) => orphan.paths);
-    await offsite.remove(stale).catch((err) => services.log.warn({ err }, "off-site orphan removal failed"));
   }
-  return removed;
+}
+
+/** The primary's mark and sweep, run against the off-site storage: only off-site summaries count there. */
+async function sweepOffsite(
+  services: Services,
+  offsite: BackupStorage,
+  tenantId: string,
+  lease: Lease,
+  result: OffsiteResult,
+): Promise<void> {
+  try {
+    const sweep = await sweepChunks({ ...services, storage: offsite }, tenantId, { dryRun: false, lease });
+    result.chunks_removed += sweep.deleted;
+    result.chunk_bytes_removed += sweep.unreferenced_bytes;
+    if (sweep.deleted > 0) {
+      services.log.info({ tenant: tenantId, chunks: sweep.deleted }, "swept off-site chunks");
+    }
+  } catch (err) {
+    services.log.error({ err, tenant: tenantId }, "off-site chunk sweep failed");
+    result.sweep_failed.push({ organization_id: tenantId, error: errorMessage(err) });
+  }
 }
