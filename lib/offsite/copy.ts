@@ -93,11 +93,12 @@ export async function syncOffsite(services: Services, options: { deadline: numbe
   const remoteObjects = await offsite.list(`${ROOT}/`);
   /** Tenants whose copy this call did not finish: not swept. */
   const unfinished = new Set<string>();
+  let outOfTime = false;
 
   for (const tenant of await inventoriesOfAll(services)) {
     const weeks = weeklyCandidates(tenant.backups, cutoff);
     if (weeks.length === 0) continue;
-    if (!result.complete) {
+    if (outOfTime) {
       unfinished.add(tenant.tenantId);
       continue;
     }
@@ -108,6 +109,7 @@ export async function syncOffsite(services: Services, options: { deadline: numbe
     }
     try {
       if (!(await copyTenant(services, offsite, tenant, weeks, lease, result, options))) {
+        outOfTime = true;
         result.complete = false;
         unfinished.add(tenant.tenantId);
       }

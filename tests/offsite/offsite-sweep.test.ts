@@ -122,11 +122,14 @@ describe("off-site sweep", () => {
     const taken = await tryLease(services, "w1", "offsite-copy");
     if (!("lease" in taken)) throw new Error("w1 is busy");
     await offsite().put(STRAY, new Uint8Array([1, 2, 3]), "application/zstd");
+    const other = await backup(services, "w2", "2026-11-16");
     try {
       const during = await copy();
       expect(during.status, JSON.stringify(during.body)).toBe(202);
       expect(during.body.offsite).toMatchObject({
         complete: false,
+        // The busy tenant is left for the next call; the others are copied.
+        copied: [{ organization_id: "w2", backup_id: other.backupId }],
         chunks_removed: 0,
         busy: [{ organization_id: "w1", operation: "offsite-copy" }],
       });
