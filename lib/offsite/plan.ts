@@ -27,14 +27,15 @@ export function isoWeekOf(date: string): string {
 }
 
 /**
- * A tenant's backups grouped by ISO week, oldest first within each week, for the weeks within retention
- * (a week counts when its last day is on or after the cutoff). The caller copies the first of each group
- * that is not an undo point.
+ * A tenant's backups grouped by ISO week, oldest first within each week, leaving out backups dated before
+ * the cutoff: in the week the cutoff falls in, the first backup on or after it stands for the week (one
+ * dated before would be removed by the same call's retention, and copied again by the next). The caller
+ * copies the first of each group that is not an undo point.
  */
 export function weeklyCandidates(backups: StoredBackup[], cutoff: string): StoredBackup[][] {
   const weeks = new Map<string, StoredBackup[]>();
   for (const backup of backups) {
-    if (backup.date < isoWeekOf(cutoff)) continue;
+    if (backup.date < cutoff) continue;
     const week = isoWeekOf(backup.date);
     const list = weeks.get(week);
     if (list) list.push(backup);

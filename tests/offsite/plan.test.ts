@@ -15,7 +15,7 @@ describe("off-site plan", () => {
     expect(isoWeekOf("2027-01-01")).toBe("2026-12-28");
   });
 
-  it("groups by ISO week, oldest first in each, and leaves out weeks wholly before the cutoff", () => {
+  it("groups by ISO week, oldest first in each, and leaves out backups dated before the cutoff", () => {
     const backups = [
       b("2026-11-23", "20261123T020000000Z-0004"),
       b("2026-11-18", "20261118T020000000Z-0003"),
@@ -29,9 +29,13 @@ describe("off-site plan", () => {
       ["0001", "0002", "0003"],
       ["0004"],
     ]);
-    // A week that ends on or after the cutoff still counts, whole.
+    // In the cutoff's week, backups dated before it are left out (retention would remove them at once):
+    // the first backup on or after the cutoff stands for the week.
+    expect(weeklyCandidates(backups, "2026-11-17").map((week) => week[0]?.backupId.slice(-4))).toEqual([
+      "0003",
+      "0004",
+    ]);
     expect(weeklyCandidates(backups, "2026-11-22").map((week) => week[0]?.backupId.slice(-4))).toEqual([
-      "0001",
       "0004",
     ]);
   });
