@@ -1,8 +1,8 @@
 /**
  * One tenant's backup: every tenant table, read in primary-key pages inside PostgreSQL, written as
- * compressed parts, then the manifest last. Resumable: after each part the run's progress is saved in
- * the database, so a run cut by the time budget or killed continues from its last saved part; the part
- * that was being written is simply written again under the same key.
+ * compressed parts, then the manifest last. Resumable: after each part read from the run's copy of the
+ * tenant the run's progress is saved in the database, so a run cut by the time budget or killed continues
+ * from its last saved part; the part that was being written is simply written again under the same key.
  *
  * One moment: on a direct connection the run's first call reads every table inside one held snapshot,
  * and a tenant that fits the call is backed up with no copy at all. Otherwise the tenant's rows (on the
@@ -184,6 +184,7 @@ export async function backupTenant(
       }
     }
     const moment = held;
+    const keepLease = renewer(services, lease);
     // Listed once per call, under the lease: what the tenant's earlier backups already stored (tenant files
     // are stored there in either layout).
     const withFiles = config.files.buckets.length > 0;
@@ -253,7 +254,10 @@ export async function backupTenant(
               `${table.name}: ${written} rows read, the backup's copy held ${copied}; back up again`,
             );
           }
-          await saveOrStop(services, lease, backupId, progress);
+          // Read at this call's held moment, the parts are worth nothing to a later call (it starts over
+          // without a copy): save nothing, only keep the lease. Read from the copy, save every part.
+          if (moment) await keepLease.maybe();
+          else await saveOrStop(services, lease, backupId, progress);
         }
       } finally {
         source.close();
@@ -275,6 +279,10 @@ export async function backupTenant(
         await saveOrStop(services, lease, backupId, progress);
       }
     }
+
+    // Once per call read at a held moment: still ours (lease and run) before the summary names its
+    // chunks — a sweep waits on the lease, and a run another operation ended stays ended.
+    if (moment) await saveOrStop(services, lease, backupId, progress);
 
     // Chunks reused from this call's listing, or stored by earlier calls of the run, must still be there.
     await store?.confirm([
@@ -304,7 +312,7 @@ export async function backupTenant(
     });
     // Stored and recorded: the capture is no longer the only copy of the undo point.
     if (request.captureId) await db.clearUndo(request.captureId);
-    else await dropSnapshot(services, backupId);
+    else if (progress.snapshot) await dropSnapshot(services, backupId);
     return {
       status: "completed",
       backupId,
@@ -347,6 +355,22 @@ async function saveOrStop(services: Services, lease: Lease, backupId: string, pr
   if (!(await services.db.saveProgress(backupId, progress))) {
     throw takenOver(`backup run ${backupId} is no longer running; another operation took over`);
   }
+}
+
+/**
+ * Renews the lease when a third of its time has passed since it was taken or last renewed, instead of
+ * after every part: a small tenant's run then writes its lease once, not once per table.
+ */
+function renewer(services: Services, lease: Lease) {
+  const every = (services.config.backup.lockTtlSeconds * 1000) / 3;
+  let last = services.now().getTime();
+  return {
+    async maybe() {
+      if (services.now().getTime() - last < every) return;
+      await lease.renew();
+      last = services.now().getTime();
+    },
+  };
 }
 
 /** Frees the room the run's copy took; one left behind goes with the next copy taken once the run ended. */

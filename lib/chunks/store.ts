@@ -33,6 +33,9 @@ export class ChunkStore {
     return encryptionOf(this.services.storage)?.key_id;
   }
 
+  /** Chunks this call uploaded: stored after any sweep that could have removed them (the lease). */
+  private readonly uploaded = new Set<string>();
+
   static async open(services: Services, tenantId: string): Promise<ChunkStore> {
     const key = await chunkKey(services);
     const listed = await services.storage.list(chunksPrefix(tenantId));
@@ -60,6 +63,7 @@ export class ChunkStore {
     if (this.known.get(path) === stored) return { file: entry(data.byteLength), written: 0 };
     await this.services.storage.put(path, data, "application/zstd");
     this.known.set(path, stored);
+    this.uploaded.add(path);
     return { file: entry(data.byteLength), written: data.byteLength };
   }
 
@@ -73,6 +77,7 @@ export class ChunkStore {
     if (this.known.get(path) === stored) return { path, written: 0 };
     await this.services.storage.put(path, data, "application/octet-stream");
     this.known.set(path, stored);
+    this.uploaded.add(path);
     return { path, written: data.byteLength };
   }
 
@@ -83,9 +88,12 @@ export class ChunkStore {
 
   /** Fails (503, nothing named) unless every chunk of `files` is stored at its recorded size right now. */
   async confirm(files: { path: string; bytes: number }[]): Promise<void> {
+    // Only chunks reused (from the listing or earlier calls of the run) can have been swept since.
+    const reused = files.filter((f) => !this.uploaded.has(f.path));
+    if (reused.length === 0) return;
     const listed = await this.services.storage.list(chunksPrefix(this.tenantId));
     const sizes = new Map(listed.map((o) => [o.path, o.size]));
-    const gone = files.filter((f) => sizes.get(f.path) !== storedLength(this.services.storage, f.bytes));
+    const gone = reused.filter((f) => sizes.get(f.path) !== storedLength(this.services.storage, f.bytes));
     if (gone.length > 0) {
       throw fail(
         "unavailable",

@@ -58,6 +58,12 @@ async function measure(args: Partial<OperationArgs> & Pick<OperationArgs, "op" |
 }
 
 const say = (line = "") => console.log(line);
+/** Round trips by kind, per tenant, most first: "12.0 sql x, 3.0 storage put, …; 20.0 in all". */
+function callsPerTenant(calls: Record<string, number>, tenants: number): string {
+  const sorted = Object.entries(calls).sort((a, b) => b[1] - a[1]);
+  const total = sorted.reduce((n, [, c]) => n + c, 0);
+  return `${sorted.map(([k, c]) => `${fmt(c / tenants, 1)} ${k}`).join(", ")}; ${fmt(total / tenants, 1)} in all`;
+}
 /** BENCH_ONLY=main,values,nopk,daily,sizes,chunks runs only those sections (default: every one). */
 const ONLY = process.env.BENCH_ONLY?.split(",").map((x) => x.trim());
 const runs = (section: string) => !ONLY || ONLY.includes(section);
@@ -351,6 +357,8 @@ async function core(server: RunningPostgres, work: string) {
         backupDir: join(work, `files-many-${tenants}`),
       });
       say(row([String(tenants), secs(run.ms), fmt(run.ms / tenants), `${fmt(run.peakRssMb)} MB`], w2));
+      if (tenants === 1 || process.env.BENCH_CALLS)
+        say(`  round trips: ${callsPerTenant(run.value.calls, tenants)}`);
     }
   }
 

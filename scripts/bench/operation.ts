@@ -15,6 +15,7 @@ import { readVerifiedPages } from "../../lib/backup/reader.ts";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import type { Catalog } from "../../lib/catalog.ts";
 import { loadConfig } from "../../lib/config.ts";
+import type { HeldSnapshot } from "../../lib/db/port.ts";
 import { createLogger } from "../../lib/logger.ts";
 import { pickBackupForRestore } from "../../lib/restore/pick-backup.ts";
 import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
@@ -166,6 +167,52 @@ async function compression(args: OperationArgs) {
   };
 }
 
+/**
+ * Counts the round trips an operation makes, by kind: each SQL function call (one PostgREST request on
+ * that path), each COPY stream or held moment (direct path only), each storage request.
+ */
+function countCalls(s: Services): Record<string, number> {
+  const counts: Record<string, number> = {};
+  const add = (kind: string) => {
+    counts[kind] = (counts[kind] ?? 0) + 1;
+  };
+  const caller = s.db.caller;
+  const call = caller.call.bind(caller);
+  caller.call = <T>(name: string, fnArgs: Record<string, unknown>) => {
+    add(`sql ${name}`);
+    return call<T>(name, fnArgs);
+  };
+  for (const method of ["copyOut", "holdSnapshot"] as const) {
+    const original = caller[method]?.bind(caller) as ((...a: unknown[]) => Promise<never>) | undefined;
+    if (original) {
+      (caller as unknown as Record<string, unknown>)[method] = async (...a: unknown[]) => {
+        add(`db ${method}`);
+        const answer = (await original(...a)) as { call?: HeldSnapshot["call"] } | undefined;
+        // A held moment answers our functions inside its transaction: each is a round trip too.
+        const inner = answer?.call?.bind(answer);
+        if (answer && inner) {
+          answer.call = <T>(name: string, fnArgs: Record<string, unknown>) => {
+            add(`sql ${name} (held)`);
+            return inner<T>(name, fnArgs);
+          };
+        }
+        return answer;
+      };
+    }
+  }
+  const storage = s.storage as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+  for (const method of ["put", "get", "list", "remove", "getStream"]) {
+    const original = storage[method]?.bind(storage);
+    if (original) {
+      storage[method] = (...a: unknown[]) => {
+        add(`storage ${method}`);
+        return original(...a);
+      };
+    }
+  }
+  return counts;
+}
+
 async function run(args: OperationArgs): Promise<unknown> {
   switch (args.op) {
     case "idle":
@@ -215,10 +262,11 @@ async function run(args: OperationArgs): Promise<unknown> {
     }
     case "daily": {
       const s = services(args);
+      const calls = countCalls(s);
       try {
         const result = await runDailyBackup(s, { deadline: s.now().getTime() + HOUR });
         if (!result.complete) throw new Error("daily run did not complete");
-        return { tenants: result.total_tenants, records: result.total_records };
+        return { tenants: result.total_tenants, records: result.total_records, calls };
       } finally {
         await s.close();
       }

@@ -1,0 +1,83 @@
+/**
+ * A small tenant's backup on the direct path writes its progress and its lease once, not once per part,
+ * and lists its chunk folder once when every chunk it names is one it uploaded; a later backup that
+ * reuses stored chunks checks them again before its summary names them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backupTenant } from "../../lib/backup/tenant-backup.ts";
+import { installSmallApp, ORG_A } from "../operations/small-app.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { createTestServices, type TestServices } from "../support/services.ts";
+
+let db: TestDatabase;
+let services: TestServices;
+
+beforeAll(async () => {
+  db = await createTestDatabase("migrated");
+  await installSmallApp(db.owner);
+  services = await createTestServices(db.url, { BACKUP_LAYOUT: "chunks" });
+});
+
+afterAll(async () => {
+  await services?.cleanup();
+  await db?.drop();
+});
+
+/** Counts SQL function calls by name and storage requests by method while `work` runs. */
+async function counted(work: () => Promise<unknown>): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  const add = (k: string) => {
+    counts[k] = (counts[k] ?? 0) + 1;
+  };
+  const caller = services.db.caller;
+  const call = caller.call;
+  const list = services.storage.list;
+  caller.call = <T>(name: string, args: Record<string, unknown>) => {
+    add(name);
+    return call.call(caller, name, args) as Promise<T>;
+  };
+  services.storage.list = (prefix) => {
+    add("storage list");
+    return list.call(services.storage, prefix);
+  };
+  try {
+    await work();
+  } finally {
+    caller.call = call;
+    services.storage.list = list;
+  }
+  return counts;
+}
+
+const backup = () =>
+  backupTenant(services, {
+    tenantId: ORG_A,
+    tenantName: null,
+    type: "manual",
+    date: "2026-12-01",
+    deadline: services.now().getTime() + 3_600_000,
+  });
+
+describe("a small tenant's round trips", () => {
+  it("saves progress and renews its lease once for the whole tenant, and lists chunks once", async () => {
+    let tables = 0;
+    const counts = await counted(async () => {
+      const result = await backup();
+      expect(result.status).toBe("completed");
+      tables = result.status === "completed" ? result.tables : 0;
+    });
+    expect(tables).toBeGreaterThan(1);
+    expect(counts.tenant_backup_run_progress).toBe(1);
+    expect(counts.tenant_backup_lock_renew).toBe(1);
+    expect(counts["storage list"]).toBe(1);
+    // Nothing was copied, so there is no copy to drop.
+    expect(counts.tenant_backup_snapshot_drop).toBeUndefined();
+  });
+
+  it("confirms the chunks it reuses from an earlier backup before naming them", async () => {
+    const counts = await counted(async () => {
+      expect((await backup()).status).toBe("completed");
+    });
+    expect(counts["storage list"]).toBe(2);
+  });
+});
