@@ -204,9 +204,13 @@ export function createFakePostgrest(options: FakePostgrestOptions) {
     }
   }
 
-  /** The impersonated role's ALTER ROLE … SET settings, which PostgREST applies to each request. */
-  async function roleSettings(role: string): Promise<[string, string][]> {
-    const { rows } = await pool.query<{ setting: string }>(
+  /**
+   * The impersonated role's ALTER ROLE … SET settings, which PostgREST applies to each request. Read on the
+   * request's own connection: taking a second one from the pool while holding the first would deadlock
+   * once as many requests as the pool has connections run at the same time.
+   */
+  async function roleSettings(client: pg.PoolClient, role: string): Promise<[string, string][]> {
+    const { rows } = await client.query<{ setting: string }>(
       `select unnest(s.setconfig) as setting from pg_db_role_setting s join pg_roles r on r.oid = s.setrole
        where r.rolname = $1 and s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
        order by s.setdatabase`,
@@ -324,7 +328,7 @@ export function createFakePostgrest(options: FakePostgrestOptions) {
         "select set_config('request.jwt.claims', $1, true), set_config('request.jwt.claim.role', $2, true)",
         [JSON.stringify(identity.claims), identity.role],
       );
-      for (const [name, value] of [...(await roleSettings(identity.role)), ...candidate.settings]) {
+      for (const [name, value] of [...(await roleSettings(client, identity.role)), ...candidate.settings]) {
         await client.query("select set_config($1, $2, true)", [name, value]);
       }
       const result = await client.query<{ body: string }>({ text, values });
