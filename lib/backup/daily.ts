@@ -5,12 +5,16 @@
  * twice in one slot, nothing is backed up twice. Tenants whose schedule is off or disabled are never
  * backed up here. Tenants are independent (one failing does not stop the others); a time budget stops the
  * run starting new work, and the next call continues, resuming a tenant's unfinished run where it stopped.
+ * A call backs up several tenants side by side (BACKUP_TENANT_CONCURRENCY), and calls made at the same
+ * time share the due tenants through work items claimed with SKIP LOCKED, so that each is done once.
  */
+
+import { randomUUID } from "node:crypto";
 import type { Catalog } from "../catalog.ts";
-import type { BackupRun, ScheduleListRow, Tenant } from "../db/tenant-db.ts";
+import type { BackupRun, ScheduleListRow, Tenant, WorkItem } from "../db/tenant-db.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import { type Lease, takeLease } from "../lease.ts";
-import { isDue, nextSlotStart, periodDays, type Schedule } from "../schedule/slots.ts";
+import { isDue, latestSlotStart, nextSlotStart, periodDays, type Schedule } from "../schedule/slots.ts";
 import { effectiveSchedule, lastRunAt } from "../schedule/tenant-schedule.ts";
 import type { Services } from "../services.ts";
 import { utcDay } from "../time.ts";
@@ -101,7 +105,13 @@ export async function runDailyBackup(
     if (run.status === "running") unfinished.set(run.organization_id, run);
   }
 
-  let catalog: Catalog | undefined;
+  // Read once for every tenant, by whichever needs it first; read again after a failure.
+  let catalogRead: Promise<Catalog> | undefined;
+  const catalog = () =>
+    (catalogRead ??= db.catalog().catch((err) => {
+      catalogRead = undefined;
+      throw err;
+    }));
   let started = 0;
   // A run cut off before midnight (time budget, kill) is finished first, under its own day, so that a
   // day whose run started has its backup whatever the clock says when it ends.
@@ -115,39 +125,17 @@ export async function runDailyBackup(
       continue;
     }
     started += 1;
-    lateOutcomes.push(
-      await finishLateRun(services, tenant, run, options.deadline, async () => {
-        catalog ??= await db.catalog();
-        return catalog;
-      }),
-    );
+    lateOutcomes.push(await finishLateRun(services, tenant, run, options.deadline, catalog));
   }
-  const outcomes: TenantOutcome[] = [];
-  for (const tenant of tenants) {
-    const row = scheduleRows.get(tenant.id) ?? null;
-    const schedule = effectiveSchedule(row, services.config.schedule.default);
-    if (!isDue(schedule, lastRunAt(row), now)) {
-      outcomes.push(notDue(tenant, schedule, row));
-      continue;
-    }
-    // The first tenant always starts, so that every call makes progress.
-    if (started > 0 && services.now().getTime() >= options.deadline) {
-      outcomes.push({ ...named(tenant), status: "not_started" });
-      continue;
-    }
-    started += 1;
-    outcomes.push(
-      await backupOne(
-        services,
-        tenant,
-        { date, deadline: options.deadline, unfinished: unfinished.get(tenant.id) },
-        async () => {
-          catalog ??= await db.catalog();
-          return catalog;
-        },
-      ),
-    );
-  }
+  const outcomes = await dueTenants(services, {
+    tenants,
+    scheduleRows,
+    date,
+    deadline: options.deadline,
+    unfinished,
+    started: started > 0,
+    catalog,
+  });
 
   const result = summarize(date, outcomes);
   if (lateOutcomes.length > 0) {
@@ -170,6 +158,165 @@ export async function runDailyBackup(
   );
   await alertOutcomes(services, [...lateOutcomes, ...outcomes]);
   return result;
+}
+
+/** How long a finished item's slot is remembered: past any slot a late call could still be working on. */
+const FORGET_WORK_AFTER_MS = 8 * 86_400_000;
+
+/**
+ * The tenants of this slot: each due one becomes a work item (lib/db: tenant_backup_work_*), and this call
+ * claims items a few at a time and backs them up in a pool of BACKUP_TENANT_CONCURRENCY, each under its
+ * own lease. Calls made side by side share the items: each backs up what it claimed. No new tenant starts
+ * once the time budget is spent (but the call's first, so that every call makes progress); claimed items
+ * not started are given back. Answers an outcome for every tenant, in the tenants' order.
+ */
+async function dueTenants(
+  services: Services,
+  run: {
+    tenants: Tenant[];
+    scheduleRows: Map<string, ScheduleListRow>;
+    date: string;
+    deadline: number;
+    unfinished: Map<string, BackupRun>;
+    /** A tenant was already started by this call (yesterday's run finished). */
+    started: boolean;
+    catalog: () => Promise<Catalog>;
+  },
+): Promise<TenantOutcome[]> {
+  const { db, config, log } = services;
+  const now = services.now();
+  const byId = new Map(run.tenants.map((t) => [t.id, t]));
+  const outcomes = new Map<string, TenantOutcome>();
+  const due: WorkItem[] = [];
+  for (const tenant of run.tenants) {
+    const row = run.scheduleRows.get(tenant.id) ?? null;
+    const schedule = effectiveSchedule(row, config.schedule.default);
+    const slot = latestSlotStart(schedule, now);
+    if (slot && isDue(schedule, lastRunAt(row), now)) {
+      due.push({ organization_id: tenant.id, slot_start: slot.toISOString() });
+    } else outcomes.set(tenant.id, notDue(tenant, schedule, row));
+  }
+  const added =
+    due.length > 0 ? await db.addWork(due, new Date(now.getTime() - FORGET_WORK_AFTER_MS)) : { done: [] };
+  // Done by a call that finished after this one read the schedules: its fresh row tells.
+  for (const id of added.done) {
+    const tenant = byId.get(id) as Tenant;
+    const { covered } = await freshSchedule(services, tenant);
+    if (covered) outcomes.set(id, covered);
+  }
+
+  const holder = randomUUID();
+  // Held past this call's budget by a lease's time: a call killed meanwhile gives its items up by then.
+  const claimTtl = Math.ceil(Math.max(0, run.deadline - now.getTime()) / 1000) + config.backup.lockTtlSeconds;
+  const pool = config.backup.tenantConcurrency;
+  const claimed: WorkItem[] = [];
+  let drained = due.length === 0;
+  let claiming: Promise<void> | null = null;
+  const nextItem = async (): Promise<WorkItem | undefined> => {
+    while (claimed.length === 0 && !drained) {
+      claiming ??= db
+        .claimWork(holder, pool, claimTtl)
+        .then((items) => {
+          claimed.push(...items);
+          if (items.length === 0) drained = true;
+        })
+        .finally(() => {
+          claiming = null;
+        });
+      await claiming;
+    }
+    return claimed.shift();
+  };
+  const finish = (item: WorkItem, state: "done" | "retry" | "due") =>
+    db
+      .finishWork(holder, item, state)
+      .catch((err) =>
+        log.warn({ err, tenant: item.organization_id }, "could not end the claim on a work item"),
+      );
+
+  let started = run.started ? 1 : 0;
+  let stopped = false;
+  const worker = async () => {
+    for (;;) {
+      // The first tenant always starts, so that every call makes progress.
+      if (started > 0 && services.now().getTime() >= run.deadline) {
+        stopped = true;
+        return;
+      }
+      started += 1;
+      const item = await nextItem();
+      if (!item) return;
+      const tenant = byId.get(item.organization_id) ?? { id: item.organization_id, name: null };
+      const outcome = await backupOne(
+        services,
+        tenant,
+        { date: run.date, deadline: run.deadline, unfinished: run.unfinished.get(tenant.id) },
+        run.catalog,
+      );
+      outcomes.set(tenant.id, outcome);
+      await finish(item, workState(outcome));
+    }
+  };
+  await Promise.all(Array.from({ length: pool }, worker));
+  // Claimed but not started: any call may take them now.
+  await Promise.all(claimed.splice(0).map((item) => finish(item, "due")));
+
+  const left = due.filter((item) => !outcomes.has(item.organization_id));
+  // Not taken by this call: another call backed them up meanwhile (now not due), holds them, or the budget
+  // stopped this call first.
+  const fresh =
+    left.length > 0 ? new Map((await db.listSchedules()).map((r) => [r.organization_id, r])) : null;
+  for (const item of left) {
+    const tenant = byId.get(item.organization_id) as Tenant;
+    const row = fresh?.get(tenant.id) ?? null;
+    const schedule = effectiveSchedule(row, config.schedule.default);
+    if (!isDue(schedule, lastRunAt(row), services.now()))
+      outcomes.set(tenant.id, notDue(tenant, schedule, row));
+    else if (stopped) outcomes.set(tenant.id, { ...named(tenant), status: "not_started" });
+    else {
+      outcomes.set(tenant.id, {
+        ...named(tenant),
+        status: "busy",
+        error: "another call of the scheduled run is backing it up",
+      });
+    }
+  }
+  return run.tenants.map((t) => outcomes.get(t.id) as TenantOutcome);
+}
+
+/**
+ * The tenant's schedule read afresh, and its outcome when that says it is not due (any more): a call made
+ * at the same time may have backed it up since this one read the schedules.
+ */
+async function freshSchedule(
+  services: Services,
+  tenant: Tenant,
+): Promise<{ schedule: Schedule; covered: TenantOutcome | null }> {
+  const row = await services.db.getSchedule(tenant.id);
+  const schedule = effectiveSchedule(row, services.config.schedule.default);
+  if (isDue(schedule, lastRunAt(row), services.now())) return { schedule, covered: null };
+  const last = row?.last_backup_id ? await services.db.getRun(row.last_backup_id) : null;
+  const covered = notDue(
+    tenant,
+    schedule,
+    row && { ...row, last_records: last?.records_count ?? null, last_bytes: last?.file_size ?? null },
+  );
+  return { schedule, covered };
+}
+
+/** What becomes of a tenant's work item after this call's attempt. */
+function workState(outcome: TenantOutcome): "done" | "retry" | "due" {
+  switch (outcome.status) {
+    case "completed":
+    case "already_done":
+    case "not_scheduled":
+      return "done";
+    case "incomplete":
+    case "not_started":
+      return "due";
+    default:
+      return "retry";
+  }
 }
 
 /**
@@ -224,18 +371,9 @@ async function backupOne(
   let lease: Lease | undefined;
   try {
     lease = await takeLease(services, tenant.id, "backup:daily");
-    // Decided again under the lease: a call made at the same time may have backed the tenant up since this
-    // one read the schedules, and the slot must not be backed up twice.
-    const row = await services.db.getSchedule(tenant.id);
-    const schedule = effectiveSchedule(row, services.config.schedule.default);
-    if (!isDue(schedule, lastRunAt(row), services.now())) {
-      const last = row?.last_backup_id ? await services.db.getRun(row.last_backup_id) : null;
-      return notDue(
-        tenant,
-        schedule,
-        row && { ...row, last_records: last?.records_count ?? null, last_bytes: last?.file_size ?? null },
-      );
-    }
+    // Decided again under the lease, so that the slot is never backed up twice.
+    const { schedule, covered } = await freshSchedule(services, tenant);
+    if (covered) return covered;
     const result = await backupTenant(services, {
       tenantId: tenant.id,
       tenantName: tenant.name,

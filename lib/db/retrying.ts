@@ -53,6 +53,9 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "tenant_backup_snapshot_drop",
   // Idempotent: an upsert keyed by restore, table and page, with the same lines on a repeat.
   "tenant_backup_stage_page",
+  // Idempotent: a repeat adds nothing new, or finds the claim already ended (answers false, only logged).
+  "tenant_backup_work_add",
+  "tenant_backup_work_finish",
   // Idempotent: a repeat finds the undo point already dropped.
   "tenant_backup_undo_clear",
   // Idempotent: an upsert keyed by the rule itself; a repeat finds the rule it stored.

@@ -36,6 +36,13 @@ export type LockResult =
   | { acquired: true; expires_at: string }
   | { acquired: false; operation: string; holder: string; expires_at: string };
 
+/** One tenant's backup due for one schedule slot, as the scheduled run's calls share them. */
+export interface WorkItem {
+  organization_id: string;
+  /** The slot's start, ISO 8601. */
+  slot_start: string;
+}
+
 export type RunStatus = "running" | "completed" | "failed";
 
 export interface BackupRun {
@@ -403,6 +410,38 @@ export class TenantDb {
   /** When each tenant was last drilled, any of its backups: organization id → time. */
   lastDrills(): Promise<Record<string, string>> {
     return this.caller.call("tenant_backup_last_drills", {});
+  }
+
+  // --- The scheduled run's work items, shared by calls made side by side. ---
+
+  /**
+   * Adds due tenants as work of their slots (kept when already there); forgets slots before `forgetBefore`.
+   * Answers the items open now, and which of `items`' tenants already have theirs done.
+   */
+  addWork(items: WorkItem[], forgetBefore: Date): Promise<{ open: number; done: string[] }> {
+    return this.caller.call("tenant_backup_work_add", {
+      p_items: items,
+      p_forget_before: forgetBefore.toISOString(),
+    });
+  }
+
+  /** Claims up to `limit` items no other call holds, for `ttlSeconds`. */
+  claimWork(holder: string, limit: number, ttlSeconds: number): Promise<WorkItem[]> {
+    return this.caller.call("tenant_backup_work_claim", {
+      p_holder: holder,
+      p_limit: limit,
+      p_ttl_seconds: ttlSeconds,
+    });
+  }
+
+  /** Ends `holder`'s claim on the item; false when the claim had expired and another call took it. */
+  finishWork(holder: string, item: WorkItem, state: "done" | "retry" | "due"): Promise<boolean> {
+    return this.caller.call("tenant_backup_work_finish", {
+      p_holder: holder,
+      p_org: item.organization_id,
+      p_slot_start: item.slot_start,
+      p_state: state,
+    });
   }
 
   // --- Restore: staging pages, the one-transaction apply, and its log row. ---

@@ -134,8 +134,10 @@ describe("daily-tenant-backup", () => {
 
   it("stops starting new work when the time budget is spent, and later calls finish the job", async () => {
     // Storing a part takes 15 s of a 40 s budget: a call stores three parts, then stops (per-backup files:
-    // the chunk layout also stores its naming key once, which would shift the count).
+    // the chunk layout also stores its naming key once, which would shift the count). One tenant at a
+    // time, so that the parts are one tenant's.
     const base = await servicesWith({
+      BACKUP_TENANT_CONCURRENCY: "1",
       BACKUP_LAYOUT: "files",
       BACKUP_TIME_BUDGET_MS: "40000",
       BACKUP_PAGE_ROWS: "2000",

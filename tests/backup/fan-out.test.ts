@@ -1,0 +1,176 @@
+/**
+ * The scheduled run split across calls made at the same time: each call claims due tenants as work items
+ * (FOR UPDATE SKIP LOCKED) and backs up what it claimed, several at a time, so that the calls share the
+ * tenants and back each one up exactly once — on a direct connection and through the Supabase API.
+ */
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { type SetupServer, setupServer } from "msw/node";
+import pg from "pg";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { handleDailyTenantBackup } from "../../functions/daily-tenant-backup.ts";
+import { createFakePostgrest } from "../db/fake-postgrest.ts";
+import { PROJECT_JWT_SECRET, projectKeys } from "../db/supabase-keys.ts";
+import { call } from "../support/call.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
+
+const PROJECT_URL = "https://fan-out.supabase.co";
+const TENANTS = 40;
+const CALLS = 3;
+const NOW = "2026-12-02T03:00:00.000Z";
+
+let db: TestDatabase;
+let server: SetupServer | undefined;
+let fake: ReturnType<typeof createFakePostgrest> | undefined;
+const opened: TestServices[] = [];
+
+const orgId = (i: number) => `org-${String(i).padStart(3, "0")}`;
+
+beforeEach(async () => {
+  db = await createTestDatabase("migrated");
+  await db.owner.query(`
+    create table organizations (id text primary key, name text not null);
+    create table notes (id serial primary key, organization_id text not null references organizations (id), body text);
+    insert into organizations select 'org-' || lpad(i::text, 3, '0'), 'Tenant ' || i from generate_series(1, ${TENANTS}) i;
+    insert into notes (organization_id, body) select o.id, 'note ' || g from organizations o, generate_series(1, 5) g;`);
+});
+
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.cleanup();
+  server?.close();
+  server = undefined;
+  await fake?.close();
+  fake = undefined;
+  await db.drop();
+});
+
+async function supabaseEnv(): Promise<Record<string, string>> {
+  const keys = await projectKeys();
+  fake = createFakePostgrest({
+    url: PROJECT_URL,
+    apiKeys: [keys.anon, keys.serviceRole],
+    jwtSecret: PROJECT_JWT_SECRET,
+    databaseUrl: db.authenticatorUrl,
+  });
+  server = setupServer(...fake.handlers);
+  server.listen({ onUnhandledRequest: "error" });
+  return {
+    DATABASE_URL: "",
+    SUPABASE_URL: PROJECT_URL,
+    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
+    BACKUP_STORAGE: "local",
+  };
+}
+
+/** `CALLS` calls' services over one database and one storage folder, each with its own connections. */
+async function callers(env: Record<string, string>, calls = CALLS): Promise<TestServices[]> {
+  const first = await createTestServices(db.url, { ...env, BACKUP_TENANT_CONCURRENCY: "2" });
+  opened.push(first);
+  const all = [first];
+  for (let i = 1; i < calls; i++) {
+    const next = await createTestServices(db.url, {
+      ...env,
+      BACKUP_TENANT_CONCURRENCY: "2",
+      BACKUP_DIR: first.backupDir,
+    });
+    opened.push(next);
+    all.push(next);
+  }
+  for (const s of all) s.clock.set(NOW);
+  return all;
+}
+
+const PATHS: Record<string, () => Promise<Record<string, string>>> = {
+  direct: async () => ({}),
+  "Supabase API": supabaseEnv,
+};
+
+describe.each(Object.keys(PATHS))("calls made at the same time (%s)", (path) => {
+  it("share the due tenants and back each one up exactly once", async () => {
+    const services = await callers(await (PATHS[path] as () => Promise<Record<string, string>>)());
+    const answers = await Promise.all(
+      services.map((s) =>
+        call(handleDailyTenantBackup, s, "daily-tenant-backup", { token: TEST_CRON_SECRET }),
+      ),
+    );
+    for (const a of answers) expect(a.body.tenants, JSON.stringify(a.body)).toBeDefined();
+    const completedBy = answers.map((a) =>
+      (a.body.tenants as { organization_id: string; status: string }[])
+        .filter((t) => t.status === "completed")
+        .map((t) => t.organization_id),
+    );
+    const completed = completedBy.flat();
+    // Every tenant once, by exactly one call; more than one call did some of the work.
+    expect(completed.sort()).toEqual(Array.from({ length: TENANTS }, (_, i) => orgId(i + 1)));
+    expect(completedBy.filter((ids) => ids.length > 0).length).toBeGreaterThan(1);
+
+    const admin = new pg.Client({ connectionString: db.adminUrl });
+    await admin.connect();
+    try {
+      const logged = await admin.query(
+        "select organization_id, count(*)::int as n from backup_logs where backup_type = 'daily_tenant' group by 1",
+      );
+      expect(logged.rows).toHaveLength(TENANTS);
+      expect(logged.rows.every((r) => r.n === 1)).toBe(true);
+      const items = await admin.query(
+        "select state, count(*)::int as n from tenant_backup_work_items group by 1",
+      );
+      expect(items.rows).toEqual([{ state: "done", n: TENANTS }]);
+    } finally {
+      await admin.end();
+    }
+    for (let i = 1; i <= TENANTS; i++) {
+      const days = await readdir(join(services[0]?.backupDir as string, "tenant-backups", orgId(i)));
+      const entries = await readdir(
+        join(
+          services[0]?.backupDir as string,
+          "tenant-backups",
+          orgId(i),
+          days.find((d) => d !== "chunks") as string,
+        ),
+      );
+      expect(entries.filter((name) => name.startsWith("summary-"))).toHaveLength(1);
+    }
+
+    // A later call in the same slot finds nothing to do.
+    const again = await call(handleDailyTenantBackup, services[1] as TestServices, "daily-tenant-backup", {
+      token: TEST_CRON_SECRET,
+    });
+    expect(again.status).toBe(200);
+    expect(again.body.tenants.every((t: { status: string }) => t.status === "already_done")).toBe(true);
+  });
+});
+
+describe("claiming work items", () => {
+  it("skips an item another call is claiming at this moment, and never hands one item out twice", async () => {
+    const [services] = await callers({});
+    const s = services as TestServices;
+    const slot = new Date(NOW).toISOString();
+    await s.db.addWork(
+      [1, 2, 3].map((i) => ({ organization_id: orgId(i), slot_start: slot })),
+      new Date(0),
+    );
+    const other = new pg.Client({ connectionString: db.adminUrl });
+    await other.connect();
+    try {
+      // Another call's claim, caught between its select and its update: the row is locked.
+      await other.query("begin");
+      await other.query("select 1 from tenant_backup_work_items where organization_id = $1 for update", [
+        orgId(1),
+      ]);
+      const first = await s.db.claimWork("call-a", 10, 60);
+      expect(first.map((i) => i.organization_id)).toEqual([orgId(2), orgId(3)]);
+      await other.query("rollback");
+      const second = await s.db.claimWork("call-b", 10, 60);
+      expect(second.map((i) => i.organization_id)).toEqual([orgId(1)]);
+      expect(await s.db.claimWork("call-c", 10, 60)).toEqual([]);
+      // Given back by its holder only; then any call may claim it.
+      expect(await s.db.finishWork("call-b", first[0] as never, "due")).toBe(false);
+      expect(await s.db.finishWork("call-a", first[0] as never, "due")).toBe(true);
+      expect((await s.db.claimWork("call-c", 10, 60)).map((i) => i.organization_id)).toEqual([orgId(2)]);
+    } finally {
+      await other.end();
+    }
+  });
+});
