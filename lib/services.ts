@@ -46,7 +46,9 @@ export function createServices(config: Config, overrides: Partial<Omit<Services,
 
   // The direct connection wins when both are configured: it is faster and has no request time limit.
   const database = config.databaseUrl
-    ? new PostgresCaller(config.databaseUrl)
+    ? // A tenant's backup holds one connection for its moment and uses one more beside it: enough for the
+      // pool of tenants a daily call backs up at once, and one spare.
+      new PostgresCaller(config.databaseUrl, { max: Math.max(4, 2 * config.backup.tenantConcurrency + 1) })
     : supabase
       ? new SupabaseCaller(supabase)
       : undefined;

@@ -4,8 +4,11 @@
  *
  *   BENCH_ROWS   rows of the large tenant (default 1,000,000, over the demo app's 24 tables)
  *   BENCH_QUICK  1 for a short run (100,000 rows, smaller scaling steps)
- *   BENCH_ONLY   sections to run, comma-separated (default: every one): main, values, nopk, daily, sizes,
- *                chunks (the chunked layout's figures: 30 daily backups, zstd against gzip)
+ *   BENCH_ONLY   sections to run, comma-separated (default: every one): main, values, nopk, daily, fanout,
+ *                sizes, chunks (the chunked layout's figures: 30 daily backups, zstd against gzip)
+ *   BENCH_DAILY_TENANTS, BENCH_DAILY_ROWS  the fanout section's tenants (10,000) and rows each (100)
+ *   BENCH_FANOUT_CALLS, BENCH_FANOUT_POOL  its calls started together (1,2,4) and BACKUP_TENANT_CONCURRENCY (4)
+ *   BENCH_CALLS  1 to print every daily run's round trips by kind
  *   BENCH_CHUNK_TARGET  BACKUP_CHUNK_TARGET_BYTES for those (default: the product's default)
  *
  * Every measured operation runs in a fresh process (scripts/bench/operation.ts) through the code the
@@ -64,7 +67,7 @@ function callsPerTenant(calls: Record<string, number>, tenants: number): string 
   const total = sorted.reduce((n, [, c]) => n + c, 0);
   return `${sorted.map(([k, c]) => `${fmt(c / tenants, 1)} ${k}`).join(", ")}; ${fmt(total / tenants, 1)} in all`;
 }
-/** BENCH_ONLY=main,values,nopk,daily,sizes,chunks runs only those sections (default: every one). */
+/** BENCH_ONLY=main,values,nopk,daily,fanout,sizes,chunks runs only those sections (default: every one). */
 const ONLY = process.env.BENCH_ONLY?.split(",").map((x) => x.trim());
 const runs = (section: string) => !ONLY || ONLY.includes(section);
 const fmt = (n: number, digits = 0) =>
@@ -116,6 +119,16 @@ async function manyTenantsDatabase(server: RunningPostgres, name: string, tenant
         select c.id, now() - (c.id || ' minutes')::interval, (c.id % 1000) / 7.0 from customers c;
       insert into order_items select o.id, 1, 'SKU-' || (o.id % 97), (o.id % 5) + 1 from orders o;`);
   });
+}
+
+/** Forgets every backup run, schedule and work item, so that each tenant is due again. */
+async function resetRuns(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(
+    "truncate tenant_backup_work_items, tenant_backup_schedules, tenant_backup_runs, backup_logs, tenant_backup_locks",
+  );
+  await client.end();
 }
 
 async function tenantRows(url: string, catalog: Catalog): Promise<number> {
@@ -359,6 +372,66 @@ async function core(server: RunningPostgres, work: string) {
       say(row([String(tenants), secs(run.ms), fmt(run.ms / tenants), `${fmt(run.peakRssMb)} MB`], w2));
       if (tenants === 1 || process.env.BENCH_CALLS)
         say(`  round trips: ${callsPerTenant(run.value.calls, tenants)}`);
+    }
+  }
+
+  // Many small tenants shared by N calls started together (work items), each backing up a few at a time.
+  if (runs("fanout")) {
+    const tenants = Number(process.env.BENCH_DAILY_TENANTS ?? 10_000);
+    const rowsEach = Number(process.env.BENCH_DAILY_ROWS ?? 100);
+    console.error(`building ${fmt(tenants)} tenants of about ${rowsEach} rows …`);
+    const url = await manyTenantsDatabase(server, "bench_fanout", tenants, rowsEach);
+    say();
+    say(`daily run, ${fmt(tenants)} tenants of about ${rowsEach} rows, N calls started together:`);
+    const w = [6, 6, 10, 10, 12, 14, 10];
+    say(row(["calls", "pool", "time", "ms/tenant", "round trips", "per call", "peak RSS"], w));
+    const calls = (process.env.BENCH_FANOUT_CALLS ?? "1,2,4").split(",").map(Number);
+    const pools = (process.env.BENCH_FANOUT_POOL ?? "4").split(",").map(Number);
+    for (const pool of pools) {
+      for (const n of calls) {
+        await resetRuns(url);
+        const started = performance.now();
+        const results = await Promise.all(
+          Array.from({ length: n }, () =>
+            measure({
+              op: "daily-share",
+              url,
+              backupDir: join(work, `files-fanout-${n}-${pool}`),
+              tenantConcurrency: pool,
+            }),
+          ),
+        );
+        const ms = performance.now() - started;
+        const done = results.reduce((sum, r) => sum + r.value.completed, 0);
+        if (done !== tenants) throw new Error(`${done} of ${tenants} tenants backed up`);
+        const trips = results.reduce(
+          (sum, r) => sum + Object.values(r.value.calls as Record<string, number>).reduce((a, b) => a + b, 0),
+          0,
+        );
+        const share = results.map((r) => r.value.completed).join("/");
+        say(
+          row(
+            [
+              String(n),
+              String(pool),
+              secs(ms),
+              fmt(ms / tenants, 1),
+              `${fmt(trips / tenants, 1)}/tenant`,
+              share,
+              `${fmt(Math.max(...results.map((r) => r.peakRssMb)))} MB`,
+            ],
+            w,
+          ),
+        );
+        if (process.env.BENCH_CALLS) {
+          const merged: Record<string, number> = {};
+          for (const r of results) {
+            for (const [k, c] of Object.entries(r.value.calls as Record<string, number>))
+              merged[k] = (merged[k] ?? 0) + c;
+          }
+          say(`  round trips: ${callsPerTenant(merged, tenants)}`);
+        }
+      }
     }
   }
 

@@ -65,13 +65,13 @@ async function supabaseEnv(): Promise<Record<string, string>> {
 
 /** `CALLS` calls' services over one database and one storage folder, each with its own connections. */
 async function callers(env: Record<string, string>, calls = CALLS): Promise<TestServices[]> {
-  const first = await createTestServices(db.url, { ...env, BACKUP_TENANT_CONCURRENCY: "2" });
+  const first = await createTestServices(db.url, { ...env, BACKUP_TENANT_CONCURRENCY: "4" });
   opened.push(first);
   const all = [first];
   for (let i = 1; i < calls; i++) {
     const next = await createTestServices(db.url, {
       ...env,
-      BACKUP_TENANT_CONCURRENCY: "2",
+      BACKUP_TENANT_CONCURRENCY: "4",
       BACKUP_DIR: first.backupDir,
     });
     opened.push(next);
