@@ -206,8 +206,9 @@ async function dueTenants(
   }
 
   const holder = randomUUID();
-  // Held past this call's budget by a lease's time: a call killed meanwhile gives its items up by then.
-  const claimTtl = Math.ceil(Math.max(0, run.deadline - now.getTime()) / 1000) + config.backup.lockTtlSeconds;
+  // As long as a lease: a call killed meanwhile gives its items up as soon as it gives up its tenants. A
+  // claim that runs out while its call still works only lets another call try (the lease decides).
+  const claimTtl = config.backup.lockTtlSeconds;
   const pool = config.backup.tenantConcurrency;
   const claimed: WorkItem[] = [];
   let drained = due.length === 0;

@@ -16,7 +16,13 @@ import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../supp
 
 let db: TestDatabase;
 let services: TestServices;
-const env = { BACKUP_LOCK_TTL_SECONDS: "1", BACKUP_PAGE_ROWS: "1500", BACKUP_MAX_FILE_BYTES: "200000" };
+// One tenant at a time, so that the run killed half way has exactly one tenant's run in progress.
+const env = {
+  BACKUP_TENANT_CONCURRENCY: "1",
+  BACKUP_LOCK_TTL_SECONDS: "1",
+  BACKUP_PAGE_ROWS: "1500",
+  BACKUP_MAX_FILE_BYTES: "200000",
+};
 
 beforeAll(async () => {
   db = await createTestDatabase("demo");

@@ -17,7 +17,12 @@ let services: TestServices;
 beforeAll(async () => {
   db = await createTestDatabase("migrated");
   await installSmallApp(db.owner);
-  const base = await createTestServices(db.url, { BACKUP_PAGE_ROWS: "5", BACKUP_MAX_FILE_BYTES: "200" });
+  // One tenant at a time, so that the budget cuts the run inside the first tenant.
+  const base = await createTestServices(db.url, {
+    BACKUP_TENANT_CONCURRENCY: "1",
+    BACKUP_PAGE_ROWS: "5",
+    BACKUP_MAX_FILE_BYTES: "200",
+  });
   // Every stored file takes a second of the clock: the run crosses midnight part by part.
   services = { ...base, storage: storageTakingTime(base.storage, base.clock, 1000) };
 });
