@@ -55,6 +55,24 @@ const RELEASED: Record<string, string> = {
     "a3e547a4d199e27a560ef1bffa2eb514c0062ecc6a31badad51b037867b17c96",
   "20261201000080_tenant_backup_alerts.sql":
     "b638689e927945ec40000804943bec75ea1a13d7d8f4110ba9d16fbeffe2e53e",
+  "20261202000100_tenant_backup_created_by.sql":
+    "c17e98039ea403864f7023e7bb879e477b705c2e3cff72fb69ce2ee9bfc9284a",
+  "20261202000110_tenant_backup_verifications.sql":
+    "169b9ae3648b2cdacad0e7193f48f3964b259b5aad66a2adb09fc65bf42bb223",
+  "20261202000120_tenant_backup_recent_sizes.sql":
+    "9f5bf97430e541ded24bd15230ad698293b283cd27d2883f5232c2ebee7a4901",
+  "20261202000200_tenant_backup_validation.sql":
+    "cd8036b163dd744849dc91a9003ae9e0c4b86a93a2d69f636940b4af5fde6de1",
+  "20261202000300_tenant_backup_modules.sql":
+    "d579d60e76bb8869cec9ecb639f17dd3f8b39e3130bc4fb2b5e7add69671e0be",
+  "20261202000390_tenant_backup_module_import_rules.sql":
+    "e9bd9069dcc4da89f96d786092c02822975cd8a140bf9025bf5c530aee89cdf9",
+  "20261202000500_tenant_backup_running_runs.sql":
+    "5285d4c881174f1b3ece673614ff0a066f6e876af2848660ea9fd443f9e88959",
+  "20261202000600_tenant_backup_undo_pages_by_bytes.sql":
+    "9cf71b0653f3ab95c652f10e99879bf3ae20c630fb3560d3db2f4026f7b5e535",
+  "20261202000800_tenant_backup_work_items.sql":
+    "a7d325b5479bc5482777a987c239ffb76549a9f4a68ac38a9409f3d9195d576e",
 };
 
 /** The first release: every file up to its grants file; later files restrict what they create themselves. */
