@@ -10,9 +10,9 @@ import { handleRestoreTenantData } from "../../functions/restore-tenant-data.ts"
 import { StorageError } from "../../lib/storage/port.ts";
 import { DEMO_ORGANIZATIONS } from "../../scripts/demo/install.ts";
 import {
+  type AlertReceivers,
   type MailReceiver,
-  startMailReceiver,
-  startWebhookReceiver,
+  startAlertReceivers,
   type WebhookReceiver,
 } from "../support/alert-receivers.ts";
 import { call } from "../support/call.ts";
@@ -26,29 +26,25 @@ const victim = DEMO_ORGANIZATIONS[1]?.id as string;
 let db: TestDatabase;
 let webhook: WebhookReceiver;
 let mail: MailReceiver;
+let receivers: AlertReceivers;
 const opened: TestServices[] = [];
 
 beforeEach(async () => {
   db = await createTestDatabase("demo");
-  webhook = await startWebhookReceiver(SECRET);
-  mail = await startMailReceiver("alerts", SMTP_PASSWORD);
+  receivers = await startAlertReceivers(SECRET, SMTP_PASSWORD, "ops@example.com,oncall@example.com");
+  ({ webhook, mail } = receivers);
 });
 
 afterEach(async () => {
   for (const s of opened.splice(0)) await s.cleanup();
-  await webhook.close();
-  await mail.close();
+  await receivers.close();
   await db.drop();
 });
 
 /** Services with both channels configured, whose storage refuses the victim's files while `broken.on`. */
 async function servicesWithAlerts(broken: { on: boolean }, env: Record<string, string> = {}) {
   const base = await createTestServices(db.url, {
-    ALERT_WEBHOOK_URLS: webhook.url,
-    ALERT_WEBHOOK_SECRET: SECRET,
-    SMTP_URL: `smtp://alerts:${SMTP_PASSWORD}@127.0.0.1:${mail.port}`,
-    ALERT_EMAIL_FROM: "backups@example.com",
-    ALERT_EMAIL_TO: "ops@example.com,oncall@example.com",
+    ...receivers.env,
     ...env,
   });
   opened.push(base);

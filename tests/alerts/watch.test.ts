@@ -9,9 +9,9 @@ import { handleBackupTenantData } from "../../functions/backup-tenant-data.ts";
 import { handleDailyTenantBackup } from "../../functions/daily-tenant-backup.ts";
 import { installSmallApp, ORG_A, ORG_B, ORG_C } from "../operations/small-app.ts";
 import {
+  type AlertReceivers,
   type MailReceiver,
-  startMailReceiver,
-  startWebhookReceiver,
+  startAlertReceivers,
   type WebhookReceiver,
 } from "../support/alert-receivers.ts";
 import { call } from "../support/call.ts";
@@ -24,29 +24,25 @@ const SMTP_PASSWORD = "smtp-password-3f9a6c2d";
 let db: TestDatabase;
 let webhook: WebhookReceiver;
 let mail: MailReceiver;
+let receivers: AlertReceivers;
 const opened: TestServices[] = [];
 
 beforeEach(async () => {
   db = await createTestDatabase("migrated");
   await installSmallApp(db.owner);
-  webhook = await startWebhookReceiver(SECRET);
-  mail = await startMailReceiver("alerts", SMTP_PASSWORD);
+  receivers = await startAlertReceivers(SECRET, SMTP_PASSWORD);
+  ({ webhook, mail } = receivers);
 });
 
 afterEach(async () => {
   for (const s of opened.splice(0)) await s.cleanup();
-  await webhook.close();
-  await mail.close();
+  await receivers.close();
   await db.drop();
 });
 
 async function services(env: Record<string, string> = {}) {
   const s = await createTestServices(db.url, {
-    ALERT_WEBHOOK_URLS: webhook.url,
-    ALERT_WEBHOOK_SECRET: SECRET,
-    SMTP_URL: `smtp://alerts:${SMTP_PASSWORD}@127.0.0.1:${mail.port}`,
-    ALERT_EMAIL_FROM: "backups@example.com",
-    ALERT_EMAIL_TO: "ops@example.com",
+    ...receivers.env,
     ...env,
   });
   opened.push(s);

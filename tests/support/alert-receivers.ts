@@ -83,3 +83,36 @@ export async function startMailReceiver(user: string, password: string): Promise
   const port = (server.server.address() as AddressInfo).port;
   return { port, mails, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
+
+/** Both receivers, and the environment that sends the product's alerts to them. */
+export interface AlertReceivers {
+  webhook: WebhookReceiver;
+  mail: MailReceiver;
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/** Starts a webhook receiver checking `secret` and a mail receiver for user "alerts" with `password`. */
+export async function startAlertReceivers(
+  secret: string,
+  password: string,
+  emailTo = "ops@example.com",
+): Promise<AlertReceivers> {
+  const webhook = await startWebhookReceiver(secret);
+  const mail = await startMailReceiver("alerts", password);
+  return {
+    webhook,
+    mail,
+    env: {
+      ALERT_WEBHOOK_URLS: webhook.url,
+      ALERT_WEBHOOK_SECRET: secret,
+      SMTP_URL: `smtp://alerts:${password}@127.0.0.1:${mail.port}`,
+      ALERT_EMAIL_FROM: "backups@example.com",
+      ALERT_EMAIL_TO: emailTo,
+    },
+    async close() {
+      await webhook.close();
+      await mail.close();
+    },
+  };
+}
