@@ -8,17 +8,16 @@
  * UPDATE_SCREENSHOTS=1 also writes the screenshots of docs/screenshots/ (so that CI never rewrites
  * tracked files). CHROMIUM_PATH overrides /usr/bin/chromium.
  */
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { Browser, Locator, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_ORGANIZATIONS } from "../../scripts/demo/install.ts";
 import { freePort } from "../../scripts/embedded-postgres.ts";
 import { type LocalSite, startLocalSite } from "../../scripts/local-site.ts";
 import { formatBytes } from "../../web/components/format.ts";
-import { launchChromium } from "../support/browser.ts";
-import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import type { TestDatabase } from "../support/database.ts";
+import { type PageSite, shown, startPageSite } from "../support/page-site.ts";
 import { changedTables, snapshot } from "../support/snapshot.ts";
 import { startSupabaseAuthStandIn } from "./supabase-auth-stand-in.ts";
 
@@ -35,37 +34,24 @@ const [acme, bluewater, cedar] = DEMO_ORGANIZATIONS as [
 
 let db: TestDatabase;
 let site: LocalSite;
-let backupDir: string;
 let browser: Browser;
+let stand: PageSite;
 
 beforeAll(async () => {
-  db = await createTestDatabase("demo");
-  backupDir = await mkdtemp(join(tmpdir(), "tenant-backup-page-"));
-  site = await startLocalSite({
-    port: await freePort(),
-    databaseUrl: db.url,
-    demo: true,
-    env: {
-      BACKUP_DIR: backupDir,
-      CRON_SECRET: "page-test-cron-secret-0123456789",
-      LOG_LEVEL: "silent",
+  stand = await startPageSite("page", {
+    env: () => ({
       // The test restores and then undoes at once; the limit on real restores is the API's own business.
       RESTORE_MIN_INTERVAL_SECONDS: "0",
       DRY_RUN_MIN_INTERVAL_SECONDS: "0",
       // One drill call reaches every demo organization.
       VERIFY_TENANTS_PER_CALL: "10",
-    },
+    }),
   });
-  browser = await launchChromium();
+  ({ db, site, browser } = stand);
   if (SCREENSHOTS) await mkdir(SCREENSHOTS, { recursive: true });
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await site?.close();
-  await db?.drop();
-  if (backupDir) await rm(backupDir, { recursive: true, force: true });
-});
+afterAll(() => stand?.close());
 
 async function open(width = 1440): Promise<Page> {
   const page = await browser.newPage({
@@ -80,8 +66,6 @@ async function open(width = 1440): Promise<Page> {
   return page;
 }
 
-/** Waits, as a user would, until the locator is shown. */
-const shown = (locator: Locator, timeout = 15_000) => locator.first().waitFor({ state: "visible", timeout });
 /** Polls a value of the page until it matches (playwright-core has no assertions of its own). */
 const eventually = <T>(read: () => Promise<T>, timeout = 15_000) =>
   expect.poll(read, { timeout, interval: 100 });
@@ -315,7 +299,8 @@ describe("the page as deployed, signing in with Supabase Auth", () => {
       databaseUrl: db.url,
       demo: false,
       env: {
-        BACKUP_DIR: backupDir,
+        // The same backups as the demo site's.
+        BACKUP_DIR: join(stand.dir, "backups"),
         CRON_SECRET: "page-test-cron-secret-0123456789",
         LOG_LEVEL: "silent",
         SUPABASE_URL: auth.url,

@@ -2,20 +2,18 @@
  * The Modules section in a real Chromium against the local site on the demo database: an admin sees the
  * module cards with their record counts, exports customers as CSV, edits one name in the file, checks it
  * (the dry run shows exactly that one change and the database is untouched), imports it, and the database
- * holds the new name. Page-opening as in admin-page.test.ts; UPDATE_SCREENSHOTS=1 writes
+ * holds the new name. The site and browser from tests/support/page-site.ts; UPDATE_SCREENSHOTS=1 writes
  * docs/screenshots/module-import-preview.png.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Browser, Locator } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { csvLine, parseCsv } from "../../lib/modules/csv.ts";
 import { DEMO_ORGANIZATIONS } from "../../scripts/demo/install.ts";
-import { freePort } from "../../scripts/embedded-postgres.ts";
-import { type LocalSite, startLocalSite } from "../../scripts/local-site.ts";
-import { launchChromium } from "../support/browser.ts";
-import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import type { LocalSite } from "../../scripts/local-site.ts";
+import type { TestDatabase } from "../support/database.ts";
+import { type PageSite, shown, startPageSite } from "../support/page-site.ts";
 import { snapshot } from "../support/snapshot.ts";
 
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS
@@ -25,33 +23,16 @@ const bluewater = DEMO_ORGANIZATIONS[1] as (typeof DEMO_ORGANIZATIONS)[number];
 
 let db: TestDatabase;
 let site: LocalSite;
-let dir: string;
 let browser: Browser;
+let dir: string;
+let stand: PageSite;
 
 beforeAll(async () => {
-  db = await createTestDatabase("demo");
-  dir = await mkdtemp(join(tmpdir(), "tenant-backup-modules-page-"));
-  site = await startLocalSite({
-    port: await freePort(),
-    databaseUrl: db.url,
-    demo: true,
-    env: {
-      BACKUP_DIR: join(dir, "backups"),
-      CRON_SECRET: "page-test-cron-secret-0123456789",
-      LOG_LEVEL: "silent",
-    },
-  });
-  browser = await launchChromium();
+  stand = await startPageSite("modules-page");
+  ({ db, site, browser, dir } = stand);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await site?.close();
-  await db?.drop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-const shown = (locator: Locator, timeout = 15_000) => locator.first().waitFor({ state: "visible", timeout });
+afterAll(() => stand?.close());
 
 it("an admin exports a module, edits a row, checks the file and imports it", async () => {
   const { rows: counts } = await db.client.query(

@@ -1,22 +1,12 @@
-/**
- * The restore dialog's files option in a real Chromium against the local site on the demo database, with
- * TENANT_FILE_BUCKETS set (the app's bucket a local folder): an admin backs up, one invoice is deleted and
- * a stray one uploaded, then "Restore only the files" rehearses (the dry run lists the file to add and the
- * one to remove, and nothing changes), and after CONFIRM the folder is as backed up; another tenant's
- * folder is untouched and the rows were left alone. Page-opening as in modules-page.test.ts.
- */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Browser, Locator } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { localFileStores } from "../../lib/files/local.ts";
 import type { FileBucketStore } from "../../lib/files/port.ts";
 import { DEMO_ORGANIZATIONS } from "../../scripts/demo/install.ts";
-import { freePort } from "../../scripts/embedded-postgres.ts";
-import { type LocalSite, startLocalSite } from "../../scripts/local-site.ts";
-import { launchChromium } from "../support/browser.ts";
-import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import type { LocalSite } from "../../scripts/local-site.ts";
+import type { TestDatabase } from "../support/database.ts";
+import { type PageSite, shown, startPageSite } from "../support/page-site.ts";
 import { snapshot } from "../support/snapshot.ts";
 
 const [, bluewater, cedar] = DEMO_ORGANIZATIONS as [
@@ -29,39 +19,24 @@ const pdf = (seed: number) => Uint8Array.from({ length: 2048 }, (_, i) => (seed 
 
 let db: TestDatabase;
 let site: LocalSite;
-let dir: string;
 let browser: Browser;
 let invoices: FileBucketStore;
+let stand: PageSite;
 
 beforeAll(async () => {
-  db = await createTestDatabase("demo");
-  dir = await mkdtemp(join(tmpdir(), "tenant-backup-files-page-"));
-  site = await startLocalSite({
-    port: await freePort(),
-    databaseUrl: db.url,
-    demo: true,
-    env: {
-      BACKUP_DIR: join(dir, "backups"),
+  stand = await startPageSite("files-page", {
+    env: (dir) => ({
       TENANT_FILE_BUCKETS: "invoices:{organization_id}/",
       TENANT_FILES_DIR: join(dir, "files"),
-      CRON_SECRET: "page-test-cron-secret-0123456789",
-      LOG_LEVEL: "silent",
       RESTORE_MIN_INTERVAL_SECONDS: "0",
       DRY_RUN_MIN_INTERVAL_SECONDS: "0",
-    },
+    }),
   });
-  browser = await launchChromium();
-  invoices = localFileStores(join(dir, "files")).bucket("invoices");
+  ({ db, site, browser } = stand);
+  invoices = localFileStores(join(stand.dir, "files")).bucket("invoices");
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await site?.close();
-  await db?.drop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-const shown = (locator: Locator, timeout = 15_000) => locator.first().waitFor({ state: "visible", timeout });
+afterAll(() => stand?.close());
 
 async function folder(tenantId: string) {
   const files = await invoices.list(`${tenantId}/`);

@@ -1,46 +1,24 @@
-/**
- * The Schedule section in a real Chromium against the local site: an admin sets a weekly schedule and sees
- * its next run, and the database holds what was chosen. Page-opening as in admin-page.test.ts.
- */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { Browser, Locator } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { nextSlotStart } from "../../lib/schedule/slots.ts";
 import { DEMO_ORGANIZATIONS } from "../../scripts/demo/install.ts";
-import { freePort } from "../../scripts/embedded-postgres.ts";
-import { type LocalSite, startLocalSite } from "../../scripts/local-site.ts";
-import { launchChromium } from "../support/browser.ts";
-import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import type { LocalSite } from "../../scripts/local-site.ts";
+import type { TestDatabase } from "../support/database.ts";
+import { type PageSite, shown, startPageSite } from "../support/page-site.ts";
 
 const bluewater = DEMO_ORGANIZATIONS[1] as (typeof DEMO_ORGANIZATIONS)[number];
 
 let db: TestDatabase;
 let site: LocalSite;
-let backupDir: string;
 let browser: Browser;
+let stand: PageSite;
 
 beforeAll(async () => {
-  db = await createTestDatabase("demo");
-  backupDir = await mkdtemp(join(tmpdir(), "tenant-backup-schedule-page-"));
-  site = await startLocalSite({
-    port: await freePort(),
-    databaseUrl: db.url,
-    demo: true,
-    env: { BACKUP_DIR: backupDir, CRON_SECRET: "page-test-cron-secret-0123456789", LOG_LEVEL: "silent" },
-  });
-  browser = await launchChromium();
+  stand = await startPageSite("schedule-page");
+  ({ db, site, browser } = stand);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await site?.close();
-  await db?.drop();
-  if (backupDir) await rm(backupDir, { recursive: true, force: true });
-});
-
-const shown = (locator: Locator, timeout = 15_000) => locator.first().waitFor({ state: "visible", timeout });
+afterAll(() => stand?.close());
 
 it("an admin sets a weekly schedule and sees its next run", async () => {
   // The organization's last scheduled backup completed just now, so its next run is the next Wednesday slot.

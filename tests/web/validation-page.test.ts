@@ -2,48 +2,31 @@
  * The Data checks section in a real Chromium against the local site and the demo app with its rules: an
  * admin sees per table and rule the status, the counts and the offending keys of their organization, and
  * exports the report as CSV through the typed client; a super admin adds a rule the schema proposes, which
- * an admin only reads. Page-opening as in admin-page.test.ts; UPDATE_SCREENSHOTS=1 also writes
+ * an admin only reads. The site and browser from tests/support/page-site.ts; UPDATE_SCREENSHOTS=1 also writes
  * docs/screenshots/validation.png.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Browser, Locator } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { DEMO_ORGANIZATIONS, installDemoValidation } from "../../scripts/demo/install.ts";
-import { freePort } from "../../scripts/embedded-postgres.ts";
-import { type LocalSite, startLocalSite } from "../../scripts/local-site.ts";
-import { launchChromium } from "../support/browser.ts";
-import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import type { LocalSite } from "../../scripts/local-site.ts";
+import type { TestDatabase } from "../support/database.ts";
+import { type PageSite, shown, startPageSite } from "../support/page-site.ts";
 
 const bluewater = DEMO_ORGANIZATIONS[1] as (typeof DEMO_ORGANIZATIONS)[number];
 
 let db: TestDatabase;
 let site: LocalSite;
-let backupDir: string;
 let browser: Browser;
+let stand: PageSite;
 
 beforeAll(async () => {
-  db = await createTestDatabase("demo");
-  await installDemoValidation(db.owner);
-  backupDir = await mkdtemp(join(tmpdir(), "tenant-backup-validation-page-"));
-  site = await startLocalSite({
-    port: await freePort(),
-    databaseUrl: db.url,
-    demo: true,
-    env: { BACKUP_DIR: backupDir, CRON_SECRET: "page-test-cron-secret-0123456789", LOG_LEVEL: "silent" },
-  });
-  browser = await launchChromium();
+  stand = await startPageSite("validation-page", { prepare: (db) => installDemoValidation(db.owner) });
+  ({ db, site, browser } = stand);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await site?.close();
-  await db?.drop();
-  if (backupDir) await rm(backupDir, { recursive: true, force: true });
-});
-
-const shown = (locator: Locator, timeout = 15_000) => locator.first().waitFor({ state: "visible", timeout });
+afterAll(() => stand?.close());
 
 it("an admin sees the broken rules with their offending keys, and exports the report as CSV", async () => {
   const blank = await db.client.query<{ id: string }>(
