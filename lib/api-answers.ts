@@ -118,12 +118,18 @@ export interface BackupScheduleAnswer {
   schedule: BackupSchedule;
 }
 
-/** backup-details: one backup's listing, its whole manifest, and the files not stored as recorded. */
+/** An object a backup names that is not in storage at its recorded size: "missing" or what is stored. */
+export interface StoredProblem {
+  path: string;
+  problem: string;
+}
+
+/** backup-details: one backup's listing, its whole manifest, and the objects not stored as recorded. */
 export interface BackupDetails {
   success: true;
   organization_id: string;
   backup: BackupListing;
-  file_problems: { path: string; problem: string }[];
+  file_problems: StoredProblem[];
   manifest: Manifest;
 }
 

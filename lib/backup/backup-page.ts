@@ -4,7 +4,7 @@
  * lists in a few reads. A summary that cannot be read is listed as "damaged" instead of failing the
  * whole list: the admin page must still show the good ones, and let the bad one be deleted.
  */
-import type { BackupEntry, BackupListing } from "../api-answers.ts";
+import type { BackupEntry, BackupListing, StoredProblem } from "../api-answers.ts";
 import { isStoredSizeOf } from "../crypto/encrypting-storage.ts";
 import { isAppError } from "../errors.ts";
 import type { Services } from "../services.ts";
@@ -85,14 +85,31 @@ async function describe(
   return listingOf(manifest, backup.summaryPath, sizes);
 }
 
-/** The listing of a readable backup; `files_present`: every file it names is stored at its recorded size. */
+/**
+ * What is wrong in storage with the objects `manifest` names (its table files or chunks, and its copies of
+ * the tenant's files), given `sizes`: the tenant's stored objects by path. Chunks live beside the backups'
+ * folders and may be encrypted, so the sizes must come from the tenant's whole folder and be compared as
+ * stored sizes.
+ */
+export function storedProblems(manifest: Manifest, sizes: Map<string, number>): StoredProblem[] {
+  const named = [
+    ...manifest.tables.flatMap((t) => t.files),
+    ...(manifest.files?.objects ?? []).map((o) => ({ path: o.stored_as, bytes: o.bytes })),
+  ];
+  return named
+    .filter((f) => !isStoredSizeOf(sizes.get(f.path), f.bytes))
+    .map((f) => ({
+      path: f.path,
+      problem: sizes.has(f.path) ? `stored size ${sizes.get(f.path)}, expected ${f.bytes}` : "missing",
+    }));
+}
+
+/** The listing of a readable backup; `files_present`: every object it names is stored at its recorded size. */
 export function listingOf(
   manifest: Manifest,
   summaryPath: string,
   sizes: Map<string, number>,
 ): BackupListing {
-  const files = manifest.tables.flatMap((t) => t.files);
-  const copies = (manifest.files?.objects ?? []).map((o) => ({ path: o.stored_as, bytes: o.bytes }));
   return {
     backup_id: manifest.backup_id,
     backup_date: manifest.backup_date,
@@ -104,9 +121,9 @@ export function listingOf(
     tables: manifest.tables.length,
     total_records: manifest.total_records,
     total_size: manifest.total_bytes,
-    files: files.length,
-    tenant_files: copies.length,
-    files_present: [...files, ...copies].every((f) => isStoredSizeOf(sizes.get(f.path), f.bytes)),
+    files: manifest.tables.reduce((n, t) => n + t.files.length, 0),
+    tenant_files: manifest.files?.objects.length ?? 0,
+    files_present: storedProblems(manifest, sizes).length === 0,
     schema_fingerprint: manifest.schema_fingerprint,
     created_by: manifest.created_by ?? null,
     note: manifest.note ?? null,
@@ -125,7 +142,7 @@ export function listingOf(
 }
 
 /** What the verification drills found of each listed backup, from the database (one call for the page). */
-async function addVerifications(services: Services, page: BackupEntry[]): Promise<void> {
+export async function addVerifications(services: Services, page: BackupEntry[]): Promise<void> {
   const listed = page.filter((entry): entry is BackupListing => entry.status === "completed");
   if (listed.length === 0) return;
   const found = new Map(

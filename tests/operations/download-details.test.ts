@@ -8,6 +8,7 @@ import { setupServer } from "msw/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleBackupDetails } from "../../functions/backup-details.ts";
 import { handleDownloadBackup } from "../../functions/download-backup.ts";
+import { handleVerifyBackups } from "../../functions/verify-backups.ts";
 import type { Manifest } from "../../lib/backup/manifest.ts";
 import { runManualBackup } from "../../lib/backup/manual.ts";
 import { createFakeSupabaseStorage } from "../storage/fake-supabase-storage.ts";
@@ -247,6 +248,61 @@ describe("backup-details", () => {
       expect(response.status).toBe(422);
     } finally {
       await local.storage.put(summaryPath, original, "application/json");
+    }
+  });
+});
+
+describe("backup-details of a chunked, encrypted backup", () => {
+  // The default layout: the backup's rows are in chunks shared by the tenant's backups, outside the
+  // backup's own folder, and each object is stored encrypted (larger than its recorded plain size).
+  let chunked: TestServices;
+  let id: string;
+  let chunks: { path: string; bytes: number }[];
+  beforeAll(async () => {
+    chunked = await createTestServices(db.url, {
+      BACKUP_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"),
+      VERIFY_TENANTS_PER_CALL: "2",
+    });
+    const result = await runManualBackup(chunked, ORG_B, { deadline: deadlineIn(chunked) });
+    if (result.status !== "completed") throw new Error("backup did not complete");
+    id = result.backupId;
+    chunks = result.manifest.tables.flatMap((t) => t.files);
+  });
+  afterAll(async () => {
+    await chunked?.cleanup();
+  });
+  const details = () =>
+    call(handleBackupDetails, chunked, "backup-details", {
+      method: "GET",
+      token: TEST_CRON_SECRET,
+      query: { organization_id: ORG_B, backup_id: id },
+    });
+
+  it("finds every chunk it names and shows the last verification", async () => {
+    expect(chunks.length).toBeGreaterThan(0);
+    expect(chunks.every((c) => c.path.includes("/chunks/"))).toBe(true);
+    const before = await details();
+    expect(before.status).toBe(200);
+    expect(before.body.file_problems).toEqual([]);
+    expect(before.body.backup).toMatchObject({ files_present: true, verified_at: null, verification: null });
+
+    const drill = await call(handleVerifyBackups, chunked, "verify-backups", { token: TEST_CRON_SECRET });
+    expect(drill.status).toBe(200);
+    const after = await details();
+    expect(after.body.backup.verified_at).toEqual(expect.any(String));
+    expect(after.body.backup.verification).toMatchObject({ status: "passed" });
+  });
+
+  it("names a chunk that is missing", async () => {
+    const chunk = chunks[0] as { path: string };
+    const stored = await chunked.storage.get(chunk.path);
+    await chunked.storage.remove([chunk.path]);
+    try {
+      const response = await details();
+      expect(response.body.backup.files_present).toBe(false);
+      expect(response.body.file_problems).toEqual([{ path: chunk.path, problem: "missing" }]);
+    } finally {
+      await chunked.storage.put(chunk.path, stored, "application/octet-stream");
     }
   });
 });
