@@ -5,7 +5,9 @@
  *   BENCH_ROWS   rows of the large tenant (default 1,000,000, over the demo app's 24 tables)
  *   BENCH_QUICK  1 for a short run (100,000 rows, smaller scaling steps)
  *   BENCH_ONLY   sections to run, comma-separated (default: every one): main, values, nopk, daily, fanout,
- *                sizes, chunks (the chunked layout's figures: 30 daily backups, zstd against gzip)
+ *                sizes, chunks (the chunked layout's figures: 30 daily backups, zstd against gzip),
+ *                postgrest (requests and bytes of the Supabase API path, scripts/bench/postgrest.ts)
+ *   BENCH_POSTGREST_ROWS  that section's tenant sizes (default 50000,100000); BACKUP_PAGE_* pass through
  *   BENCH_DAILY_TENANTS, BENCH_DAILY_ROWS  the fanout section's tenants (10,000) and rows each (100)
  *   BENCH_FANOUT_CALLS, BENCH_FANOUT_POOL  its calls started together (1,2,4) and BACKUP_TENANT_CONCURRENCY (4)
  *   BENCH_CALLS  1 to print every daily run's round trips by kind
@@ -34,6 +36,7 @@ import { type RunningPostgres, startEmbeddedPostgres } from "../embedded-postgre
 import { applyMigrations } from "../migrate.ts";
 import { benchDedupe } from "./dedupe.ts";
 import type { OperationArgs } from "./operation.ts";
+import { benchPostgrest } from "./postgrest.ts";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const ROWS = Number(process.env.BENCH_ROWS ?? (QUICK ? 100_000 : 1_000_000));
@@ -67,7 +70,7 @@ function callsPerTenant(calls: Record<string, number>, tenants: number): string 
   const total = sorted.reduce((n, [, c]) => n + c, 0);
   return `${sorted.map(([k, c]) => `${fmt(c / tenants, 1)} ${k}`).join(", ")}; ${fmt(total / tenants, 1)} in all`;
 }
-/** BENCH_ONLY=main,values,nopk,daily,fanout,sizes,chunks runs only those sections (default: every one). */
+/** BENCH_ONLY=main,values,…,postgrest runs only those sections (default: every one; the list is above). */
 const ONLY = process.env.BENCH_ONLY?.split(",").map((x) => x.trim());
 const runs = (section: string) => !ONLY || ONLY.includes(section);
 const fmt = (n: number, digits = 0) =>
@@ -354,6 +357,19 @@ async function core(server: RunningPostgres, work: string) {
       const url = await eventsDatabase(server, keyed, ROWS);
       await sideBySide(url, join(work, keyed ? "keyed" : "nopk"), label);
     }
+  }
+
+  // The Supabase API path: requests and bytes per 100,000 rows, time against the direct connection.
+  if (runs("postgrest")) {
+    await benchPostgrest(server, work, {
+      direct: (args) => measure(args),
+      tenantId: ACME,
+      date: utcDay(new Date()),
+      rowsPerScale: ROWS_PER_SCALE,
+      say,
+      fmt,
+      row,
+    });
   }
 
   // 2. How cost grows with the number of tenants: the daily run, about 1,000 rows each.
