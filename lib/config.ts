@@ -143,8 +143,23 @@ const envSchema = z
       .transform(parseFileBuckets),
     /** Local runs: the folder standing in for the app's Storage (one subfolder per bucket). */
     TENANT_FILES_DIR: z.string().trim().default(".tenant-files"),
-    /** Rows per page read from the database; PostgREST answers at most 1,000 rows a request anyway. */
-    BACKUP_PAGE_ROWS: positiveInt(1000).pipe(z.number().max(100_000)),
+    /**
+     * At most this many rows per page of rows sent or read through the Supabase API (backup pages read,
+     * restore pages staged): a cap that normal rows never reach, so that pages end by BACKUP_PAGE_BYTES.
+     */
+    BACKUP_PAGE_ROWS: positiveInt(100_000).pipe(z.number().max(100_000)),
+    /**
+     * Bytes of row text per page of rows sent or read through the Supabase API (a page ends with the row
+     * that reaches it). A few MB: far fewer requests than pages of 1,000 rows, each well inside the 55 s
+     * statement timeout of our page functions. Function-to-Supabase calls only, so Netlify's 6 MB
+     * response limit does not apply to them.
+     */
+    BACKUP_PAGE_BYTES: positiveInt(4 * 1024 * 1024).pipe(
+      z
+        .number()
+        .min(1024, "must be at least 1024")
+        .max(16 * 1024 * 1024, "must be at most 16777216"),
+    ),
     /** A tenant's lease lasts this long without renewal, so a killed function frees the tenant soon. */
     BACKUP_LOCK_TTL_SECONDS: positiveInt(120),
     /**
@@ -431,6 +446,7 @@ export interface Config {
     tenantConcurrency: number;
     maxFileBytes: number;
     pageRows: number;
+    pageBytes: number;
     lockTtlSeconds: number;
     gzipLevel: number;
     layout: "chunks" | "files";
@@ -589,6 +605,7 @@ export function loadConfig(env: Environment = process.env): Config {
       tenantConcurrency: e.BACKUP_TENANT_CONCURRENCY,
       maxFileBytes: e.BACKUP_MAX_FILE_BYTES,
       pageRows: e.BACKUP_PAGE_ROWS,
+      pageBytes: e.BACKUP_PAGE_BYTES,
       lockTtlSeconds: e.BACKUP_LOCK_TTL_SECONDS,
       gzipLevel: e.BACKUP_GZIP_LEVEL,
       layout: e.BACKUP_LAYOUT,

@@ -424,7 +424,10 @@ async function nextChunks(
   source: RowSource,
   state: TableProgress,
 ): Promise<{ files: ManifestFile[]; written: number; done: boolean }> {
-  const pageBytes = services.config.backup.chunkTargetBytes;
+  // A stream is read a chunk's worth at a time; through the Supabase API each page is a request, so pages
+  // are as large as BACKUP_PAGE_BYTES allows.
+  const { chunkTargetBytes, pageBytes: apiPageBytes } = services.config.backup;
+  const pageBytes = services.db.canStream ? chunkTargetBytes : apiPageBytes;
   let finished: string[][] = [];
   let done = false;
   while (finished.length === 0 && !done) {

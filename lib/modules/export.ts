@@ -17,6 +17,12 @@ import type { Services } from "../services.ts";
 import { csvLine } from "./csv.ts";
 import { csvQuery, modulePage } from "./module-db.ts";
 
+/**
+ * Rows per page of a CSV export through the Supabase API (or BACKUP_PAGE_ROWS when lower): its pages have
+ * no bound in bytes, so they stay at the 1,000 rows they always had.
+ */
+const CSV_PAGE_ROWS = 1000;
+
 export interface ModuleExport {
   tenantId: string;
   module: string;
@@ -90,7 +96,7 @@ export async function exportModuleCsv(
           table: request.table,
           tenantId: request.tenantId,
           after,
-          limit: services.config.backup.pageRows,
+          limit: Math.min(services.config.backup.pageRows, CSV_PAGE_ROWS),
           guard: request.guard,
         });
         if (page.rows > 0) {

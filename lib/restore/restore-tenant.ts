@@ -73,12 +73,9 @@ export type RestoreOutcome =
   /** Staging goes on: call again with the same request to continue. */
   | { status: "staging"; manifest: Manifest; stagedRecords: number; totalRecords: number };
 
-/** Rows and bytes per staging call: bounded request bodies on the PostgREST path. */
-const STAGE_ROWS = 5000;
-const STAGE_BYTES = 2 * 1024 * 1024;
 /**
- * Staged page numbers: file index × this + page within the file, so that a later call can skip the files
- * staged already without reading them again.
+ * Staged page numbers: where the page's first rows are, as their file's index × this + their part's number
+ * within the file (parts as the file is read in pages), so that numbers follow the rows' order.
  */
 const PAGES_PER_FILE = 100_000;
 /** How long the lease lasts while the apply runs: 15 minutes, Netlify's longest function. */
@@ -124,7 +121,9 @@ function checkApplyFitsOneCall(services: Services, tenantId: string, records: nu
 }
 
 /**
- * Stages what is not staged yet, until done or the deadline passes. Answers the rows staged in all, and
+ * Stages what is not staged yet, until done or the deadline passes, in pages of up to BACKUP_PAGE_BYTES of
+ * lines and BACKUP_PAGE_ROWS rows, each one request on the PostgREST path: a page gathers consecutive files
+ * (chunks are smaller than a page) and parts of files larger than one. Answers the rows staged in all, and
  * whether everything is.
  */
 async function stageBackup(
@@ -135,38 +134,68 @@ async function stageBackup(
   deadline: number,
 ): Promise<{ staged: number; done: boolean; stagedNow: number }> {
   const { db } = services;
+  const limits = { maxRows: services.config.backup.pageRows, maxBytes: services.config.backup.pageBytes };
   const progress = await db.restoreStageProgress(restoreId);
   let staged = plan.tables.reduce((n, t) => n + Number(progress[t.name]?.rows ?? 0), 0);
   let stagedNow = 0;
   for (const table of plan.tables) {
     const done = progress[table.name];
     if (done && Number(done.rows) === table.row_count) continue;
-    // Staging is sequential: every page up to the last one staged is there, none after it.
-    const lastPage = done ? Number(done.last_page) : -1;
+    // Staging is sequential, in the files' order: the rows staged are the table's first rows, and the
+    // pages after them are numbered past the last one staged.
+    let skip = done ? Number(done.rows) : 0;
+    let lastPage = done ? Number(done.last_page) : -1;
+    /** The next page: the number of its first part, its rows and lines. */
+    let gathered: { page: number; rows: number; bytes: number; lines: string[] } | null = null;
+    const flush = async () => {
+      if (!gathered) return;
+      const { page, rows, lines } = gathered;
+      gathered = null;
+      await db.stageRestorePage({ restoreId, table: table.name, page, rows, lines: lines.join("\n") });
+      staged += rows;
+      stagedNow += rows;
+      await lease.renew();
+    };
     for (const [fileIndex, file] of table.files.entries()) {
-      if (fileIndex < Math.floor(lastPage / PAGES_PER_FILE)) continue;
+      if (skip >= file.rows) {
+        skip -= file.rows;
+        continue;
+      }
       let page = fileIndex * PAGES_PER_FILE;
-      for await (const chunk of readVerifiedPages(services.storage, file, {
-        maxRows: STAGE_ROWS,
-        maxBytes: STAGE_BYTES,
-      })) {
-        if (page > lastPage) {
-          await db.stageRestorePage({
-            restoreId,
-            table: table.name,
-            page,
-            rows: chunk.rows,
-            lines: chunk.lines,
-          });
-          staged += chunk.rows;
-          stagedNow += chunk.rows;
-          // Each call stages at least a page, so that calls always get somewhere.
-          if (services.now().getTime() >= deadline) return { staged, done: false, stagedNow };
+      for await (const part of readVerifiedPages(services.storage, file, limits)) {
+        let { rows, lines } = part;
+        if (skip > 0) {
+          const dropped = Math.min(skip, rows);
+          skip -= dropped;
+          rows -= dropped;
+          lines = rows > 0 ? lines.split("\n").slice(dropped).join("\n") : "";
+        }
+        if (rows > 0) {
+          const bytes = Buffer.byteLength(lines) + 1;
+          const fits =
+            gathered !== null &&
+            gathered.rows + rows <= limits.maxRows &&
+            gathered.bytes + bytes <= limits.maxBytes;
+          if (gathered && !fits) {
+            await flush();
+            // Each call stages at least a page, so that calls always get somewhere.
+            if (services.now().getTime() >= deadline) return { staged, done: false, stagedNow };
+          }
+          if (gathered) {
+            gathered.rows += rows;
+            gathered.bytes += bytes;
+            gathered.lines.push(lines);
+          } else {
+            // Past the last page staged even if the page settings changed between calls.
+            lastPage = Math.max(page, lastPage + 1);
+            gathered = { page: lastPage, rows, bytes, lines: [lines] };
+          }
         }
         page += 1;
       }
-      await lease.renew();
     }
+    await flush();
+    if (services.now().getTime() >= deadline && stagedNow > 0) return { staged, done: false, stagedNow };
   }
   return { staged, done: true, stagedNow };
 }

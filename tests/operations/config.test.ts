@@ -85,6 +85,15 @@ describe("operations configuration", () => {
     }
   });
 
+  it("bounds pages through the Supabase API by BACKUP_PAGE_BYTES (4 MiB), under a row cap of 100,000", () => {
+    expect(loadConfig(base).backup).toMatchObject({ pageBytes: 4 * 1024 * 1024, pageRows: 100_000 });
+    expect(loadConfig({ ...base, BACKUP_PAGE_BYTES: "1048576" }).backup.pageBytes).toBe(1_048_576);
+    for (const bad of ["0", "1023", "16777217", "1.5", "4MB"]) {
+      expect(() => loadConfig({ ...base, BACKUP_PAGE_BYTES: bad })).toThrow(/^BACKUP_PAGE_BYTES /);
+    }
+    expect(() => loadConfig({ ...base, BACKUP_PAGE_ROWS: "100001" })).toThrow(/^BACKUP_PAGE_ROWS /);
+  });
+
   it("has a default schedule, daily at 02:00 UTC, that DEFAULT_SCHEDULE_* change", () => {
     expect(loadConfig(base).schedule.default).toEqual({
       frequency: "daily",

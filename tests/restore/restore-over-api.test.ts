@@ -102,7 +102,8 @@ describe("a restore through the Supabase API, as the service role", () => {
     await changeW1();
     const changed = await workspaceSnapshot(db.client, "= 'w1'");
     const audit = await auditCounts(db.client);
-    const services = await apiServices({ BACKUP_TIME_BUDGET_MS: "1" });
+    // Pages of about one small file each, so that every table takes several.
+    const services = await apiServices({ BACKUP_TIME_BUDGET_MS: "1", BACKUP_PAGE_BYTES: "1024" });
     expect(services.db.kind).toBe("supabase");
 
     const dry = await restoreToEnd(services, {
