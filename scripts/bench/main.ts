@@ -6,7 +6,8 @@
  *   BENCH_QUICK  1 for a short run (100,000 rows, smaller scaling steps)
  *   BENCH_ONLY   sections to run, comma-separated (default: every one): main, values, nopk, daily, fanout,
  *                sizes, chunks (the chunked layout's figures: 30 daily backups, zstd against gzip),
- *                postgrest (requests and bytes of the Supabase API path, scripts/bench/postgrest.ts)
+ *                postgrest (requests and bytes of the Supabase API path, scripts/bench/postgrest.ts),
+ *                wide (a table of 200 columns), tables (300 tenant tables)
  *   BENCH_POSTGREST_ROWS  that section's tenant sizes (default 50000,100000); BACKUP_PAGE_* pass through
  *   BENCH_DAILY_TENANTS, BENCH_DAILY_ROWS  the fanout section's tenants (10,000) and rows each (100)
  *   BENCH_FANOUT_CALLS, BENCH_FANOUT_POOL  its calls started together (1,2,4) and BACKUP_TENANT_CONCURRENCY (4)
@@ -37,6 +38,8 @@ import { applyMigrations } from "../migrate.ts";
 import { benchDedupe } from "./dedupe.ts";
 import type { OperationArgs } from "./operation.ts";
 import { benchPostgrest } from "./postgrest.ts";
+import { fillTables } from "./tables.ts";
+import { fillWide, WIDE_COLUMNS } from "./wide.ts";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const ROWS = Number(process.env.BENCH_ROWS ?? (QUICK ? 100_000 : 1_000_000));
@@ -206,7 +209,7 @@ async function eventsDatabase(server: RunningPostgres, keyed: boolean, rows: num
 
 /**
  * The project's backup and restores of ACME in `url`, each beside PostgreSQL's own COPY of the same rows:
- * backup ÷ COPY TO | gzip, restore ÷ delete + COPY FROM. Prints one table headed `label`.
+ * backup ÷ COPY TO | the product's compression, restore ÷ delete + COPY FROM. Prints one table headed `label`.
  */
 async function sideBySide(
   url: string,
@@ -253,9 +256,9 @@ async function sideBySide(
         w,
       ),
     );
-  line("COPY TO | gzip (baseline)", copyOut, null);
+  line(`COPY TO | ${copyOut.value.codec} (baseline)`, copyOut, null);
   line("backup", backup, copyOut);
-  line("delete + COPY FROM (baseline)", copyIn, null);
+  line(`delete + COPY FROM, ${copyOut.value.codec} (baseline)`, copyIn, null);
   line("restore, dry run over unchanged data", overSame, copyIn);
   line("restore over unchanged data (+ undo)", real, copyIn);
   line("restore into the emptied tenant (+ undo)", intoEmpty, copyIn);
@@ -356,6 +359,27 @@ async function core(server: RunningPostgres, work: string) {
       console.error(`building ${label}, ${fmt(ROWS)} rows …`);
       const url = await eventsDatabase(server, keyed, ROWS);
       await sideBySide(url, join(work, keyed ? "keyed" : "nopk"), label);
+    }
+  }
+
+  // Many columns, then many tables: two sizes each, to show that cost grows with rows (and tables) alone.
+  if (runs("wide")) {
+    for (const rows of QUICK ? [10_000, 20_000] : [25_000, 50_000]) {
+      console.error(`building a table of ${WIDE_COLUMNS} columns, ${fmt(rows)} rows …`);
+      const url = await prepared(await freshDatabase(server, `bench_wide_${rows}`), (c) =>
+        fillWide(c, ACME, rows),
+      );
+      await sideBySide(url, join(work, `wide-${rows}`), `a table of ${WIDE_COLUMNS} columns`);
+    }
+  }
+  if (runs("tables")) {
+    const rowsEach = QUICK ? 100 : 300;
+    for (const count of QUICK ? [100, 300] : [150, 300]) {
+      console.error(`building ${count} tenant tables of about ${rowsEach} rows …`);
+      const url = await prepared(await freshDatabase(server, `bench_tables_${count}`), (c) =>
+        fillTables(c, ACME, count, rowsEach),
+      );
+      await sideBySide(url, join(work, `tables-${count}`), `${count} tenant tables`);
     }
   }
 

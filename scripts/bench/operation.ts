@@ -7,13 +7,22 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { constants, createGunzip, createGzip, gzipSync, zstdCompressSync } from "node:zlib";
+import {
+  constants,
+  createGunzip,
+  createGzip,
+  createZstdCompress,
+  createZstdDecompress,
+  gzipSync,
+  zstdCompressSync,
+} from "node:zlib";
 import pg from "pg";
 import { from as copyFrom, to as copyTo } from "pg-copy-streams";
 import { runDailyBackup } from "../../lib/backup/daily.ts";
 import { readVerifiedPages } from "../../lib/backup/reader.ts";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import type { Catalog } from "../../lib/catalog.ts";
+import { ZSTD_LEVEL } from "../../lib/chunks/codec.ts";
 import { loadConfig } from "../../lib/config.ts";
 import type { HeldSnapshot } from "../../lib/db/port.ts";
 import { createLogger } from "../../lib/logger.ts";
@@ -67,12 +76,31 @@ const storedList = (catalog: Catalog, table: string) =>
     .join(", ");
 
 /**
+ * The compression the product stores table data with, for the baselines: zstd at the chunks' level
+ * (lib/chunks/codec.ts) in the chunked layout, gzip at BACKUP_GZIP_LEVEL in the files layout.
+ */
+function productCodec(args: OperationArgs) {
+  const { layout, gzipLevel } = configOf(args).backup;
+  return layout === "chunks"
+    ? {
+        name: `zstd ${ZSTD_LEVEL}`,
+        compress: () => createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } }),
+        decompress: () => createZstdDecompress(),
+      }
+    : {
+        name: `gzip ${gzipLevel}`,
+        compress: () => createGzip({ level: gzipLevel }),
+        decompress: createGunzip,
+      };
+}
+
+/**
  * PostgreSQL's own export: COPY … TO of the tenant's rows of every table (its stored columns, what the
- * backup holds), through gzip at the backup's level (BACKUP_GZIP_LEVEL), to files.
+ * backup holds), through the product's compression (codec and level), to files.
  */
 async function copyOut(args: OperationArgs) {
   const catalog = args.catalog as Catalog;
-  const level = configOf(args).backup.gzipLevel;
+  const codec = productCodec(args);
   await mkdir(args.copyDir as string, { recursive: true });
   const client = new pg.Client({ connectionString: args.url });
   await client.connect();
@@ -88,16 +116,12 @@ async function copyOut(args: OperationArgs) {
       source.on("data", (chunk: Buffer) => {
         raw += chunk.length;
       });
-      await pipeline(
-        source,
-        createGzip({ level }),
-        createWriteStream(join(args.copyDir as string, `${table.name}.gz`)),
-      );
+      await pipeline(source, codec.compress(), createWriteStream(join(args.copyDir as string, table.name)));
     }
   } finally {
     await client.end();
   }
-  return { rawBytes: raw, level };
+  return { rawBytes: raw, codec: codec.name };
 }
 
 /**
@@ -115,9 +139,9 @@ async function copyIn(args: OperationArgs) {
       await client.query(`delete from public.${table.name} t0 where ${table.scope}`, [args.tenantId]);
     }
     for (const table of catalog.tables) {
-      const file = createReadStream(join(args.copyDir as string, `${table.name}.gz`));
+      const file = createReadStream(join(args.copyDir as string, table.name));
       const copy = `copy public.${table.name} (${storedList(catalog, table.name)}) from stdin`;
-      await pipeline(file, createGunzip(), client.query(copyFrom(copy)));
+      await pipeline(file, productCodec(args).decompress(), client.query(copyFrom(copy)));
     }
     await client.query("commit");
   } catch (err) {
