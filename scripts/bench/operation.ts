@@ -1,9 +1,9 @@
 /**
  * One measured operation of the benchmark, in a process of its own, so that its peak memory is that of a
  * process doing only this — as a function instance would — and not what earlier steps left behind.
- * Reads its arguments as JSON from BENCH_ARGS; prints one JSON line: { ms, peakRssMb, value }.
+ * Reads its arguments as JSON from the file BENCH_ARGS_FILE; prints one JSON line: { ms, peakRssMb, value }.
  */
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream, readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -314,7 +314,7 @@ async function run(args: OperationArgs): Promise<unknown> {
   }
 }
 
-const args = JSON.parse(process.env.BENCH_ARGS ?? "{}") as OperationArgs;
+const args = JSON.parse(readFileSync(process.env.BENCH_ARGS_FILE as string, "utf8")) as OperationArgs;
 const started = performance.now();
 const value = await run(args);
 const ms = performance.now() - started;
