@@ -28,12 +28,12 @@ export class PartWriter {
     });
   }
 
-  /** Adds rows: `lines` holds `rows` lines separated by "\n", without a trailing one. */
-  async write(lines: string, rows: number): Promise<void> {
-    if (rows === 0) return;
-    const text = `${lines}\n`;
+  /** Adds rows, one line each (without "\n"). */
+  async write(lines: readonly string[]): Promise<void> {
+    if (lines.length === 0) return;
+    const text = `${lines.join("\n")}\n`;
     this.rawBytes += Buffer.byteLength(text);
-    this.rows += rows;
+    this.rows += lines.length;
     if (!this.gzip.write(text)) await new Promise((resolve) => this.gzip.once("drain", resolve));
   }
 

@@ -11,10 +11,16 @@
 import { type CatalogTable, storedColumns } from "../catalog.ts";
 import type { HeldSnapshot } from "../db/port.ts";
 import type { ExportPage, TenantDb } from "../db/tenant-db.ts";
+import { copyTextToLine } from "./copy-text.ts";
 import { LineSplitter } from "./lines.ts";
 
+/** A page of rows as the backup takes them: its lines (JSON arrays of column texts) one by one. */
+export interface SourcePage extends Omit<ExportPage, "data"> {
+  lines: string[];
+}
+
 export interface RowSource {
-  next(maxBytes: number): Promise<ExportPage>;
+  next(maxBytes: number): Promise<SourcePage>;
   /** Stops reading; a stream is cancelled. */
   close(): void;
 }
@@ -41,13 +47,18 @@ export async function openRowSource(db: TenantDb, args: SourceArgs): Promise<Row
   if (args.live) {
     if (after !== 0) throw new Error(`a live read of ${args.table} starts at its first row`);
     const { planId, tenantId, snapshot } = args.live;
-    return streamedSource(await db.liveStream({ planId, table: args.table, tenantId, snapshot }), args, 0);
+    const stream = await db.liveStream({ planId, table: args.table, tenantId, snapshot });
+    return streamedSource(stream, args, 0, copyTextToLine);
   }
   if (db.canStream) {
     const stream = await db.snapshotStream({ backupId: args.backupId, table: args.table, after });
     return streamedSource(stream, args, after);
   }
   return pagedSource(db, args, after);
+}
+
+function pageOf({ data, ...page }: ExportPage): SourcePage {
+  return { ...page, lines: page.rows === 0 ? [] : data.split("\n") };
 }
 
 function pagedSource(db: TenantDb, args: SourceArgs, start: number): RowSource {
@@ -62,27 +73,33 @@ function pagedSource(db: TenantDb, args: SourceArgs, start: number): RowSource {
         maxBytes,
       });
       after += page.rows;
-      return page;
+      return pageOf(page);
     },
     close() {},
   };
 }
 
+/**
+ * Pages cut from a stream of rows, one a line; `toLine` turns a streamed row into the backup's line (a
+ * live table is streamed as COPY text rows, the run's copy as lines already).
+ */
 async function streamedSource(
   stream: NodeJS.ReadableStream,
   args: SourceArgs,
   start: number,
+  toLine: (row: string) => string = (row) => row,
 ): Promise<RowSource> {
   // Rows are numbered 1, 2, … without gaps in the copy: the last row's number is a count.
   let read = start;
   const chunks = stream[Symbol.asyncIterator]();
   const splitter = new LineSplitter();
   let pending: string[] = [];
+  let at = 0;
   let ended = false;
 
   /** Makes at least one complete line available, unless the stream has ended. */
   async function fill(): Promise<void> {
-    while (pending.length === 0 && !ended) {
+    while (at === pending.length && !ended) {
       const { value, done } = await chunks.next();
       if (done) {
         ended = true;
@@ -90,6 +107,7 @@ async function streamedSource(
         return;
       }
       pending = splitter.push(value as Buffer);
+      at = 0;
     }
   }
 
@@ -99,19 +117,19 @@ async function streamedSource(
       let bytes = 0;
       while (taken.length < args.limit && (taken.length === 0 || bytes < maxBytes)) {
         await fill();
-        const line = pending.shift();
-        if (line === undefined) break;
+        if (at === pending.length) break;
+        const line = toLine(pending[at++] as string);
         taken.push(line);
         bytes += Buffer.byteLength(line) + 1;
       }
       // Done as the paged read would say it: fewer rows than the limit, and nothing left after them.
       if (taken.length < args.limit) await fill();
-      const done = taken.length < args.limit && pending.length === 0 && ended;
+      const done = taken.length < args.limit && at === pending.length && ended;
       read += taken.length;
       return {
         rows: taken.length,
         bytes,
-        data: taken.join("\n"),
+        lines: taken,
         last_key: taken.length > 0 ? [String(read)] : null,
         done,
       };
@@ -146,7 +164,7 @@ async function capturedSource(db: TenantDb, capture: NonNullable<SourceArgs["cap
       return {
         rows,
         bytes: Buffer.byteLength(lines),
-        data: lines,
+        lines: rows > 0 ? lines.split("\n") : [],
         last_key: last && keyAt.length > 0 ? keyAt.map((i) => last[i] as string) : null,
         done: stored.done,
       };

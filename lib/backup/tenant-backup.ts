@@ -15,7 +15,7 @@
 import type { CreatedBy } from "../auth/principal.ts";
 import { type Catalog, type CatalogTable, schemaFingerprint, storedColumns } from "../catalog.ts";
 import { ChunkCutter, chunkBounds } from "../chunks/cutter.ts";
-import { ChunkStore } from "../chunks/store.ts";
+import { ChunkStore, type StoredChunk } from "../chunks/store.ts";
 import { encryptionOf } from "../crypto/encrypting-storage.ts";
 import type { HeldSnapshot } from "../db/port.ts";
 import type { BackupRun, SnapshotTaken } from "../db/tenant-db.ts";
@@ -209,9 +209,23 @@ export async function backupTenant(
           : undefined,
       });
       const cutter = new ChunkCutter(chunkBounds(config.backup.chunkTargetBytes, config.backup.maxFileBytes));
+      const queue = chunks
+        ? new ChunkQueue(
+            chunks,
+            state.files.reduce((n, f) => n + f.rows, 0),
+          )
+        : null;
+      const record = (next: { files: ManifestFile[]; written: number }) => {
+        partsThisCall += next.files.length;
+        state.files.push(...next.files);
+        state.after = next.files.at(-1)?.last_key ?? state.after;
+        progress.written_bytes = (progress.written_bytes ?? 0) + next.written;
+      };
       try {
         while (!state.done) {
           if (partsThisCall > 0 && services.now().getTime() >= request.deadline) {
+            // Chunks on their way are kept: the next call starts after them.
+            if (queue) record(storedOf(await queue.take(0)));
             if (moment) {
               // The rest of the tenant, copied at this call's moment, for the next calls to read.
               progress.snapshot = await db.takeSnapshot({
@@ -231,13 +245,10 @@ export async function backupTenant(
             );
             return incomplete(backupId, catalog, progress);
           }
-          if (chunks) {
-            const next = await nextChunks(services, chunks, cutter, source, state);
-            partsThisCall += next.files.length;
-            state.files.push(...next.files);
-            state.after = next.files.at(-1)?.last_key ?? state.after;
+          if (queue) {
+            const next = await nextChunks(services, queue, cutter, source);
+            record(next);
             state.done = next.done;
-            progress.written_bytes = (progress.written_bytes ?? 0) + next.written;
           } else {
             const file = await writePart(services, request, backupId, table, source, state);
             partsThisCall += 1;
@@ -261,6 +272,7 @@ export async function backupTenant(
         }
       } finally {
         source.close();
+        await queue?.settle();
       }
     }
 
@@ -400,7 +412,7 @@ async function writePart(
   let done = false;
   do {
     const page = await source.next(Math.max(1, Math.min(maxFileBytes - writer.rawBytes, 8 * 1024 * 1024)));
-    await writer.write(page.data, page.rows);
+    await writer.write(page.lines);
     if (page.last_key) after = page.last_key;
     done = page.done || page.rows === 0;
   } while (!done && writer.rawBytes < maxFileBytes && services.now().getTime() < request.deadline);
@@ -411,18 +423,59 @@ async function writePart(
   return { manifestFile: { path, rows: writer.rows, bytes, sha256, last_key: after }, done };
 }
 
+/** Chunks being compressed and uploaded while the next rows are read; more wait for the oldest. */
+const CHUNKS_IN_FLIGHT = 3;
+
+/**
+ * A table's chunks on their way to storage, in the table's order. Each is compressed (on libuv's thread
+ * pool) and uploaded while the next rows are read and cut, so the database, the main thread and the
+ * compression work side by side; only chunks stored, oldest first, are handed back to the manifest.
+ */
+class ChunkQueue {
+  private readonly queue: { lines: number; stored: Promise<StoredChunk> }[] = [];
+  private rows: number;
+
+  constructor(
+    private readonly store: ChunkStore,
+    rowsBefore: number,
+  ) {
+    this.rows = rowsBefore;
+  }
+
+  add(lines: string[]): void {
+    const stored = this.store.store(lines, this.rows);
+    // Awaited in order by take(); a failure seen there, not as an unhandled rejection meanwhile.
+    stored.catch(() => {});
+    this.queue.push({ lines: lines.length, stored });
+    this.rows += lines.length;
+  }
+
+  /** The stored chunks, oldest first, once at most `pending` are left on their way. */
+  async take(pending: number): Promise<StoredChunk[]> {
+    const stored: StoredChunk[] = [];
+    while (this.queue.length > pending)
+      stored.push(await (this.queue.shift() as (typeof this.queue)[0]).stored);
+    return stored;
+  }
+
+  /** Waits for every chunk on its way, whatever becomes of them (a failed call leaves nothing running). */
+  async settle(): Promise<void> {
+    await Promise.allSettled(this.queue.map((q) => q.stored));
+  }
+}
+
 /**
  * Reads pages into the cutter until it finishes at least one chunk, or the table ends (its last rows are a
- * chunk of their own); stores what it finished. Rows read past the last finished chunk stay in the
- * cutter for the next round; a call that stops drops them, and the next call reads them again from the
- * last stored chunk's row count (its last_key, where the source starts).
+ * chunk of their own); queues what it finished, and answers the chunks stored meanwhile (all of them at
+ * the table's end). Rows read past the last stored chunk stay in the cutter or the queue; a call that
+ * stops keeps what is stored, and the next call reads the rest again from the last stored chunk's row
+ * count (its last_key, where the source starts).
  */
 async function nextChunks(
   services: Services,
-  store: ChunkStore,
+  queue: ChunkQueue,
   cutter: ChunkCutter,
   source: RowSource,
-  state: TableProgress,
 ): Promise<{ files: ManifestFile[]; written: number; done: boolean }> {
   // A stream is read a chunk's worth at a time; through the Supabase API each page is a request, so pages
   // are as large as BACKUP_PAGE_BYTES allows.
@@ -432,23 +485,19 @@ async function nextChunks(
   let done = false;
   while (finished.length === 0 && !done) {
     const page = await source.next(pageBytes);
-    finished = cutter.push(page.data);
+    finished = cutter.push(page.lines);
     done = page.done || page.rows === 0;
   }
   if (done) {
     const last = cutter.flush();
     if (last) finished.push(last);
   }
-  const files: ManifestFile[] = [];
-  let written = 0;
-  let rows = state.files.reduce((n, f) => n + f.rows, 0);
-  for (const lines of finished) {
-    const stored = await store.store(lines, rows);
-    rows += lines.length;
-    files.push(stored.file);
-    written += stored.written;
-  }
-  return { files, written, done };
+  for (const lines of finished) queue.add(lines);
+  return { ...storedOf(await queue.take(done ? 0 : CHUNKS_IN_FLIGHT)), done };
+}
+
+function storedOf(stored: StoredChunk[]): { files: ManifestFile[]; written: number } {
+  return { files: stored.map((s) => s.file), written: stored.reduce((n, s) => n + s.written, 0) };
 }
 
 function incomplete(backupId: string, catalog: Catalog, progress: RunProgress): TenantBackupResult {

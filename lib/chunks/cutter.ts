@@ -47,11 +47,10 @@ export class ChunkCutter {
     return this.lines.length;
   }
 
-  /** Adds the rows of `text` (lines separated by "\n", no trailing one); answers the chunks they finish. */
-  push(text: string): string[][] {
+  /** Adds rows (one line each, without "\n"); answers the chunks they finish. */
+  push(lines: readonly string[]): string[][] {
     const done: string[][] = [];
-    if (text === "") return done;
-    for (const line of text.split("\n")) {
+    for (const line of lines) {
       this.lines.push(line);
       this.size += line.length + 1;
       if (this.size >= this.bounds.max || (this.size >= this.bounds.min && this.isBoundary(line))) {

@@ -33,6 +33,18 @@ export interface SqlFunctionCaller {
   ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }>;
 
   /**
+   * Only on a direct connection: streams `COPY (query) TO STDOUT` in COPY's text format (values separated
+   * by tabs, `\N` for NULL, backslash escapes), one line per row, in a read-only transaction with
+   * `settings` set locally, at the moment `snapshot` when given. Destroying the stream cancels the query
+   * and discards the connection.
+   */
+  copyText?(
+    query: string,
+    settings: Record<string, string>,
+    snapshot?: string,
+  ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }>;
+
+  /**
    * Only on a direct connection: streams `COPY (query) TO STDOUT (FORMAT csv, HEADER)`, the bytes exactly
    * as PostgreSQL writes them, in a read-only transaction with `settings` set locally. Destroying the
    * stream cancels the query and discards the connection.

@@ -106,6 +106,17 @@ export class PostgresCaller implements SqlFunctionCaller {
     );
   }
 
+  copyText(
+    query: string,
+    settings: Record<string, string>,
+    snapshot?: string,
+  ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }> {
+    if (snapshot !== undefined && !SNAPSHOT_ID.test(snapshot)) {
+      throw new DatabaseError("failed", "invalid snapshot id");
+    }
+    return this.copy(`copy (${query}) to stdout`, settings, snapshot);
+  }
+
   copyCsv(
     query: string,
     settings: Record<string, string>,

@@ -23,6 +23,7 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "tenant_backup_tenant_key",
   "tenant_backup_export_page",
   "tenant_backup_export_query",
+  "tenant_backup_export_columns_query",
   "tenant_backup_export_sql",
   "tenant_backup_runs_on",
   "tenant_backup_run_get",
@@ -91,6 +92,12 @@ export function withDatabaseRetries(
       ? {
           copyOut: (query: string, settings: Record<string, string>, snapshot?: string) =>
             (caller.copyOut as NonNullable<typeof caller.copyOut>)(query, settings, snapshot),
+        }
+      : {}),
+    ...(caller.copyText
+      ? {
+          copyText: (query: string, settings: Record<string, string>, snapshot?: string) =>
+            (caller.copyText as NonNullable<typeof caller.copyText>)(query, settings, snapshot),
         }
       : {}),
     ...(caller.copyCsv

@@ -144,15 +144,18 @@ export class TenantDb {
     return this.caller.holdSnapshot ? this.caller.holdSnapshot() : null;
   }
 
-  /** The tenant's rows of a live table, in export order, read at the held moment. Direct connection only. */
+  /**
+   * The tenant's rows of a live table, in export order, read at the held moment, as COPY text rows of its
+   * stored columns (lib/backup/copy-text.ts makes them lines). Direct connection only.
+   */
   async liveStream(args: { planId: string; table: string; tenantId: string; snapshot: HeldSnapshot }) {
-    const copyOut = this.caller.copyOut;
-    if (!copyOut) throw new Error("streaming export needs a direct database connection");
+    const copyText = this.caller.copyText;
+    if (!copyText) throw new Error("streaming export needs a direct database connection");
     const { query, settings } = await this.caller.call<{ query: string; settings: Record<string, string> }>(
-      "tenant_backup_export_query",
+      "tenant_backup_export_columns_query",
       { p_plan_id: args.planId, p_table: args.table, p_tenant: args.tenantId },
     );
-    return copyOut.call(this.caller, query, settings, args.snapshot.id);
+    return copyText.call(this.caller, query, settings, args.snapshot.id);
   }
 
   /** Whether the run's copy is still there: a database restart empties it. */

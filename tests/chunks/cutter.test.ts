@@ -13,8 +13,7 @@ const rows = (n: number, from = 0) =>
 function cut(lines: string[], pageRows: number, bounds = chunkBounds(4096, 1 << 20)): string[][] {
   const cutter = new ChunkCutter(bounds);
   const chunks: string[][] = [];
-  for (let i = 0; i < lines.length; i += pageRows)
-    chunks.push(...cutter.push(lines.slice(i, i + pageRows).join("\n")));
+  for (let i = 0; i < lines.length; i += pageRows) chunks.push(...cutter.push(lines.slice(i, i + pageRows)));
   const last = cutter.flush();
   if (last) chunks.push(last);
   return chunks;
