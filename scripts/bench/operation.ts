@@ -40,6 +40,8 @@ export interface OperationArgs {
   date: string;
   /** copy-out / copy-in: where COPY's compressed output is kept. */
   copyDir?: string;
+  /** copy-out: "gzip" for gzip at BACKUP_GZIP_LEVEL instead of the product's codec (see productCodec). */
+  codec?: "product" | "gzip";
   catalog?: Catalog;
   backupId?: string;
   dryRun?: boolean;
@@ -77,11 +79,12 @@ const storedList = (catalog: Catalog, table: string) =>
 
 /**
  * The compression the product stores table data with, for the baselines: zstd at the chunks' level
- * (lib/chunks/codec.ts) in the chunked layout, gzip at BACKUP_GZIP_LEVEL in the files layout.
+ * (lib/chunks/codec.ts) in the chunked layout, gzip at BACKUP_GZIP_LEVEL in the files layout; or, when
+ * `codec` says so, gzip at BACKUP_GZIP_LEVEL (the baseline of earlier figures, for comparison).
  */
 function productCodec(args: OperationArgs) {
   const { layout, gzipLevel } = configOf(args).backup;
-  return layout === "chunks"
+  return layout === "chunks" && args.codec !== "gzip"
     ? {
         name: `zstd ${ZSTD_LEVEL}`,
         compress: () => createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } }),
@@ -209,7 +212,7 @@ function countCalls(s: Services): Record<string, number> {
     add(`sql ${name}`);
     return call<T>(name, fnArgs);
   };
-  for (const method of ["copyOut", "holdSnapshot"] as const) {
+  for (const method of ["copyOut", "copyText", "holdSnapshot"] as const) {
     const original = caller[method]?.bind(caller) as ((...a: unknown[]) => Promise<never>) | undefined;
     if (original) {
       (caller as unknown as Record<string, unknown>)[method] = async (...a: unknown[]) => {
