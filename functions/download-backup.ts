@@ -1,7 +1,8 @@
 /**
  * GET /.netlify/functions/download-backup?organization_id=…&backup_id=…[&file=<name>]
  * One object of a backup: the summary (manifest) when `file` is absent, else the table file `file`
- * names — as listed in the manifest, by its name (`customers.0000.jsonl.gz`) or its full path. A whole
+ * names — as listed in the manifest, by its name (`customers.0000.jsonl.zst`; `.jsonl.gz` in backups
+ * written before table files were zstd) or its full path, as it is stored. A whole
  * backup is its summary plus the files the summary lists: fetch them one by one (no tar: a tenant's
  * backup can be far larger than a function may send or hold).
  *
@@ -80,7 +81,7 @@ export const handleDownloadBackup = endpoint({
       target = {
         path: file.path,
         name: file.path.slice(folder.length),
-        contentType: "application/gzip",
+        contentType: file.path.endsWith(".zst") ? "application/zstd" : "application/gzip",
         file,
       };
     }

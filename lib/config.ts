@@ -100,7 +100,10 @@ const envSchema = z
     BACKUP_TENANT_CONCURRENCY: positiveInt(4).pipe(z.number().max(32)),
     /** Largest compressed file per table part; Supabase's free plan refuses objects over 50 MB. */
     BACKUP_MAX_FILE_BYTES: positiveInt(32 * 1024 * 1024),
-    /** gzip level of backup files: 1 fastest … 9 smallest. Below zlib's 6 because a function's time is short. */
+    /**
+     * gzip level (1 fastest … 9 smallest) of format 1 files of a run begun when they were gzip; new files are
+     * zstd. Below zlib's 6 because a function's time is short.
+     */
     BACKUP_GZIP_LEVEL: z.coerce.number().int().min(1).max(9).default(4),
     /**
      * chunks (default): table data as content-addressed chunks shared between a tenant's backups (format 2);

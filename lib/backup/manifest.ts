@@ -6,7 +6,8 @@ import { z } from "zod";
 
 export const FORMAT = "tenant-backup" as const;
 /**
- * 1: each table's rows in files of their own backup's folder, gzip; `sha256` of the stored bytes.
+ * 1: each table's rows in files of their own backup's folder, zstd (`.jsonl.zst`; gzip `.jsonl.gz` in
+ *    backups written before, as their encoding says); `sha256` of the stored bytes.
  * 2: each table's rows in content-addressed chunks shared by the tenant's backups (lib/chunks/), zstd;
  *    `sha256` of a chunk's uncompressed text, checked after decompressing (a chunk is reused by later
  *    backups, and its text is what its name and the manifest vouch for).
@@ -151,8 +152,8 @@ const commonSchema = z.object({
 export const manifestSchema = z.discriminatedUnion("format_version", [
   commonSchema.extend({
     format_version: z.literal(FILES_FORMAT_VERSION),
-    /** How a row is written: one JSON array of column texts per line, gzip-compressed. */
-    encoding: z.literal("jsonl-text-array+gzip"),
+    /** How a row is written: one JSON array of column texts per line, zstd- (or, earlier, gzip-) compressed. */
+    encoding: z.enum(["jsonl-text-array+zstd", "jsonl-text-array+gzip"]),
   }),
   commonSchema.extend({
     format_version: z.literal(FORMAT_VERSION),

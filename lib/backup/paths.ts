@@ -1,7 +1,8 @@
 /**
  * Where a backup's objects live (the reference layout):
  *   tenant-backups/{organization_id}/{YYYY-MM-DD}/summary-{backup_id}.json   the manifest, written last
- *   tenant-backups/{organization_id}/{YYYY-MM-DD}/{backup_id}/{table}.{part}.jsonl.gz
+ *   tenant-backups/{organization_id}/{YYYY-MM-DD}/{backup_id}/{table}.{part}.jsonl.zst   (format 1; .jsonl.gz
+ *     in backups written before format 1 files were zstd)
  */
 import { randomBytes } from "node:crypto";
 import { UTCDate } from "@date-fns/utc";
@@ -31,9 +32,13 @@ export function filePath(
   backupId: string,
   table: string,
   part: number,
+  suffix: FileSuffix,
 ): string {
-  return `${datePrefix(tenantId, date)}${backupId}/${table}.${String(part).padStart(4, "0")}.jsonl.gz`;
+  return `${datePrefix(tenantId, date)}${backupId}/${table}.${String(part).padStart(4, "0")}${suffix}`;
 }
+
+/** A format 1 table file's suffix, by its codec: what its manifest's encoding says its files are. */
+export type FileSuffix = ".jsonl.zst" | ".jsonl.gz";
 
 /** Parses a summary key back into its parts; null for any other key. */
 export function parseSummaryPath(path: string): { tenantId: string; date: string; backupId: string } | null {

@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { createGunzip } from "node:zlib";
+import { createGunzip, createZstdDecompress } from "node:zlib";
 import { decompressChunk } from "../chunks/codec.ts";
 import { isChunkPath, isTenantChunkPath, isTenantFileBlobPath } from "../chunks/paths.ts";
 import { type AppError, fail } from "../errors.ts";
@@ -71,10 +71,14 @@ function assertBelongsWhereFound(manifest: Manifest, path: string): void {
   if (manifest.backup_date !== where.date) throw mismatch("it is of another day");
   if (manifest.backup_id !== where.backupId) throw mismatch("it is of another backup");
   const folder = `${datePrefix(where.tenantId, where.date)}${where.backupId}/`;
-  // Format 2 names chunks, which only the tenant's own chunk folder may hold; format 1 its own files.
+  // Format 2 names chunks, which only the tenant's own chunk folder may hold; format 1 its own files, of
+  // the codec its encoding says (readers pick a file's codec by its suffix).
   const inside =
     manifest.format_version === 1
-      ? (path: string) => path.startsWith(folder) && !path.slice(folder.length).includes("/")
+      ? (path: string) =>
+          path.startsWith(folder) &&
+          !path.slice(folder.length).includes("/") &&
+          path.endsWith(SUFFIX_OF[manifest.encoding])
       : (path: string) => isTenantChunkPath(where.tenantId, path);
   for (const table of manifest.tables) {
     for (const file of table.files) {
@@ -92,6 +96,12 @@ function assertBelongsWhereFound(manifest: Manifest, path: string): void {
     }
   }
 }
+
+/** The suffix of every table file of a format 1 backup, by its encoding. */
+const SUFFIX_OF = {
+  "jsonl-text-array+zstd": ".jsonl.zst",
+  "jsonl-text-array+gzip": ".jsonl.gz",
+} as const;
 
 /**
  * A chunk's rows, decompressed whole (a chunk is at most a few MB of text) and checked against the
@@ -158,12 +168,14 @@ export async function* readVerifiedPages(
     return;
   }
   const bytes = await verifiedBytes(storage, file);
+  // The manifest's encoding fixed the suffix (readManifest): zstd files, or gzip ones written before.
+  const zstd = file.path.endsWith(SUFFIX_OF["jsonl-text-array+zstd"]);
   const splitter = new LineSplitter();
   let page: string[] = [];
   let pageBytes = 0;
   let total = 0;
   try {
-    for await (const chunk of Readable.from([bytes]).pipe(createGunzip())) {
+    for await (const chunk of Readable.from([bytes]).pipe(zstd ? createZstdDecompress() : createGunzip())) {
       for (const line of splitter.push(chunk as Buffer)) {
         page.push(line);
         pageBytes += line.length + 1;
@@ -176,8 +188,14 @@ export async function* readVerifiedPages(
       }
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code?.startsWith("Z_")) {
-      throw fail("unprocessable", `backup file ${file.path} is damaged: not valid gzip`, { file: file.path });
+    if (/^(Z_|ZSTD_)/.test((err as NodeJS.ErrnoException).code ?? "")) {
+      throw fail(
+        "unprocessable",
+        `backup file ${file.path} is damaged: not valid ${zstd ? "zstd" : "gzip"}`,
+        {
+          file: file.path,
+        },
+      );
     }
     throw err;
   }

@@ -1,8 +1,10 @@
 /**
  * One tenant's backup: every tenant table, read in primary-key pages inside PostgreSQL, written as
- * compressed parts, then the manifest last. Resumable: after each part read from the run's copy of the
- * tenant the run's progress is saved in the database, so a run cut by the time budget or killed continues
- * from its last saved part; the part that was being written is simply written again under the same key.
+ * compressed parts, then the manifest last. Resumable: while parts are read from the run's copy of the
+ * tenant the run's progress is saved in the database — when the call stops, and every third of the
+ * lease's time meanwhile (a small tenant's run saves once, not once per table) — so a run cut by the time
+ * budget continues from its last part, and one killed from its last saved part; parts written after it
+ * are simply written again under the same keys.
  *
  * One moment: on a direct connection the run's first call reads every table inside one held snapshot,
  * and a tenant that fits the call is backed up with no copy at all. Otherwise the tenant's rows (on the
@@ -12,8 +14,10 @@
  * call killed before it copied, makes the run start over: parts of two moments never meet in one backup.
  */
 
+import { createGzip } from "node:zlib";
 import type { CreatedBy } from "../auth/principal.ts";
 import { type Catalog, type CatalogTable, schemaFingerprint, storedColumns } from "../catalog.ts";
+import { zstdFileStream } from "../chunks/codec.ts";
 import { ChunkCutter, chunkBounds } from "../chunks/cutter.ts";
 import { ChunkStore, type StoredChunk } from "../chunks/store.ts";
 import { encryptionOf } from "../crypto/encrypting-storage.ts";
@@ -97,6 +101,8 @@ interface RunProgress {
   started_at: string;
   /** How the run stores its rows; a run continues in the layout it started with. */
   layout?: "chunks" | "files";
+  /** Layout files: the codec of its table files (runs saved before zstd files wrote gzip). */
+  file_codec?: FileCodec;
   /** Bytes of chunks the run uploaded (layout chunks): what it added to storage. */
   written_bytes?: number;
   /** Who started the run and why, as its first call was told. */
@@ -144,6 +150,7 @@ export async function backupTenant(
       schema_fingerprint: fingerprint,
       started_at: services.now().toISOString(),
       layout: config.backup.layout,
+      file_codec: "zstd",
       written_bytes: 0,
       created_by: saved?.created_by ?? request.createdBy ?? null,
       note: saved?.note ?? request.note ?? null,
@@ -151,8 +158,9 @@ export async function backupTenant(
     });
     let progress: RunProgress =
       saved?.schema_fingerprint === fingerprint && saved.tables ? (saved as RunProgress) : fresh();
-    // Runs saved before chunks existed wrote files.
+    // Runs saved before chunks existed wrote files; runs saved before zstd files wrote gzip.
     progress.layout ??= "files";
+    progress.file_codec ??= "gzip";
     // The rules run before the tenant is read (an undo point is the tenant as it was: nothing to check).
     if (!request.captureId && request.type !== "pre_restore" && !progress.validation) {
       progress.validation = await checkBeforeBackup(services, request, catalog);
@@ -184,7 +192,8 @@ export async function backupTenant(
       }
     }
     const moment = held;
-    const keepLease = renewer(services, lease);
+    const keepLease = renewer(services, () => lease.renew());
+    const keepProgress = renewer(services, () => saveOrStop(services, lease, backupId, progress));
     // Listed once per call, under the lease: what the tenant's earlier backups already stored (tenant files
     // are stored there in either layout).
     const withFiles = config.files.buckets.length > 0;
@@ -223,7 +232,9 @@ export async function backupTenant(
       };
       try {
         while (!state.done) {
-          if (partsThisCall > 0 && services.now().getTime() >= request.deadline) {
+          // Chunks on their way count as written: no new page once one is, and the time is up.
+          const started = partsThisCall + (queue?.waiting ?? 0);
+          if (started > 0 && services.now().getTime() >= request.deadline) {
             // Chunks on their way are kept: the next call starts after them.
             if (queue) record(storedOf(await queue.take(0)));
             if (moment) {
@@ -237,8 +248,8 @@ export async function backupTenant(
               });
               await moment.close(true);
               held = null;
-              await saveOrStop(services, lease, backupId, progress);
             }
+            await saveOrStop(services, lease, backupId, progress);
             log.info(
               { tenant: request.tenantId, backupId, table: table.name },
               "time budget reached; backup continues next call",
@@ -250,7 +261,15 @@ export async function backupTenant(
             record(next);
             state.done = next.done;
           } else {
-            const file = await writePart(services, request, backupId, table, source, state);
+            const file = await writePart(
+              services,
+              request,
+              backupId,
+              table,
+              source,
+              state,
+              progress.file_codec ?? "gzip",
+            );
             partsThisCall += 1;
             state.files.push(file.manifestFile);
             state.after = file.manifestFile.last_key ?? state.after;
@@ -266,9 +285,9 @@ export async function backupTenant(
             );
           }
           // Read at this call's held moment, the parts are worth nothing to a later call (it starts over
-          // without a copy): save nothing, only keep the lease. Read from the copy, save every part.
+          // without a copy): save nothing, only keep the lease. Read from the copy, save now and then.
           if (moment) await keepLease.maybe();
-          else await saveOrStop(services, lease, backupId, progress);
+          else await keepProgress.maybe();
         }
       } finally {
         source.close();
@@ -288,13 +307,12 @@ export async function backupTenant(
           log.info({ tenant: request.tenantId, backupId }, "time budget reached; files continue next call");
           return incomplete(backupId, catalog, progress);
         }
-        await saveOrStop(services, lease, backupId, progress);
       }
     }
 
-    // Once per call read at a held moment: still ours (lease and run) before the summary names its
-    // chunks — a sweep waits on the lease, and a run another operation ended stays ended.
-    if (moment) await saveOrStop(services, lease, backupId, progress);
+    // Once per call: still ours (lease and run) before the summary names its chunks — a sweep waits on
+    // the lease, and a run another operation ended stays ended — and every part read is saved.
+    await saveOrStop(services, lease, backupId, progress);
 
     // Chunks reused from this call's listing, or stored by earlier calls of the run, must still be there.
     await store?.confirm([
@@ -360,6 +378,14 @@ export async function backupTenant(
   }
 }
 
+type FileCodec = "zstd" | "gzip";
+
+/** What a format 1 table file of each codec is called, sent as, and its manifest's encoding. */
+const FILES = {
+  zstd: { suffix: ".jsonl.zst", contentType: "application/zstd", encoding: "jsonl-text-array+zstd" },
+  gzip: { suffix: ".jsonl.gz", contentType: "application/gzip", encoding: "jsonl-text-array+gzip" },
+} as const;
+
 /** Saves the run's progress, while the run is still this call's (lease and run both). */
 async function saveOrStop(services: Services, lease: Lease, backupId: string, progress: RunProgress) {
   // Still ours first: a call whose lease was taken over must not overwrite the new holder's progress.
@@ -370,16 +396,17 @@ async function saveOrStop(services: Services, lease: Lease, backupId: string, pr
 }
 
 /**
- * Renews the lease when a third of its time has passed since it was taken or last renewed, instead of
- * after every part: a small tenant's run then writes its lease once, not once per table.
+ * Runs `renew` (which renews the lease) when a third of the lease's time has passed since it was taken or
+ * last renewed, instead of after every part: a small tenant's run then writes its lease once, not once
+ * per table.
  */
-function renewer(services: Services, lease: Lease) {
+function renewer(services: Services, renew: () => Promise<void>) {
   const every = (services.config.backup.lockTtlSeconds * 1000) / 3;
   let last = services.now().getTime();
   return {
     async maybe() {
       if (services.now().getTime() - last < every) return;
-      await lease.renew();
+      await renew();
       last = services.now().getTime();
     },
   };
@@ -405,9 +432,10 @@ async function writePart(
   table: CatalogTable,
   source: RowSource,
   state: TableProgress,
+  codec: FileCodec,
 ): Promise<{ manifestFile: ManifestFile; done: boolean }> {
-  const { maxFileBytes } = services.config.backup;
-  const writer = new PartWriter(services.config.backup.gzipLevel);
+  const { maxFileBytes, gzipLevel } = services.config.backup;
+  const writer = new PartWriter(codec === "zstd" ? zstdFileStream() : createGzip({ level: gzipLevel }));
   let after = state.after;
   let done = false;
   do {
@@ -418,13 +446,23 @@ async function writePart(
   } while (!done && writer.rawBytes < maxFileBytes && services.now().getTime() < request.deadline);
 
   const { data, sha256, bytes } = await writer.finish();
-  const path = filePath(request.tenantId, request.date, backupId, table.name, state.files.length);
-  await services.storage.put(path, data, "application/gzip");
+  const path = filePath(
+    request.tenantId,
+    request.date,
+    backupId,
+    table.name,
+    state.files.length,
+    FILES[codec].suffix,
+  );
+  await services.storage.put(path, data, FILES[codec].contentType);
   return { manifestFile: { path, rows: writer.rows, bytes, sha256, last_key: after }, done };
 }
 
-/** Chunks being compressed and uploaded while the next rows are read; more wait for the oldest. */
-const CHUNKS_IN_FLIGHT = 3;
+/**
+ * Chunks left on their way while the next one's rows are read: one, so that reading, compressing and
+ * uploading overlap, while a call still notices its time budget within a chunk or two of it.
+ */
+const CHUNKS_IN_FLIGHT = 1;
 
 /**
  * A table's chunks on their way to storage, in the table's order. Each is compressed (on libuv's thread
@@ -440,6 +478,11 @@ class ChunkQueue {
     rowsBefore: number,
   ) {
     this.rows = rowsBefore;
+  }
+
+  /** Chunks on their way, not yet handed back. */
+  get waiting(): number {
+    return this.queue.length;
   }
 
   add(lines: string[]): void {
@@ -576,7 +619,11 @@ function buildManifest(
         encoding: "jsonl-text-array+zstd-chunks",
         written_bytes: progress.written_bytes ?? 0,
       }
-    : { ...common, format_version: FILES_FORMAT_VERSION, encoding: "jsonl-text-array+gzip" };
+    : {
+        ...common,
+        format_version: FILES_FORMAT_VERSION,
+        encoding: FILES[progress.file_codec ?? "gzip"].encoding,
+      };
 }
 
 /**

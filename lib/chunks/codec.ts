@@ -1,9 +1,10 @@
 /**
- * Compression of chunks: zstd (Node 22's zlib), chosen over gzip by `npm run bench` on the demo data
- * (docs/benchmarks.md): smaller and faster at the level used. Table files of format 1 stay gzip.
+ * Compression of backup rows: zstd (Node 22's zlib), chosen over gzip by `npm run bench` on the demo data
+ * (docs/benchmarks.md): smaller and faster at the level used. Chunks (format 2) and, since, the table
+ * files of format 1 are zstd; format 1 files written before are gzip, read by their manifest's encoding.
  */
 import { promisify } from "node:util";
-import { constants, zstdCompress, zstdDecompress } from "node:zlib";
+import { constants, createZstdCompress, type ZstdCompress, zstdCompress, zstdDecompress } from "node:zlib";
 
 const compress = promisify(zstdCompress);
 const decompress = promisify(zstdDecompress);
@@ -16,6 +17,11 @@ export const ZSTD_LEVEL = 1;
 
 export function compressChunk(text: Buffer): Promise<Buffer> {
   return compress(text, { params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } });
+}
+
+/** A zstd stream at the same level, for a format 1 table file built a page at a time. */
+export function zstdFileStream(): ZstdCompress {
+  return createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } });
 }
 
 export function decompressChunk(data: Uint8Array): Promise<Buffer> {

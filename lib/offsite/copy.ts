@@ -281,7 +281,8 @@ async function sha256Of(storage: BackupStorage, path: string): Promise<string> {
 
 function contentTypeOf(path: string): string {
   if (isFileBlobPath(path)) return "application/octet-stream";
-  return isChunkPath(path) ? "application/zstd" : "application/gzip";
+  // Chunks and format 1 table files are zstd; format 1 files written before were gzip (.jsonl.gz).
+  return isChunkPath(path) || path.endsWith(".zst") ? "application/zstd" : "application/gzip";
 }
 
 function sha256(data: Uint8Array): string {

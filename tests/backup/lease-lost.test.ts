@@ -91,7 +91,7 @@ const runOf = async (organizationId: string) =>
 describe("a backup taken over", () => {
   it("stops with 409 when its lease renewal fails, and leaves the run and its progress to the new holder", async () => {
     const stolen = withHook({
-      when: (op, path) => op === "put" && path.endsWith(".jsonl.gz"),
+      when: (op, path) => op === "put" && path.endsWith(".jsonl.zst"),
       act: () => stealLease(ORG_A),
     });
     const answer = await backupOf(stolen, ORG_A);
@@ -111,7 +111,7 @@ describe("a backup taken over", () => {
 
   it("stops with 409 when its progress cannot be saved, without overwriting how the run ended", async () => {
     const finished = withHook({
-      when: (op, path) => op === "put" && path.endsWith(".jsonl.gz"),
+      when: (op, path) => op === "put" && path.endsWith(".jsonl.zst"),
       act: async () => {
         await db.client.query(
           "update tenant_backup_runs set status = 'completed', summary_path = 'elsewhere.json' where organization_id = $1 and status = 'running'",
@@ -144,7 +144,7 @@ describe("a restore taken over", () => {
     // The backup's data files are read only once the lease is held (staging, before the undo point).
     const stolen = withHook({
       when: (op, path) =>
-        op === "get" && path.includes(made.body.backup.backup_id) && path.endsWith(".jsonl.gz"),
+        op === "get" && path.includes(made.body.backup.backup_id) && path.endsWith(".jsonl.zst"),
       act: () => stealLease(ORG_A),
     });
     const answer = await call(handleRestoreTenantData, stolen, "restore-tenant-data", {

@@ -257,7 +257,7 @@ describe("downloads with Supabase Storage and a key", () => {
       query: { organization_id: "w2", backup_id: made.backupId, file: file.path.split("/").at(-1) as string },
     });
     expect(answer.status).toBe(200);
-    expect(answer.headers.get("content-type")).toBe("application/gzip");
+    expect(answer.headers.get("content-type")).toBe("application/zstd");
     expect(createHash("sha256").update(answer.bytes).digest("hex")).toBe(file.sha256);
     const summary = await send(handleDownloadBackup, services, "download-backup", {
       token: TEST_CRON_SECRET,

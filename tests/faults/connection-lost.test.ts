@@ -33,7 +33,7 @@ beforeAll(async () => {
     storage: {
       ...inner,
       async put(path, data, type) {
-        if (terminateOnPut && /\/bottles\.0000\.jsonl\.gz$/.test(path)) {
+        if (terminateOnPut && /\/bottles\.0000\.jsonl\.zst$/.test(path)) {
           // Every connection of the product's role but the fixture's (the COPY stream's among them), or
           // only the one holding the backup's snapshot, idle in its transaction while others read.
           const onlyHeld = terminateOnPut === "held snapshot";

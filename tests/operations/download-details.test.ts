@@ -3,7 +3,7 @@
  * is checked; with Supabase Storage the answer is a short-lived signed URL the browser fetches directly.
  */
 import { createHash } from "node:crypto";
-import { gunzipSync } from "node:zlib";
+import { zstdDecompressSync } from "node:zlib";
 import { setupServer } from "msw/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleBackupDetails } from "../../functions/backup-details.ts";
@@ -70,10 +70,10 @@ describe("download-backup, local storage", () => {
     for (const name of [file.path.split("/").at(-1) as string, file.path]) {
       const response = await download({ file: name });
       expect(response.status).toBe(200);
-      expect(response.headers.get("content-type")).toBe("application/gzip");
+      expect(response.headers.get("content-type")).toBe("application/zstd");
       expect(Number(response.headers.get("content-length"))).toBe(file.bytes);
       expect(createHash("sha256").update(response.bytes).digest("hex")).toBe(file.sha256);
-      expect(gunzipSync(response.bytes).toString("utf8").trim().split("\n")).toHaveLength(20);
+      expect(zstdDecompressSync(response.bytes).toString("utf8").trim().split("\n")).toHaveLength(20);
     }
   });
 

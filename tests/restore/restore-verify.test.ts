@@ -5,8 +5,9 @@
  * - Disaster recovery: a database that never saw the backup (same schema, empty tables) is given the
  *   tenant back from the files alone.
  */
-import { gunzipSync, gzipSync } from "node:zlib";
+import { constants, zstdCompressSync, zstdDecompressSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ZSTD_LEVEL } from "../../lib/chunks/codec.ts";
 import type { TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
 import { snapshot } from "../support/snapshot.ts";
@@ -83,14 +84,14 @@ describe("verification before anything is touched", () => {
     expect(await restoreLogs(db.client)).toEqual([...logs, [true, "failed"], [false, "failed"]]);
   });
 
-  it("refuses a file swapped for valid gzip of other rows of the same size, by its SHA-256 (422 naming it)", async () => {
+  it("refuses a file swapped for valid zstd of other rows of the same size, by its SHA-256 (422 naming it)", async () => {
     const file = made.manifest.tables.find((t) => t.name === "deal_notes")?.files[0]?.path as string;
     await expectRefused(
       file,
       (bytes) => {
-        const swapped = sameSizeSwap(bytes, services.config.backup.gzipLevel);
-        // Neither gzip's CRC nor the size can tell: only the summary's SHA-256 of the file does.
-        expect(gunzipSync(swapped).toString()).not.toBe(gunzipSync(bytes).toString());
+        const swapped = sameSizeSwap(bytes);
+        // Neither zstd's frame nor the size can tell: only the summary's SHA-256 of the file does.
+        expect(zstdDecompressSync(swapped).toString()).not.toBe(zstdDecompressSync(bytes).toString());
         expect(swapped.byteLength).toBe(bytes.byteLength);
         return swapped;
       },
@@ -176,15 +177,22 @@ describe("disaster recovery", () => {
 });
 
 /**
- * Valid gzip of the same size as `gzipped` holding other rows: its rows without the first, compressed
- * again at the backup's level (smaller), padded to the same size with a file name in the gzip header.
+ * Valid zstd of the same size as `compressed` holding other rows: its rows without the first few (enough
+ * to make it smaller), compressed again at the backup's level, padded to the same size by a skippable
+ * frame, which every zstd reader passes over (magic 0x184D2A50, then its content's length, little-endian).
  */
-function sameSizeSwap(gzipped: Uint8Array, level: number): Uint8Array {
-  const rows = gunzipSync(gzipped).toString("utf8").split("\n").filter(Boolean);
-  const fewer = gzipSync(`${rows.slice(1).join("\n")}\n`, { level });
-  const nameBytes = gzipped.byteLength - fewer.byteLength - 1; // the name ends with a NUL
-  if (rows.length < 2 || nameBytes < 0) throw new Error("the file is too small to swap");
-  const header = Buffer.from(fewer.subarray(0, 10));
-  header[3] = (header[3] as number) | 0x08; // FNAME
-  return Buffer.concat([header, Buffer.alloc(nameBytes, "x"), Buffer.from([0]), fewer.subarray(10)]);
+function sameSizeSwap(compressed: Uint8Array): Uint8Array {
+  const rows = zstdDecompressSync(compressed).toString("utf8").split("\n").filter(Boolean);
+  for (let drop = 1; drop < rows.length; drop++) {
+    const fewer = zstdCompressSync(`${rows.slice(drop).join("\n")}\n`, {
+      params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },
+    });
+    const padding = compressed.byteLength - fewer.byteLength - 8;
+    if (padding < 0) continue;
+    const frame = Buffer.alloc(8 + padding, "x");
+    frame.writeUInt32LE(0x184d2a50, 0);
+    frame.writeUInt32LE(padding, 4);
+    return Buffer.concat([fewer, frame]);
+  }
+  throw new Error("the file is too small to swap");
 }
