@@ -10,7 +10,7 @@
  */
 import { type CatalogTable, storedColumns } from "../catalog.ts";
 import type { HeldSnapshot } from "../db/port.ts";
-import type { ExportPage, TenantDb } from "../db/tenant-db.ts";
+import type { ExportPage, LiveQueries, TenantDb } from "../db/tenant-db.ts";
 import { copyTextToLine } from "./copy-text.ts";
 import { LineSplitter } from "./lines.ts";
 
@@ -32,7 +32,7 @@ interface SourceArgs {
   after: string[] | null;
   limit: number;
   /** Read the live table at this held moment instead of the run's copy (from its start only). */
-  live?: { planId: string; tenantId: string; snapshot: HeldSnapshot };
+  live?: { queries: LiveQueries; snapshot: HeldSnapshot };
   /**
    * Read the rows a restore's apply captured as this undo point (tenant_backup_undo) instead of the
    * tenant's tables; `rowsDone` (rows already read by a resumed run) says where to start.
@@ -46,8 +46,8 @@ export async function openRowSource(db: TenantDb, args: SourceArgs): Promise<Row
   if (!Number.isSafeInteger(after) || after < 0) throw new Error(`bad resume point for ${args.table}`);
   if (args.live) {
     if (after !== 0) throw new Error(`a live read of ${args.table} starts at its first row`);
-    const { planId, tenantId, snapshot } = args.live;
-    const stream = await db.liveStream({ planId, table: args.table, tenantId, snapshot });
+    const { queries, snapshot } = args.live;
+    const stream = await db.liveStream({ queries, table: args.table, snapshot });
     return streamedSource(stream, args, 0, copyTextToLine);
   }
   if (db.canStream) {

@@ -192,6 +192,14 @@ export async function backupTenant(
       }
     }
     const moment = held;
+    // Read at the held moment: every table's select, asked for once.
+    const liveQueries = moment
+      ? await db.liveQueries({
+          planId: catalog.plan_id,
+          tenantId: request.tenantId,
+          tables: catalog.tables.map((t) => t.name).filter((name) => !progress.tables[name]?.done),
+        })
+      : null;
     const keepLease = renewer(services, () => lease.renew());
     const keepProgress = renewer(services, () => saveOrStop(services, lease, backupId, progress));
     // Listed once per call, under the lease: what the tenant's earlier backups already stored (tenant files
@@ -212,7 +220,7 @@ export async function backupTenant(
         table: table.name,
         after: state.after,
         limit: config.backup.pageRows,
-        live: moment ? { planId: catalog.plan_id, tenantId: request.tenantId, snapshot: moment } : undefined,
+        live: moment && liveQueries ? { queries: liveQueries, snapshot: moment } : undefined,
         capture: request.captureId
           ? { id: request.captureId, table, rowsDone: state.files.reduce((n, f) => n + f.rows, 0) }
           : undefined,

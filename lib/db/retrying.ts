@@ -23,7 +23,7 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "tenant_backup_tenant_key",
   "tenant_backup_export_page",
   "tenant_backup_export_query",
-  "tenant_backup_export_columns_query",
+  "tenant_backup_export_columns_queries",
   "tenant_backup_export_sql",
   "tenant_backup_runs_on",
   "tenant_backup_run_get",

@@ -21,6 +21,12 @@ export interface Tenant {
   name: string | null;
 }
 
+/** What tenant_backup_export_columns_queries answers: a select per table, and the settings for them. */
+export interface LiveQueries {
+  queries: Record<string, string>;
+  settings: Record<string, string>;
+}
+
 export interface ExportPage {
   rows: number;
   bytes: number;
@@ -145,17 +151,27 @@ export class TenantDb {
   }
 
   /**
-   * The tenant's rows of a live table, in export order, read at the held moment, as COPY text rows of its
-   * stored columns (lib/backup/copy-text.ts makes them lines). Direct connection only.
+   * The selects of the tenant's rows of every live table (or of `tables`), stored columns only, in export
+   * order, and the settings their text depends on: one call for the whole tenant (liveStream runs them).
    */
-  async liveStream(args: { planId: string; table: string; tenantId: string; snapshot: HeldSnapshot }) {
+  liveQueries(args: { planId: string; tenantId: string; tables?: string[] }): Promise<LiveQueries> {
+    return this.caller.call("tenant_backup_export_columns_queries", {
+      p_plan_id: args.planId,
+      p_tenant: args.tenantId,
+      p_tables: args.tables,
+    });
+  }
+
+  /**
+   * A live table's rows, as liveQueries answered the select of them, read at the held moment as COPY
+   * text rows (lib/backup/copy-text.ts makes them lines). Direct connection only.
+   */
+  liveStream(args: { queries: LiveQueries; table: string; snapshot: HeldSnapshot }) {
     const copyText = this.caller.copyText;
     if (!copyText) throw new Error("streaming export needs a direct database connection");
-    const { query, settings } = await this.caller.call<{ query: string; settings: Record<string, string> }>(
-      "tenant_backup_export_columns_query",
-      { p_plan_id: args.planId, p_table: args.table, p_tenant: args.tenantId },
-    );
-    return copyText.call(this.caller, query, settings, args.snapshot.id);
+    const query = args.queries.queries[args.table];
+    if (query === undefined) throw new Error(`no export query for ${args.table}`);
+    return copyText.call(this.caller, query, args.queries.settings, args.snapshot.id);
   }
 
   /** Whether the run's copy is still there: a database restart empties it. */

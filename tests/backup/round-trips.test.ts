@@ -1,7 +1,8 @@
 /**
  * A small tenant's backup on the direct path writes its progress and its lease once, not once per part,
- * and lists its chunk folder once when every chunk it names is one it uploaded; a later backup that
- * reuses stored chunks checks them again before its summary names them.
+ * asks for its tables' selects in one call, and lists its chunk folder once when every chunk it names is
+ * one it uploaded; a later backup that reuses stored chunks checks them again before its summary names
+ * them.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
@@ -69,6 +70,8 @@ describe("a small tenant's round trips", () => {
     expect(tables).toBeGreaterThan(1);
     expect(counts.tenant_backup_run_progress).toBe(1);
     expect(counts.tenant_backup_lock_renew).toBe(1);
+    // Every table's select is asked for in one call.
+    expect(counts.tenant_backup_export_columns_queries).toBe(1);
     expect(counts["storage list"]).toBe(1);
     // Nothing was copied, so there is no copy to drop.
     expect(counts.tenant_backup_snapshot_drop).toBeUndefined();
