@@ -78,13 +78,13 @@ const storedList = (catalog: Catalog, table: string) =>
     .join(", ");
 
 /**
- * The compression the product stores table data with, for the baselines: zstd at the chunks' level
- * (lib/chunks/codec.ts) in the chunked layout, gzip at BACKUP_GZIP_LEVEL in the files layout; or, when
+ * The compression the product stores table data with, for the baselines: zstd at the level of
+ * lib/chunks/codec.ts in either layout (chunks, and per-backup files since they are zstd too); or, when
  * `codec` says so, gzip at BACKUP_GZIP_LEVEL (the baseline of earlier figures, for comparison).
  */
 function productCodec(args: OperationArgs) {
-  const { layout, gzipLevel } = configOf(args).backup;
-  return layout === "chunks" && args.codec !== "gzip"
+  const { gzipLevel } = configOf(args).backup;
+  return args.codec !== "gzip"
     ? {
         name: `zstd ${ZSTD_LEVEL}`,
         compress: () => createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } }),
