@@ -1,7 +1,7 @@
 /**
  * One backup call's writer of chunks: names each chunk by its keyed hash, and uploads it only when the
- * tenant's chunk folder does not already hold it at the same size (listed once when the call starts, so a
- * chunk costs no request to check). Before a manifest names them, confirm() lists the folder again: a
+ * tenant's chunk folder does not already hold it (listed once when the call starts, so a chunk stored at
+ * the size it would be written costs no request to check; one stored at another size is read once). Before a manifest names them, confirm() lists the folder again: a
  * chunk reused from the listing must still be there (see lib/chunks/sweep.ts for why it is).
  */
 import { createHash } from "node:crypto";
@@ -9,7 +9,7 @@ import type { ManifestFile } from "../backup/manifest.ts";
 import { encryptionOf, storedLength } from "../crypto/encrypting-storage.ts";
 import { fail } from "../errors.ts";
 import type { Services } from "../services.ts";
-import { compressChunk } from "./codec.ts";
+import { compressChunk, decompressChunk } from "./codec.ts";
 import { chunkKey, chunkName } from "./key.ts";
 import { chunkPath, chunksPrefix, fileBlobPath } from "./paths.ts";
 
@@ -60,11 +60,28 @@ export class ChunkStore {
     });
     // Listed sizes are as stored: with encryption on, larger than the chunk by the envelope.
     const stored = storedLength(this.services.storage, data.byteLength);
-    if (this.known.get(path) === stored) return { file: entry(data.byteLength), written: 0 };
+    const listed = this.known.get(path);
+    if (listed === stored) return { file: entry(data.byteLength), written: 0 };
+    // Stored at another size: the same rows compressed otherwise (another level or zstd version), which
+    // earlier summaries name at that size, or a damaged object. Keep the first, replace the second.
+    const kept = listed === undefined ? null : await this.storedAs(path, sha256);
+    if (kept !== null) return { file: entry(kept), written: 0 };
     await this.services.storage.put(path, data, "application/zstd");
     this.known.set(path, stored);
     this.uploaded.add(path);
     return { file: entry(data.byteLength), written: data.byteLength };
+  }
+
+  /** The compressed size of the chunk stored at `path` when its text has `sha256`; null when it does not. */
+  private async storedAs(path: string, sha256: string): Promise<number | null> {
+    try {
+      const data = await this.services.storage.get(path);
+      const text = await decompressChunk(data);
+      return createHash("sha256").update(text).digest("hex") === sha256 ? data.byteLength : null;
+    } catch {
+      // Unreadable (damaged, cut short, not zstd, gone): written again below, as a missing chunk is.
+      return null;
+    }
   }
 
   /**
