@@ -144,12 +144,17 @@ export async function backupTenant(
     const catalog = request.catalog ?? (await db.catalog());
     const fingerprint = schemaFingerprint(catalog);
     const saved = run.progress as Partial<RunProgress> | undefined;
+    // Tables of an undo point that the apply left exactly as the restored backup has them: their entry is
+    // that backup's (same chunks), so the undo point is chunked too.
+    const reused = request.captureId
+      ? (await db.undoReused(request.tenantId)).filter((r) => r.capture_id === request.captureId)
+      : [];
     // A run started under another schema cannot be continued: its files would not match the manifest.
     // Who and why stay those of the run's first call, even when it starts over.
     const fresh = (): RunProgress => ({
       schema_fingerprint: fingerprint,
       started_at: services.now().toISOString(),
-      layout: config.backup.layout,
+      layout: reused.length > 0 ? "chunks" : config.backup.layout,
       file_codec: "zstd",
       written_bytes: 0,
       created_by: saved?.created_by ?? request.createdBy ?? null,
@@ -208,6 +213,10 @@ export async function backupTenant(
     const store =
       progress.layout === "chunks" || withFiles ? await ChunkStore.open(services, request.tenantId) : null;
     const chunks = progress.layout === "chunks" ? store : null;
+
+    for (const table of reused) {
+      progress.tables[table.table] = { files: table.entry.files, after: null, done: true };
+    }
 
     // Every call writes at least one part, so that repeated calls finish whatever the budget.
     let partsThisCall = 0;

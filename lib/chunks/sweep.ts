@@ -4,8 +4,10 @@
  * Mark: one listing of the tenant's folder, then every summary in it is read (any that cannot be read
  * stops the sweep with nothing deleted: what it names is unknown), and the progress of every run of the
  * tenant still marked running (a backup cut by its time budget names, in its saved progress, each chunk
- * it stored or reused so far: it registers them before its summary exists). Sweep: the listed chunks that
- * none of those name, removed in batches.
+ * it stored or reused so far: it registers them before its summary exists), and the restored backups'
+ * entries that undo points captured by restores, not stored yet, name (read before the listing, so that
+ * one stored meanwhile is in the listing as its summary). Sweep: the listed chunks that none of those
+ * name, removed in batches.
  *
  * Why nothing kept is lost:
  * - The caller holds the tenant's lease, which every backup holds while it works, and it is renewed before
@@ -56,6 +58,8 @@ export async function sweepChunks(
   const { storage, db } = services;
   if (!options.dryRun && !options.lease)
     throw new Error("a chunk sweep that deletes needs the tenant's lease");
+  // Before the listing: an undo point stored after this read is in the listing, as its summary.
+  const capturedUndo = await db.undoReused(tenantId);
   const objects = await storage.list(tenantPrefix(tenantId));
   const chunks = objects.filter(
     (o) => isTenantChunkPath(tenantId, o.path) || isTenantFileBlobPath(tenantId, o.path),
@@ -85,6 +89,8 @@ export async function sweepChunks(
       for (const file of manifest.files?.objects ?? []) named.add(file.stored_as);
     }
   }
+  // Undo points captured by restores but not stored yet may name a restored backup's chunks.
+  for (const table of capturedUndo) for (const file of table.entry.files) named.add(file.path);
   for (const run of await db.runningRuns(tenantId)) {
     for (const path of filesOfProgress(run.progress)) named.add(path);
   }

@@ -4,6 +4,7 @@
  */
 import type { LogEntry, LogRow, RestoreError } from "../api-answers.ts";
 import type { CreatedBy } from "../auth/principal.ts";
+import type { ManifestFile } from "../backup/manifest.ts";
 import type { Catalog } from "../catalog.ts";
 import type { Frequency, Schedule } from "../schedule/slots.ts";
 import type { RawResult } from "../validation/check.ts";
@@ -622,6 +623,14 @@ export class TenantDb {
     return this.caller.call("tenant_backup_undo_clear", { p_capture_id: captureId });
   }
 
+  /**
+   * The tables of the tenant's captured undo points (not stored yet) that the apply left exactly as the
+   * restored backup has them: their undo entry is that backup's entry (same chunks).
+   */
+  undoReused(tenantId: string): Promise<ReusedUndoTable[]> {
+    return this.caller.call("tenant_backup_undo_reused", { p_org: tenantId });
+  }
+
   /** The tenant's captured undo points not stored yet, oldest first. */
   pendingUndo(tenantId: string): Promise<string[]> {
     return this.caller.call("tenant_backup_undo_pending", { p_org: tenantId });
@@ -681,6 +690,19 @@ export interface ApplyTableSpec {
   row_count: number;
   /** The backup's stored columns, in the order of each row's values. */
   columns: { name: string; type: string }[];
+  /**
+   * The backup's own entry for the table, when an undo point may name it for a table the apply leaves as
+   * it was (a chunked backup of the same tenant, whose chunks are shared).
+   */
+  reuse?: { files: ManifestFile[] };
+}
+
+/** A table of a captured undo point kept as the restored backup's entry (tenant_backup_undo_reused). */
+export interface ReusedUndoTable {
+  capture_id: string;
+  table: string;
+  rows: number;
+  entry: { files: ManifestFile[] };
 }
 
 /** Per table; the would_* counts are the row counts of the statements the apply ran (null if not reached). */

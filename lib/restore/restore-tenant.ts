@@ -12,7 +12,9 @@
  * 4. Apply in one transaction inside PostgreSQL. A real restore (tenant_backup_apply_live) first locks the
  *    restored tables against writes (the app's writes wait, reads go on) and captures the tenant's rows as
  *    they are: that capture is the undo point, so every write the app committed is either in the data after
- *    the restore or in the undo point. The same transaction closes the restore's log row, frees the lease and
+ *    the restore or in the undo point. The restored tables are captured from what the apply compares (the
+ *    backup's lines of the rows that were equal, the tenant's lines of the rows it replaces), and a table
+ *    it leaves as it was keeps the restored backup's own entry when that backup's chunks can be shared. The same transaction closes the restore's log row, frees the lease and
  *    clears the staging. A dry run runs the same statements and rolls them back, reporting per table what
  *    would be inserted, deleted and changed.
  * 5. After the commit, the captured undo point is stored as the tenant's pre_restore backup (same id).
@@ -20,10 +22,12 @@
 import { createHash } from "node:crypto";
 import type { ValidationReport } from "../api-answers.ts";
 import type { CreatedBy } from "../auth/principal.ts";
-import type { Manifest } from "../backup/manifest.ts";
+import { FORMAT_VERSION, type Manifest, type ManifestTable } from "../backup/manifest.ts";
 import { dayOfBackupId, newBackupId } from "../backup/paths.ts";
 import { readVerifiedPages } from "../backup/reader.ts";
 import { backupTenant } from "../backup/tenant-backup.ts";
+import { isTenantChunkPath } from "../chunks/paths.ts";
+import { encryptionOf } from "../crypto/encrypting-storage.ts";
 import { DatabaseError } from "../db/port.ts";
 import type { ApplyMode, ApplyReport } from "../db/tenant-db.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
@@ -263,6 +267,20 @@ function undoPending(captureId: string): string {
   );
 }
 
+/**
+ * When the undo point may name the restored backup's entry for a table the apply leaves as it was: the
+ * backup is chunked (format 2) like the undo point will be, the tenant's own, written with the key the
+ * undo point is written with, and every chunk is in the tenant's folder (the mark and sweep of retention
+ * keeps a chunk while any summary or captured undo point names it). null when it may not.
+ */
+function sharedEntries(services: Services, tenantId: string, manifest: Manifest) {
+  if (manifest.format_version !== FORMAT_VERSION || services.config.backup.layout !== "chunks") return null;
+  if (manifest.organization_id !== tenantId) return null;
+  if ((manifest.encryption?.key_id ?? null) !== (encryptionOf(services.storage)?.key_id ?? null)) return null;
+  return (table: ManifestTable) =>
+    table.files.every((f) => isTenantChunkPath(tenantId, f.path)) ? { files: table.files } : undefined;
+}
+
 /** Refusals before anything was tried: the caller's mistake or a busy tenant, not a failed restore. */
 const REFUSED = new Set(["not_found", "conflict", "bad_request", "rate_limited"]);
 
@@ -362,7 +380,13 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
     // and named as the tenant is named now.
     const captureId = newBackupId(services.now());
     const tenantName = request.dryRun ? null : ((await db.getTenant(request.tenantId))?.name ?? null);
-    const tables = plan.tables.map((t) => ({ name: t.name, row_count: t.row_count, columns: t.columns }));
+    const shared = request.dryRun ? null : sharedEntries(services, request.tenantId, manifest);
+    const tables = plan.tables.map((t) => ({
+      name: t.name,
+      row_count: t.row_count,
+      columns: t.columns,
+      ...(shared ? { reuse: shared(t) } : {}),
+    }));
     // A dry run also checks the rules against the backup's rows, as the restore would leave them: the
     // same apply, run inside a block the database rolls back (tenant_backup_apply_checked).
     const { rules, checkable, stale } = request.dryRun
