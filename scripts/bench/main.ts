@@ -216,6 +216,70 @@ async function eventsDatabase(server: RunningPostgres, keyed: boolean, rows: num
 }
 
 /**
+ * Changes about `share` of ACME's rows, spread over its tables: in each table with a primary key, every
+ * (1/share)-th row (by key) gets a text column edited (the first whose edit the table's constraints
+ * accept); in the tables no foreign key points at, a tenth as many rows are deleted and as many copied
+ * in as new rows. Answers the rows updated, inserted and deleted.
+ */
+async function changeShare(url: string, catalog: Catalog, share: number) {
+  const every = Math.round(1 / share);
+  const referenced = new Set(catalog.foreign_keys.map((fk) => fk.ref_table));
+  const changed = { updated: 0, inserted: 0, deleted: 0 };
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  // Each try in a savepoint: an edit a constraint refuses is undone and the next one tried.
+  const attempt = async (sql: string): Promise<number | null> => {
+    await client.query("savepoint edit");
+    try {
+      const { rowCount } = await client.query(sql, [ACME]);
+      await client.query("release savepoint edit");
+      return rowCount ?? 0;
+    } catch {
+      await client.query("rollback to savepoint edit");
+      return null;
+    }
+  };
+  try {
+    await client.query("begin");
+    for (const table of catalog.tables) {
+      const key = table.primary_key;
+      if (!key) continue;
+      const keys = key.map((k) => `"${k}"`).join(", ");
+      const picked = (nth: number, offset: number) =>
+        `(${keys}) in (select ${keys} from (select ${keys}, row_number() over (order by ${keys}) as rn
+          from public.${table.name} t0 where ${table.scope}) x where rn % ${nth} = ${offset})`;
+      const texts = table.columns.filter(
+        (c) => !c.generated && !key.includes(c.name) && /^(text|character varying)/.test(c.type),
+      );
+      for (const column of texts) {
+        const n = await attempt(
+          `update public.${table.name} set "${column.name}" = "${column.name}" || ' (edited)' where ${picked(every, every / 2)}`,
+        );
+        if (n !== null) {
+          changed.updated += n;
+          break;
+        }
+      }
+      if (referenced.has(table.name)) continue;
+      const copied = table.columns
+        .filter((c) => !c.generated && !key.includes(c.name))
+        .map((c) => `"${c.name}"`);
+      const inserted = await attempt(
+        `insert into public.${table.name} (${copied.join(", ")}) select ${copied.join(", ")}
+         from public.${table.name} where ${picked(every * 10, 1)}`,
+      );
+      changed.inserted += inserted ?? 0;
+      changed.deleted +=
+        (await attempt(`delete from public.${table.name} where ${picked(every * 10, 2)}`)) ?? 0;
+    }
+    await client.query("commit");
+  } finally {
+    await client.end();
+  }
+  return changed;
+}
+
+/**
  * The project's backup and restores of ACME in `url`, each beside PostgreSQL's own COPY of the same rows:
  * backup ÷ COPY TO | the product's compression, restore ÷ delete + COPY FROM. Prints one table headed `label`;
  * the backup is also shown against COPY TO | gzip at BACKUP_GZIP_LEVEL, the baseline of figures taken
@@ -225,6 +289,7 @@ async function sideBySide(
   url: string,
   dir: string,
   label: string,
+  withEdits = false,
 ): Promise<{ url: string; files: string; backupId: string }> {
   const files = join(dir, "files");
   const copyDir = join(dir, "copy");
@@ -243,6 +308,11 @@ async function sideBySide(
   const backupId = backup.value.backupId;
   const overSame = await measure({ op: "restore", url, backupDir: files, backupId });
   const real = await measure({ op: "restore", url, backupDir: files, backupId, dryRun: false });
+  // A day's worth of edits: 1 % of the rows changed, spread over the tables, restored back.
+  const edits = withEdits ? await changeShare(url, catalog, 0.01) : null;
+  const edited = edits
+    ? await measure({ op: "restore", url, backupDir: files, backupId, dryRun: false })
+    : null;
   // Disaster recovery: the tenant's rows are gone and every row goes in again.
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -280,9 +350,16 @@ async function sideBySide(
   line(`delete + COPY FROM, ${copyOut.value.codec} (baseline)`, copyIn, null);
   line("restore, dry run over unchanged data", overSame, copyIn);
   line("restore over unchanged data (+ undo)", real, copyIn);
+  if (edits && edited) line("restore, 1 % of rows changed (+ undo)", edited, copyIn);
   line("restore into the emptied tenant (+ undo)", intoEmpty, copyIn);
   say(`the backup stores ${fmt(backup.value.bytes / 2 ** 20, 1)} MB`);
   say(`inside PostgreSQL, restore over unchanged data (ms): ${JSON.stringify(real.value.timings)}`);
+  if (edits && edited) {
+    say(
+      `1 % changed: ${fmt(edits.updated)} rows updated, ${fmt(edits.inserted)} inserted, ${fmt(edits.deleted)} deleted; ` +
+        `inside PostgreSQL (ms): ${JSON.stringify(edited.value.timings)}`,
+    );
+  }
   say(`inside PostgreSQL, restore into the emptied tenant (ms): ${JSON.stringify(intoEmpty.value.timings)}`);
   return { url, files, backupId };
 }
@@ -356,7 +433,7 @@ async function core(server: RunningPostgres, work: string) {
     console.error(`building a tenant of about ${fmt(ROWS)} rows …`);
     const url = await demoDatabase(server, "bench_main", ROWS);
     const idle = await measure({ op: "idle", url, backupDir: join(work, "files-idle") });
-    const made = await sideBySide(url, join(work, "main"), "largest tenant");
+    const made = await sideBySide(url, join(work, "main"), "largest tenant", true);
     await compareCompression(made, "demo data");
     say(`a process that only loads the modules: ${fmt(idle.peakRssMb)} MB peak RSS`);
   }

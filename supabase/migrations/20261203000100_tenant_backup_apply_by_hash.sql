@@ -269,15 +269,14 @@ $$;
 
 -- tenant_backup_apply with, for a real restore, the undo point of the restored tables taken on the way
 -- (p_capture_id; null for none): the tables restored by hash as above, the others captured whole before
--- anything changes. Same answer; the timings add "undo" (the whole-table captures).
+-- anything changes. Same answer; the timings add "undo" (the whole-table captures). Called by
+-- tenant_backup_apply and tenant_backup_apply_live, whose owner's rights and statement timeout it runs under.
 create or replace function public.tenant_backup_apply_undo(
   p_restore_id text, p_plan_id text, p_tenant text, p_spec jsonb, p_dry_run boolean, p_capture_id text
 ) returns jsonb
 language plpgsql
 volatile
-security definer
 set search_path = pg_catalog
-set statement_timeout = '55s'
 as $$
 declare
   v_catalog jsonb := public.tenant_backup_plan_catalog(p_plan_id);
