@@ -17,6 +17,11 @@
 -- Other tables (no primary key, or columns changed since the backup) go the way they went before, and are
 -- captured whole. Tables the restore does not touch are captured whole under the lock, as before.
 
+-- Staged pages and captured undo pages are written once and read once, within minutes: stored as they are,
+-- not compressed (pglz cost several times the write itself, and they are dropped soon after).
+alter table public.tenant_backup_stage alter column lines set storage external;
+alter table public.tenant_backup_undo alter column lines set storage external;
+
 -- Whether table p_table can be restored by hash from backup table p_spec: it has a primary key, and the
 -- backup's columns are its stored columns, by name and type, in the same order (so that its exported
 -- line and the backup's line of an equal row are the same text).
