@@ -274,7 +274,9 @@ $$;
 
 -- tenant_backup_apply with, for a real restore, the undo point of the restored tables taken on the way
 -- (p_capture_id; null for none): the tables restored by hash as above, the others captured whole before
--- anything changes. Same answer; the timings add "undo" (the whole-table captures). Called by
+-- anything changes; in replica mode the keys kept to find those a restore makes disappear are, for a
+-- table restored by hash, only those of the rows it replaces. Same answer; the timings add "undo" (the
+-- whole-table captures). Called by
 -- tenant_backup_apply and tenant_backup_apply_live, whose owner's rights and statement timeout it runs under.
 create or replace function public.tenant_backup_apply_undo(
   p_restore_id text, p_plan_id text, p_tenant text, p_spec jsonb, p_dry_run boolean, p_capture_id text
@@ -327,8 +329,23 @@ begin
     end loop;
     for v_fk in select f from jsonb_array_elements(v_catalog->'foreign_keys') f where f->>'ref_table' = any(v_names) loop
       v_clock := clock_timestamp();
-      perform public.tenant_backup_apply_old_keys(v_catalog, v_fk, v_names, v_mode->>'mode', p_tenant,
-                                                  'tb_old_' || md5((v_fk->>'name') || (v_fk->>'table')));
+      v_stats := v_report->(v_fk->>'ref_table');
+      if v_mode->>'mode' = 'replica' and (v_stats->>'by_hash')::boolean
+         and (select array_agg(x order by x) from jsonb_array_elements_text(v_fk->'ref_columns') x)
+           = (select array_agg(x order by x) from jsonb_array_elements_text(
+                public.tenant_backup_plan_table(v_catalog, v_fk->>'ref_table')->'primary_key') x) then
+        -- A key can disappear only with a row the restore replaces: those are all the keys to keep (none
+        -- when the table was empty).
+        execute format('create temp table if not exists %I on commit drop as select %s from %s',
+          'tb_old_' || md5((v_fk->>'name') || (v_fk->>'table')),
+          (select string_agg(format('g.%I', r), ', ') from jsonb_array_elements_text(v_fk->'ref_columns') r),
+          case when (v_stats->>'live')::boolean
+               then format('%I g where g.tb_line is not null', 'tb_src_' || array_position(v_names, v_fk->>'ref_table') || '_live')
+               else format('%I.%I g where false', v_schema, v_fk->>'ref_table') end);
+      else
+        perform public.tenant_backup_apply_old_keys(v_catalog, v_fk, v_names, v_mode->>'mode', p_tenant,
+                                                    'tb_old_' || md5((v_fk->>'name') || (v_fk->>'table')));
+      end if;
       v_timings := public.tenant_backup_add_ms(v_timings, 'old_keys', v_clock);
     end loop;
     for v_step in select unnest(case when v_mode->>'mode' = 'replica' then array['delete', 'write'] else array['write', 'delete'] end) loop
