@@ -44,7 +44,9 @@ $$;
 
 -- Writes lines (text, ordered by n; the query p_lines answers columns line and n) as table p_table of undo
 -- point p_capture_id of tenant p_tenant, in pages of at most tenant_backup_undo_page_rows() rows whose
--- text starts in the same 4 MB (as tenant_backup_apply_capture pages them). Answers the rows written.
+-- text starts in the same 4 MB (as tenant_backup_apply_capture pages them). The page numbers grow along n
+-- but are not consecutive (rows bucket × 100000 + bytes bucket: one sort less than ranking them), which is
+-- all tenant_backup_undo_read needs. Answers the rows written.
 create or replace function public.tenant_backup_undo_write(
   p_capture_id text, p_tenant text, p_table text, p_lines text
 ) returns bigint
@@ -57,10 +59,10 @@ declare
 begin
   execute format(
     'insert into public.tenant_backup_undo (capture_id, organization_id, table_name, page, row_count, lines)
-     select $1, $2, $3, page - 1, count(*), string_agg(line, E''\n'' order by n)
-     from (select line, n, dense_rank() over (order by (n - 1) / %1$s, (upto - octet_length(line) - 1) / 4194304) as page
-           from (select line, n, sum(octet_length(line) + 1) over (order by n) as upto
-                 from (%2$s) x) y) z
+     select $1, $2, $3, page, count(*), string_agg(line, E''\n'' order by n)
+     from (select line, n, ((n - 1) / %1$s) * 100000
+                           + (sum(octet_length(line) + 1) over (order by n) - octet_length(line) - 1) / 4194304 as page
+           from (%2$s) x) y
      group by page',
     public.tenant_backup_undo_page_rows(), p_lines)
     using p_capture_id, p_tenant, p_table;
