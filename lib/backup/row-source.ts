@@ -6,7 +6,9 @@
  * or streamed through COPY on a direct connection, cut into pages by the same rule. Either way a page is at
  * most `limit` rows, and ends with the first row whose text starts at or after `maxBytes` — at least one
  * row. A page's last_key is the number of its last row in export order: in the copy that is the row's
- * number, which is where the next page, or a resumed run, starts.
+ * number, which is where the next page, or a resumed run, starts. An undo point a restore's apply captured
+ * (tenant_backup_undo) is read the same two ways: streamed on a direct connection, else a stored page per
+ * call; its pages' last_key is the key of their last row.
  */
 import { type CatalogTable, storedColumns } from "../catalog.ts";
 import type { HeldSnapshot } from "../db/port.ts";
@@ -41,7 +43,15 @@ interface SourceArgs {
 }
 
 export async function openRowSource(db: TenantDb, args: SourceArgs): Promise<RowSource> {
-  if (args.capture) return capturedSource(db, args.capture);
+  if (args.capture) {
+    // Direct: streamed through COPY; through PostgREST, one stored page per call.
+    if (!db.canStream) return capturedSource(db, args.capture);
+    const { id, table, rowsDone } = args.capture;
+    return keyedByColumns(
+      await streamedSource(await db.undoStream(id, table.name, rowsDone), args, rowsDone),
+      table,
+    );
+  }
   const after = args.after ? Number(args.after[0]) : 0;
   if (!Number.isSafeInteger(after) || after < 0) throw new Error(`bad resume point for ${args.table}`);
   if (args.live) {
@@ -140,13 +150,36 @@ async function streamedSource(
   };
 }
 
+/** The key of a table's row (its primary key's values, null without one) from its line. */
+function keyOfLine(table: CatalogTable): (line: string) => string[] | null {
+  const names = storedColumns(table).map((c) => c.name);
+  const keyAt = (table.primary_key ?? []).map((k) => names.indexOf(k));
+  return (line) => {
+    if (keyAt.length === 0) return null;
+    const values = JSON.parse(line) as (string | null)[];
+    return keyAt.map((i) => values[i] as string);
+  };
+}
+
+/** A streamed undo point's pages, each with the key of its last row as last_key, as capturedSource has. */
+function keyedByColumns(source: RowSource, table: CatalogTable): RowSource {
+  const keyOf = keyOfLine(table);
+  return {
+    async next(maxBytes) {
+      const page = await source.next(maxBytes);
+      const last = page.lines.at(-1) ?? null;
+      return { ...page, last_key: last === null ? null : keyOf(last) };
+    },
+    close: () => source.close(),
+  };
+}
+
 /**
  * The table's rows as a restore's apply captured them (tenant_backup_undo), one stored page per call,
  * found by the rows read before it (pages are bounded by rows and bytes, so not all of one size).
  */
 async function capturedSource(db: TenantDb, capture: NonNullable<SourceArgs["capture"]>): Promise<RowSource> {
-  const names = storedColumns(capture.table).map((c) => c.name);
-  const keyAt = (capture.table.primary_key ?? []).map((k) => names.indexOf(k));
+  const keyOf = keyOfLine(capture.table);
   let after = capture.rowsDone;
   return {
     async next() {
@@ -159,13 +192,11 @@ async function capturedSource(db: TenantDb, capture: NonNullable<SourceArgs["cap
         lines = lines.split("\n").slice(skip).join("\n");
       }
       after += rows;
-      const last =
-        rows > 0 ? (JSON.parse(lines.slice(lines.lastIndexOf("\n") + 1)) as (string | null)[]) : null;
       return {
         rows,
         bytes: Buffer.byteLength(lines),
         lines: rows > 0 ? lines.split("\n") : [],
-        last_key: last && keyAt.length > 0 ? keyAt.map((i) => last[i] as string) : null,
+        last_key: rows > 0 ? keyOf(lines.slice(lines.lastIndexOf("\n") + 1)) : null,
         done: stored.done,
       };
     },

@@ -35,6 +35,7 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "tenant_backup_undo_read",
   "tenant_backup_undo_pending",
   "tenant_backup_undo_reused",
+  "tenant_backup_undo_query",
   "tenant_backup_module_counts",
   "tenant_backup_module_column_rules",
   "tenant_backup_module_csv_query",

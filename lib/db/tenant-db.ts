@@ -618,6 +618,20 @@ export class TenantDb {
     });
   }
 
+  /**
+   * The rows of a table of a captured undo point after its first `after`, one line each, streamed through
+   * COPY. Direct connection only.
+   */
+  async undoStream(captureId: string, table: string, after: number) {
+    const copyOut = this.caller.copyOut;
+    if (!copyOut) throw new Error("streaming an undo point needs a direct database connection");
+    const { query, settings } = await this.caller.call<{ query: string; settings: Record<string, string> }>(
+      "tenant_backup_undo_query",
+      { p_capture_id: captureId, p_table: table, p_after: after },
+    );
+    return copyOut.call(this.caller, query, settings);
+  }
+
   /** Drops a captured undo point once it is stored as a backup. */
   clearUndo(captureId: string): Promise<number> {
     return this.caller.call("tenant_backup_undo_clear", { p_capture_id: captureId });

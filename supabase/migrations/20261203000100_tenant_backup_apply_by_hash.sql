@@ -491,3 +491,24 @@ select public.tenant_backup_restrict_functions(array[
   'tenant_backup_apply_by_hash_ok', 'tenant_backup_undo_write', 'tenant_backup_apply_capture_table',
   'tenant_backup_apply_hashed', 'tenant_backup_apply_rows_hashed', 'tenant_backup_apply_undo',
   'tenant_backup_apply', 'tenant_backup_apply_live', 'tenant_backup_undo_read', 'tenant_backup_undo_reused']);
+
+-- The rows of table p_table of undo point p_capture_id after its first p_after, one line each in export
+-- order, as one query for the direct path's COPY (its literals written in): {query, settings}. Streamed,
+-- they need no JSON answer per page.
+create or replace function public.tenant_backup_undo_query(p_capture_id text, p_table text, p_after bigint)
+returns jsonb
+language sql
+immutable
+set search_path = pg_catalog
+as $$
+  select jsonb_build_object(
+    'query', format(
+      'select x.line from public.tenant_backup_undo u
+         cross join lateral unnest(string_to_array(u.lines, E''\n'')) with ordinality as x(line, i)
+       where u.capture_id = %L and u.table_name = %L and u.page >= 0
+       order by u.page, x.i offset %s',
+      p_capture_id, p_table, greatest(coalesce(p_after, 0), 0)),
+    'settings', '{}'::jsonb);
+$$;
+
+select public.tenant_backup_restrict_functions(array['tenant_backup_undo_query']);

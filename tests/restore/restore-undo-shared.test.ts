@@ -14,6 +14,7 @@ import { sweepChunks } from "../../lib/chunks/sweep.ts";
 import { takeLease } from "../../lib/lease.ts";
 import { pickBackupForRestore } from "../../lib/restore/pick-backup.ts";
 import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
+import { parseRows, readVerifiedFile } from "../support/backup-files.ts";
 import { deadlineIn } from "../support/clock.ts";
 import type { TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
@@ -79,6 +80,12 @@ describe("the undo point of a restore that changes part of the tenant", () => {
       expect(entry(undo, table)?.files, table).toEqual(entry(restored.manifest, table)?.files);
     }
     expect(entry(undo, "contacts")?.files).not.toEqual(entry(restored.manifest, "contacts")?.files);
+    // In the backup's order (by key), so that its chunks are cut where a backup's are.
+    const texts = await Promise.all(
+      (entry(undo, "contacts")?.files ?? []).map((f) => readVerifiedFile(services.storage, f)),
+    );
+    const ids = texts.flatMap((text) => parseRows(text).map((r) => Number(r[0])));
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
     expect(entry(undo, "contacts")?.row_count).toBe(
       (await q("select count(*)::int as n from contacts where workspace_id = 'w1'")).rows[0].n +
         Number(outcome.report.tables.contacts?.would_insert) -
