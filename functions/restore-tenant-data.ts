@@ -85,6 +85,7 @@ export const handleRestoreTenantData = endpoint({
       tables: body.tables,
       allowDroppedColumns: body.allow_dropped_columns,
       files: body.files,
+      offsite: body.source === "offsite",
       deadline,
     });
     if (outcome.status === "staging") {

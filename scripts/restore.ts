@@ -64,6 +64,7 @@ try {
     tables: values.tables ? values.tables.split(",").map((t) => t.trim()) : undefined,
     allowDroppedColumns: values["allow-dropped-columns"],
     files: args.data.files,
+    offsite: args.data.source === "offsite",
     deadline: services.now().getTime() + 6 * 3600_000,
   });
   if (outcome.status !== "done") throw new Error(`the restore stopped before it ended (${outcome.status})`);

@@ -59,6 +59,11 @@ export interface RestoreRequest {
    * them and leaves the rows alone, false leaves them alone. Absent: true when the backup holds files.
    */
   files?: FilesOption;
+  /**
+   * The backup is read from the off-site copy (services.storage is that copy): its undo point names none
+   * of the copy's chunks, since an undo point left waiting may be stored by a later restore from the primary.
+   */
+  offsite?: boolean;
 }
 
 export type RestoreOutcome =
@@ -380,7 +385,8 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
     // and named as the tenant is named now.
     const captureId = newBackupId(services.now());
     const tenantName = request.dryRun ? null : ((await db.getTenant(request.tenantId))?.name ?? null);
-    const shared = request.dryRun ? null : sharedEntries(services, request.tenantId, manifest);
+    const shared =
+      request.dryRun || request.offsite ? null : sharedEntries(services, request.tenantId, manifest);
     const tables = plan.tables.map((t) => ({
       name: t.name,
       row_count: t.row_count,
