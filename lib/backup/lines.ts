@@ -3,44 +3,129 @@
  * length: each chunk is searched once, and a line that spans chunks is kept as its pieces and joined once,
  * when its end arrives. (Prepending the unfinished line to every chunk and splitting again re-scans it per
  * chunk: quadratic, minutes and hundreds of MB for a row holding a 5 MB value.)
+ *
+ * Lines stay UTF-8 bytes: a "\n" byte never occurs inside a multi-byte character, and a Buffer is freed as
+ * soon as the young generation is collected, where a decoded string of several MB goes straight to the old
+ * generation and waits for a full collection — with 5 MB values, hundreds of MB of it.
  */
-import { StringDecoder } from "node:string_decoder";
+const NEWLINE = 0x0a;
 
 export class LineSplitter {
-  private readonly decoder = new StringDecoder("utf8");
-  /** The unfinished line, as the pieces it arrived in. */
-  private pieces: string[] = [];
+  /** The unfinished line, as the pieces it arrived in (views of the chunks, not copies). */
+  private pieces: Buffer[] = [];
+  private piecesBytes = 0;
 
   /** The lines that `chunk` completes, in order, without their "\n". */
-  push(chunk: Buffer | Uint8Array): string[] {
-    const text = this.decoder.write(chunk as Buffer);
-    const lines: string[] = [];
+  push(chunk: Buffer | Uint8Array): Buffer[] {
+    const bytes = Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const lines: Buffer[] = [];
     let start = 0;
-    let end = text.indexOf("\n");
+    let end = bytes.indexOf(NEWLINE);
     while (end !== -1) {
-      const piece = text.slice(start, end);
+      const piece = bytes.subarray(start, end);
       if (this.pieces.length > 0) {
         this.pieces.push(piece);
-        lines.push(this.pieces.join(""));
+        lines.push(Buffer.concat(this.pieces, this.piecesBytes + piece.length));
         this.pieces = [];
+        this.piecesBytes = 0;
       } else {
         lines.push(piece);
       }
       start = end + 1;
-      end = text.indexOf("\n", start);
+      end = bytes.indexOf(NEWLINE, start);
     }
-    if (start < text.length) {
-      this.pieces.push(text.slice(start));
+    if (start < bytes.length) {
+      this.pieces.push(bytes.subarray(start));
+      this.piecesBytes += bytes.length - start;
     }
     return lines;
   }
 
-  /** Ends the stream: answers what followed the last "\n" ("" when the text ended with one). */
-  end(): string {
-    const rest = this.decoder.end();
-    if (rest !== "") this.pieces.push(rest);
-    const last = this.pieces.join("");
+  /** Ends the stream: answers what followed the last "\n" (empty when the text ended with one). */
+  end(): Buffer {
+    const last = Buffer.concat(this.pieces, this.piecesBytes);
     this.pieces = [];
+    this.piecesBytes = 0;
     return last;
   }
+}
+
+/** The lines of `text` (separated by "\n", no trailing one) as views of it, without copying. */
+export function splitLines(text: Buffer): Buffer[] {
+  const lines: Buffer[] = [];
+  if (text.length === 0) return lines;
+  let start = 0;
+  let end = text.indexOf(NEWLINE);
+  while (end !== -1) {
+    lines.push(text.subarray(start, end));
+    start = end + 1;
+    end = text.indexOf(NEWLINE, start);
+  }
+  lines.push(text.subarray(start));
+  return lines;
+}
+
+/** `lines` joined by "\n", with one after the last when `trailing`: one copy. */
+export function joinLines(lines: readonly Buffer[], trailing: boolean): Buffer {
+  let size = lines.length === 0 ? 0 : lines.length - 1 + (trailing ? 1 : 0);
+  for (const line of lines) size += line.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const [i, line] of lines.entries()) {
+    if (i > 0) out[at++] = NEWLINE;
+    at += line.copy(out, at);
+  }
+  if (trailing && lines.length > 0) out[at++] = NEWLINE;
+  return out;
+}
+
+/** Rows longer than this stay where they are in textParts; shorter ones are copied together. */
+const PART_BYTES = 64 * 1024;
+
+/**
+ * The text of `lines` with "\n" after each, as a few parts to hash and compress one after the other:
+ * short rows packed together (a write per row would cost a call each), a long row left where it lies
+ * instead of copied once more.
+ */
+export function textParts(lines: readonly Buffer[]): Buffer[] {
+  const parts: Buffer[] = [];
+  let pack: Buffer[] = [];
+  let packed = 0;
+  const flushPack = () => {
+    if (pack.length > 0) parts.push(joinLines(pack, true));
+    pack = [];
+    packed = 0;
+  };
+  for (const line of lines) {
+    if (line.length >= PART_BYTES) {
+      flushPack();
+      parts.push(line, NEWLINE_BYTE);
+    } else {
+      pack.push(line);
+      packed += line.length + 1;
+      if (packed >= PART_BYTES) flushPack();
+    }
+  }
+  flushPack();
+  return parts;
+}
+
+const NEWLINE_BYTE = Buffer.from("\n");
+
+/** The text `views` hold one after the other, without its first `n` lines (views of the same bytes). */
+export function dropLines(views: readonly Buffer[], n: number): Buffer[] {
+  let left = n;
+  for (const [i, view] of views.entries()) {
+    let at = 0;
+    while (left > 0) {
+      const end = view.indexOf(NEWLINE, at);
+      if (end === -1) break;
+      left -= 1;
+      at = end + 1;
+    }
+    if (left === 0) return [view.subarray(at), ...views.slice(i + 1)].filter((v) => v.length > 0);
+  }
+  return [];
 }

@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Transform } from "node:stream";
+import { joinLines } from "./lines.ts";
 
 export class PartWriter {
   private readonly chunks: Buffer[] = [];
@@ -27,11 +28,11 @@ export class PartWriter {
     });
   }
 
-  /** Adds rows, one line each (without "\n"). */
-  async write(lines: readonly string[]): Promise<void> {
+  /** Adds rows, one line of UTF-8 each without its "\n". */
+  async write(lines: readonly Buffer[]): Promise<void> {
     if (lines.length === 0) return;
-    const text = `${lines.join("\n")}\n`;
-    this.rawBytes += Buffer.byteLength(text);
+    const text = joinLines(lines, true);
+    this.rawBytes += text.length;
     this.rows += lines.length;
     if (!this.stream.write(text)) await new Promise((resolve) => this.stream.once("drain", resolve));
   }

@@ -5,14 +5,16 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { createGunzip, createZstdDecompress } from "node:zlib";
-import { decompressChunk } from "../chunks/codec.ts";
+import { decompressChunkParts } from "../chunks/codec.ts";
 import { isChunkPath, isTenantChunkPath, isTenantFileBlobPath } from "../chunks/paths.ts";
 import { type AppError, fail } from "../errors.ts";
 import type { BackupStorage } from "../storage/port.ts";
 import { StorageError } from "../storage/port.ts";
-import { LineSplitter } from "./lines.ts";
+import { joinLines, LineSplitter } from "./lines.ts";
 import { type Manifest, type ManifestFile, manifestSchema } from "./manifest.ts";
 import { datePrefix, parseSummaryPath } from "./paths.ts";
+
+const NEWLINE = 0x0a;
 
 /** A storage read whose "no such object" becomes `missing` (what it means to the caller); other errors pass. */
 export function whenMissing<T>(read: Promise<T>, missing: () => AppError): Promise<T> {
@@ -104,19 +106,21 @@ const SUFFIX_OF = {
 } as const;
 
 /**
- * A chunk's rows, decompressed whole (a chunk is at most a few MB of text) and checked against the
- * manifest's SHA-256 of that text before anything is handed out.
+ * A chunk's text (a chunk is at most a few MB, or one long row), decompressed whole as the decompressor's
+ * pieces and checked against the manifest's SHA-256 of that text before anything is handed out.
  */
-async function verifiedChunkText(storage: BackupStorage, file: ManifestFile): Promise<string> {
+async function verifiedChunkText(storage: BackupStorage, file: ManifestFile): Promise<Buffer[]> {
   const stored = await whenMissing(storage.get(file.path), () => missingFile(file.path));
-  let text: Buffer;
+  let parts: Buffer[];
   try {
-    text = await decompressChunk(stored);
+    parts = await decompressChunkParts(stored);
   } catch {
     throw fail("unprocessable", `backup file ${file.path} is damaged: not valid zstd`, { file: file.path });
   }
-  if (createHash("sha256").update(text).digest("hex") !== file.sha256) throw damagedFile(file.path);
-  return text.toString("utf8");
+  const hash = createHash("sha256");
+  for (const part of parts) hash.update(part);
+  if (hash.digest("hex") !== file.sha256) throw damagedFile(file.path);
+  return parts.filter((part) => part.length > 0);
 }
 
 /** The stored (compressed) bytes of a file, checked against the manifest's size and SHA-256. */
@@ -155,14 +159,17 @@ function rowCountMismatch(file: ManifestFile, rows: number) {
 
 /**
  * The file's rows in pages of at most `maxRows` lines and about `maxBytes` of text, decompressed as they
- * are read: only the compressed file and one page are in memory, whatever the file's size. The checksum
- * is checked before the first page; the row count after the last (422 naming the file either way).
+ * are read: only the compressed file and one page are in memory, whatever the file's size. A page is its
+ * lines' UTF-8 bytes joined by "\n" (no trailing one), never decoded to a string, as the buffers that hold
+ * it one after the other (views of the chunk's text, never copies of it): a 5 MB value is then held once.
+ * The checksum is checked before the first page; the row count after the last (422 naming the file
+ * either way).
  */
 export async function* readVerifiedPages(
   storage: BackupStorage,
   file: ManifestFile,
   limits: { maxRows: number; maxBytes: number },
-): AsyncGenerator<{ rows: number; lines: string }> {
+): AsyncGenerator<{ rows: number; data: Buffer[] }> {
   if (isChunkPath(file.path)) {
     yield* chunkPages(await verifiedChunkText(storage, file), file, limits);
     return;
@@ -171,7 +178,7 @@ export async function* readVerifiedPages(
   // The manifest's encoding fixed the suffix (readManifest): zstd files, or gzip ones written before.
   const zstd = file.path.endsWith(SUFFIX_OF["jsonl-text-array+zstd"]);
   const splitter = new LineSplitter();
-  let page: string[] = [];
+  let page: Buffer[] = [];
   let pageBytes = 0;
   let total = 0;
   try {
@@ -181,9 +188,11 @@ export async function* readVerifiedPages(
         pageBytes += line.length + 1;
         if (page.length >= limits.maxRows || pageBytes >= limits.maxBytes) {
           total += page.length;
-          yield { rows: page.length, lines: page.join("\n") };
+          const rows = page.length;
+          const data = [joinLines(page, false)];
           page = [];
           pageBytes = 0;
+          yield { rows, data };
         }
       }
     }
@@ -199,39 +208,80 @@ export async function* readVerifiedPages(
     }
     throw err;
   }
-  if (splitter.end() !== "") {
+  if (splitter.end().length !== 0) {
     throw fail("unprocessable", `backup file ${file.path} is damaged: its last line is cut`, {
       file: file.path,
     });
   }
   if (page.length > 0) {
     total += page.length;
-    yield { rows: page.length, lines: page.join("\n") };
+    yield { rows: page.length, data: [joinLines(page, false)] };
   }
   if (total !== file.rows) throw rowCountMismatch(file, total);
 }
 
+/** A chunk's pages: views of its text (the decompressor's pieces), which is held once. */
 function* chunkPages(
-  text: string,
+  parts: Buffer[],
   file: ManifestFile,
   limits: { maxRows: number; maxBytes: number },
-): Generator<{ rows: number; lines: string }> {
-  const lines = text === "" ? [] : text.slice(0, -1).split("\n");
-  if (text !== "" && !text.endsWith("\n")) {
+): Generator<{ rows: number; data: Buffer[] }> {
+  const last = parts.at(-1);
+  if (last && last[last.length - 1] !== NEWLINE) {
     throw fail("unprocessable", `backup file ${file.path} is damaged: its last line is cut`, {
       file: file.path,
     });
   }
-  if (lines.length !== file.rows) throw rowCountMismatch(file, lines.length);
-  let start = 0;
-  while (start < lines.length) {
-    let end = start;
-    let bytes = 0;
-    while (end < lines.length && end - start < limits.maxRows && (end === start || bytes < limits.maxBytes)) {
-      bytes += (lines[end] as string).length + 1;
-      end += 1;
-    }
-    yield { rows: end - start, lines: lines.slice(start, end).join("\n") };
-    start = end;
+  let rows = 0;
+  for (const part of parts) {
+    for (let at = part.indexOf(NEWLINE); at !== -1; at = part.indexOf(NEWLINE, at + 1)) rows += 1;
   }
+  if (rows !== file.rows) throw rowCountMismatch(file, rows);
+  // The reading position: part `p`, byte `o` of it.
+  let p = 0;
+  let o = 0;
+  while (p < parts.length) {
+    const data: Buffer[] = [];
+    let count = 0;
+    let bytes = 0;
+    // Whole lines, up to maxRows of them, ending with the first whose end reaches maxBytes.
+    while (p < parts.length && count < limits.maxRows && (count === 0 || bytes < limits.maxBytes)) {
+      const part = parts[p] as Buffer;
+      const end = part.indexOf(NEWLINE, o);
+      if (end === -1) {
+        // The line goes on in the next part.
+        data.push(part.subarray(o));
+        bytes += part.length - o;
+        p += 1;
+        o = 0;
+        continue;
+      }
+      data.push(part.subarray(o, end + 1));
+      bytes += end + 1 - o;
+      count += 1;
+      o = end + 1;
+      if (o === part.length) {
+        p += 1;
+        o = 0;
+      }
+    }
+    // Views of whole lines, each ending in "\n": the page ends without the last one.
+    const tail = data.pop() as Buffer;
+    if (tail.length > 1) data.push(tail.subarray(0, tail.length - 1));
+    yield { rows: count, data: merged(data) };
+  }
+}
+
+/** Adjacent views of one part are one view (a page of short rows is then one buffer, not one per row). */
+function merged(views: Buffer[]): Buffer[] {
+  const out: Buffer[] = [];
+  for (const view of views) {
+    const prev = out.at(-1);
+    if (prev && prev.buffer === view.buffer && prev.byteOffset + prev.length === view.byteOffset) {
+      out[out.length - 1] = Buffer.from(prev.buffer, prev.byteOffset, prev.length + view.length);
+    } else {
+      out.push(view);
+    }
+  }
+  return out;
 }

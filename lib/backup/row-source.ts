@@ -14,11 +14,14 @@ import { type CatalogTable, storedColumns } from "../catalog.ts";
 import type { HeldSnapshot } from "../db/port.ts";
 import type { ExportPage, LiveQueries, TenantDb } from "../db/tenant-db.ts";
 import { copyTextToLine } from "./copy-text.ts";
-import { LineSplitter } from "./lines.ts";
+import { LineSplitter, splitLines } from "./lines.ts";
 
-/** A page of rows as the backup takes them: its lines (JSON arrays of column texts) one by one. */
+/**
+ * A page of rows as the backup takes them: its lines (JSON arrays of column texts) one by one, as their
+ * UTF-8 bytes without the "\n" (see lib/backup/lines.ts for why).
+ */
 export interface SourcePage extends Omit<ExportPage, "data"> {
-  lines: string[];
+  lines: Buffer[];
 }
 
 export interface RowSource {
@@ -58,7 +61,7 @@ export async function openRowSource(db: TenantDb, args: SourceArgs): Promise<Row
     if (after !== 0) throw new Error(`a live read of ${args.table} starts at its first row`);
     const { queries, snapshot } = args.live;
     const stream = await db.liveStream({ queries, table: args.table, snapshot });
-    return streamedSource(stream, args, 0, copyTextToLine);
+    return streamedSource(stream, args, 0, (row) => Buffer.from(copyTextToLine(row.toString("utf8"))));
   }
   if (db.canStream) {
     const stream = await db.snapshotStream({ backupId: args.backupId, table: args.table, after });
@@ -68,7 +71,7 @@ export async function openRowSource(db: TenantDb, args: SourceArgs): Promise<Row
 }
 
 function pageOf({ data, ...page }: ExportPage): SourcePage {
-  return { ...page, lines: page.rows === 0 ? [] : data.split("\n") };
+  return { ...page, lines: page.rows === 0 ? [] : splitLines(Buffer.from(data)) };
 }
 
 function pagedSource(db: TenantDb, args: SourceArgs, start: number): RowSource {
@@ -97,13 +100,14 @@ async function streamedSource(
   stream: NodeJS.ReadableStream,
   args: SourceArgs,
   start: number,
-  toLine: (row: string) => string = (row) => row,
+  toLine: (row: Buffer) => Buffer = (row) => row,
 ): Promise<RowSource> {
   // Rows are numbered 1, 2, … without gaps in the copy: the last row's number is a count.
   let read = start;
   const chunks = stream[Symbol.asyncIterator]();
   const splitter = new LineSplitter();
-  let pending: string[] = [];
+  let pending: Buffer[] = [];
+  /** The next line of `pending` to hand out (shifting a long array per line would be quadratic). */
   let at = 0;
   let ended = false;
 
@@ -113,7 +117,7 @@ async function streamedSource(
       const { value, done } = await chunks.next();
       if (done) {
         ended = true;
-        if (splitter.end() !== "") throw new Error(`export of ${args.table} ended inside a line`);
+        if (splitter.end().length !== 0) throw new Error(`export of ${args.table} ended inside a line`);
         return;
       }
       pending = splitter.push(value as Buffer);
@@ -123,14 +127,15 @@ async function streamedSource(
 
   return {
     async next(maxBytes) {
-      const taken: string[] = [];
+      const taken: Buffer[] = [];
       let bytes = 0;
       while (taken.length < args.limit && (taken.length === 0 || bytes < maxBytes)) {
         await fill();
         if (at === pending.length) break;
-        const line = toLine(pending[at++] as string);
+        const line = toLine(pending[at] as Buffer);
+        at += 1;
         taken.push(line);
-        bytes += Buffer.byteLength(line) + 1;
+        bytes += line.length + 1;
       }
       // Done as the paged read would say it: fewer rows than the limit, and nothing left after them.
       if (taken.length < args.limit) await fill();
@@ -150,15 +155,14 @@ async function streamedSource(
   };
 }
 
-/** The key of a table's row (its primary key's values, null without one) from its line. */
-function keyOfLine(table: CatalogTable): (line: string) => string[] | null {
+/**
+ * The key of a table's row (its primary key's values, null without one) from its line, its key columns
+ * parsed alone (the others may hold MBs).
+ */
+function keyOfLine(table: CatalogTable): (line: Buffer) => string[] | null {
   const names = storedColumns(table).map((c) => c.name);
   const keyAt = (table.primary_key ?? []).map((k) => names.indexOf(k));
-  return (line) => {
-    if (keyAt.length === 0) return null;
-    const values = JSON.parse(line) as (string | null)[];
-    return keyAt.map((i) => values[i] as string);
-  };
+  return (line) => (keyAt.length === 0 ? null : keyAt.map((i) => elementAt(line, i) as string));
 }
 
 /** A streamed undo point's pages, each with the key of its last row as last_key, as capturedSource has. */
@@ -175,8 +179,9 @@ function keyedByColumns(source: RowSource, table: CatalogTable): RowSource {
 }
 
 /**
- * The table's rows as a restore's apply captured them (tenant_backup_undo), one stored page per call,
- * found by the rows read before it (pages are bounded by rows and bytes, so not all of one size).
+ * The table's rows as a restore's apply captured them (tenant_backup_undo): on a direct connection
+ * streamed like the tables, otherwise one stored page per call, found by the rows read before it (pages
+ * are bounded by rows and bytes, so not all of one size). A page's last_key is its last row's key.
  */
 async function capturedSource(db: TenantDb, capture: NonNullable<SourceArgs["capture"]>): Promise<RowSource> {
   const keyOf = keyOfLine(capture.table);
@@ -184,22 +189,45 @@ async function capturedSource(db: TenantDb, capture: NonNullable<SourceArgs["cap
   return {
     async next() {
       const stored = await db.undoRead(capture.id, capture.table.name, after);
-      let { rows, lines } = stored;
+      let lines = stored.rows > 0 ? splitLines(Buffer.from(stored.lines)) : [];
       // A resumed run's chunks may end inside a stored page: its first rows are already stored.
       const skip = after - stored.first;
-      if (skip > 0 && rows > 0) {
-        rows -= skip;
-        lines = lines.split("\n").slice(skip).join("\n");
-      }
-      after += rows;
+      if (skip > 0) lines = lines.slice(skip);
+      after += lines.length;
+      const last = lines.at(-1);
       return {
-        rows,
-        bytes: Buffer.byteLength(lines),
-        lines: rows > 0 ? lines.split("\n") : [],
-        last_key: rows > 0 ? keyOf(lines.slice(lines.lastIndexOf("\n") + 1)) : null,
+        rows: lines.length,
+        bytes: lines.reduce((n, l) => n + l.length + 1, 0) - (lines.length > 0 ? 1 : 0),
+        lines,
+        last_key: last === undefined ? null : keyOf(last),
         done: stored.done,
       };
     },
     close() {},
   };
+}
+
+/**
+ * Element `index` of a line (a JSON array of strings and nulls), parsed alone: a row's key without
+ * decoding its other columns, which may hold MBs.
+ */
+export function elementAt(line: Buffer, index: number): string | null {
+  // Past "[": elements are separated by "," outside strings; inside one, "\\" escapes the next byte.
+  let start = 1;
+  let element = 0;
+  let inString = false;
+  for (let i = 1; i < line.length; i++) {
+    const b = line[i];
+    if (inString) {
+      if (b === 0x5c) i += 1;
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) {
+      inString = true;
+    } else if (b === 0x2c || b === 0x5d) {
+      if (element === index) return JSON.parse(line.toString("utf8", start, i)) as string | null;
+      element += 1;
+      start = i + 1;
+    }
+  }
+  throw new Error(`row has no column ${index}`);
 }

@@ -502,7 +502,7 @@ class ChunkQueue {
     return this.queue.length;
   }
 
-  add(lines: string[]): void {
+  add(lines: Buffer[]): void {
     const stored = this.store.store(lines, this.rows);
     // Awaited in order by take(); a failure seen there, not as an unhandled rejection meanwhile.
     stored.catch(() => {});
@@ -541,7 +541,7 @@ async function nextChunks(
   // are as large as BACKUP_PAGE_BYTES allows.
   const { chunkTargetBytes, pageBytes: apiPageBytes } = services.config.backup;
   const pageBytes = services.db.canStream ? chunkTargetBytes : apiPageBytes;
-  let finished: string[][] = [];
+  let finished: Buffer[][] = [];
   let done = false;
   while (finished.length === 0 && !done) {
     const page = await source.next(pageBytes);

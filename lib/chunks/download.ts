@@ -11,6 +11,7 @@ import { readVerifiedPages } from "../backup/reader.ts";
 import type { BackupStorage } from "../storage/port.ts";
 
 const PAGE = { maxRows: 10_000, maxBytes: 1024 * 1024 };
+const NEWLINE = Buffer.from("\n");
 
 export async function checkedRowsAsGzip(
   storage: BackupStorage,
@@ -19,7 +20,10 @@ export async function checkedRowsAsGzip(
   for (const file of files) for await (const _ of readVerifiedPages(storage, file, PAGE));
   async function* lines() {
     for (const file of files) {
-      for await (const page of readVerifiedPages(storage, file, PAGE)) yield `${page.lines}\n`;
+      for await (const page of readVerifiedPages(storage, file, PAGE)) {
+        yield* page.data;
+        yield NEWLINE;
+      }
     }
   }
   const gzip = Readable.from(lines()).pipe(createGzip({ level: 4 }));

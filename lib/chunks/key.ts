@@ -40,11 +40,13 @@ async function storedKey(services: Services): Promise<Buffer> {
   return Buffer.from(await services.storage.get(CHUNK_KEY_PATH));
 }
 
-export function chunkName(key: Buffer, text: Buffer, encryptionKeyId?: string): string {
+/** The chunk's name; `text` may come as the parts it is made of, one after the other. */
+export function chunkName(key: Buffer, text: Buffer | readonly Buffer[], encryptionKeyId?: string): string {
   const hmac = createHmac("sha256", key);
   // Encrypted chunks are named for the key they are encrypted with too: after a key change the next backup
   // writes its chunks anew under the new key instead of naming chunks only the old key reads, so that an
   // old key is needed only as long as backups written before the change are kept.
   if (encryptionKeyId) hmac.update(`encrypted:${encryptionKeyId}\0`);
-  return hmac.update(text).digest("hex");
+  for (const part of Buffer.isBuffer(text) ? [text] : text) hmac.update(part);
+  return hmac.digest("hex");
 }

@@ -5,11 +5,12 @@
  * chunk reused from the listing must still be there (see lib/chunks/sweep.ts for why it is).
  */
 import { createHash } from "node:crypto";
+import { textParts } from "../backup/lines.ts";
 import type { ManifestFile } from "../backup/manifest.ts";
 import { encryptionOf, storedLength } from "../crypto/encrypting-storage.ts";
 import { fail } from "../errors.ts";
 import type { Services } from "../services.ts";
-import { compressChunk, decompressChunk } from "./codec.ts";
+import { compressParts, decompressChunk } from "./codec.ts";
 import { chunkKey, chunkName } from "./key.ts";
 import { chunkPath, chunksPrefix, fileBlobPath } from "./paths.ts";
 
@@ -43,14 +44,16 @@ export class ChunkStore {
   }
 
   /**
-   * Stores the rows (one JSON line each) as a chunk. The manifest entry's sha256 is of the uncompressed
+   * Stores the rows (one JSON line of UTF-8 each) as a chunk. The manifest entry's sha256 is of the uncompressed
    * text, which is what a reader checks after decompressing; last_key is the table's rows so far.
    */
-  async store(lines: string[], rowsBefore: number): Promise<StoredChunk> {
-    const text = Buffer.from(`${lines.join("\n")}\n`);
+  async store(lines: readonly Buffer[], rowsBefore: number): Promise<StoredChunk> {
+    const text = textParts(lines);
     const path = chunkPath(this.tenantId, chunkName(this.key, text, this.writeKeyId));
-    const sha256 = createHash("sha256").update(text).digest("hex");
-    const data = await compressChunk(text);
+    const hash = createHash("sha256");
+    for (const part of text) hash.update(part);
+    const sha256 = hash.digest("hex");
+    const data = await compressParts(text);
     const entry = (bytes: number): ManifestFile => ({
       path,
       rows: lines.length,

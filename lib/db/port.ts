@@ -10,7 +10,8 @@ export interface SqlFunctionCaller {
 
   /**
    * Calls `public.<name>` with named arguments and answers its jsonb result, parsed. Arguments are
-   * JSON-serialisable values; `undefined` ones are left out so the function's defaults apply. Throws
+   * JSON-serialisable values, or Buffers holding a text argument's UTF-8 bytes (sent without a copy as a
+   * string on a direct connection); `undefined` ones are left out so the function's defaults apply. Throws
    * DatabaseError. One call is one transaction: nothing is retried here (see lib/db/retrying.ts).
    */
   call<T>(name: string, args: Record<string, unknown>, options?: CallOptions): Promise<T>;
@@ -43,6 +44,17 @@ export interface SqlFunctionCaller {
     settings: Record<string, string>,
     snapshot?: string,
   ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }>;
+
+  /**
+   * Only on a direct connection: in one transaction, runs `before` (statements and their parameters), then
+   * `statement` (a `COPY … FROM STDIN`) fed with `data`, whose buffers go to the server as they are,
+   * never gathered into one message: a page holding MBs is sent without a copy of it.
+   */
+  copyIn?(
+    statement: string,
+    data: readonly Uint8Array[],
+    before?: { text: string; values: unknown[] }[],
+  ): Promise<void>;
 
   /**
    * Only on a direct connection: streams `COPY (query) TO STDOUT (FORMAT csv, HEADER)`, the bytes exactly

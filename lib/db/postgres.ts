@@ -1,9 +1,10 @@
 /**
  * The direct database backend: a pg connection pool (DATABASE_URL). Calls `select public.fn(p_a => $1, …)`.
  */
-import { PassThrough } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import pg from "pg";
-import { to as copyTo } from "pg-copy-streams";
+import { from as copyFrom, to as copyTo } from "pg-copy-streams";
 import {
   type CallOptions,
   codeForSqlState,
@@ -117,6 +118,37 @@ export class PostgresCaller implements SqlFunctionCaller {
     return this.copy(`copy (${query}) to stdout`, settings, snapshot);
   }
 
+  async copyIn(
+    statement: string,
+    data: readonly Uint8Array[],
+    before: { text: string; values: unknown[] }[] = [],
+  ): Promise<void> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw toDatabaseError(err);
+    }
+    const ignore = () => {};
+    client.on("error", ignore);
+    let healthy = true;
+    try {
+      await client.query("begin");
+      for (const { text, values } of before) await client.query(text, values);
+      await pipeline(Readable.from(data), client.query(copyFrom(statement)));
+      await client.query("commit");
+    } catch (err) {
+      // A COPY stopped half way leaves the connection mid-protocol: never hand it to the next caller.
+      await client.query("rollback").catch(() => {
+        healthy = false;
+      });
+      throw toDatabaseError(err);
+    } finally {
+      client.removeListener("error", ignore);
+      client.release(!healthy);
+    }
+  }
+
   copyCsv(
     query: string,
     settings: Record<string, string>,
@@ -203,8 +235,9 @@ async function callOn<T>(
   for (const [key] of entries) {
     if (!NAME.test(key)) throw new DatabaseError("failed", `invalid argument name ${key}`);
   }
+  // A Buffer goes as it is (pg sends it in binary format, which for a text parameter is its UTF-8 bytes).
   const params = entries.map(([, value]) =>
-    value !== null && typeof value === "object" ? JSON.stringify(value) : value,
+    value !== null && typeof value === "object" && !Buffer.isBuffer(value) ? JSON.stringify(value) : value,
   );
   const list = entries.map(([key], i) => `${key} => $${i + 1}`).join(", ");
   try {

@@ -33,9 +33,9 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "tenant_backup_snapshot_page",
   "tenant_backup_snapshot_query",
   "tenant_backup_undo_read",
+  "tenant_backup_undo_query",
   "tenant_backup_undo_pending",
   "tenant_backup_undo_reused",
-  "tenant_backup_undo_query",
   "tenant_backup_module_counts",
   "tenant_backup_module_column_rules",
   "tenant_backup_module_csv_query",
@@ -100,6 +100,22 @@ export function withDatabaseRetries(
       ? {
           copyText: (query: string, settings: Record<string, string>, snapshot?: string) =>
             (caller.copyText as NonNullable<typeof caller.copyText>)(query, settings, snapshot),
+        }
+      : {}),
+    // Retried like a call: the statements before the COPY make it safe to repeat (see TenantDb's use).
+    ...(caller.copyIn
+      ? {
+          copyIn: (
+            statement: string,
+            data: readonly Uint8Array[],
+            before?: { text: string; values: unknown[] }[],
+          ) =>
+            retry(
+              () => (caller.copyIn as NonNullable<typeof caller.copyIn>)(statement, data, before),
+              (error) => error instanceof DatabaseError && error.code === "transient",
+              (attempt, error) =>
+                options.onRetry?.({ fn: "copy in", attempt, error: error as DatabaseError }),
+            ),
         }
       : {}),
     ...(caller.copyCsv

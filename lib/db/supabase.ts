@@ -13,7 +13,12 @@ export class SupabaseCaller implements SqlFunctionCaller {
   constructor(private readonly client: SupabaseClient) {}
 
   async call<T>(name: string, args: Record<string, unknown>): Promise<T> {
-    const body = Object.fromEntries(Object.entries(args).filter(([, value]) => value !== undefined));
+    // A JSON body carries text: a Buffer argument (a text's UTF-8 bytes) goes as that text.
+    const body = Object.fromEntries(
+      Object.entries(args)
+        .filter(([, value]) => value !== undefined)
+        .map(([key, value]) => [key, Buffer.isBuffer(value) ? value.toString("utf8") : value]),
+    );
     let response: Awaited<ReturnType<SupabaseClient["rpc"]>>;
     try {
       response = await this.client.rpc(name, body);

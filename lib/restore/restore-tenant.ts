@@ -22,6 +22,7 @@
 import { createHash } from "node:crypto";
 import type { ValidationReport } from "../api-answers.ts";
 import type { CreatedBy } from "../auth/principal.ts";
+import { dropLines } from "../backup/lines.ts";
 import { FORMAT_VERSION, type Manifest, type ManifestTable } from "../backup/manifest.ts";
 import { dayOfBackupId, newBackupId } from "../backup/paths.ts";
 import { readVerifiedPages } from "../backup/reader.ts";
@@ -87,6 +88,7 @@ export type RestoreOutcome =
  * within the file (parts as the file is read in pages), so that numbers follow the rows' order.
  */
 const PAGES_PER_FILE = 100_000;
+const NEWLINE = Buffer.from("\n");
 /** How long the lease lasts while the apply runs: 15 minutes, Netlify's longest function. */
 const APPLY_LEASE_SECONDS = 900;
 
@@ -154,13 +156,16 @@ async function stageBackup(
     // pages after them are numbered past the last one staged.
     let skip = done ? Number(done.rows) : 0;
     let lastPage = done ? Number(done.last_page) : -1;
-    /** The next page: the number of its first part, its rows and lines. */
-    let gathered: { page: number; rows: number; bytes: number; lines: string[] } | null = null;
+    /**
+     * The next page: the number of its first part, its rows, and its lines' bytes as views of the chunks
+     * read (joined by "\n" only as they are sent).
+     */
+    let gathered: { page: number; rows: number; bytes: number; lines: Buffer[] } | null = null;
     const flush = async () => {
       if (!gathered) return;
       const { page, rows, lines } = gathered;
       gathered = null;
-      await db.stageRestorePage({ restoreId, table: table.name, page, rows, lines: lines.join("\n") });
+      await db.stageRestorePage({ restoreId, table: table.name, page, rows, lines });
       staged += rows;
       stagedNow += rows;
       await lease.renew();
@@ -172,15 +177,15 @@ async function stageBackup(
       }
       let page = fileIndex * PAGES_PER_FILE;
       for await (const part of readVerifiedPages(services.storage, file, limits)) {
-        let { rows, lines } = part;
+        let { rows, data } = part;
         if (skip > 0) {
           const dropped = Math.min(skip, rows);
           skip -= dropped;
           rows -= dropped;
-          lines = rows > 0 ? lines.split("\n").slice(dropped).join("\n") : "";
+          data = rows > 0 ? dropLines(data, dropped) : [];
         }
         if (rows > 0) {
-          const bytes = Buffer.byteLength(lines) + 1;
+          const bytes = data.reduce((n, b) => n + b.length, 0) + 1;
           const fits =
             gathered !== null &&
             gathered.rows + rows <= limits.maxRows &&
@@ -193,11 +198,11 @@ async function stageBackup(
           if (gathered) {
             gathered.rows += rows;
             gathered.bytes += bytes;
-            gathered.lines.push(lines);
+            gathered.lines.push(NEWLINE, ...data);
           } else {
             // Past the last page staged even if the page settings changed between calls.
             lastPage = Math.max(page, lastPage + 1);
-            gathered = { page: lastPage, rows, bytes, lines: [lines] };
+            gathered = { page: lastPage, rows, bytes, lines: [...data] };
           }
         }
         page += 1;

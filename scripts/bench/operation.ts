@@ -167,11 +167,11 @@ async function compression(args: OperationArgs) {
   try {
     const { manifest } = await pickBackupForRestore(s.storage, args.tenantId, args.date, args.backupId);
     for (const file of manifest.tables.flatMap((t) => t.files)) {
-      const pages: string[] = [];
+      const pages: Buffer[] = [];
       for await (const page of readVerifiedPages(s.storage, file, { maxRows: 100_000, maxBytes: 2 ** 24 })) {
-        pages.push(`${page.lines}\n`);
+        pages.push(...page.data, Buffer.from("\n"));
       }
-      raw.push(Buffer.from(pages.join("")));
+      raw.push(Buffer.concat(pages));
     }
   } finally {
     await s.close();

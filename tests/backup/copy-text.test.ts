@@ -38,8 +38,10 @@ const COLUMNS = "n::text, a, b, c::text, d::text, e::text";
 async function copyRows(query: string): Promise<string[]> {
   const splitter = new LineSplitter();
   const rows: string[] = [];
-  for await (const chunk of await caller.copyText(query, {})) rows.push(...splitter.push(chunk as Buffer));
-  expect(splitter.end()).toBe("");
+  for await (const chunk of await caller.copyText(query, {})) {
+    for (const row of splitter.push(chunk as Buffer)) rows.push(row.toString("utf8"));
+  }
+  expect(splitter.end().length).toBe(0);
   return rows;
 }
 

@@ -1,17 +1,19 @@
 /**
  * LineSplitter: the lines of a stream whatever the chunk boundaries — inside a line, between "\n"s,
- * inside a multi-byte character — and a line much longer than any chunk arrives whole.
+ * inside a multi-byte character — and a line much longer than any chunk arrives whole, as its bytes.
  */
 import { describe, expect, it } from "vitest";
-import { LineSplitter } from "../../lib/backup/lines.ts";
+import { dropLines, joinLines, LineSplitter, textParts } from "../../lib/backup/lines.ts";
 
 /** Every line `text` holds, fed in chunks of `size` bytes, plus what followed the last "\n". */
 function splitInChunks(text: string, size: number): { lines: string[]; rest: string } {
   const bytes = Buffer.from(text, "utf8");
   const splitter = new LineSplitter();
   const lines: string[] = [];
-  for (let at = 0; at < bytes.length; at += size) lines.push(...splitter.push(bytes.subarray(at, at + size)));
-  return { lines, rest: splitter.end() };
+  for (let at = 0; at < bytes.length; at += size) {
+    for (const line of splitter.push(bytes.subarray(at, at + size))) lines.push(line.toString("utf8"));
+  }
+  return { lines, rest: splitter.end().toString("utf8") };
 }
 
 describe("LineSplitter", () => {
@@ -26,7 +28,7 @@ describe("LineSplitter", () => {
 
   it("answers an empty rest when the text ends with a newline, and nothing for an empty stream", () => {
     expect(splitInChunks("x\ny\n", 3)).toEqual({ lines: ["x", "y"], rest: "" });
-    expect(new LineSplitter().end()).toBe("");
+    expect(new LineSplitter().end().length).toBe(0);
   });
 
   it("joins a 5 MB line that arrives in 16 KB chunks, and the lines around it", () => {
@@ -37,5 +39,37 @@ describe("LineSplitter", () => {
     expect(lines[1] === long).toBe(true);
     expect(lines[2]).toBe("next");
     expect(rest).toBe("");
+  });
+});
+
+describe("textParts", () => {
+  it("hands a long row on as it lies, and packs short rows into parts of about 64 KB", () => {
+    const long = Buffer.from(`["${"é".repeat(3_000_000)}"]`);
+    const short = Array.from({ length: 2000 }, (_, i) =>
+      Buffer.from(JSON.stringify([String(i), "x".repeat(i % 90)])),
+    );
+    const lines = [...short.slice(0, 1000), long, ...short.slice(1000)];
+    const parts = textParts(lines);
+    expect(Buffer.concat(parts).equals(joinLines(lines, true))).toBe(true);
+    // Not a copy of the 6 MB row: the very buffer, once.
+    expect(parts.filter((p) => p === long)).toHaveLength(1);
+    for (const part of parts.filter((p) => p !== long))
+      expect(part.length).toBeLessThanOrEqual(64 * 1024 + 100);
+  });
+});
+
+describe("dropLines", () => {
+  it("drops the first lines of a text held in pieces, whatever the piece boundaries", () => {
+    const text = Buffer.from("a\nbé\n\ncc\nd");
+    for (const size of [1, 2, 3, 5, 100]) {
+      const views: Buffer[] = [];
+      for (let at = 0; at < text.length; at += size) views.push(text.subarray(at, at + size));
+      for (let n = 0; n <= 4; n++) {
+        const rest = Buffer.concat(dropLines(views, n)).toString("utf8");
+        expect(rest, `pieces of ${size}, ${n} dropped`).toBe(
+          text.toString("utf8").split("\n").slice(n).join("\n"),
+        );
+      }
+    }
   });
 });

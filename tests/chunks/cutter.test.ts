@@ -12,11 +12,12 @@ const rows = (n: number, from = 0) =>
 
 function cut(lines: string[], pageRows: number, bounds = chunkBounds(4096, 1 << 20)): string[][] {
   const cutter = new ChunkCutter(bounds);
-  const chunks: string[][] = [];
-  for (let i = 0; i < lines.length; i += pageRows) chunks.push(...cutter.push(lines.slice(i, i + pageRows)));
+  const chunks: Buffer[][] = [];
+  for (let i = 0; i < lines.length; i += pageRows)
+    chunks.push(...cutter.push(lines.slice(i, i + pageRows).map((l) => Buffer.from(l))));
   const last = cutter.flush();
   if (last) chunks.push(last);
-  return chunks;
+  return chunks.map((c) => c.map((l) => l.toString("utf8")));
 }
 
 const names = (chunks: string[][]) => chunks.map((c) => c.join("\n"));
@@ -55,5 +56,35 @@ describe("content-defined chunking", () => {
     expect(mean).toBeGreaterThan(bounds.target / 2);
     expect(mean).toBeLessThan(bounds.target * 2);
     expect(chunkBounds(262_144, 10_000).max).toBe(10_000);
+  });
+
+  it("cuts rows of multi-byte characters where their UTF-16 text says, as when rows were strings", () => {
+    // The rule as it was stated over strings: size and FNV-1a hash over UTF-16 code units.
+    const bounds = chunkBounds(2048, 1 << 20);
+    const reference = (lines: string[]) => {
+      const perChar = 2 ** 32 / (bounds.target - bounds.min);
+      const chunks: string[][] = [];
+      let held: string[] = [];
+      let size = 0;
+      for (const line of lines) {
+        held.push(line);
+        size += line.length + 1;
+        let h = 0x811c9dc5;
+        for (let i = 0; i < line.length; i++) h = Math.imul(h ^ line.charCodeAt(i), 0x01000193);
+        if (size >= bounds.max || (size >= bounds.min && h >>> 0 < (line.length + 1) * perChar)) {
+          chunks.push(held);
+          held = [];
+          size = 0;
+        }
+      }
+      if (held.length > 0) chunks.push(held);
+      return chunks;
+    };
+    const lines = Array.from({ length: 3000 }, (_, i) =>
+      JSON.stringify([String(i), `é€𝄞 ${"ü".repeat(i % 50)}`, "日本".repeat(i % 7)]),
+    );
+    const expected = reference(lines);
+    expect(expected.length).toBeGreaterThan(20);
+    expect(cut(lines, 13, bounds)).toEqual(expected);
   });
 });

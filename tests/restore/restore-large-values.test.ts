@@ -1,9 +1,12 @@
 /**
  * Rows holding 5 MB values (jsonb and bytea) go through a backup and a real restore exactly: each is one
  * line of many chunks in the backup's reader and the restore's, split and joined back to the byte. The
- * undo point the restore captures keeps them in pages of a few MB, not one page of every row.
+ * undo point the restore captures keeps them in pages of a few MB, not one page of every row. On a direct
+ * connection no such value travels inside a query parameter or a jsonb answer (each copied several times
+ * on the way): staged pages go in, and undo points come out, by COPY.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SqlFunctionCaller } from "../../lib/db/port.ts";
 import { utcDay } from "../../lib/time.ts";
 import type { TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
@@ -102,4 +105,49 @@ describe("rows holding 5 MB values", () => {
       await db.client.query("rollback");
     }
   });
+
+  it("travel by COPY on a direct connection: no SQL call carries or answers 1 MB", async () => {
+    const caller = services.db.caller as SqlFunctionCaller;
+    const call = caller.call;
+    const copyIn = caller.copyIn as NonNullable<SqlFunctionCaller["copyIn"]>;
+    const sizeOf = (v: unknown) =>
+      Buffer.isBuffer(v) ? v.length : typeof v === "string" ? v.length : (JSON.stringify(v) ?? "").length;
+    const calls: { name: string; sent: number; answered: number }[] = [];
+    const staged: { rows: number; bytes: number }[] = [];
+    caller.call = async <T>(name: string, args: Record<string, unknown>) => {
+      const answer = await call.call(caller, name, args);
+      calls.push({ name, sent: Math.max(0, ...Object.values(args).map(sizeOf)), answered: sizeOf(answer) });
+      return answer as T;
+    };
+    caller.copyIn = (statement, data, before) => {
+      // [head, …page, end]: the page's bytes, and its row count from the head (…\x02rows\x02\x01).
+      const head = Buffer.from(data[0] as Uint8Array).toString("utf8");
+      const bytes = data.slice(1, -1).reduce((n, b) => n + b.byteLength, 0);
+      staged.push({ rows: Number(head.split("\x02")[3]), bytes });
+      return copyIn.call(caller, statement, data, before);
+    };
+    try {
+      const made = await backup(services, "w1", "2026-11-21");
+      const real = await restore(services, {
+        organization_id: "w1",
+        backup_date: "2026-11-21",
+        backup_id: made.backupId,
+        dry_run: false,
+      });
+      expect(real.status, JSON.stringify(real.body)).toBe(200);
+      expect(real.body.summary.undo_backup_id).toBeTruthy();
+    } finally {
+      caller.call = call;
+      caller.copyIn = copyIn;
+    }
+    const largest = calls.reduce((a, c) =>
+      Math.max(c.sent, c.answered) > Math.max(a.sent, a.answered) ? c : a,
+    );
+    expect(Math.max(largest.sent, largest.answered), largest.name).toBeLessThan(1024 * 1024);
+    expect(calls.some((c) => c.name === "tenant_backup_undo_query")).toBe(true);
+    expect(calls.some((c) => c.name === "tenant_backup_undo_read")).toBe(false);
+    // Each of w1's rows (over 10 MB of line) staged as a page of its own, by COPY.
+    expect(staged.map((p) => p.rows).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(2);
+    for (const page of staged.filter((p) => p.bytes > 1024 * 1024)) expect(page.rows).toBe(1);
+  }, 180_000);
 });

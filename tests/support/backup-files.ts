@@ -10,7 +10,8 @@ import type { BackupStorage } from "../../lib/storage/port.ts";
 export async function readVerifiedFile(storage: BackupStorage, file: ManifestFile): Promise<string> {
   const whole = { maxRows: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER };
   let text = "";
-  for await (const page of readVerifiedPages(storage, file, whole)) text += `${page.lines}\n`;
+  for await (const page of readVerifiedPages(storage, file, whole))
+    text += `${Buffer.concat(page.data).toString("utf8")}\n`;
   return text;
 }
 
