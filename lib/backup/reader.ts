@@ -244,17 +244,19 @@ function* chunkPages(
     const data: Buffer[] = [];
     let count = 0;
     let bytes = 0;
-    // Whole lines, up to maxRows of them, ending with the first whose end reaches maxBytes.
+    // Whole lines, up to maxRows of them, ending with the first whose end reaches maxBytes: the limits
+    // are looked at between lines only, never inside one that goes on in the next part.
     while (p < parts.length && count < limits.maxRows && (count === 0 || bytes < limits.maxBytes)) {
-      const part = parts[p] as Buffer;
-      const end = part.indexOf(NEWLINE, o);
-      if (end === -1) {
+      let part = parts[p] as Buffer;
+      let end = part.indexOf(NEWLINE, o);
+      while (end === -1) {
         // The line goes on in the next part.
         data.push(part.subarray(o));
         bytes += part.length - o;
         p += 1;
         o = 0;
-        continue;
+        part = parts[p] as Buffer;
+        end = part.indexOf(NEWLINE);
       }
       data.push(part.subarray(o, end + 1));
       bytes += end + 1 - o;
