@@ -61,7 +61,7 @@ export async function openRowSource(db: TenantDb, args: SourceArgs): Promise<Row
     if (after !== 0) throw new Error(`a live read of ${args.table} starts at its first row`);
     const { queries, snapshot } = args.live;
     const stream = await db.liveStream({ queries, table: args.table, snapshot });
-    return streamedSource(stream, args, 0, (row) => Buffer.from(copyTextToLine(row.toString("utf8"))));
+    return streamedSource(stream, args, 0, copyTextToLine);
   }
   if (db.canStream) {
     const stream = await db.snapshotStream({ backupId: args.backupId, table: args.table, after });
