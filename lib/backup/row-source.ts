@@ -70,6 +70,8 @@ export async function openRowSource(db: TenantDb, args: SourceArgs): Promise<Row
   return pagedSource(db, args, after);
 }
 
+const EMPTY = Buffer.alloc(0);
+
 function pageOf({ data, ...page }: ExportPage): SourcePage {
   return { ...page, lines: page.rows === 0 ? [] : splitLines(Buffer.from(data)) };
 }
@@ -133,6 +135,8 @@ async function streamedSource(
         await fill();
         if (at === pending.length) break;
         const line = toLine(pending[at] as Buffer);
+        // Converted: the row as streamed (MBs, with large values) need not wait for the next fill.
+        if (line !== pending[at]) pending[at] = EMPTY;
         at += 1;
         taken.push(line);
         bytes += line.length + 1;

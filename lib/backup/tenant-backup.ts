@@ -480,6 +480,11 @@ async function writePart(
  * uploading overlap, while a call still notices its time budget within a chunk or two of it.
  */
 const CHUNKS_IN_FLIGHT = 1;
+/**
+ * And at most this much row text: a chunk of one row holding MBs is stored before the next rows are read,
+ * so that a backup never holds two such rows at once (peak memory, not speed, is what they cost).
+ */
+const BYTES_IN_FLIGHT = 4 * 1024 * 1024;
 
 /**
  * A table's chunks on their way to storage, in the table's order. Each is compressed (on libuv's thread
@@ -487,7 +492,9 @@ const CHUNKS_IN_FLIGHT = 1;
  * compression work side by side; only chunks stored, oldest first, are handed back to the manifest.
  */
 class ChunkQueue {
-  private readonly queue: { lines: number; stored: Promise<StoredChunk> }[] = [];
+  private readonly queue: { lines: number; bytes: number; stored: Promise<StoredChunk> }[] = [];
+  /** Row text of the chunks on their way. */
+  private bytes = 0;
   private rows: number;
 
   constructor(
@@ -506,15 +513,23 @@ class ChunkQueue {
     const stored = this.store.store(lines, this.rows);
     // Awaited in order by take(); a failure seen there, not as an unhandled rejection meanwhile.
     stored.catch(() => {});
-    this.queue.push({ lines: lines.length, stored });
+    const bytes = lines.reduce((n, l) => n + l.length + 1, 0);
+    this.queue.push({ lines: lines.length, bytes, stored });
+    this.bytes += bytes;
     this.rows += lines.length;
   }
 
-  /** The stored chunks, oldest first, once at most `pending` are left on their way. */
+  /**
+   * The stored chunks, oldest first, once at most `pending` are left on their way, holding at most
+   * BYTES_IN_FLIGHT of row text.
+   */
   async take(pending: number): Promise<StoredChunk[]> {
     const stored: StoredChunk[] = [];
-    while (this.queue.length > pending)
-      stored.push(await (this.queue.shift() as (typeof this.queue)[0]).stored);
+    while (this.queue.length > pending || (this.queue.length > 0 && this.bytes > BYTES_IN_FLIGHT)) {
+      const next = this.queue.shift() as (typeof this.queue)[0];
+      stored.push(await next.stored);
+      this.bytes -= next.bytes;
+    }
     return stored;
   }
 
