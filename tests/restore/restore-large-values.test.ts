@@ -128,6 +128,8 @@ describe("rows holding 5 MB values", () => {
     };
     try {
       const made = await backup(services, "w1", "2026-11-21");
+      // A change, so that the restore writes the table and its undo point holds the table's rows.
+      await db.client.query("update attachments set doc = doc || '{\"y\": 1}' where workspace_id = 'w1'");
       const real = await restore(services, {
         organization_id: "w1",
         backup_date: "2026-11-21",
