@@ -7,7 +7,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type SetupServer, setupServer } from "msw/node";
 import pg from "pg";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { handleDailyTenantBackup } from "../../functions/daily-tenant-backup.ts";
 import { createFakePostgrest } from "../db/fake-postgrest.ts";
 import { PROJECT_JWT_SECRET, projectKeys } from "../db/supabase-keys.ts";
@@ -89,11 +89,31 @@ const PATHS: Record<string, () => Promise<Record<string, string>>> = {
 describe.each(Object.keys(PATHS))("calls made at the same time (%s)", (path) => {
   it("share the due tenants and back each one up exactly once", async () => {
     const services = await callers(await (PATHS[path] as () => Promise<Record<string, string>>)());
-    const answers = await Promise.all(
+    // Backups wait on this lock until at least two calls hold claims: unhindered, one call can back up
+    // every tenant before another has claimed its first, and the calls would share nothing to check.
+    const gate = new pg.Client({ connectionString: db.adminUrl });
+    await gate.connect();
+    await gate.query("begin; lock table public.notes in access exclusive mode");
+    const running = Promise.all(
       services.map((s) =>
         call(handleDailyTenantBackup, s, "daily-tenant-backup", { token: TEST_CRON_SECRET }),
       ),
     );
+    try {
+      await vi.waitFor(
+        async () => {
+          const holders = await gate.query(
+            "select count(distinct claimed_by)::int as n from tenant_backup_work_items where state = 'claimed'",
+          );
+          expect(holders.rows[0].n).toBeGreaterThan(1);
+        },
+        { timeout: 20_000, interval: 50 },
+      );
+    } finally {
+      await gate.query("commit");
+      await gate.end();
+    }
+    const answers = await running;
     for (const a of answers) expect(a.body.tenants, JSON.stringify(a.body)).toBeDefined();
     const completedBy = answers.map((a) =>
       (a.body.tenants as { organization_id: string; status: string }[])
