@@ -27,17 +27,21 @@ export class PostgresCaller implements SqlFunctionCaller {
     this.pool.on("error", () => {});
   }
 
+  /** A client of the pool; failing to get one is the DatabaseError every call answers. */
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (err) {
+      throw toDatabaseError(err);
+    }
+  }
+
   async call<T>(name: string, args: Record<string, unknown>, options: CallOptions = {}): Promise<T> {
     if (options.statementTimeoutMs === undefined) return callOn<T>(this.pool, name, args);
     // The timeout is armed when a statement starts: a function's own setting cannot shorten a direct call,
     // so it is set on the connection for this call, and reset before the connection goes back.
     const timeout = Math.max(1, Math.round(options.statementTimeoutMs));
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw toDatabaseError(err);
-    }
+    const client = await this.connect();
     let healthy = true;
     try {
       await client.query(`set statement_timeout = ${timeout}`);
@@ -53,22 +57,15 @@ export class PostgresCaller implements SqlFunctionCaller {
   }
 
   async holdSnapshot(): Promise<HeldSnapshot> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw toDatabaseError(err);
-    }
-    // Held idle between calls for the whole backup: a connection the server terminates meanwhile must
-    // not raise an unhandled 'error' event (it ends the process); the next call on it fails instead.
-    const ignore = () => {};
-    client.on("error", ignore);
+    const client = await this.connect();
+    // Held idle between calls for the whole backup: the next call on a lost connection fails instead.
+    const unguard = guardErrors(client);
     let id: string;
     try {
       await client.query("begin isolation level repeatable read");
       id = (await client.query("select pg_export_snapshot() as id")).rows[0].id as string;
     } catch (err) {
-      client.removeListener("error", ignore);
+      unguard();
       client.release(true);
       throw toDatabaseError(err);
     }
@@ -81,7 +78,7 @@ export class PostgresCaller implements SqlFunctionCaller {
         open = false;
         try {
           await client.query(commit ? "commit" : "rollback");
-          client.removeListener("error", ignore);
+          unguard();
           client.release();
         } catch {
           client.release(true);
@@ -95,9 +92,6 @@ export class PostgresCaller implements SqlFunctionCaller {
     settings: Record<string, string>,
     snapshot?: string,
   ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }> {
-    if (snapshot !== undefined && !SNAPSHOT_ID.test(snapshot)) {
-      throw new DatabaseError("failed", "invalid snapshot id");
-    }
     // CSV with a quote and a delimiter that never occur in our lines (JSON escapes control characters):
     // each line comes out exactly as the select made it. Text format would double every backslash.
     return this.copy(
@@ -112,9 +106,6 @@ export class PostgresCaller implements SqlFunctionCaller {
     settings: Record<string, string>,
     snapshot?: string,
   ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }> {
-    if (snapshot !== undefined && !SNAPSHOT_ID.test(snapshot)) {
-      throw new DatabaseError("failed", "invalid snapshot id");
-    }
     return this.copy(`copy (${query}) to stdout`, settings, snapshot);
   }
 
@@ -123,14 +114,8 @@ export class PostgresCaller implements SqlFunctionCaller {
     data: readonly Uint8Array[],
     before: { text: string; values: unknown[] }[] = [],
   ): Promise<void> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw toDatabaseError(err);
-    }
-    const ignore = () => {};
-    client.on("error", ignore);
+    const client = await this.connect();
+    const unguard = guardErrors(client);
     let healthy = true;
     try {
       await client.query("begin");
@@ -144,7 +129,7 @@ export class PostgresCaller implements SqlFunctionCaller {
       });
       throw toDatabaseError(err);
     } finally {
-      client.removeListener("error", ignore);
+      unguard();
       client.release(!healthy);
     }
   }
@@ -162,16 +147,9 @@ export class PostgresCaller implements SqlFunctionCaller {
     settings: Record<string, string>,
     snapshot?: string,
   ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw toDatabaseError(err);
-    }
-    // A checked-out client has no pool listener: a connection the server terminates would raise an
-    // unhandled 'error' event and end the process. The stream below reports the loss to the reader.
-    const ignore = () => {};
-    client.on("error", ignore);
+    const client = await this.connect();
+    // The stream below reports a lost connection to the reader.
+    const unguard = guardErrors(client);
     try {
       await client.query("begin isolation level repeatable read read only");
       if (snapshot !== undefined) await importSnapshot(client, snapshot);
@@ -184,7 +162,7 @@ export class PostgresCaller implements SqlFunctionCaller {
         ]);
       }
     } catch (err) {
-      client.removeListener("error", ignore);
+      unguard();
       client.release(true);
       throw err instanceof DatabaseError ? err : toDatabaseError(err);
     }
@@ -200,7 +178,7 @@ export class PostgresCaller implements SqlFunctionCaller {
       }
       client.query("commit").then(
         () => {
-          client.removeListener("error", ignore);
+          unguard();
           client.release();
         },
         () => client.release(true),
@@ -259,11 +237,24 @@ function toDatabaseError(err: unknown): DatabaseError {
 }
 
 /**
+ * Keeps a checked-out client's lost connection from ending the process: a client out of the pool has no
+ * pool listener, and an unhandled 'error' event is fatal. The call or stream using the client reports the
+ * loss instead. Answers the function that removes the guard, before the client goes back to the pool.
+ */
+function guardErrors(client: pg.PoolClient): () => void {
+  const ignore = () => {};
+  client.on("error", ignore);
+  return () => client.removeListener("error", ignore);
+}
+
+/**
  * Reads in the held snapshot of another connection. PostgreSQL answers "snapshot … does not exist"
  * (42704) once the exporting transaction has ended: its connection was lost or terminated, so this is
  * an outage that the next call recovers from (the run starts over), not a bad argument.
  */
 async function importSnapshot(client: pg.PoolClient, snapshot: string): Promise<void> {
+  // Written into the statement: only an id as pg_export_snapshot() makes them.
+  if (!SNAPSHOT_ID.test(snapshot)) throw new DatabaseError("failed", "invalid snapshot id");
   try {
     await client.query(`set transaction snapshot '${snapshot}'`);
   } catch (err) {
