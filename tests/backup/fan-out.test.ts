@@ -5,14 +5,13 @@
  */
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { type SetupServer, setupServer } from "msw/node";
+import type { SetupServer } from "msw/node";
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { handleDailyTenantBackup } from "../../functions/daily-tenant-backup.ts";
-import { createFakePostgrest } from "../db/fake-postgrest.ts";
-import { PROJECT_JWT_SECRET, projectKeys } from "../db/supabase-keys.ts";
 import { call } from "../support/call.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { type FakeSupabase, startFakeSupabase } from "../support/fake-supabase.ts";
 import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
 
 const PROJECT_URL = "https://fan-out.supabase.co";
@@ -22,7 +21,7 @@ const NOW = "2026-12-02T03:00:00.000Z";
 
 let db: TestDatabase;
 let server: SetupServer | undefined;
-let fake: ReturnType<typeof createFakePostgrest> | undefined;
+let fake: FakeSupabase["fake"] | undefined;
 const opened: TestServices[] = [];
 
 const orgId = (i: number) => `org-${String(i).padStart(3, "0")}`;
@@ -46,21 +45,9 @@ afterEach(async () => {
 });
 
 async function supabaseEnv(): Promise<Record<string, string>> {
-  const keys = await projectKeys();
-  fake = createFakePostgrest({
-    url: PROJECT_URL,
-    apiKeys: [keys.anon, keys.serviceRole],
-    jwtSecret: PROJECT_JWT_SECRET,
-    databaseUrl: db.authenticatorUrl,
-  });
-  server = setupServer(...fake.handlers);
-  server.listen({ onUnhandledRequest: "error" });
-  return {
-    DATABASE_URL: "",
-    SUPABASE_URL: PROJECT_URL,
-    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
-    BACKUP_STORAGE: "local",
-  };
+  const api = await startFakeSupabase(db, PROJECT_URL);
+  ({ fake, server } = api);
+  return api.env;
 }
 
 /** `CALLS` calls' services over one database and one storage folder, each with its own connections. */

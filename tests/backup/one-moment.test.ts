@@ -5,39 +5,31 @@
  * child's parent, and restores cleanly into a database that never saw it. On both paths: a direct
  * connection, and the Supabase API (the fake PostgREST).
  */
-import { type SetupServer, setupServer } from "msw/node";
+import type { SetupServer } from "msw/node";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Manifest } from "../../lib/backup/manifest.ts";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
-import { createFakePostgrest } from "../db/fake-postgrest.ts";
-import { PROJECT_JWT_SECRET, projectKeys } from "../db/supabase-keys.ts";
 import { APP_ENV, BACKUP_DATE, createAppDatabase, restore } from "../restore/app.ts";
 import { parseRows, readVerifiedFile } from "../support/backup-files.ts";
 import { deadlineIn, storageTakingTime } from "../support/clock.ts";
 import type { TestDatabase } from "../support/database.ts";
+import { type FakeSupabase, startFakeSupabase } from "../support/fake-supabase.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
 
 const PROJECT_URL = "https://one-moment.supabase.co";
 
 let db: TestDatabase;
 let server: SetupServer;
-let fake: ReturnType<typeof createFakePostgrest>;
+let fake: FakeSupabase["fake"];
 let serviceRoleKey: string;
 const opened: TestServices[] = [];
 
 beforeAll(async () => {
   db = await createAppDatabase();
-  const keys = await projectKeys();
-  serviceRoleKey = keys.serviceRole;
-  fake = createFakePostgrest({
-    url: PROJECT_URL,
-    apiKeys: [keys.anon, keys.serviceRole],
-    jwtSecret: PROJECT_JWT_SECRET,
-    databaseUrl: db.authenticatorUrl,
-  });
-  server = setupServer(...fake.handlers);
-  server.listen({ onUnhandledRequest: "error" });
+  const api = await startFakeSupabase(db, PROJECT_URL);
+  ({ fake, server } = api);
+  serviceRoleKey = api.keys.serviceRole;
 });
 
 afterEach(async () => {

@@ -5,15 +5,15 @@
  * known size. Many small rows take a few requests; a table of large rows still gets pages of about the
  * same bytes, none much larger. The restore brings every row back, so the large pages lose nothing.
  */
-import { type SetupServer, setupServer } from "msw/node";
+import type { SetupServer } from "msw/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
 import { deadlineIn } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { type FakeSupabase, startFakeSupabase } from "../support/fake-supabase.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
-import { createFakePostgrest, type RpcCall } from "./fake-postgrest.ts";
-import { PROJECT_JWT_SECRET, projectKeys } from "./supabase-keys.ts";
+import type { RpcCall } from "./fake-postgrest.ts";
 
 const PROJECT_URL = "https://pages-project.supabase.co";
 const DATE = "2026-11-22";
@@ -25,7 +25,7 @@ const LARGE_ROWS = 12;
 const LARGE_CHARS = 200_000;
 
 let db: TestDatabase;
-let fake: ReturnType<typeof createFakePostgrest>;
+let fake: FakeSupabase["fake"];
 let server: SetupServer;
 let services: TestServices;
 
@@ -50,20 +50,10 @@ beforeAll(async () => {
       from generate_series(1, ${SMALL_ROWS + 100}) g;
     insert into attachments select g, 'o1', repeat(md5(g::text), ${LARGE_CHARS / 32})
       from generate_series(1, ${LARGE_ROWS}) g;`);
-  const keys = await projectKeys();
-  fake = createFakePostgrest({
-    url: PROJECT_URL,
-    apiKeys: [keys.anon, keys.serviceRole],
-    jwtSecret: PROJECT_JWT_SECRET,
-    databaseUrl: db.authenticatorUrl,
-  });
-  server = setupServer(...fake.handlers);
-  server.listen({ onUnhandledRequest: "error" });
+  const api = await startFakeSupabase(db, PROJECT_URL);
+  ({ fake, server } = api);
   services = await createTestServices(db.url, {
-    DATABASE_URL: "",
-    SUPABASE_URL: PROJECT_URL,
-    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
-    BACKUP_STORAGE: "local",
+    ...api.env,
     BACKUP_PAGE_BYTES: String(PAGE_BYTES),
     RESTORE_MIN_INTERVAL_SECONDS: "0",
   });

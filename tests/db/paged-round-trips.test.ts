@@ -5,40 +5,29 @@
  * continues from there without reading a part again.
  */
 import { http } from "msw";
-import { type SetupServer, setupServer } from "msw/node";
+import type { SetupServer } from "msw/node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import { installSmallApp, ORG_A, ORG_B } from "../operations/small-app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { type FakeSupabase, startFakeSupabase } from "../support/fake-supabase.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
-import { createFakePostgrest } from "./fake-postgrest.ts";
-import { PROJECT_JWT_SECRET, projectKeys } from "./supabase-keys.ts";
 
 const PROJECT_URL = "https://paged-project.supabase.co";
 const DATE = "2026-12-01";
 
 let db: TestDatabase;
-let fake: ReturnType<typeof createFakePostgrest>;
+let fake: FakeSupabase["fake"];
 let server: SetupServer;
 let services: TestServices;
 
 beforeAll(async () => {
   db = await createTestDatabase("migrated");
   await installSmallApp(db.owner);
-  const keys = await projectKeys();
-  fake = createFakePostgrest({
-    url: PROJECT_URL,
-    apiKeys: [keys.anon, keys.serviceRole],
-    jwtSecret: PROJECT_JWT_SECRET,
-    databaseUrl: db.authenticatorUrl,
-  });
-  server = setupServer(...fake.handlers);
-  server.listen({ onUnhandledRequest: "error" });
+  const api = await startFakeSupabase(db, PROJECT_URL);
+  ({ fake, server } = api);
   services = await createTestServices(db.url, {
-    DATABASE_URL: "",
-    SUPABASE_URL: PROJECT_URL,
-    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
-    BACKUP_STORAGE: "local",
+    ...api.env,
     // Several pages and parts per table.
     BACKUP_PAGE_ROWS: "3",
     BACKUP_LAYOUT: "files",

@@ -5,12 +5,11 @@
  * in the dry run and stops the real import (422, nothing changed); a row that broke it before the import
  * and that the file does not write does not stop it.
  */
-import { type SetupServer, setupServer } from "msw/node";
+import type { SetupServer } from "msw/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createFakePostgrest } from "../db/fake-postgrest.ts";
-import { PROJECT_JWT_SECRET, projectKeys } from "../db/supabase-keys.ts";
 import { createAppDatabase, workspaceSnapshot } from "../restore/app.ts";
 import type { TestDatabase } from "../support/database.ts";
+import { type FakeSupabase, startFakeSupabase } from "../support/fake-supabase.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
 import { importCsv, MODULE_ENV } from "./module-app.ts";
 
@@ -24,7 +23,7 @@ describe.each(["a direct connection", "rpc (PostgREST)"])(
     let db: TestDatabase;
     let services: TestServices;
     let server: SetupServer | undefined;
-    let fake: ReturnType<typeof createFakePostgrest> | undefined;
+    let fake: FakeSupabase["fake"] | undefined;
     /** w1's contacts: one whose email already broke the rule before any import, and one that did not. */
     let alreadyBad: string;
     let good: string;
@@ -34,21 +33,11 @@ describe.each(["a direct connection", "rpc (PostgREST)"])(
       if (path === "a direct connection") {
         services = await createTestServices(db.url, MODULE_ENV);
       } else {
-        const keys = await projectKeys();
-        fake = createFakePostgrest({
-          apiKeys: [keys.anon, keys.serviceRole],
-          jwtSecret: PROJECT_JWT_SECRET,
-          databaseUrl: db.authenticatorUrl,
-          url: PROJECT_URL,
-        });
-        server = setupServer(...fake.handlers);
-        server.listen({ onUnhandledRequest: "error" });
+        const api = await startFakeSupabase(db, PROJECT_URL);
+        ({ fake, server } = api);
         services = await createTestServices(db.url, {
           ...MODULE_ENV,
-          DATABASE_URL: "",
-          SUPABASE_URL: PROJECT_URL,
-          SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
-          BACKUP_STORAGE: "local",
+          ...api.env,
         });
       }
       const { rows } = await db.client.query(

@@ -4,7 +4,7 @@
  * the PostgREST path (supabase-js rpc through the fake PostgREST, as service_role) give the same report.
  */
 import { readFileSync } from "node:fs";
-import { type SetupServer, setupServer } from "msw/node";
+import type { SetupServer } from "msw/node";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ValidationResult } from "../../lib/api-answers.ts";
@@ -12,18 +12,16 @@ import { runManualBackup } from "../../lib/backup/manual.ts";
 import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
 import { validateTenant } from "../../lib/validation/check.ts";
 import type { RuleInput } from "../../lib/validation/rules.ts";
-import { createFakePostgrest } from "../db/fake-postgrest.ts";
-import { PROJECT_JWT_SECRET, type ProjectKeys, projectKeys } from "../db/supabase-keys.ts";
 import { deadlineIn } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { type FakeSupabase, startFakeSupabase } from "../support/fake-supabase.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
 
 const PROJECT_URL = "https://fake-project.supabase.co";
 const NOW = "2026-11-22T12:00:00Z";
 
 let db: TestDatabase;
-let keys: ProjectKeys;
-let fake: ReturnType<typeof createFakePostgrest>;
+let fake: FakeSupabase["fake"];
 let server: SetupServer;
 let direct: TestServices;
 let viaRpc: TestServices;
@@ -60,27 +58,11 @@ const ids: Record<string, string> = {};
 beforeAll(async () => {
   db = await createTestDatabase("migrated");
   await db.owner.query(readFileSync(new URL("../fixtures/validation-app.sql", import.meta.url), "utf8"));
-  keys = await projectKeys();
-  fake = createFakePostgrest({
-    url: PROJECT_URL,
-    apiKeys: [keys.anon, keys.serviceRole],
-    jwtSecret: PROJECT_JWT_SECRET,
-    databaseUrl: db.authenticatorUrl,
-  });
-  server = setupServer(...fake.handlers);
-  server.listen({ onUnhandledRequest: "error" });
+  const api = await startFakeSupabase(db, PROJECT_URL);
+  ({ fake, server } = api);
   direct = await createTestServices(db.url);
   // The same backup storage: a backup taken on one path is restored on the other.
-  viaRpc = await createTestServices(
-    db.url,
-    {
-      DATABASE_URL: "",
-      SUPABASE_URL: PROJECT_URL,
-      SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
-      BACKUP_STORAGE: "local",
-    },
-    { storage: direct.storage },
-  );
+  viaRpc = await createTestServices(db.url, api.env, { storage: direct.storage });
   direct.clock.set(NOW);
   viaRpc.clock.set(NOW);
   for (const [name, rule] of Object.entries(RULES)) {
