@@ -6,6 +6,7 @@ import { z } from "zod";
 import { decodeKey } from "./crypto/keys.ts";
 import { type FileBucket, fileBucketProblem, parseFileBuckets } from "./files/buckets.ts";
 import { FREQUENCIES, type Schedule, TIME_OF_DAY_PATTERN } from "./schedule/slots.ts";
+import type { S3Settings } from "./storage/s3.ts";
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const optionalText = z
@@ -490,18 +491,7 @@ export interface Config {
   /** The keys, as bytes. Secrets: never log them. */
   encryption: { writeKey: Buffer | undefined; readKeys: Buffer[] };
   /** The S3-compatible copy target, or undefined when there is none. Holds a secret: never log it. */
-  offsite:
-    | {
-        endpoint: string | undefined;
-        region: string;
-        bucket: string;
-        prefix: string;
-        accessKeyId: string;
-        secretAccessKey: string;
-        forcePathStyle: boolean;
-        retentionDays: number;
-      }
-    | undefined;
+  offsite: (Omit<S3Settings, "timeoutMs"> & { retentionDays: number }) | undefined;
   /** Where alerts go; no webhook and no smtp means no alerts. Holds secrets: never log it. */
   alerts: {
     webhooks: { urls: string[]; secret: string } | undefined;

@@ -270,6 +270,28 @@ async function storeUndo(
   }
 }
 
+/** The restore's backup_logs row, opened as running; answers its id. */
+function logRestoreStart(
+  services: Services,
+  request: RestoreRequest,
+  manifest: Manifest,
+  tables: number,
+  details: Record<string, unknown>,
+): Promise<number> {
+  return services.db.log({
+    organization_id: request.tenantId,
+    backup_type: "restore",
+    status: "running",
+    backup_date: manifest.backup_date,
+    backup_id: manifest.backup_id,
+    dry_run: request.dryRun,
+    tables_count: tables,
+    details,
+    created_by: request.createdBy ?? null,
+    note: request.note ?? null,
+  });
+}
+
 function undoPending(captureId: string): string {
   return (
     `the undo point ${captureId} is captured in the database but not yet stored as a backup; ` +
@@ -369,17 +391,8 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
       return { status: "staging", manifest, stagedRecords: staging.staged, totalRecords };
     }
 
-    logId = await db.log({
-      organization_id: request.tenantId,
-      backup_type: "restore",
-      status: "running",
-      backup_date: manifest.backup_date,
-      backup_id: manifest.backup_id,
-      dry_run: request.dryRun,
-      tables_count: plan.tables.length,
-      details: { tables: plan.tables.map((t) => t.name) },
-      created_by: request.createdBy ?? null,
-      note: request.note ?? null,
+    logId = await logRestoreStart(services, request, manifest, plan.tables.length, {
+      tables: plan.tables.map((t) => t.name),
     });
 
     // The apply is one call that cannot renew the lease while it runs: give it the longest time a function
@@ -606,18 +619,7 @@ async function restoreFilesOnly(
         }
       }
     }
-    const logId = await db.log({
-      organization_id: request.tenantId,
-      backup_type: "restore",
-      status: "running",
-      backup_date: manifest.backup_date,
-      backup_id: manifest.backup_id,
-      dry_run: request.dryRun,
-      tables_count: 0,
-      details: { files: "only" },
-      created_by: request.createdBy ?? null,
-      note: request.note ?? null,
-    });
+    const logId = await logRestoreStart(services, request, manifest, 0, { files: "only" });
     let files: FilesRestoreReport;
     try {
       files = await restoreFiles(services, manifest, request.tenantId, request.dryRun, () => lease.renew());
