@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Browser, Locator } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { freePort } from "../../scripts/embedded-postgres.ts";
 import { type LocalSite, startLocalSite } from "../../scripts/local-site.ts";
 import { launchChromium } from "./browser.ts";
@@ -63,3 +63,25 @@ export async function startPageSite(
 /** Waits, as a user would, until the locator is shown. */
 export const shown = (locator: Locator, timeout = 15_000) =>
   locator.first().waitFor({ state: "visible", timeout });
+
+/**
+ * A page of the site as the browser tests read it (1440 pixels wide unless `width`, en-GB, UTC), where an
+ * uncaught script error fails the test; signed in through the demo sign-in button that `as` names, if given.
+ */
+export async function openPage(
+  browser: Browser,
+  url: string,
+  options: { width?: number; as?: RegExp } = {},
+): Promise<Page> {
+  const page = await browser.newPage({
+    viewport: { width: options.width ?? 1440, height: 900 },
+    locale: "en-GB",
+    timezoneId: "UTC",
+  });
+  page.on("pageerror", (err) => {
+    throw err;
+  });
+  await page.goto(url);
+  if (options.as) await page.getByRole("button", { name: options.as }).click();
+  return page;
+}

@@ -17,7 +17,7 @@ import { freePort } from "../../scripts/embedded-postgres.ts";
 import { type LocalSite, startLocalSite } from "../../scripts/local-site.ts";
 import { formatBytes } from "../../web/components/format.ts";
 import type { TestDatabase } from "../support/database.ts";
-import { type PageSite, shown, startPageSite } from "../support/page-site.ts";
+import { openPage, type PageSite, shown, startPageSite } from "../support/page-site.ts";
 import { changedTables, snapshot } from "../support/snapshot.ts";
 import { startSupabaseAuthStandIn } from "./supabase-auth-stand-in.ts";
 
@@ -53,18 +53,7 @@ beforeAll(async () => {
 
 afterAll(() => stand?.close());
 
-async function open(width = 1440): Promise<Page> {
-  const page = await browser.newPage({
-    viewport: { width, height: 900 },
-    locale: "en-GB",
-    timezoneId: "UTC",
-  });
-  page.on("pageerror", (err) => {
-    throw err;
-  });
-  await page.goto(site.url);
-  return page;
-}
+const open = (width = 1440): Promise<Page> => openPage(browser, site.url, { width });
 
 /** Polls a value of the page until it matches (playwright-core has no assertions of its own). */
 const eventually = <T>(read: () => Promise<T>, timeout = 15_000) =>

@@ -13,7 +13,7 @@ import { csvLine, parseCsv } from "../../lib/modules/csv.ts";
 import { DEMO_ORGANIZATIONS } from "../../scripts/demo/install.ts";
 import type { LocalSite } from "../../scripts/local-site.ts";
 import type { TestDatabase } from "../support/database.ts";
-import { type PageSite, shown, startPageSite } from "../support/page-site.ts";
+import { openPage, type PageSite, shown, startPageSite } from "../support/page-site.ts";
 import { snapshot } from "../support/snapshot.ts";
 
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS
@@ -39,16 +39,7 @@ it("an admin exports a module, edits a row, checks the file and imports it", asy
     "select count(*)::int as n from customers where organization_id = $1",
     [bluewater.id],
   );
-  const page = await browser.newPage({
-    viewport: { width: 1440, height: 900 },
-    locale: "en-GB",
-    timezoneId: "UTC",
-  });
-  page.on("pageerror", (err) => {
-    throw err;
-  });
-  await page.goto(site.url);
-  await page.getByRole("button", { name: new RegExp(`Admin of ${bluewater.name}`) }).click();
+  const page = await openPage(browser, site.url, { as: new RegExp(`Admin of ${bluewater.name}`) });
   const section = page.locator("section.section-modules");
   const card = section.locator(".module-card").filter({ has: page.getByText("customers", { exact: true }) });
   await shown(card.getByText(`${counts[0].n} records`));

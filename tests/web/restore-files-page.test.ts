@@ -6,7 +6,7 @@ import type { FileBucketStore } from "../../lib/files/port.ts";
 import { DEMO_ORGANIZATIONS } from "../../scripts/demo/install.ts";
 import type { LocalSite } from "../../scripts/local-site.ts";
 import type { TestDatabase } from "../support/database.ts";
-import { type PageSite, shown, startPageSite } from "../support/page-site.ts";
+import { openPage, type PageSite, shown, startPageSite } from "../support/page-site.ts";
 import { snapshot } from "../support/snapshot.ts";
 
 const [, bluewater, cedar] = DEMO_ORGANIZATIONS as [
@@ -54,16 +54,7 @@ it("an admin restores only the files: the dry run lists them, CONFIRM puts them 
   await invoices.put(`${bluewater.id}/2026/inv-1.pdf`, pdf(1), PDF);
   await invoices.put(`${bluewater.id}/2026/inv-2.pdf`, pdf(2), PDF);
   await invoices.put(`${cedar.id}/inv-c.pdf`, pdf(3), PDF);
-  const page = await browser.newPage({
-    viewport: { width: 1440, height: 900 },
-    locale: "en-GB",
-    timezoneId: "UTC",
-  });
-  page.on("pageerror", (err) => {
-    throw err;
-  });
-  await page.goto(site.url);
-  await page.getByRole("button", { name: new RegExp(`Admin of ${bluewater.name}`) }).click();
+  const page = await openPage(browser, site.url, { as: new RegExp(`Admin of ${bluewater.name}`) });
   await page.getByRole("button", { name: "Create backup now" }).click();
   await shown(page.getByRole("status").filter({ hasText: "Backup created" }), 30_000);
   const backedUp = await folder(bluewater.id);

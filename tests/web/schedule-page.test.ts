@@ -4,7 +4,7 @@ import { nextSlotStart } from "../../lib/schedule/slots.ts";
 import { DEMO_ORGANIZATIONS } from "../../scripts/demo/install.ts";
 import type { LocalSite } from "../../scripts/local-site.ts";
 import type { TestDatabase } from "../support/database.ts";
-import { type PageSite, shown, startPageSite } from "../support/page-site.ts";
+import { openPage, type PageSite, shown, startPageSite } from "../support/page-site.ts";
 
 const bluewater = DEMO_ORGANIZATIONS[1] as (typeof DEMO_ORGANIZATIONS)[number];
 
@@ -26,16 +26,7 @@ it("an admin sets a weekly schedule and sees its next run", async () => {
     "insert into tenant_backup_schedules (organization_id, last_run_at) values ($1, now())",
     [bluewater.id],
   );
-  const page = await browser.newPage({
-    viewport: { width: 1440, height: 900 },
-    locale: "en-GB",
-    timezoneId: "UTC",
-  });
-  page.on("pageerror", (err) => {
-    throw err;
-  });
-  await page.goto(site.url);
-  await page.getByRole("button", { name: new RegExp(`Admin of ${bluewater.name}`) }).click();
+  const page = await openPage(browser, site.url, { as: new RegExp(`Admin of ${bluewater.name}`) });
   const section = page.locator("section.section-schedule");
   await shown(section.getByText("follows the server's default"));
 

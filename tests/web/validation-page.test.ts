@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { DEMO_ORGANIZATIONS, installDemoValidation } from "../../scripts/demo/install.ts";
 import type { LocalSite } from "../../scripts/local-site.ts";
 import type { TestDatabase } from "../support/database.ts";
-import { type PageSite, shown, startPageSite } from "../support/page-site.ts";
+import { openPage, type PageSite, shown, startPageSite } from "../support/page-site.ts";
 
 const bluewater = DEMO_ORGANIZATIONS[1] as (typeof DEMO_ORGANIZATIONS)[number];
 
@@ -34,16 +34,7 @@ it("an admin sees the broken rules with their offending keys, and exports the re
     [bluewater.id],
   );
   expect(blank.rows).toHaveLength(1);
-  const page = await browser.newPage({
-    viewport: { width: 1440, height: 900 },
-    locale: "en-GB",
-    timezoneId: "UTC",
-  });
-  page.on("pageerror", (err) => {
-    throw err;
-  });
-  await page.goto(site.url);
-  await page.getByRole("button", { name: new RegExp(`Admin of ${bluewater.name}`) }).click();
+  const page = await openPage(browser, site.url, { as: new RegExp(`Admin of ${bluewater.name}`) });
   const section = page.locator("section.section-validation");
   await shown(section.getByTestId("validation-summary"));
   expect(await section.getByTestId("validation-summary").innerText()).toMatch(
@@ -82,12 +73,7 @@ it("an admin sees the broken rules with their offending keys, and exports the re
 });
 
 it("a super admin adds a proposed rule; an admin sees the proposals without the button", async () => {
-  const page = await browser.newPage({ viewport: { width: 1440, height: 900 }, locale: "en-GB" });
-  page.on("pageerror", (err) => {
-    throw err;
-  });
-  await page.goto(site.url);
-  await page.getByRole("button", { name: new RegExp(`Admin of ${bluewater.name}`) }).click();
+  const page = await openPage(browser, site.url, { as: new RegExp(`Admin of ${bluewater.name}`) });
   const section = page.locator("section.section-validation");
   const proposals = section.locator("table.rule-proposals tbody tr");
   await shown(proposals);
