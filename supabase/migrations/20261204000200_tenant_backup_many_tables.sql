@@ -1,0 +1,512 @@
+-- Tenant backup: a restore (and a backup) whose cost per table does not grow with the number of tables.
+--
+-- With hundreds of tenant tables, two things made each table cost more than the one before:
+--   - looking a table up in the plan's catalog: tenant_backup_export_sql read the whole catalog back from
+--     tenant_backup_plans for every table, the apply searched the catalog (tenant_backup_plan_table) several
+--     times per table and per foreign key, and rebuilt its report (one jsonb object of every table so far)
+--     after each table's step. Each of these is work in proportion to the tables, done once per table.
+--     Now each restored table's catalog entry, backup columns and report entry are found once, kept by the
+--     table's position in the apply order, and the report is built once at the end.
+--   - temp tables: each one is a file created and, at commit, removed. A table restored by hash made three,
+--     and each foreign key one or two more, whatever their rows; creating a file costs more the more files
+--     were removed just before (the file system skips recently freed inodes), so that the files of one
+--     restore slowed the next. Temp relations that only name rows already held elsewhere are now views
+--     (catalog entries, no file): the staged rows to write of a table left as it was (none), the keys that
+--     a table restored by hash kept for its foreign keys (its replaced rows), and the keys a restore made
+--     disappear (counted where they are, not copied). A view of a temp table goes with it at commit.
+
+-- The pieces of the export of table p_table (a catalog entry) of schema p_schema, as
+-- tenant_backup_export_sql answers them, without reading the plan's catalog again.
+create or replace function public.tenant_backup_export_sql_of(
+  p_schema text,
+  p_table jsonb,
+  p_after jsonb default null
+) returns jsonb
+language plpgsql
+immutable
+set search_path = pg_catalog
+as $$
+declare
+  v_pk text[];
+  v_key text;
+  v_order text;
+  v_after text := '';
+begin
+  v_pk := array(select jsonb_array_elements_text(coalesce(nullif(p_table->'primary_key', 'null'::jsonb), '[]'::jsonb)));
+  if cardinality(v_pk) = 0 then
+    -- No primary key: physical order. Stable inside one snapshot only, which the manifest says.
+    v_key := 'array[t0.ctid::text]';
+    v_order := 't0.ctid';
+    if p_after is not null then
+      v_after := format(' and t0.ctid > %L::tid', p_after->>0);
+    end if;
+  else
+    select 'array[' || string_agg(format('t0.%I::text', k), ', ' order by o) || ']',
+           string_agg(format('t0.%I', k), ', ' order by o)
+      into v_key, v_order
+    from unnest(v_pk) with ordinality as u(k, o);
+    if p_after is not null then
+      if jsonb_typeof(p_after) <> 'array' or jsonb_array_length(p_after) <> cardinality(v_pk) then
+        raise exception using errcode = '22023', message = 'p_after must be an array with one value per key column';
+      end if;
+      select format(' and (%s) > (%s)', v_order,
+                    string_agg(format('%L::%s', p_after->>(u.o::int - 1), c->>'type'), ', ' order by u.o))
+        into v_after
+      from unnest(v_pk) with ordinality as u(k, o)
+      join jsonb_array_elements(p_table->'columns') as c on c->>'name' = u.k;
+    end if;
+  end if;
+  return jsonb_build_object(
+    'key', v_key,
+    'line', format('array_to_json(array[%s])::text', p_table->>'select_list'),
+    'source', format('%I.%I t0', p_schema, p_table->>'name'),
+    'filter', format('(%s)%s', p_table->>'scope', v_after),
+    'order', v_order);
+end;
+$$;
+
+-- As before (see 20261122000003): table p_table of plan p_plan_id, looked up in the plan's catalog.
+create or replace function public.tenant_backup_export_sql(
+  p_plan_id text,
+  p_table text,
+  p_after jsonb default null
+) returns jsonb
+language plpgsql
+stable
+set search_path = pg_catalog
+as $$
+declare
+  v_catalog jsonb;
+  v_table jsonb;
+begin
+  select catalog into v_catalog from public.tenant_backup_plans where plan_id = p_plan_id;
+  if v_catalog is null then
+    raise exception using errcode = 'P0002', message = format('no plan %s: call tenant_backup_prepare', p_plan_id);
+  end if;
+  select t into v_table from jsonb_array_elements(v_catalog->'tables') as t where t->>'name' = p_table;
+  if v_table is null then
+    raise exception using errcode = 'P0002', message = format('%I is not a tenant table', p_table);
+  end if;
+  return public.tenant_backup_export_sql_of(v_catalog->>'schema', v_table, p_after);
+end;
+$$;
+
+-- As before (see 20261203000200), the catalog read once for all the tables and the answer built once.
+create or replace function public.tenant_backup_export_columns_queries(
+  p_plan_id text,
+  p_tenant text,
+  p_tables jsonb default null
+) returns jsonb
+language plpgsql
+stable
+set search_path = pg_catalog
+as $$
+declare
+  v_catalog jsonb;
+  v_schema text;
+  v_queries jsonb;
+begin
+  select catalog into v_catalog from public.tenant_backup_plans where plan_id = p_plan_id;
+  if v_catalog is null then
+    raise exception using errcode = 'P0002', message = format('no plan %s: call tenant_backup_prepare', p_plan_id);
+  end if;
+  v_schema := v_catalog->>'schema';
+  select coalesce(jsonb_object_agg(t->>'name', format(
+           'select %s from %s where %s order by %s',
+           (select string_agg(format('t0.%I', c->>'name'), ', ' order by o)
+            from jsonb_array_elements(t->'columns') with ordinality as u(c, o)
+            where not (c->>'generated')::boolean),
+           s->>'source',
+           -- $1 appears in the scope only as "$1::<type>", written by tenant_backup_catalog.
+           replace(s->>'filter', '$1::', quote_literal(p_tenant) || '::'), s->>'order')), '{}'::jsonb)
+    into v_queries
+  from jsonb_array_elements(v_catalog->'tables') as t
+  cross join lateral public.tenant_backup_export_sql_of(v_schema, t, null) as s
+  where p_tables is null or p_tables ? (t->>'name');
+  return jsonb_build_object(
+    'queries', v_queries,
+    'settings', jsonb_build_object('datestyle', 'ISO, YMD', 'intervalstyle', 'postgres', 'timezone', 'UTC',
+                                   'extra_float_digits', '1', 'bytea_output', 'hex'));
+end;
+$$;
+
+-- As before (see 20261203000100), with these changes:
+--   - p_table is the table's catalog entry with the plan's schema added (schema), so that its export is
+--     not looked up in the plan again;
+--   - a table of at most 1,000 staged rows is first compared with the tenant's rows line for line, in
+--     export order, in one statement: a few milliseconds at most, about what the files of its temp tables
+--     cost. When it is exactly as backed up, nothing is written, nothing replaced and no temp table made:
+--     p_src is a view of no rows, the answer's live is false (no p_src_live), and the undo point, unless
+--     the backup's entry is reused, is the staged lines in their order (the tenant's rows, as they are);
+--   - otherwise, when every staged line is among the tenant's rows (nothing to write), p_src is a view of
+--     no rows rather than an empty temp table;
+--   - when the tenant has no row in a table of at most 1,000 staged rows, p_src is a view of its staged
+--     lines as typed rows (read twice at most: written, then checked against foreign keys).
+-- These views also read tb_none, a temp table of no rows made once per transaction, so that they go with
+-- it at commit.
+create or replace function public.tenant_backup_apply_hashed(
+  p_restore_id text, p_plan_id text, p_tenant text, p_table jsonb, p_spec jsonb, p_src text, p_capture_id text
+) returns jsonb
+language plpgsql
+volatile
+set search_path = pg_catalog
+set datestyle = 'ISO, YMD'
+set intervalstyle = 'postgres'
+set timezone = 'UTC'
+set extra_float_digits = 1
+set bytea_output = 'hex'
+as $$
+declare
+  v_name text := p_table->>'name';
+  v_lines text := p_src || '_lines';
+  v_live text := p_src || '_live';
+  v_sql jsonb := public.tenant_backup_export_sql_of(p_table->>'schema', p_table, null);
+  v_keys text := (select string_agg(format('t0.%I', k), ', ') from jsonb_array_elements_text(p_table->'primary_key') k);
+  v_colnames text[];
+  v_cols text;
+  v_casts text;
+  v_n bigint;
+  v_any boolean;
+  v_same boolean := false;
+  v_written bigint;
+  v_replaced bigint := 0;
+  v_kept bigint;
+begin
+  select array_agg(b->>'name' order by b.o), string_agg(format('%I', b->>'name'), ', ' order by b.o),
+         string_agg(format('(x.r->>%s)::%s as %I', b.o - 1, b->>'type', b->>'name'), ', ' order by b.o)
+    into v_colnames, v_cols, v_casts
+  from jsonb_array_elements(p_spec->'columns') with ordinality as b(b, o);
+  execute format(
+    'select exists (select 1 from %s where %s)', v_sql->>'source', v_sql->>'filter') into v_any using p_tenant;
+  if v_any and (p_spec->>'row_count')::bigint <= 1000 then
+    execute format(
+      'select count(l.n), count(*) filter (where l.line is null or e.line is null or l.line <> e.line) = 0
+       from (select x.line, row_number() over (order by s.page, x.i) as n
+             from public.tenant_backup_stage s
+             cross join lateral unnest(string_to_array(s.lines, E''\n'')) with ordinality as x(line, i)
+             where s.restore_id = $2 and s.table_name = $3) l
+       full join (select %s as line, row_number() over (order by %s) as n from %s where %s) e on e.n = l.n',
+      v_sql->>'line', v_sql->>'order', v_sql->>'source', v_sql->>'filter')
+      into v_n, v_same using p_tenant, p_restore_id, v_name;
+  end if;
+  if to_regclass('pg_temp.tb_none') is null then
+    create temp table tb_none (r jsonb) on commit drop;
+  end if;
+  if v_same then
+    execute format('create temp view %I as select %s from (select r from tb_none where false) x', p_src, v_casts);
+    v_written := 0;
+  elsif not v_any and (p_spec->>'row_count')::bigint <= 1000 then
+    -- Nothing to compare, few rows: every staged line is a row to write, read (and cast) where it is
+    -- staged, which stays until the apply's end.
+    execute format(
+      'create temp view %I as
+       select %s from (select unnest(string_to_array(s.lines, E''\n''))::jsonb as r
+                       from public.tenant_backup_stage s
+                       where s.restore_id = %L and s.table_name = %L
+                       union all select r from tb_none) x',
+      p_src, v_casts, p_restore_id, v_name);
+    execute format('select count(*) from %I', p_src) into v_n;
+    v_written := v_n;
+  elsif not v_any then
+    -- Nothing to compare: every staged line is a row to write.
+    execute format(
+      'create temp table %I on commit drop as
+       select %s from (select unnest(string_to_array(s.lines, E''\n''))::jsonb as r
+                       from public.tenant_backup_stage s
+                       where s.restore_id = $1 and s.table_name = $2) x',
+      p_src, v_casts)
+      using p_restore_id, v_name;
+    get diagnostics v_n = row_count;
+    v_written := v_n;
+  else
+    execute format(
+      'create temp table %I on commit drop as
+       select md5(l)::uuid as h, l as line
+       from (select unnest(string_to_array(s.lines, E''\n'')) as l from public.tenant_backup_stage s
+             where s.restore_id = $1 and s.table_name = $2) x',
+      v_lines)
+      using p_restore_id, v_name;
+    get diagnostics v_n = row_count;
+    if v_n > 5000 then
+      execute format('analyze %I', v_lines);
+    end if;
+    -- The tenant's rows, each exported once: its line's md5 says whether the backup has it as it is.
+    execute format(
+      'create temp table %1$I on commit drop as
+       select e.tb_n, e.tb_h, %2$s, case when s.h is null then e.tb_line end as tb_line
+       from (select row_number() over () as tb_n, md5(q.tb_line)::uuid as tb_h, q.*
+             from (select %3$s as tb_line, %4$s from %5$s where %6$s order by %7$s) q) e
+       left join %8$I s on s.h = e.tb_h',
+      v_live,
+      (select string_agg(format('e.%I', k), ', ') from jsonb_array_elements_text(p_table->'primary_key') k),
+      v_sql->>'line', v_keys, v_sql->>'source', v_sql->>'filter', v_sql->>'order', v_lines)
+      using p_tenant;
+    execute format('select count(*) filter (where tb_line is not null), count(*) filter (where tb_line is null) from %I',
+                   v_live) into v_replaced, v_kept;
+    if v_n > 5000 then
+      execute format('analyze %I', v_live);
+    end if;
+    if v_kept = v_n then
+      -- Every staged line is one of the tenant's rows (a key appears once on each side): nothing to write.
+      execute format('create temp view %I as select %s from (select r from tb_none where false) x', p_src, v_casts);
+      v_written := 0;
+    else
+      execute format(
+        'create temp table %I on commit drop as
+         select %s from (select s.line::jsonb as r from %I s
+                         where not exists (select 1 from %I l where l.tb_h = s.h)) x',
+        p_src, v_casts, v_lines, v_live);
+      get diagnostics v_written := row_count;
+    end if;
+  end if;
+  if v_n <> (p_spec->>'row_count')::bigint then
+    raise exception using errcode = 'TB004',
+      message = format('%s: %s rows staged, the backup has %s', v_name, v_n, p_spec->>'row_count');
+  end if;
+  if v_written > 5000 then
+    execute format('analyze %I', p_src);
+  end if;
+  if p_capture_id is not null and v_any then
+    if v_replaced = 0 and v_written = 0 and jsonb_typeof(p_spec->'reuse') = 'object' then
+      -- Left exactly as it was: the restored backup's entry is this table's undo point.
+      insert into public.tenant_backup_undo (capture_id, organization_id, table_name, page, row_count, lines)
+      values (p_capture_id, p_tenant, v_name, -1, v_n, (p_spec->'reuse')::text);
+    elsif v_same then
+      perform public.tenant_backup_undo_write(p_capture_id, p_tenant, v_name, format(
+        'select x.line, row_number() over (order by s.page, x.i) as n
+         from public.tenant_backup_stage s
+         cross join lateral unnest(string_to_array(s.lines, E''\n'')) with ordinality as x(line, i)
+         where s.restore_id = %L and s.table_name = %L', p_restore_id, v_name));
+    else
+      perform public.tenant_backup_undo_write(p_capture_id, p_tenant, v_name, format(
+        'select coalesce(l.tb_line, s.line) as line, l.tb_n as n
+         from %I l left join %I s on l.tb_line is null and s.h = l.tb_h', v_live, v_lines));
+    end if;
+  end if;
+  return jsonb_build_object('rows_in_backup', v_n, 'columns', v_cols, 'column_names', to_jsonb(v_colnames),
+                            'by_hash', true, 'live', v_any and not v_same)
+         || public.tenant_backup_apply_compare(p_table, to_jsonb(v_colnames)) - 'cmp';
+end;
+$$;
+
+-- As before (see 20261203000100), with each restored table's catalog entry (its schema added, for
+-- tenant_backup_apply_hashed), backup columns and report entry kept by the table's position in v_names:
+-- found once, never searched for again, and the report built once at the end. For a table restored by
+-- hash in replica mode, the keys kept for a foreign key are a view of its replaced rows (p_src_live,
+-- which nothing changes until commit), or of no rows when there is no p_src_live (the tenant had no row
+-- there, or had them exactly as backed up).
+create or replace function public.tenant_backup_apply_undo(
+  p_restore_id text, p_plan_id text, p_tenant text, p_spec jsonb, p_dry_run boolean, p_capture_id text
+) returns jsonb
+language plpgsql
+volatile
+set search_path = pg_catalog
+as $$
+declare
+  v_catalog jsonb := public.tenant_backup_plan_catalog(p_plan_id);
+  v_schema text := v_catalog->>'schema';
+  v_names text[] := public.tenant_backup_apply_order(v_catalog, p_spec);
+  v_mode jsonb := public.tenant_backup_apply_mode(coalesce(p_spec->>'mode', 'auto'), v_schema, v_names);
+  v_refuse_dropped boolean := not p_dry_run and not coalesce((p_spec->>'allow_dropped_columns')::boolean, false);
+  v_warnings jsonb := v_mode->'warnings';
+  v_tables jsonb[];
+  v_specs jsonb[];
+  v_stats jsonb[] := '{}';
+  v_timings jsonb := '{}'::jsonb;
+  v_clock timestamptz;
+  v_table jsonb;
+  v_spec jsonb;
+  v_stat jsonb;
+  v_fk jsonb;
+  v_step text; v_i int; v_j int;
+  v_error jsonb;
+  v_state text; v_msg text; v_detail text; v_hint text; v_err_table text; v_err_constraint text; v_context text;
+begin
+  -- tenant_backup_apply_order refuses a spec naming a table twice or one the plan does not have: every
+  -- name has exactly one entry and one spec.
+  select array_agg(c.t || jsonb_build_object('schema', v_schema) order by n.o), array_agg(s.s order by n.o)
+    into v_tables, v_specs
+  from unnest(v_names) with ordinality as n(name, o)
+  join jsonb_array_elements(v_catalog->'tables') as c(t) on c.t->>'name' = n.name
+  join jsonb_array_elements(p_spec->'tables') as s(s) on s.s->>'name' = n.name;
+  begin
+    for v_i in 1 .. cardinality(v_names) loop
+      v_table := v_tables[v_i];
+      v_spec := v_specs[v_i];
+      v_warnings := v_warnings || public.tenant_backup_apply_dropped(v_table, v_spec, v_refuse_dropped);
+      v_clock := clock_timestamp();
+      if public.tenant_backup_apply_by_hash_ok(v_table, v_spec) then
+        v_stat := public.tenant_backup_apply_hashed(p_restore_id, p_plan_id, p_tenant, v_table, v_spec,
+                                                     'tb_src_' || v_i, p_capture_id);
+        v_timings := public.tenant_backup_add_ms(v_timings, 'stage_to_rows', v_clock);
+      else
+        if p_capture_id is not null then
+          perform public.tenant_backup_apply_capture_table(p_plan_id, p_tenant, p_capture_id, v_names[v_i]);
+          v_timings := public.tenant_backup_add_ms(v_timings, 'undo', v_clock);
+        end if;
+        v_clock := clock_timestamp();
+        v_stat := public.tenant_backup_apply_source(p_restore_id, v_table, v_spec, 'tb_src_' || v_i);
+        v_timings := public.tenant_backup_add_ms(v_timings, 'stage_to_rows', v_clock);
+        v_clock := clock_timestamp();
+        v_stat := v_stat || public.tenant_backup_apply_compare(v_table, v_stat->'column_names');
+        v_timings := public.tenant_backup_add_ms(v_timings, 'compare', v_clock);
+      end if;
+      v_stats[v_i] := v_stat;
+    end loop;
+    for v_fk in select f from jsonb_array_elements(v_catalog->'foreign_keys') f where f->>'ref_table' = any(v_names) loop
+      v_clock := clock_timestamp();
+      v_i := array_position(v_names, v_fk->>'ref_table');
+      v_table := v_tables[v_i];
+      v_stat := v_stats[v_i];
+      if v_mode->>'mode' = 'replica' and (v_stat->>'by_hash')::boolean
+         and (select array_agg(x order by x) from jsonb_array_elements_text(v_fk->'ref_columns') x)
+           = (select array_agg(x order by x) from jsonb_array_elements_text(v_table->'primary_key') x) then
+        -- A key can disappear only with a row the restore replaces: those are all the keys to keep (none
+        -- without p_src_live). The view goes at commit with the temp relation it reads.
+        execute format('create or replace temp view %I as select %s from %I g where %s',
+          'tb_old_' || md5((v_fk->>'name') || (v_fk->>'table')),
+          (select string_agg(format('g.%I', r), ', ') from jsonb_array_elements_text(v_fk->'ref_columns') r),
+          'tb_src_' || v_i || case when (v_stat->>'live')::boolean then '_live' else '' end,
+          case when (v_stat->>'live')::boolean then 'g.tb_line is not null' else 'false' end);
+      else
+        perform public.tenant_backup_apply_old_keys(v_catalog, v_fk, v_names, v_mode->>'mode', p_tenant,
+                                                    'tb_old_' || md5((v_fk->>'name') || (v_fk->>'table')));
+      end if;
+      v_timings := public.tenant_backup_add_ms(v_timings, 'old_keys', v_clock);
+    end loop;
+    for v_step in select unnest(case when v_mode->>'mode' = 'replica' then array['delete', 'write'] else array['write', 'delete'] end) loop
+      for v_j in 1 .. cardinality(v_names) loop
+        v_i := case when v_step = 'delete' then cardinality(v_names) + 1 - v_j else v_j end;
+        v_clock := clock_timestamp();
+        v_table := v_tables[v_i];
+        v_stat := v_stats[v_i];
+        if (v_stat->>'by_hash')::boolean then
+          v_stat := public.tenant_backup_apply_rows_hashed(v_step, v_mode->>'mode', v_schema, v_table,
+                                                            'tb_src_' || v_i, v_stat, p_tenant);
+        else
+          v_stat := public.tenant_backup_apply_rows(v_step, v_mode->>'mode', v_schema, v_table,
+                                                     'tb_src_' || v_i, v_stat, p_tenant);
+        end if;
+        v_stats[v_i] := v_stat;
+        v_timings := public.tenant_backup_add_ms(v_timings, v_step, v_clock);
+      end loop;
+    end loop;
+    for v_fk in select f from jsonb_array_elements(v_catalog->'foreign_keys') f
+                where f->>'table' = any(v_names) or f->>'ref_table' = any(v_names) loop
+      v_clock := clock_timestamp();
+      perform public.tenant_backup_apply_check_fk(v_schema, v_fk, v_names,
+                                                  'tb_old_' || md5((v_fk->>'name') || (v_fk->>'table')));
+      v_timings := public.tenant_backup_add_ms(v_timings, 'foreign_keys', v_clock);
+    end loop;
+    perform public.tenant_backup_apply_sequences(v_catalog, v_names);
+    if p_dry_run then
+      raise exception using errcode = 'TB001', message = 'dry run: rolled back';
+    end if;
+  exception
+    when sqlstate 'TB001' then
+      null;
+    when others then
+      get stacked diagnostics v_state = returned_sqlstate, v_msg = message_text, v_detail = pg_exception_detail,
+                              v_hint = pg_exception_hint, v_err_table = table_name, v_err_constraint = constraint_name,
+                              v_context = pg_exception_context;
+      v_error := public.tenant_backup_apply_error(v_state, v_msg, v_detail, v_hint, v_err_table, v_err_constraint, v_context);
+  end;
+  -- The tables reached before a failure, as before.
+  return jsonb_build_object('success', v_error is null, 'dry_run', p_dry_run, 'mode', v_mode->>'mode',
+    'tables', public.tenant_backup_apply_counts(
+      (select coalesce(jsonb_object_agg(n.name, s.stat), '{}'::jsonb)
+       from unnest(v_names) with ordinality as n(name, o)
+       join unnest(v_stats) with ordinality as s(stat, o) on s.o = n.o
+       where s.stat is not null)),
+    'warnings', v_warnings, 'timings_ms', v_timings, 'error', v_error);
+end;
+$$;
+
+-- As before (see 20261201000001), the keys the restore made disappear counted where they are instead of
+-- copied into a temp table first (usually there are none, and then no referencing table is scanned).
+create or replace function public.tenant_backup_apply_check_fk(
+  p_schema text, p_fk jsonb, p_names text[], p_old text
+) returns bigint
+language plpgsql
+volatile
+set search_path = pg_catalog
+as $$
+declare
+  v_gone text;
+  v_n bigint;
+  v_gone_keys bigint := 0;
+begin
+  if p_fk->>'table' = any(p_names) then
+    execute format(
+      'select count(*) from %I s where %s and not exists (select 1 from %I.%I p where %s)',
+      'tb_src_' || array_position(p_names, p_fk->>'table'),
+      (select string_agg(format('s.%I is not null', l), ' and ') from jsonb_array_elements_text(p_fk->'columns') l),
+      p_schema, p_fk->>'ref_table', public.tenant_backup_fk_join(p_fk, 'p', 's'))
+      into v_n;
+    if v_n > 0 then
+      raise exception using errcode = '23503',
+        message = format('%s restored rows of %s reference %s rows that do not exist (foreign key %s)',
+                         v_n, p_fk->>'table', p_fk->>'ref_table', p_fk->>'name'),
+        table = p_fk->>'table', constraint = p_fk->>'name';
+    end if;
+  end if;
+  if not p_fk->>'ref_table' = any(p_names) then
+    return 0;
+  end if;
+  -- The referenced keys the restore made disappear: kept keys no longer in the referenced table.
+  v_gone := format('(select * from %I o where not exists (select 1 from %I.%I p where %s))',
+                   p_old, p_schema, p_fk->>'ref_table',
+                   (select string_agg(format('p.%1$I = o.%1$I', r), ' and ')
+                    from jsonb_array_elements_text(p_fk->'ref_columns') r));
+  execute format('select count(*) from %s g', v_gone) into v_gone_keys;
+  if v_gone_keys > 0 then
+    execute format('select count(*) from %I.%I c join %s g on %s',
+                   p_schema, p_fk->>'table', v_gone, public.tenant_backup_fk_join(p_fk, 'g', 'c'))
+      into v_n;
+    if v_n > 0 then
+      raise exception using errcode = 'TB005',
+        message = format('%s rows of %s would reference %s rows the restore removes (foreign key %s, on delete %s)%s',
+                         v_n, p_fk->>'table', p_fk->>'ref_table', p_fk->>'name', p_fk->>'on_delete',
+                         case when p_fk->>'table' = any(p_names) then '' else format('; restore %s too', p_fk->>'table') end),
+        table = p_fk->>'table', constraint = p_fk->>'name';
+    end if;
+  end if;
+  return v_gone_keys;
+end;
+$$;
+
+-- As before (see 20261201000001), the restored tables' columns found in one pass over the catalog.
+create or replace function public.tenant_backup_apply_sequences(p_catalog jsonb, p_names text[]) returns integer
+language plpgsql
+volatile
+set search_path = pg_catalog
+as $$
+declare
+  v_schema text := p_catalog->>'schema';
+  v_seq record;
+  v_moved integer := 0;
+  v_n integer;
+begin
+  for v_seq in
+    select t->>'name' as name, c->>'name' as col,
+           pg_get_serial_sequence(format('%I.%I', v_schema, t->>'name'), c->>'name') as seq
+    from jsonb_array_elements(p_catalog->'tables') t
+    cross join lateral jsonb_array_elements(t->'columns') c
+    where t->>'name' = any(p_names)
+  loop
+    continue when v_seq.seq is null;
+    execute format(
+      'select setval(%L, greatest(m, s.last_value), true) from (select max(%I)::bigint as m from %I.%I) x,
+              %s s where m is not null and (m > s.last_value or not s.is_called)',
+      v_seq.seq, v_seq.col, v_schema, v_seq.name, v_seq.seq);
+    get diagnostics v_n = row_count;
+    v_moved := v_moved + v_n;
+  end loop;
+  return v_moved;
+end;
+$$;
+
+select public.tenant_backup_restrict_functions(array[
+  'tenant_backup_export_sql_of', 'tenant_backup_export_sql', 'tenant_backup_export_columns_queries',
+  'tenant_backup_apply_hashed', 'tenant_backup_apply_undo', 'tenant_backup_apply_check_fk',
+  'tenant_backup_apply_sequences']);
