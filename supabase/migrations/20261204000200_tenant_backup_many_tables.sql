@@ -8,12 +8,13 @@
 --     Now each restored table's catalog entry, backup columns and report entry are found once, kept by the
 --     table's position in the apply order, and the report is built once at the end.
 --   - temp tables: each one is a file created and, at commit, removed. A table restored by hash made three,
---     and each foreign key one or two more, whatever their rows; creating a file costs more the more files
---     were removed just before (the file system skips recently freed inodes), so that the files of one
---     restore slowed the next. Temp relations that only name rows already held elsewhere are now views
---     (catalog entries, no file): the staged rows to write of a table left as it was (none), the keys that
---     a table restored by hash kept for its foreign keys (its replaced rows), and the keys a restore made
---     disappear (counted where they are, not copied). A view of a temp table goes with it at commit.
+--     and each foreign key one or two more, whatever their rows. Creating a file is not free, and on ext4
+--     it costs more the more files were removed just before (it skips inodes freed moments ago), so that
+--     one restore's files slowed the next. Now a small table (at most 1,000 rows) left as it was, or
+--     restored into an emptied tenant, makes no temp table (tenant_backup_apply_hashed), and relations
+--     that only name rows held elsewhere are views (catalog entries, no file): the rows to write when
+--     there are none, the keys a table restored by hash keeps for its foreign keys (its replaced rows),
+--     and the keys a restore made disappear (counted where they are, no longer copied).
 
 -- The pieces of the export of table p_table (a catalog entry) of schema p_schema, as
 -- tenant_backup_export_sql answers them, without reading the plan's catalog again.
