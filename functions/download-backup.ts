@@ -14,7 +14,8 @@
  *   hand out ciphertext, and only this function, after checking the caller, holds the keys.
  *
  * A chunked backup (format 2) has no per-table files: `file` names a table (`customers` or
- * `customers.jsonl.gz`) or one chunk the manifest lists (its path or name), and the answer is those rows
+ * `customers.jsonl.gz`) or one chunk the manifest lists (its path or name; 400 for a chunk that small
+ * tables share, which holds rows of several: ask for the table), and the answer is those rows
  * in the format 1 file layout (gzip JSON lines), rebuilt from the checked chunks and streamed by the
  * function on every backend (lib/chunks/download.ts). No signed URL: a chunk alone is zstd of part of a
  * table, not a file a person can use. The summary itself is answered as above.
@@ -131,22 +132,37 @@ export const handleDownloadBackup = endpoint({
   },
 });
 
-/** The rows of a table, or of one of its chunks, of a chunked backup, as a gzip JSON-lines file. */
+/**
+ * The rows of a table, or of one of its chunks, of a chunked backup, as a gzip JSON-lines file: only the
+ * table's rows, also of a chunk it shares with other tables (its slice).
+ */
 async function chunkedDownload(services: Services, manifest: Manifest, file: string): Promise<Response> {
   const asTable = file.endsWith(".jsonl.gz") ? file.slice(0, -".jsonl.gz".length) : file;
+  const table = manifest.tables.find((t) => t.name === asTable);
   let name: string | undefined;
   let files: ManifestFile[] = [];
-  for (const table of manifest.tables) {
-    if (table.name === asTable) {
-      name = `${table.name}.jsonl.gz`;
-      files = table.files;
-      break;
+  if (table) {
+    name = `${table.name}.jsonl.gz`;
+    files = table.files;
+  } else {
+    const holders = manifest.tables.flatMap((t) =>
+      t.files.flatMap((f, index) =>
+        f.path === file || f.path.endsWith(`/${file}`) ? [{ t, f, index }] : [],
+      ),
+    );
+    const tables = [...new Set(holders.map((h) => h.t.name))];
+    if (tables.length > 1) {
+      // A chunk small tables share: which table's rows is the caller's to say.
+      throw fail(
+        "bad_request",
+        `chunk ${file} holds rows of ${tables.length} tables (${tables.join(", ")}): ask for one table by name`,
+        { field: "file" },
+      );
     }
-    const index = table.files.findIndex((f) => f.path === file || f.path.endsWith(`/${file}`));
-    if (index >= 0) {
-      name = `${table.name}.${String(index).padStart(4, "0")}.jsonl.gz`;
-      files = [table.files[index] as ManifestFile];
-      break;
+    const held = holders[0];
+    if (held) {
+      name = `${held.t.name}.${String(held.index).padStart(4, "0")}.jsonl.gz`;
+      files = [held.f];
     }
   }
   if (!name) {

@@ -25,6 +25,7 @@ export interface BackupListing {
   tables: number;
   total_records: number;
   total_size: number;
+  /** The table files or chunks it names, each once (small tables may share one chunk). */
   files: number;
   /** The tenant's uploaded files the backup holds (TENANT_FILE_BUCKETS); 0 without them. */
   tenant_files: number;

@@ -9,7 +9,7 @@ import { isStoredSizeOf } from "../crypto/encrypting-storage.ts";
 import { isAppError } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { inventoryOf, type StoredBackup } from "./inventory.ts";
-import type { BackupType, Manifest } from "./manifest.ts";
+import { type BackupType, distinctObjects, type Manifest } from "./manifest.ts";
 import { tenantPrefix } from "./paths.ts";
 import { readManifest } from "./reader.ts";
 
@@ -92,10 +92,10 @@ async function describe(
  * stored sizes.
  */
 export function storedProblems(manifest: Manifest, sizes: Map<string, number>): StoredProblem[] {
-  const named = [
+  const named = distinctObjects([
     ...manifest.tables.flatMap((t) => t.files),
     ...(manifest.files?.objects ?? []).map((o) => ({ path: o.stored_as, bytes: o.bytes })),
-  ];
+  ]);
   return named
     .filter((f) => !isStoredSizeOf(sizes.get(f.path), f.bytes))
     .map((f) => ({
@@ -121,7 +121,7 @@ export function listingOf(
     tables: manifest.tables.length,
     total_records: manifest.total_records,
     total_size: manifest.total_bytes,
-    files: manifest.tables.reduce((n, t) => n + t.files.length, 0),
+    files: distinctObjects(manifest.tables.flatMap((t) => t.files)).length,
     tenant_files: manifest.files?.objects.length ?? 0,
     files_present: storedProblems(manifest, sizes).length === 0,
     schema_fingerprint: manifest.schema_fingerprint,

@@ -10,7 +10,9 @@ export const FORMAT = "tenant-backup" as const;
  *    backups written before, as their encoding says); `sha256` of the stored bytes.
  * 2: each table's rows in content-addressed chunks shared by the tenant's backups (lib/chunks/), zstd;
  *    `sha256` of a chunk's uncompressed text, checked after decompressing (a chunk is reused by later
- *    backups, and its text is what its name and the manifest vouch for).
+ *    backups, and its text is what its name and the manifest vouch for). Small tables may share one chunk,
+ *    each entry naming its `slice` of the chunk's lines (written since; readers before slices existed read
+ *    the whole chunk, find its row count differs from the entry's, and refuse it: 422, never wrong rows).
  * Both are read; new backups are written as 2 unless BACKUP_LAYOUT=files.
  */
 export const FORMAT_VERSION = 2;
@@ -26,19 +28,39 @@ export const LOG_TYPE: Record<BackupType, string> = {
   pre_restore: "pre_restore",
 };
 
-const fileSchema = z.object({
-  path: z.string(),
-  rows: z.number().int().nonnegative(),
-  /** Compressed size, as stored. */
-  bytes: z.number().int().nonnegative(),
-  /** Of the stored (compressed) bytes. */
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  /**
-   * Where the next file of the table starts when a run resumes: the last row's number in the run's copy of
-   * the tenant (older backups: its primary key, as text). Not used by a restore.
-   */
-  last_key: z.array(z.string()).nullable(),
+/**
+ * Which lines of a shared chunk are the table's (format 2 only): a small tenant's small tables are stored
+ * together as one chunk, the tables' texts one after the other, and each of their entries names that chunk
+ * with its own slice of it. Absent: every line of the file or chunk is the table's (every backup written
+ * before slices existed, and every large table's chunks).
+ */
+const sliceSchema = z.object({
+  /** The 0-based number, in the chunk, of the table's first line; the entry's `rows` lines from there. */
+  first: z.number().int().nonnegative(),
+  /** Lines the whole chunk holds (all its tables'), checked like a chunk's own row count. */
+  of: z.number().int().positive(),
 });
+
+const fileSchema = z
+  .object({
+    path: z.string(),
+    /** The table's rows in it: with a slice, the slice's rows. */
+    rows: z.number().int().nonnegative(),
+    /** Compressed size, as stored (of the whole object, even when the table has a slice of it). */
+    bytes: z.number().int().nonnegative(),
+    /** Of the stored (compressed) bytes; format 2: of the chunk's whole uncompressed text. */
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    /**
+     * Where the next file of the table starts when a run resumes: the last row's number in the run's copy of
+     * the tenant (older backups: its primary key, as text). Not used by a restore.
+     */
+    last_key: z.array(z.string()).nullable(),
+    slice: sliceSchema.optional(),
+  })
+  .refine((f) => !f.slice || f.slice.first + f.rows <= f.slice.of, {
+    message: "slice reaches past the lines its chunk holds",
+    path: ["slice"],
+  });
 
 const columnSchema = z.object({
   name: z.string(),
@@ -57,6 +79,7 @@ const tableSchema = z.object({
   columns: z.array(columnSchema),
   generated_columns: z.array(z.string()),
   row_count: z.number().int().nonnegative(),
+  /** Of the objects holding its rows, as stored: a chunk it shares with other tables counts whole. */
   bytes: z.number().int().nonnegative(),
   files: z.array(fileSchema),
 });
@@ -124,8 +147,8 @@ const commonSchema = z.object({
   files: filesSchema.optional(),
   total_records: z.number().int().nonnegative(),
   /**
-   * Of every file or chunk the backup names, shared chunks and the tenant's files included: what a full
-   * copy of it takes.
+   * Of every file or chunk the backup names, shared chunks and the tenant's files included, each object
+   * once (backups written before counted a chunk named twice twice): what a full copy of it takes.
    */
   total_bytes: z.number().int().nonnegative(),
   warnings: z.array(z.string()),
@@ -167,6 +190,20 @@ export const manifestSchema = z.discriminatedUnion("format_version", [
 export type Manifest = z.infer<typeof manifestSchema>;
 export type ManifestTable = z.infer<typeof tableSchema>;
 export type ManifestFile = z.infer<typeof fileSchema>;
+export type ManifestSlice = z.infer<typeof sliceSchema>;
+
+/**
+ * The distinct objects `files` name, first entry of each kept: a chunk shared by several tables (a slice
+ * each), or met twice, is one object to store, size, copy or check.
+ */
+export function distinctObjects<T extends { path: string }>(files: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return files.filter((f) => {
+    if (seen.has(f.path)) return false;
+    seen.add(f.path);
+    return true;
+  });
+}
 export type ManifestValidation = z.infer<typeof validationSchema>;
 export type ManifestTenantFile = z.infer<typeof tenantFileSchema>;
 export type ManifestFiles = z.infer<typeof filesSchema>;

@@ -11,7 +11,7 @@ import { type AppError, fail } from "../errors.ts";
 import type { BackupStorage } from "../storage/port.ts";
 import { StorageError } from "../storage/port.ts";
 import { joinLines, LineSplitter } from "./lines.ts";
-import { type Manifest, type ManifestFile, manifestSchema } from "./manifest.ts";
+import { type Manifest, type ManifestFile, type ManifestSlice, manifestSchema } from "./manifest.ts";
 import { datePrefix, parseSummaryPath } from "./paths.ts";
 
 const NEWLINE = 0x0a;
@@ -85,6 +85,9 @@ function assertBelongsWhereFound(manifest: Manifest, path: string): void {
   for (const table of manifest.tables) {
     for (const file of table.files) {
       if (!inside(file.path)) throw mismatch(`it names file ${file.path} outside its backup`);
+      // Slices are of chunks; a format 1 file is one table's, whole.
+      if (file.slice && manifest.format_version === 1)
+        throw mismatch(`it names a slice of file ${file.path}`);
     }
   }
   // Tenant files: copies only from the tenant's chunk folder, put back only inside the tenant's folders.
@@ -151,8 +154,8 @@ export async function verifiedStream(
   return open();
 }
 
-function rowCountMismatch(file: ManifestFile, rows: number) {
-  return fail("unprocessable", `backup file ${file.path} holds ${rows} rows, the summary says ${file.rows}`, {
+function rowCountMismatch(file: ManifestFile, rows: number, expected = file.rows) {
+  return fail("unprocessable", `backup file ${file.path} holds ${rows} rows, the summary says ${expected}`, {
     file: file.path,
   });
 }
@@ -171,7 +174,8 @@ export async function* readVerifiedPages(
   limits: { maxRows: number; maxBytes: number },
 ): AsyncGenerator<{ rows: number; data: Buffer[] }> {
   if (isChunkPath(file.path)) {
-    yield* chunkPages(await verifiedChunkText(storage, file), file, limits);
+    const text = await verifiedChunkText(storage, file);
+    yield* chunkPages(file.slice ? sliceOf(text, file, file.slice) : text, file, limits);
     return;
   }
   const bytes = await verifiedBytes(storage, file);
@@ -220,18 +224,52 @@ export async function* readVerifiedPages(
   if (total !== file.rows) throw rowCountMismatch(file, total);
 }
 
-/** A chunk's pages: views of its text (the decompressor's pieces), which is held once. */
-function* chunkPages(
-  parts: Buffer[],
-  file: ManifestFile,
-  limits: { maxRows: number; maxBytes: number },
-): Generator<{ rows: number; data: Buffer[] }> {
+/** The chunk's text ends with a whole line (a line cut short would be read as another row). */
+function assertWholeLines(parts: Buffer[], file: ManifestFile): void {
   const last = parts.at(-1);
   if (last && last[last.length - 1] !== NEWLINE) {
     throw fail("unprocessable", `backup file ${file.path} is damaged: its last line is cut`, {
       file: file.path,
     });
   }
+}
+
+/**
+ * The table's lines of a chunk it shares with other tables: views of the chunk's text from line
+ * `slice.first`, `file.rows` of them, after the whole chunk's line count has been checked against the
+ * summary's (its text was checked by SHA-256 already). No line of another table is in what it answers.
+ */
+function sliceOf(parts: Buffer[], file: ManifestFile, slice: ManifestSlice): Buffer[] {
+  assertWholeLines(parts, file);
+  const end = slice.first + file.rows;
+  const views: Buffer[] = [];
+  /** The number of the line the reading position is in: the newlines passed so far. */
+  let line = 0;
+  for (const part of parts) {
+    // Where in this part the slice's text starts, or -1 while the position is outside the slice.
+    let from = line >= slice.first && line < end ? 0 : -1;
+    for (let at = part.indexOf(NEWLINE); at !== -1; at = part.indexOf(NEWLINE, at + 1)) {
+      line += 1;
+      if (line === end && from !== -1) {
+        views.push(part.subarray(from, at + 1));
+        from = -1;
+      } else if (line === slice.first && line < end) {
+        from = at + 1;
+      }
+    }
+    if (from !== -1 && from < part.length) views.push(part.subarray(from));
+  }
+  if (line !== slice.of) throw rowCountMismatch(file, line, slice.of);
+  return views;
+}
+
+/** A chunk's pages: views of its text (the decompressor's pieces), which is held once. */
+function* chunkPages(
+  parts: Buffer[],
+  file: ManifestFile,
+  limits: { maxRows: number; maxBytes: number },
+): Generator<{ rows: number; data: Buffer[] }> {
+  assertWholeLines(parts, file);
   let rows = 0;
   for (const part of parts) {
     for (let at = part.indexOf(NEWLINE); at !== -1; at = part.indexOf(NEWLINE, at + 1)) rows += 1;

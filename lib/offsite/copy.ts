@@ -28,7 +28,7 @@ import {
   inventoryOf,
   type TenantInventory,
 } from "../backup/inventory.ts";
-import type { Manifest } from "../backup/manifest.ts";
+import { distinctObjects, type Manifest } from "../backup/manifest.ts";
 import { ROOT, tenantPrefix } from "../backup/paths.ts";
 import { readManifest } from "../backup/reader.ts";
 import { decompressChunk } from "../chunks/codec.ts";
@@ -207,10 +207,11 @@ async function copyBackup(
   let objects = 0;
   let bytes = 0;
   // The tenant's uploaded files are copied too: a restore from off-site brings them back with the rows.
-  const sources = [
+  // Each object once: small tables share one chunk.
+  const sources = distinctObjects([
     ...manifest.tables.flatMap((table) => table.files),
     ...(manifest.files?.objects ?? []).map((file) => ({ path: file.stored_as, sha256: file.sha256 })),
-  ];
+  ]);
   for (const file of sources) {
     if (services.now().getTime() >= options.deadline) return null;
     if (remotePaths.has(file.path) && (await copyMatches(offsite, file.path, file.sha256))) continue;

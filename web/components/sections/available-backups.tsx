@@ -273,7 +273,8 @@ function DetailsDialog(props: SectionProps & { backup: BackupListing; onClose: (
                         key={f.path}
                         type="button"
                         className="link"
-                        onClick={() => downloadFile(f.path)}
+                        // A chunk small tables share holds other tables' rows too: this table's are asked for.
+                        onClick={() => downloadFile(f.slice ? t.name : f.path)}
                         aria-label={`Download ${f.path.slice(f.path.lastIndexOf("/") + 1)}`}
                       >
                         {f.path.slice(f.path.lastIndexOf("/") + 1)}
