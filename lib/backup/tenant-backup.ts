@@ -30,6 +30,7 @@ import type { Services } from "../services.ts";
 import { validateTenant } from "../validation/check.ts";
 import {
   type BackupType,
+  distinctObjects,
   FILES_FORMAT_VERSION,
   FORMAT,
   FORMAT_VERSION,
@@ -42,6 +43,7 @@ import {
 import { PartWriter } from "./part-writer.ts";
 import { filePath, newBackupId, summaryPath } from "./paths.ts";
 import { openRowSource, type RowSource } from "./row-source.ts";
+import { SmallTables } from "./small-tables.ts";
 
 export interface TenantBackupRequest {
   tenantId: string;
@@ -220,6 +222,24 @@ export async function backupTenant(
 
     // Every call writes at least one part, so that repeated calls finish whatever the budget.
     let partsThisCall = 0;
+    const bounds = chunkBounds(config.backup.chunkTargetBytes, config.backup.maxFileBytes);
+    // Tables whose whole text is one small chunk, waiting to be stored as one chunk together.
+    const small = chunks ? new SmallTables(config.backup.chunkTargetBytes) : null;
+    /** Stores the waiting small tables; only then does the progress name them, as done. */
+    const storeSmall = async () => {
+      if (!small || !chunks || small.size === 0) return;
+      const stored = await small.store(chunks);
+      for (const [name, file] of stored.entries) {
+        const state = progress.tables[name] as TableProgress;
+        state.files = [file];
+        state.after = file.last_key;
+        state.done = true;
+        checkCopied(progress, name, state);
+      }
+      partsThisCall += 1;
+      progress.written_bytes = (progress.written_bytes ?? 0) + stored.written;
+    };
+
     for (const table of catalog.tables) {
       const state = progress.tables[table.name] ?? { files: [], after: null, done: false };
       progress.tables[table.name] = state;
@@ -234,7 +254,9 @@ export async function backupTenant(
           ? { id: request.captureId, table, rowsDone: state.files.reduce((n, f) => n + f.rows, 0) }
           : undefined,
       });
-      const cutter = new ChunkCutter(chunkBounds(config.backup.chunkTargetBytes, config.backup.maxFileBytes));
+      const cutter = new ChunkCutter(bounds);
+      // Only a table read from its first row may wait to share a chunk: its whole text is then in hand.
+      let fromStart = state.files.length === 0;
       const queue = chunks
         ? new ChunkQueue(
             chunks,
@@ -249,11 +271,14 @@ export async function backupTenant(
       };
       try {
         while (!state.done) {
-          // Chunks on their way count as written: no new page once one is, and the time is up.
-          const started = partsThisCall + (queue?.waiting ?? 0);
+          // Chunks on their way, and small tables waiting, count as written: no new page once one is, and
+          // the time is up.
+          const started = partsThisCall + (queue?.waiting ?? 0) + (small?.size ?? 0);
           if (started > 0 && services.now().getTime() >= request.deadline) {
-            // Chunks on their way are kept: the next call starts after them.
+            // Chunks on their way are kept, and the small tables read are stored: the next call starts
+            // after them.
             if (queue) record(storedOf(await queue.take(0)));
+            await storeSmall();
             if (moment) {
               // The rest of the tenant, copied at this call's moment, for the next calls to read.
               progress.snapshot = await db.takeSnapshot({
@@ -274,8 +299,15 @@ export async function backupTenant(
             return incomplete(backupId, catalog, progress);
           }
           if (queue) {
-            const next = await nextChunks(services, queue, cutter, source);
+            const offer =
+              fromStart && small
+                ? (lines: Buffer[]) => small.offer(table.name, lines, bounds.min)
+                : undefined;
+            fromStart = false;
+            const next = await nextChunks(services, queue, cutter, source, offer);
             record(next);
+            // Read whole and waiting for the shared chunk: not done until that is stored.
+            if (next.waiting) break;
             state.done = next.done;
           } else {
             const file = await writePart(
@@ -292,15 +324,7 @@ export async function backupTenant(
             state.after = file.manifestFile.last_key ?? state.after;
             state.done = file.done;
           }
-          const copied = progress.snapshot?.rows[table.name];
-          const written = state.files.reduce((n, f) => n + f.rows, 0);
-          if (state.done && copied !== undefined && written !== copied) {
-            // The copy changed under the run (emptied by a restart): this backup would not be one moment.
-            throw fail(
-              "unavailable",
-              `${table.name}: ${written} rows read, the backup's copy held ${copied}; back up again`,
-            );
-          }
+          if (state.done) checkCopied(progress, table.name, state);
           // Read at this call's held moment, the parts are worth nothing to a later call (it starts over
           // without a copy): save nothing, only keep the lease. Read from the copy, save now and then.
           if (moment) await keepLease.maybe();
@@ -311,6 +335,8 @@ export async function backupTenant(
         await queue?.settle();
       }
     }
+
+    await storeSmall();
 
     if (store && withFiles) {
       progress.files ??= { objects: [], done: false };
@@ -429,6 +455,19 @@ function renewer(services: Services, renew: () => Promise<void>) {
   };
 }
 
+/** Fails when a table read whole from the run's copy has not the rows the copy held. */
+function checkCopied(progress: RunProgress, name: string, state: TableProgress): void {
+  const copied = progress.snapshot?.rows[name];
+  const written = state.files.reduce((n, f) => n + f.rows, 0);
+  if (copied !== undefined && written !== copied) {
+    // The copy changed under the run (emptied by a restart): this backup would not be one moment.
+    throw fail(
+      "unavailable",
+      `${name}: ${written} rows read, the backup's copy held ${copied}; back up again`,
+    );
+  }
+}
+
 /** Frees the room the run's copy took; one left behind goes with the next copy taken once the run ended. */
 async function dropSnapshot(services: Services, backupId: string): Promise<void> {
   await services.db
@@ -542,7 +581,8 @@ class ChunkQueue {
 /**
  * Reads pages into the cutter until it finishes at least one chunk, or the table ends (its last rows are a
  * chunk of their own); queues what it finished, and answers the chunks stored meanwhile (all of them at
- * the table's end). Rows read past the last stored chunk stay in the cutter or the queue; a call that
+ * the table's end). When the table ended with nothing cut, its last chunk is its whole text: `offer` (the
+ * small tables' shared chunk) may take it instead, and the answer is then `waiting`, with nothing stored. Rows read past the last stored chunk stay in the cutter or the queue; a call that
  * stops keeps what is stored, and the next call reads the rest again from the last stored chunk's row
  * count (its last_key, where the source starts).
  */
@@ -551,7 +591,8 @@ async function nextChunks(
   queue: ChunkQueue,
   cutter: ChunkCutter,
   source: RowSource,
-): Promise<{ files: ManifestFile[]; written: number; done: boolean }> {
+  offer?: (lines: Buffer[]) => boolean,
+): Promise<{ files: ManifestFile[]; written: number; done: boolean; waiting?: boolean }> {
   // A stream is read a chunk's worth at a time; through the Supabase API each page is a request, so pages
   // are as large as BACKUP_PAGE_BYTES allows.
   const { chunkTargetBytes, pageBytes: apiPageBytes } = services.config.backup;
@@ -565,6 +606,9 @@ async function nextChunks(
   }
   if (done) {
     const last = cutter.flush();
+    if (last && finished.length === 0 && offer?.(last)) {
+      return { files: [], written: 0, done: true, waiting: true };
+    }
     if (last) finished.push(last);
   }
   for (const lines of finished) queue.add(lines);
@@ -575,13 +619,18 @@ function storedOf(stored: StoredChunk[]): { files: ManifestFile[]; written: numb
   return { files: stored.map((s) => s.file), written: stored.reduce((n, s) => n + s.written, 0) };
 }
 
+/** Of the objects `files` name, each once (small tables share one). */
+function bytesOf(files: ManifestFile[]): number {
+  return distinctObjects(files).reduce((n, f) => n + f.bytes, 0);
+}
+
 function incomplete(backupId: string, catalog: Catalog, progress: RunProgress): TenantBackupResult {
   const states = Object.values(progress.tables);
   return {
     status: "incomplete",
     backupId,
     records: states.reduce((sum, s) => sum + s.files.reduce((n, f) => n + f.rows, 0), 0),
-    bytes: states.reduce((sum, s) => sum + s.files.reduce((n, f) => n + f.bytes, 0), 0),
+    bytes: bytesOf(states.flatMap((s) => s.files)),
     tablesDone: states.filter((s) => s.done).length,
     tables: catalog.tables.length,
   };
@@ -638,7 +687,7 @@ function buildManifest(
     tables,
     ...(files ? { files } : {}),
     total_records: tables.reduce((n, t) => n + t.row_count, 0),
-    total_bytes: tables.reduce((n, t) => n + t.bytes, 0) + (files?.bytes ?? 0),
+    total_bytes: bytesOf(tables.flatMap((t) => t.files)) + (files?.bytes ?? 0),
     created_by: progress.created_by ?? request.createdBy ?? null,
     note: progress.note ?? request.note ?? null,
     warnings,
