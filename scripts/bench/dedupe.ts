@@ -9,6 +9,7 @@ import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
 import { gzip, constants as zlib, zstdCompress, zstdDecompress } from "node:zlib";
 import pg from "pg";
+import { distinctObjects } from "../../lib/backup/manifest.ts";
 import { tenantPrefix } from "../../lib/backup/paths.ts";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import { loadConfig } from "../../lib/config.ts";
@@ -120,8 +121,9 @@ export async function benchDedupe(
     // zstd against gzip, on the chunks of the first backup.
     const decompress = promisify(zstdDecompress);
     const texts: Buffer[] = [];
-    for (const t of first.manifest.tables)
-      for (const f of t.files) texts.push(await decompress(await chunkS.storage.get(f.path)));
+    // Each chunk once: small tables share one.
+    for (const f of distinctObjects(first.manifest.tables.flatMap((t) => t.files)))
+      texts.push(await decompress(await chunkS.storage.get(f.path)));
     const raw = texts.reduce((n, t) => n + t.length, 0);
     for (const [name, pack] of [
       ["gzip 4", (b: Buffer) => promisify(gzip)(b, { level: 4 })],
