@@ -6,6 +6,10 @@
  * budget continues from its last part, and one killed from its last saved part; parts written after it
  * are simply written again under the same keys.
  *
+ * Small tables (lib/backup/small-tables.ts): a table whose whole text is one small chunk waits, and the
+ * tenant's waiting tables are stored together as one chunk once the tables are read (or before the call
+ * stops for its budget); a waiting table is saved as done only then.
+ *
  * One moment: on a direct connection the run's first call reads every table inside one held snapshot,
  * and a tenant that fits the call is backed up with no copy at all. Otherwise the tenant's rows (on the
  * direct path: of the tables the call did not finish, copied inside that same snapshot) are copied into
@@ -582,9 +586,10 @@ class ChunkQueue {
  * Reads pages into the cutter until it finishes at least one chunk, or the table ends (its last rows are a
  * chunk of their own); queues what it finished, and answers the chunks stored meanwhile (all of them at
  * the table's end). When the table ended with nothing cut, its last chunk is its whole text: `offer` (the
- * small tables' shared chunk) may take it instead, and the answer is then `waiting`, with nothing stored. Rows read past the last stored chunk stay in the cutter or the queue; a call that
- * stops keeps what is stored, and the next call reads the rest again from the last stored chunk's row
- * count (its last_key, where the source starts).
+ * small tables' shared chunk) may take it instead, and the answer is then `waiting`, with nothing stored.
+ * Rows read past the last stored chunk stay in the cutter or the queue; a call that stops keeps what is
+ * stored, and the next call reads the rest again from the last stored chunk's row count (its last_key,
+ * where the source starts).
  */
 async function nextChunks(
   services: Services,
