@@ -227,8 +227,9 @@ export async function backupTenant(
     // Every call writes at least one part, so that repeated calls finish whatever the budget.
     let partsThisCall = 0;
     const bounds = chunkBounds(config.backup.chunkTargetBytes, config.backup.maxFileBytes);
-    // Tables whose whole text is one small chunk, waiting to be stored as one chunk together.
-    const small = chunks ? new SmallTables(config.backup.chunkTargetBytes) : null;
+    // Tables whose whole text is one small chunk, waiting to be stored as one chunk together: a chunk of
+    // about the target size, and never past a chunk's most (within the storage's object limit).
+    const small = chunks ? new SmallTables(Math.min(config.backup.chunkTargetBytes, bounds.max)) : null;
     /** Stores the waiting small tables; only then does the progress name them, as done. */
     const storeSmall = async () => {
       if (!small || !chunks || small.size === 0) return;
