@@ -5,6 +5,7 @@
 import type { LogEntry, LogRow, RestoreError } from "../api-answers.ts";
 import type { CreatedBy } from "../auth/principal.ts";
 import type { ManifestFile } from "../backup/manifest.ts";
+import { typedStageRows } from "../backup/typed-stage-rows.ts";
 import type { Catalog } from "../catalog.ts";
 import type { Frequency, Schedule } from "../schedule/slots.ts";
 import type { RawResult } from "../validation/check.ts";
@@ -509,6 +510,67 @@ export class TenantDb {
       p_rows: args.rows,
       p_lines: typeof args.lines === "string" ? args.lines : Buffer.concat(args.lines),
     });
+  }
+
+  /**
+   * On a direct connection, opens the typed staging of backup table `spec` for the restore `restoreId`
+   * (tenant_backup_stage_typed_open): answers the table to COPY its rows into, or null when it is staged
+   * as lines (through the Supabase API, a table not restored by hash, or one already staged as lines).
+   */
+  async openTypedStage(args: {
+    restoreId: string;
+    planId: string;
+    spec: { name: string; columns: { name: string; type: string }[] };
+  }): Promise<string | null> {
+    if (!this.caller.copyIn) return null;
+    const opened = await this.caller.call<{ relation: string } | null>("tenant_backup_stage_typed_open", {
+      p_restore_id: args.restoreId,
+      p_plan_id: args.planId,
+      p_spec: args.spec,
+    });
+    return opened?.relation ?? null;
+  }
+
+  /**
+   * Stages one page of a table's backup lines into its typed staging table `relation` (openTypedStage):
+   * each line becomes a row of COPY's text format with the page's number and the line's md5
+   * (typed-stage-rows.ts), and PostgreSQL reads every value with its column's type, under the settings
+   * the lines were exported with. The page replaces one staged before under the same number. Throws a
+   * NotABackupLine when a line is not one, and the database's refusal (a DatabaseError) of a value.
+   */
+  async stageTypedPage(args: {
+    restoreId: string;
+    table: string;
+    relation: string;
+    page: number;
+    rows: number;
+    /** The page's UTF-8 bytes as the buffers that hold them one after the other. */
+    lines: readonly Buffer[];
+  }): Promise<void> {
+    const copyIn = this.caller.copyIn;
+    if (!copyIn) throw new Error("typed staging needs a direct connection");
+    const { text, rows } = typedStageRows(args.page, args.lines);
+    if (rows !== args.rows) {
+      throw new Error(`${args.table}: page ${args.page} holds ${rows} lines, ${args.rows} were expected`);
+    }
+    await copyIn.call(
+      this.caller,
+      `copy ${args.relation} from stdin`,
+      [text],
+      [
+        {
+          text:
+            "select set_config('datestyle', 'ISO, YMD', true), set_config('intervalstyle', 'postgres', true), " +
+            "set_config('timezone', 'UTC', true), public.tenant_backup_stage_typed_page($1, $2, $3, $4)",
+          values: [args.restoreId, args.table, args.page, rows],
+        },
+      ],
+    );
+  }
+
+  /** Drops the typed staging of a table and what was staged of it, to stage it again as lines. */
+  async dropTypedStage(restoreId: string, table: string): Promise<void> {
+    await this.caller.call("tenant_backup_stage_typed_drop", { p_restore_id: restoreId, p_table: table });
   }
 
   /** Per table, what the restore `restoreId` has staged so far: pages, their rows, the highest page. */

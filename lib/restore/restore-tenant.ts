@@ -8,7 +8,9 @@
  * 3. Stage the backup's rows in pages, each file checked against its SHA-256 and row count first
  *    (a damaged or missing file: 422 naming it, nothing changed). Staging goes on across calls: a call
  *    stages what fits its time budget and answers "staging"; the next call of the same restore asks the
- *    database what is staged already (the staged pages are the record) and continues from there.
+ *    database what is staged already (the staged pages are the record) and continues from there. Over a
+ *    direct connection, a table restored by hash is staged by COPY into a table of its types (each row with
+ *    its line's md5), so its values are parsed once, as COPY FROM parses them.
  * 4. Apply in one transaction inside PostgreSQL. A real restore (tenant_backup_apply_live) first locks the
  *    restored tables against writes (the app's writes wait, reads go on) and captures the tenant's rows as
  *    they are: that capture is the undo point, so every write the app committed is either in the data after
@@ -22,6 +24,7 @@
 import { createHash } from "node:crypto";
 import type { ValidationReport } from "../api-answers.ts";
 import type { CreatedBy } from "../auth/principal.ts";
+import { NotABackupLine } from "../backup/line-to-copy-text.ts";
 import { dropLines } from "../backup/lines.ts";
 import { FORMAT_VERSION, type Manifest, type ManifestTable } from "../backup/manifest.ts";
 import { dayOfBackupId, newBackupId } from "../backup/paths.ts";
@@ -134,13 +137,16 @@ function checkApplyFitsOneCall(services: Services, tenantId: string, records: nu
 /**
  * Stages what is not staged yet, until done or the deadline passes, in pages of up to BACKUP_PAGE_BYTES of
  * lines and BACKUP_PAGE_ROWS rows, each one request on the PostgREST path: a page gathers consecutive files
- * (chunks are smaller than a page) and parts of files larger than one. Answers the rows staged in all, and
- * whether everything is.
+ * (chunks are smaller than a page) and parts of files larger than one. On a direct connection, a table
+ * restored by hash is staged typed (TenantDb.openTypedStage); when one of its lines is not a backup line
+ * or the database refuses one of its values for its type, the table is staged again as lines, whose apply
+ * reports that value as any restore does. Answers the rows staged in all, and whether everything is.
  */
 async function stageBackup(
   services: Services,
   lease: Lease,
   restoreId: string,
+  planId: string,
   plan: RestorePlan,
   deadline: number,
 ): Promise<{ staged: number; done: boolean; stagedNow: number }> {
@@ -149,9 +155,12 @@ async function stageBackup(
   const progress = await db.restoreStageProgress(restoreId);
   let staged = plan.tables.reduce((n, t) => n + Number(progress[t.name]?.rows ?? 0), 0);
   let stagedNow = 0;
-  for (const table of plan.tables) {
-    const done = progress[table.name];
-    if (done && Number(done.rows) === table.row_count) continue;
+  /** Stages what is left of `table` (`done` of it staged already); false when the deadline stopped it. */
+  const stageTable = async (
+    table: RestorePlan["tables"][number],
+    done: { rows: number; last_page: number } | undefined,
+    typed: string | null,
+  ): Promise<boolean> => {
     // Staging is sequential, in the files' order: the rows staged are the table's first rows, and the
     // pages after them are numbered past the last one staged.
     let skip = done ? Number(done.rows) : 0;
@@ -165,7 +174,11 @@ async function stageBackup(
       if (!gathered) return;
       const { page, rows, lines } = gathered;
       gathered = null;
-      await db.stageRestorePage({ restoreId, table: table.name, page, rows, lines });
+      if (typed) {
+        await db.stageTypedPage({ restoreId, table: table.name, relation: typed, page, rows, lines });
+      } else {
+        await db.stageRestorePage({ restoreId, table: table.name, page, rows, lines });
+      }
       staged += rows;
       stagedNow += rows;
       await lease.renew();
@@ -193,7 +206,7 @@ async function stageBackup(
           if (gathered && !fits) {
             await flush();
             // Each call stages at least a page, so that calls always get somewhere.
-            if (services.now().getTime() >= deadline) return { staged, done: false, stagedNow };
+            if (services.now().getTime() >= deadline) return false;
           }
           if (gathered) {
             gathered.rows += rows;
@@ -209,9 +222,45 @@ async function stageBackup(
       }
     }
     await flush();
+    return true;
+  };
+  for (const table of plan.tables) {
+    const done = progress[table.name];
+    if (done && Number(done.rows) === table.row_count) continue;
+    const typed = await db.openTypedStage({
+      restoreId,
+      planId,
+      spec: { name: table.name, columns: table.columns },
+    });
+    const before = { staged, stagedNow };
+    let finished: boolean;
+    try {
+      finished = await stageTable(table, done, typed);
+    } catch (err) {
+      if (!typed || !refusedWhenTyped(err)) throw err;
+      services.log.warn(
+        { restoreId, table: table.name, err: errorMessage(err) },
+        "staging the table as lines: its typed staging was refused",
+      );
+      await db.dropTypedStage(restoreId, table.name);
+      // What was staged of the table, in this call or before, is gone with it.
+      staged = before.staged - Number(done?.rows ?? 0);
+      stagedNow = before.stagedNow;
+      finished = await stageTable(table, undefined, null);
+    }
+    if (!finished) return { staged, done: false, stagedNow };
     if (services.now().getTime() >= deadline && stagedNow > 0) return { staged, done: false, stagedNow };
   }
   return { staged, done: true, stagedNow };
+}
+
+/**
+ * What stops a table's typed staging but not its staging as lines: a line that is not a backup line, or
+ * a value the database refuses for its type (data exceptions, class 22; a domain's check, class 23).
+ */
+function refusedWhenTyped(err: unknown): boolean {
+  if (err instanceof NotABackupLine) return true;
+  return err instanceof DatabaseError && /^2[23]/.test(err.sqlState ?? "");
 }
 
 /** The apply's failures as the errors they mean; the transaction rolled back whole either way. */
@@ -382,7 +431,7 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
         await storeUndo(services, request.tenantId, pending, manifest.organization_name, request.deadline);
       }
     }
-    const staging = await stageBackup(services, lease, restoreId, plan, request.deadline);
+    const staging = await stageBackup(services, lease, restoreId, catalog.plan_id, plan, request.deadline);
     // The apply must fit one call: when what is left of this one is too short for it, the next call
     // (which finds everything staged) applies.
     const applyMs = estimatedApplyMs(services, totalRecords);
