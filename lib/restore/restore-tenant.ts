@@ -170,10 +170,12 @@ async function stageBackup(
      * read (joined by "\n" only as they are sent).
      */
     let gathered: { page: number; rows: number; bytes: number; lines: Buffer[] } | null = null;
-    const flush = async () => {
-      if (!gathered) return;
-      const { page, rows, lines } = gathered;
-      gathered = null;
+    /**
+     * The page being written: one at a time, while the next is read, checked and gathered (the database
+     * parses one page while the engine prepares the next).
+     */
+    let writing = null as Promise<void> | null;
+    const write = async (page: number, rows: number, lines: Buffer[]) => {
       if (typed) {
         await db.stageTypedPage({ restoreId, table: table.name, relation: typed, page, rows, lines });
       } else {
@@ -183,46 +185,72 @@ async function stageBackup(
       stagedNow += rows;
       await lease.renew();
     };
-    for (const [fileIndex, file] of table.files.entries()) {
-      if (skip >= file.rows) {
-        skip -= file.rows;
-        continue;
-      }
-      let page = fileIndex * PAGES_PER_FILE;
-      for await (const part of readVerifiedPages(services.storage, file, limits)) {
-        let { rows, data } = part;
-        if (skip > 0) {
-          const dropped = Math.min(skip, rows);
-          skip -= dropped;
-          rows -= dropped;
-          data = rows > 0 ? dropLines(data, dropped) : [];
+    /** Waits for the page before, then starts writing the page gathered. */
+    const flush = async () => {
+      await writing;
+      writing = null;
+      if (!gathered) return;
+      const { page, rows, lines } = gathered;
+      gathered = null;
+      writing = write(page, rows, lines);
+      // Awaited by the next flush, or below; never left to reject unheard meanwhile.
+      writing.catch(() => undefined);
+    };
+    /** Reads and gathers the table's pages, flushing each; false when the deadline stopped it. */
+    const gatherAndFlush = async (): Promise<boolean> => {
+      for (const [fileIndex, file] of table.files.entries()) {
+        if (skip >= file.rows) {
+          skip -= file.rows;
+          continue;
         }
-        if (rows > 0) {
-          const bytes = data.reduce((n, b) => n + b.length, 0) + 1;
-          const fits =
-            gathered !== null &&
-            gathered.rows + rows <= limits.maxRows &&
-            gathered.bytes + bytes <= limits.maxBytes;
-          if (gathered && !fits) {
-            await flush();
-            // Each call stages at least a page, so that calls always get somewhere.
-            if (services.now().getTime() >= deadline) return false;
+        let page = fileIndex * PAGES_PER_FILE;
+        for await (const part of readVerifiedPages(services.storage, file, limits)) {
+          let { rows, data } = part;
+          if (skip > 0) {
+            const dropped = Math.min(skip, rows);
+            skip -= dropped;
+            rows -= dropped;
+            data = rows > 0 ? dropLines(data, dropped) : [];
           }
-          if (gathered) {
-            gathered.rows += rows;
-            gathered.bytes += bytes;
-            gathered.lines.push(NEWLINE, ...data);
-          } else {
-            // Past the last page staged even if the page settings changed between calls.
-            lastPage = Math.max(page, lastPage + 1);
-            gathered = { page: lastPage, rows, bytes, lines: [...data] };
+          if (rows > 0) {
+            const bytes = data.reduce((n, b) => n + b.length, 0) + 1;
+            const fits =
+              gathered !== null &&
+              gathered.rows + rows <= limits.maxRows &&
+              gathered.bytes + bytes <= limits.maxBytes;
+            if (gathered && !fits) {
+              await flush();
+              // Each call stages at least a page, so that calls always get somewhere.
+              if (services.now().getTime() >= deadline) return false;
+            }
+            if (gathered) {
+              gathered.rows += rows;
+              gathered.bytes += bytes;
+              gathered.lines.push(NEWLINE, ...data);
+            } else {
+              // Past the last page staged even if the page settings changed between calls.
+              lastPage = Math.max(page, lastPage + 1);
+              gathered = { page: lastPage, rows, bytes, lines: [...data] };
+            }
           }
+          page += 1;
         }
-        page += 1;
       }
+      return true;
+    };
+    try {
+      if (!(await gatherAndFlush())) {
+        await writing;
+        return false;
+      }
+      await flush();
+      await writing;
+      return true;
+    } catch (err) {
+      // Not before the page being written is done: the caller may drop what was staged.
+      await writing?.catch(() => undefined);
+      throw err;
     }
-    await flush();
-    return true;
   };
   for (const table of plan.tables) {
     const done = progress[table.name];
