@@ -83,9 +83,14 @@ begin
     execute format('revoke all on table tenant_backup_staging.%I from public', v_relname);
     insert into public.tenant_backup_stage_typed (restore_id, table_name, relname) values (p_restore_id, v_name, v_relname);
   end if;
-  -- COPY runs as the connection's user: it may insert, and nothing more.
-  grant usage on schema tenant_backup_staging to session_user;
-  execute format('grant insert on table tenant_backup_staging.%I to session_user', v_relname);
+  -- COPY runs as the connection's user: it may insert, and nothing more. Granted only where missing: two
+  -- restores granting the schema at once would update its row concurrently.
+  if not has_schema_privilege(session_user, 'tenant_backup_staging', 'USAGE') then
+    grant usage on schema tenant_backup_staging to session_user;
+  end if;
+  if not has_table_privilege(session_user, format('tenant_backup_staging.%I', v_relname), 'INSERT') then
+    execute format('grant insert on table tenant_backup_staging.%I to session_user', v_relname);
+  end if;
   return jsonb_build_object('relation', format('tenant_backup_staging.%I', v_relname));
 end;
 $$;
