@@ -9,8 +9,8 @@
  *    (a damaged or missing file: 422 naming it, nothing changed). Staging goes on across calls: a call
  *    stages what fits its time budget and answers "staging"; the next call of the same restore asks the
  *    database what is staged already (the staged pages are the record) and continues from there. Over a
- *    direct connection, a table restored by hash is staged by COPY into a table of its types (each row with
- *    its line's md5), so its values are parsed once, as COPY FROM parses them.
+ *    direct connection, a table of over 1,000 rows restored by hash is staged by COPY into a table of its
+ *    types (each row with its line's md5), so its values are parsed once, as COPY FROM parses them.
  * 4. Apply in one transaction inside PostgreSQL. A real restore (tenant_backup_apply_live) first locks the
  *    restored tables against writes (the app's writes wait, reads go on) and captures the tenant's rows as
  *    they are: that capture is the undo point, so every write the app committed is either in the data after
@@ -92,6 +92,12 @@ export type RestoreOutcome =
  */
 const PAGES_PER_FILE = 100_000;
 const NEWLINE = Buffer.from("\n");
+/**
+ * Tables of more rows than this are staged typed on a direct connection (TenantDb.openTypedStage). A
+ * smaller one is staged as lines: casting a few rows costs the apply little, and it makes no temp table
+ * for them, where a staging table would be files made and removed for each.
+ */
+const TYPED_STAGE_MIN_ROWS = 1000;
 /** How long the lease lasts while the apply runs: 15 minutes, Netlify's longest function. */
 const APPLY_LEASE_SECONDS = 900;
 
@@ -137,7 +143,7 @@ function checkApplyFitsOneCall(services: Services, tenantId: string, records: nu
 /**
  * Stages what is not staged yet, until done or the deadline passes, in pages of up to BACKUP_PAGE_BYTES of
  * lines and BACKUP_PAGE_ROWS rows, each one request on the PostgREST path: a page gathers consecutive files
- * (chunks are smaller than a page) and parts of files larger than one. On a direct connection, a table
+ * (chunks are smaller than a page) and parts of files larger than one. On a direct connection, a large table
  * restored by hash is staged typed (TenantDb.openTypedStage); when one of its lines is not a backup line
  * or the database refuses one of its values for its type, the table is staged again as lines, whose apply
  * reports that value as any restore does. Answers the rows staged in all, and whether everything is.
@@ -255,11 +261,10 @@ async function stageBackup(
   for (const table of plan.tables) {
     const done = progress[table.name];
     if (done && Number(done.rows) === table.row_count) continue;
-    const typed = await db.openTypedStage({
-      restoreId,
-      planId,
-      spec: { name: table.name, columns: table.columns },
-    });
+    const typed =
+      table.row_count > TYPED_STAGE_MIN_ROWS
+        ? await db.openTypedStage({ restoreId, planId, spec: { name: table.name, columns: table.columns } })
+        : null;
     const before = { staged, stagedNow };
     let finished: boolean;
     try {

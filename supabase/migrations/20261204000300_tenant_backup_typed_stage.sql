@@ -1,8 +1,9 @@
 -- Tenant backup: typed staging on the direct path.
 --
--- Over a direct connection, a table restored by hash (tenant_backup_apply_by_hash_ok: a primary key, the
--- backup's columns are its stored columns) is staged straight into a staging table of its own whose
--- columns have the table's types: the engine turns each backup line back into a row of COPY's text format
+-- Over a direct connection, a table of more than 1,000 rows restored by hash (tenant_backup_apply_by_hash_ok:
+-- a primary key, the backup's columns are its stored columns) is staged straight into a staging table of
+-- its own whose columns have the table's types (a smaller table is staged as lines: its apply makes no
+-- temp table, 20261204000200, and a staging table would be files made and removed for a few rows): the engine turns each backup line back into a row of COPY's text format
 -- and COPYs it in, so PostgreSQL reads each value once through its type's input function, as `COPY … FROM`
 -- does, instead of the apply turning each staged line into jsonb and casting every column. Each staged row
 -- carries the md5 of its backup line (computed by the engine as it stages), which the apply matches
@@ -184,9 +185,10 @@ as $$
   select to_jsonb(count(*)) from gone;
 $$;
 
--- As before (20261203000100), and, for a table staged typed (see the top of this file), the staged rows
--- read from its typed staging table: when the tenant has no row in the table, the rows to write are that
--- table itself (through temp view p_src, dropped with it); otherwise its rows' md5s are matched with the
+-- As before (20261204000200), and, for a table staged typed (see the top of this file; the engine stages
+-- only tables of more than 1,000 rows so), the staged rows read from its typed staging table, never cast
+-- from lines, nor compared line for line first: when the tenant has no row in the table, the rows to write are
+-- the typed staging table itself (through view p_src); otherwise its rows' md5s are matched with the
 -- tenant's rows' and only the rows the tenant lacks or has otherwise are copied into p_src. The undo
 -- point's line of an equal row is then the tenant's row exported (the same text: its md5 is the backup
 -- line's), kept in column tb_same of p_src_live. The rows staged are counted from the pages recorded.
@@ -206,7 +208,7 @@ declare
   v_name text := p_table->>'name';
   v_lines text := p_src || '_lines';
   v_live text := p_src || '_live';
-  v_sql jsonb := public.tenant_backup_export_sql(p_plan_id, v_name);
+  v_sql jsonb := public.tenant_backup_export_sql_of(p_table->>'schema', p_table, null);
   v_keys text := (select string_agg(format('t0.%I', k), ', ') from jsonb_array_elements_text(p_table->'primary_key') k);
   v_typed text := public.tenant_backup_stage_typed_relation(p_restore_id, p_table->>'name');
   v_colnames text[];
@@ -214,8 +216,10 @@ declare
   v_casts text;
   v_n bigint;
   v_any boolean;
+  v_same boolean := false;
   v_written bigint;
   v_replaced bigint := 0;
+  v_kept bigint;
 begin
   select array_agg(b->>'name' order by b.o), string_agg(format('%I', b->>'name'), ', ' order by b.o),
          string_agg(format('(x.r->>%s)::%s as %I', b.o - 1, b->>'type', b->>'name'), ', ' order by b.o)
@@ -227,17 +231,34 @@ begin
     select coalesce(sum(row_count), 0) into v_n from public.tenant_backup_stage
     where restore_id = p_restore_id and table_name = v_name;
   end if;
-  if v_typed is not null and not v_any then
-    -- Nothing to compare: the staged rows are the rows to write, read where they are. A view of that name
-    -- left in this session by an earlier apply that committed without clearing its staging goes first.
-    execute format('drop view if exists pg_temp.%I', p_src);
-    execute format('create temp view %I as select %s from %s', p_src, v_cols, v_typed);
+  if v_typed is null and v_any and (p_spec->>'row_count')::bigint <= 1000 then
+    execute format(
+      'select count(l.n), count(*) filter (where l.line is null or e.line is null or l.line <> e.line) = 0
+       from (select x.line, row_number() over (order by s.page, x.i) as n
+             from public.tenant_backup_stage s
+             cross join lateral unnest(string_to_array(s.lines, E''\n'')) with ordinality as x(line, i)
+             where s.restore_id = $2 and s.table_name = $3) l
+       full join (select %s as line, row_number() over (order by %s) as n from %s where %s) e on e.n = l.n',
+      v_sql->>'line', v_sql->>'order', v_sql->>'source', v_sql->>'filter')
+      into v_n, v_same using p_tenant, p_restore_id, v_name;
+  end if;
+  if to_regclass('pg_temp.tb_none') is null then
+    create temp table tb_none (r jsonb) on commit drop;
+  end if;
+  if v_same then
+    execute format('create temp view %I as select %s from (select r from tb_none where false) x', p_src, v_casts);
+    v_written := 0;
+  elsif v_typed is not null and not v_any then
+    -- Nothing to compare: the staged rows are the rows to write, read where they are.
+    execute format('create temp view %I as select %s from %s where not exists (select from tb_none)',
+                   p_src, v_cols, v_typed);
     v_written := v_n;
   elsif v_typed is not null then
     if v_n > 5000 then
       execute format('analyze %s (tb_h)', v_typed);
     end if;
-    -- The tenant's rows, each exported once: its line's md5 says whether the backup has it as it is.
+    -- The tenant's rows, each exported once: its line's md5 says whether the backup has it as it is. The
+    -- line of a row the backup has as it is (tb_same) is that backup line: the undo point keeps it.
     execute format(
       'create temp table %1$I on commit drop as
        select e.tb_n, e.tb_h, %2$s, case when s.tb_h is null then e.tb_line end as tb_line,
@@ -250,15 +271,33 @@ begin
       v_sql->>'line', v_keys, v_sql->>'source', v_sql->>'filter', v_sql->>'order', v_typed,
       p_capture_id is not null)
       using p_tenant;
-    execute format('select count(*) from %I where tb_line is not null', v_live) into v_replaced;
+    execute format('select count(*) filter (where tb_line is not null), count(*) filter (where tb_line is null) from %I',
+                   v_live) into v_replaced, v_kept;
     if v_n > 5000 then
       execute format('analyze %I', v_live);
     end if;
+    if v_kept = v_n then
+      execute format('create temp view %I as select %s from (select r from tb_none where false) x', p_src, v_casts);
+      v_written := 0;
+    else
+      execute format(
+        'create temp table %I on commit drop as
+         select %s from %s s where not exists (select 1 from %I l where l.tb_h = s.tb_h)',
+        p_src, v_cols, v_typed, v_live);
+      get diagnostics v_written := row_count;
+    end if;
+  elsif not v_any and (p_spec->>'row_count')::bigint <= 1000 then
+    -- Nothing to compare, few rows: every staged line is a row to write, read (and cast) where it is
+    -- staged, which stays until the apply's end.
     execute format(
-      'create temp table %I on commit drop as
-       select %s from %s s where not exists (select 1 from %I l where l.tb_h = s.tb_h)',
-      p_src, v_cols, v_typed, v_live);
-    get diagnostics v_written := row_count;
+      'create temp view %I as
+       select %s from (select unnest(string_to_array(s.lines, E''\n''))::jsonb as r
+                       from public.tenant_backup_stage s
+                       where s.restore_id = %L and s.table_name = %L
+                       union all select r from tb_none) x',
+      p_src, v_casts, p_restore_id, v_name);
+    execute format('select count(*) from %I', p_src) into v_n;
+    v_written := v_n;
   elsif not v_any then
     -- Nothing to compare: every staged line is a row to write.
     execute format(
@@ -293,16 +332,23 @@ begin
       (select string_agg(format('e.%I', k), ', ') from jsonb_array_elements_text(p_table->'primary_key') k),
       v_sql->>'line', v_keys, v_sql->>'source', v_sql->>'filter', v_sql->>'order', v_lines)
       using p_tenant;
-    execute format('select count(*) from %I where tb_line is not null', v_live) into v_replaced;
+    execute format('select count(*) filter (where tb_line is not null), count(*) filter (where tb_line is null) from %I',
+                   v_live) into v_replaced, v_kept;
     if v_n > 5000 then
       execute format('analyze %I', v_live);
     end if;
-    execute format(
-      'create temp table %I on commit drop as
-       select %s from (select s.line::jsonb as r from %I s
-                       where not exists (select 1 from %I l where l.tb_h = s.h)) x',
-      p_src, v_casts, v_lines, v_live);
-    get diagnostics v_written := row_count;
+    if v_kept = v_n then
+      -- Every staged line is one of the tenant's rows (a key appears once on each side): nothing to write.
+      execute format('create temp view %I as select %s from (select r from tb_none where false) x', p_src, v_casts);
+      v_written := 0;
+    else
+      execute format(
+        'create temp table %I on commit drop as
+         select %s from (select s.line::jsonb as r from %I s
+                         where not exists (select 1 from %I l where l.tb_h = s.h)) x',
+        p_src, v_casts, v_lines, v_live);
+      get diagnostics v_written := row_count;
+    end if;
   end if;
   if v_n <> (p_spec->>'row_count')::bigint then
     raise exception using errcode = 'TB004',
@@ -316,6 +362,12 @@ begin
       -- Left exactly as it was: the restored backup's entry is this table's undo point.
       insert into public.tenant_backup_undo (capture_id, organization_id, table_name, page, row_count, lines)
       values (p_capture_id, p_tenant, v_name, -1, v_n, (p_spec->'reuse')::text);
+    elsif v_same then
+      perform public.tenant_backup_undo_write(p_capture_id, p_tenant, v_name, format(
+        'select x.line, row_number() over (order by s.page, x.i) as n
+         from public.tenant_backup_stage s
+         cross join lateral unnest(string_to_array(s.lines, E''\n'')) with ordinality as x(line, i)
+         where s.restore_id = %L and s.table_name = %L', p_restore_id, v_name));
     elsif v_typed is not null then
       perform public.tenant_backup_undo_write(p_capture_id, p_tenant, v_name, format(
         'select coalesce(l.tb_line, l.tb_same) as line, l.tb_n as n from %I l', v_live));
@@ -326,7 +378,7 @@ begin
     end if;
   end if;
   return jsonb_build_object('rows_in_backup', v_n, 'columns', v_cols, 'column_names', to_jsonb(v_colnames),
-                            'by_hash', true, 'live', v_any)
+                            'by_hash', true, 'live', v_any and not v_same)
          || public.tenant_backup_apply_compare(p_table, to_jsonb(v_colnames)) - 'cmp';
 end;
 $$;

@@ -120,16 +120,10 @@ describe("rows holding 5 MB values", () => {
       return answer as T;
     };
     caller.copyIn = (statement, data, before) => {
-      if (statement.startsWith("copy tenant_backup_staging.")) {
-        // Typed staging: the page's rows, its row count the last parameter of the statement before it.
-        const bytes = data.reduce((n, b) => n + b.byteLength, 0);
-        staged.push({ rows: Number(before?.[0]?.values.at(-1)), bytes });
-      } else {
-        // [head, …page, end]: the page's bytes, and its row count from the head (…\x02rows\x02\x01).
-        const head = Buffer.from(data[0] as Uint8Array).toString("utf8");
-        const bytes = data.slice(1, -1).reduce((n, b) => n + b.byteLength, 0);
-        staged.push({ rows: Number(head.split("\x02")[3]), bytes });
-      }
+      // [head, …page, end]: the page's bytes, and its row count from the head (…\x02rows\x02\x01).
+      const head = Buffer.from(data[0] as Uint8Array).toString("utf8");
+      const bytes = data.slice(1, -1).reduce((n, b) => n + b.byteLength, 0);
+      staged.push({ rows: Number(head.split("\x02")[3]), bytes });
       return copyIn.call(caller, statement, data, before);
     };
     try {

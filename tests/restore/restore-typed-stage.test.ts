@@ -1,10 +1,11 @@
 /**
- * Typed staging on the direct path: a table restored by hash is staged straight into a staging table of
- * its types (TenantDb.stageTypedPage), never as lines, and restores exactly into the emptied tenant and
- * over changed rows, its undo point restoring the state it replaced; the staging tables go with the
- * restore. A value PostgreSQL refuses for its type (here: a domain whose check tightened since the
- * backup) sends that table back to staging as lines, and the restore fails as one staged as lines does:
- * one transaction rolled back, nothing changed, the same error.
+ * Typed staging on the direct path: a table of over 1,000 rows restored by hash (here contacts) is staged
+ * straight into a staging table of its types (TenantDb.stageTypedPage), never as lines, the small tables
+ * as lines; the restore is exact into the emptied tenant and over changed rows, its undo point restoring
+ * the state it replaced; the staging tables go with the restore. A value PostgreSQL refuses for its type
+ * (here: a domain whose check tightened since the backup) sends that table back to staging as lines, and
+ * the restore fails as one staged as lines does: one transaction rolled back, nothing changed, the same
+ * error.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { TestDatabase } from "../support/database.ts";
@@ -19,6 +20,7 @@ let original: Record<string, string>;
 const q = (sql: string) => db.owner.query(sql);
 const everything = () => snapshot(db.client, [...APP_TABLES]);
 const body = { organization_id: "w1", backup_date: BACKUP_DATE };
+const SMALL_TABLES = APP_TABLES.filter((t) => t !== "contacts").sort();
 
 /** The tables staged typed and as lines by the calls made while `work` runs. */
 async function stagedBy<T>(work: () => Promise<T>): Promise<{ result: T; typed: string[]; lines: string[] }> {
@@ -47,8 +49,12 @@ async function stagingTablesLeft(): Promise<number> {
 beforeAll(async () => {
   db = await createAppDatabase();
   await q("create domain short_code as text check (length(value) <= 10)");
-  await q("alter table workspaces add column code short_code");
-  await q("update workspaces set code = 'code-' || id");
+  await q("alter table contacts add column code short_code");
+  // Over 1,000 contacts in w1, with awkward text.
+  await q(`insert into contacts (workspace_id, first_name, last_name, email)
+           select 'w1', E'F\\t' || g, E'L\\n"é🙂"\\\\' || g, 'bulk-' || g || '@example.com'
+           from generate_series(1, 1200) g`);
+  await q("update contacts set code = 'code-' || (id % 1000)");
   services = await createTestServices(db.url, APP_ENV);
   original = await everything();
   await backup(services, "w1");
@@ -64,8 +70,8 @@ describe("typed staging on the direct path", () => {
     await q("delete from deals where workspace_id = 'w1'; delete from workspaces where id = 'w1'");
     const { result, typed, lines } = await stagedBy(() => restore(services, { ...body, dry_run: false }));
     expect(result.status, JSON.stringify(result.body)).toBe(200);
-    expect(typed).toEqual([...APP_TABLES].sort());
-    expect(lines).toEqual([]);
+    expect(typed).toEqual(["contacts"]);
+    expect(lines).toEqual(SMALL_TABLES);
     expect(await everything()).toEqual(original);
     expect(await stagingTablesLeft()).toBe(0);
   });
@@ -84,12 +90,12 @@ describe("typed staging on the direct path", () => {
       would_change: 2,
     });
     expect(dry.result.body.tables.deal_notes).toMatchObject({ would_insert: 1, would_delete: 1 });
-    expect(dry.typed).toEqual([...APP_TABLES].sort());
+    expect(dry.typed).toEqual(["contacts"]);
     expect(await everything()).toEqual(changed);
 
     const real = await stagedBy(() => restore(services, { ...body, dry_run: false }));
     expect(real.result.status, JSON.stringify(real.result.body)).toBe(200);
-    expect(real.typed).toEqual([...APP_TABLES].sort());
+    expect(real.typed).toEqual(["contacts"]);
     expect(await everything()).toEqual(original);
     expect(await stagingTablesLeft()).toBe(0);
 
@@ -110,16 +116,16 @@ describe("typed staging on the direct path", () => {
     const back = await restore(services, { ...body, dry_run: false });
     expect(back.status, JSON.stringify(back.body)).toBe(200);
     // A code the typed staging refuses even in rows the restore leaves alone; staged as lines, only the
-    // rows it writes are read with their types, as before: here the workspace, whose name changed.
-    await q("update workspaces set name = 'Renamed' where id = 'w1'");
+    // rows it writes are read with their types, as before: here a contact whose name changed.
+    await q("update contacts set first_name = 'Renamed' where id = 7");
     await q("alter domain short_code drop constraint short_code_check");
     await q("alter domain short_code add constraint short_code_check check (length(value) <= 3) not valid");
     const before = await everything();
 
     const refused = await stagedBy(() => restore(services, { ...body, dry_run: false }));
     expect(refused.result.status, JSON.stringify(refused.result.body)).toBe(422);
-    expect(refused.lines).toEqual(["workspaces"]);
-    expect(refused.typed).toContain("workspaces");
+    expect(refused.lines).toEqual([...APP_TABLES].sort());
+    expect(refused.typed).toEqual(["contacts"]);
     expect(refused.result.body.error.details.error).toMatchObject({
       sqlstate: "23514",
       message: 'value for domain public.short_code violates check constraint "short_code_check"',
