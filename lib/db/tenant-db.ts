@@ -515,16 +515,19 @@ export class TenantDb {
   /**
    * On a direct connection, opens the typed staging of backup table `spec` for the restore `restoreId`
    * (tenant_backup_stage_typed_open): answers the table to COPY its rows into, or null when it is staged
-   * as lines (through the Supabase API, a table not restored by hash, or one already staged as lines).
+   * as lines (through the Supabase API, a table not restored by hash, one already staged as lines, or one
+   * the tenant has rows in: comparing lines by hash types only the rows that differ).
    */
   async openTypedStage(args: {
     restoreId: string;
+    tenantId: string;
     planId: string;
     spec: { name: string; columns: { name: string; type: string }[] };
   }): Promise<string | null> {
     if (!this.caller.copyIn) return null;
     const opened = await this.caller.call<{ relation: string } | null>("tenant_backup_stage_typed_open", {
       p_restore_id: args.restoreId,
+      p_tenant: args.tenantId,
       p_plan_id: args.planId,
       p_spec: args.spec,
     });

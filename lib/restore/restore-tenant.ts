@@ -9,8 +9,9 @@
  *    (a damaged or missing file: 422 naming it, nothing changed). Staging goes on across calls: a call
  *    stages what fits its time budget and answers "staging"; the next call of the same restore asks the
  *    database what is staged already (the staged pages are the record) and continues from there. Over a
- *    direct connection, a table of over 1,000 rows restored by hash is staged by COPY into a table of its
- *    types (each row with its line's md5), so its values are parsed once, as COPY FROM parses them.
+ *    direct connection, a table of over 1,000 rows restored by hash, in which the tenant has no rows, is
+ *    staged by COPY into a table of its types (each row with its line's md5), so its values are parsed
+ *    once, as COPY FROM parses them.
  * 4. Apply in one transaction inside PostgreSQL. A real restore (tenant_backup_apply_live) first locks the
  *    restored tables against writes (the app's writes wait, reads go on) and captures the tenant's rows as
  *    they are: that capture is the undo point, so every write the app committed is either in the data after
@@ -144,19 +145,19 @@ function checkApplyFitsOneCall(services: Services, tenantId: string, records: nu
  * Stages what is not staged yet, until done or the deadline passes, in pages of up to BACKUP_PAGE_BYTES of
  * lines and BACKUP_PAGE_ROWS rows, each one request on the PostgREST path: a page gathers consecutive files
  * (chunks are smaller than a page) and parts of files larger than one. On a direct connection, a large table
- * restored by hash is staged typed (TenantDb.openTypedStage); when one of its lines is not a backup line
+ * restored by hash that the tenant has no rows in is staged typed (TenantDb.openTypedStage); when one of its lines is not a backup line
  * or the database refuses one of its values for its type, the table is staged again as lines, whose apply
  * reports that value as any restore does. Answers the rows staged in all, and whether everything is.
  */
 async function stageBackup(
   services: Services,
   lease: Lease,
-  restoreId: string,
-  planId: string,
+  ids: { restoreId: string; tenantId: string; planId: string },
   plan: RestorePlan,
   deadline: number,
 ): Promise<{ staged: number; done: boolean; stagedNow: number }> {
   const { db } = services;
+  const { restoreId, tenantId, planId } = ids;
   const limits = { maxRows: services.config.backup.pageRows, maxBytes: services.config.backup.pageBytes };
   const progress = await db.restoreStageProgress(restoreId);
   let staged = plan.tables.reduce((n, t) => n + Number(progress[t.name]?.rows ?? 0), 0);
@@ -263,7 +264,12 @@ async function stageBackup(
     if (done && Number(done.rows) === table.row_count) continue;
     const typed =
       table.row_count > TYPED_STAGE_MIN_ROWS
-        ? await db.openTypedStage({ restoreId, planId, spec: { name: table.name, columns: table.columns } })
+        ? await db.openTypedStage({
+            restoreId,
+            tenantId,
+            planId,
+            spec: { name: table.name, columns: table.columns },
+          })
         : null;
     const before = { staged, stagedNow };
     let finished: boolean;
@@ -464,7 +470,13 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
         await storeUndo(services, request.tenantId, pending, manifest.organization_name, request.deadline);
       }
     }
-    const staging = await stageBackup(services, lease, restoreId, catalog.plan_id, plan, request.deadline);
+    const staging = await stageBackup(
+      services,
+      lease,
+      { restoreId, tenantId: request.tenantId, planId: catalog.plan_id },
+      plan,
+      request.deadline,
+    );
     // The apply must fit one call: when what is left of this one is too short for it, the next call
     // (which finds everything staged) applies.
     const applyMs = estimatedApplyMs(services, totalRecords);

@@ -1,7 +1,8 @@
 -- Tenant backup: typed staging on the direct path.
 --
 -- Over a direct connection, a table of more than 1,000 rows restored by hash (tenant_backup_apply_by_hash_ok:
--- a primary key, the backup's columns are its stored columns) is staged straight into a staging table of
+-- a primary key, the backup's columns are its stored columns) that the tenant has no rows in (where it
+-- has, lines compared by hash type only the rows that differ, which costs less) is staged straight into a staging table of
 -- its own whose columns have the table's types (a smaller table is staged as lines: its apply makes no
 -- temp table, 20261204000200, and a staging table would be files made and removed for a few rows): the engine turns each backup line back into a row of COPY's text format
 -- and COPYs it in, so PostgreSQL reads each value once through its type's input function, as `COPY … FROM`
@@ -54,10 +55,13 @@ as $$
 $$;
 
 -- Opens the typed staging of backup table p_spec ({name, columns: [{name, type}]}) for restore
--- p_restore_id of plan p_plan_id: answers {relation (what to COPY into: page, md5 of the line, then the
--- backup's columns)}, or null when the table is staged as lines (it is not restored by hash, or lines of
--- it are staged already). Repeated, answers the same table. The connection's user may insert into it.
-create or replace function public.tenant_backup_stage_typed_open(p_restore_id text, p_plan_id text, p_spec jsonb)
+-- p_restore_id of tenant p_tenant, plan p_plan_id: answers {relation (what to COPY into: page, md5 of the
+-- line, then the backup's columns)}, or null when the table is staged as lines (it is not restored by
+-- hash, lines of it are staged already, or the tenant has rows in it). Repeated, answers the same table.
+-- The connection's user may insert into it.
+create or replace function public.tenant_backup_stage_typed_open(
+  p_restore_id text, p_tenant text, p_plan_id text, p_spec jsonb
+)
 returns jsonb
 language plpgsql
 volatile
@@ -67,14 +71,25 @@ as $$
 declare
   v_name text := p_spec->>'name';
   v_relname text := 's_' || md5(p_restore_id || '/' || v_name);
+  v_catalog jsonb;
   v_table jsonb;
+  v_has_rows boolean;
 begin
   if not exists (select 1 from public.tenant_backup_stage_typed where restore_id = p_restore_id and table_name = v_name) then
     if exists (select 1 from public.tenant_backup_stage where restore_id = p_restore_id and table_name = v_name) then
       return null;
     end if;
-    v_table := public.tenant_backup_plan_table(public.tenant_backup_plan_catalog(p_plan_id), v_name);
+    v_catalog := public.tenant_backup_plan_catalog(p_plan_id);
+    v_table := public.tenant_backup_plan_table(v_catalog, v_name);
     if v_table is null or not public.tenant_backup_apply_by_hash_ok(v_table, p_spec) then
+      return null;
+    end if;
+    -- Where the tenant has rows, lines compared by hash cost less: only the rows that differ are typed,
+    -- where typed staging parses every value, unchanged or not. Rows written after this moment are still
+    -- compared right by either staging; this only chooses the cheaper one.
+    execute format('select exists (select 1 from %I.%I t0 where %s)', v_catalog->>'schema', v_name, v_table->>'scope')
+      into v_has_rows using p_tenant;
+    if v_has_rows then
       return null;
     end if;
     execute format('create unlogged table tenant_backup_staging.%I (tb_page integer not null, tb_h uuid not null, %s)',

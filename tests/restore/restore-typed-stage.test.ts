@@ -1,8 +1,10 @@
 /**
- * Typed staging on the direct path: a table of over 1,000 rows restored by hash (here contacts) is staged
- * straight into a staging table of its types (TenantDb.stageTypedPage), never as lines, the small tables
- * as lines; the restore is exact into the emptied tenant and over changed rows, its undo point restoring
- * the state it replaced; the staging tables go with the restore. A value PostgreSQL refuses for its type
+ * Typed staging on the direct path: a table of over 1,000 rows restored by hash (here contacts) that the
+ * tenant has no rows in is staged straight into a staging table of its types (TenantDb.stageTypedPage),
+ * never as lines, the small tables as lines; one the tenant has rows in is staged as lines, compared by
+ * hash. The restore is exact into the emptied tenant, and over changed rows both when they were there at
+ * staging and when they came back after it (typed rows matched by md5), its undo point restoring the
+ * state it replaced; the staging tables go with the restore. A value PostgreSQL refuses for its type
  * (here: a domain whose check tightened since the backup) sends that table back to staging as lines, and
  * the restore fails as one staged as lines does: one transaction rolled back, nothing changed, the same
  * error.
@@ -34,6 +36,34 @@ async function stagedBy<T>(work: () => Promise<T>): Promise<{ result: T; typed: 
   } finally {
     typed.mockRestore();
     lines.mockRestore();
+  }
+}
+
+/**
+ * Runs `work` with w1's contacts out of the tenant while the typed staging of contacts is opened (moved to
+ * another workspace id, foreign keys and triggers off), and back in right after: the table is staged typed,
+ * and the apply then finds the tenant's rows, as when the app writes between staging and apply.
+ */
+async function contactsBackAfterOpening<T>(work: () => Promise<T>): Promise<T> {
+  const open = services.db.openTypedStage.bind(services.db);
+  const move = (from: string, to: string) =>
+    db.client.query(
+      `begin; set local session_replication_role = replica;
+       update contacts set workspace_id = '${to}' where workspace_id = '${from}'; commit`,
+    );
+  const spy = vi.spyOn(services.db, "openTypedStage").mockImplementation(async (args) => {
+    if (args.spec.name !== "contacts") return open(args);
+    await move("w1", "elsewhere");
+    try {
+      return await open(args);
+    } finally {
+      await move("elsewhere", "w1");
+    }
+  });
+  try {
+    return await work();
+  } finally {
+    spy.mockRestore();
   }
 }
 
@@ -76,13 +106,33 @@ describe("typed staging on the direct path", () => {
     expect(await stagingTablesLeft()).toBe(0);
   });
 
-  it("dry-runs and restores changed rows from rows staged typed, and its undo point brings them back", async () => {
+  it("stages as lines, compared by hash, a large table the tenant has rows in, and restores it exactly", async () => {
+    await q("update contacts set first_name = 'Changed' where id in (4, 5)");
+    const dry = await stagedBy(() => restore(services, { ...body, dry_run: true }));
+    expect(dry.result.status, JSON.stringify(dry.result.body)).toBe(200);
+    expect(dry.typed).toEqual([]);
+    expect(dry.lines).toEqual([...APP_TABLES].sort());
+    expect(dry.result.body.tables.contacts).toMatchObject({
+      would_insert: 0,
+      would_delete: 0,
+      would_change: 2,
+    });
+
+    const real = await stagedBy(() => restore(services, { ...body, dry_run: false }));
+    expect(real.result.status, JSON.stringify(real.result.body)).toBe(200);
+    expect(real.typed).toEqual([]);
+    expect(await everything()).toEqual(original);
+  });
+
+  it("dry-runs and restores rows changed after typed staging began, matched by md5, and its undo point brings them back", async () => {
     await q(`update contacts set first_name = 'Changed', phone = null where id in (2, 3);
              delete from deal_notes where id = 1;
              insert into deal_notes (deal_id, body) values (1, E'new\\tnote\\\\ with "quotes"')`);
     const changed = await everything();
 
-    const dry = await stagedBy(() => restore(services, { ...body, dry_run: true }));
+    const dry = await contactsBackAfterOpening(() =>
+      stagedBy(() => restore(services, { ...body, dry_run: true })),
+    );
     expect(dry.result.status, JSON.stringify(dry.result.body)).toBe(200);
     expect(dry.result.body.tables.contacts).toMatchObject({
       would_insert: 0,
@@ -93,7 +143,9 @@ describe("typed staging on the direct path", () => {
     expect(dry.typed).toEqual(["contacts"]);
     expect(await everything()).toEqual(changed);
 
-    const real = await stagedBy(() => restore(services, { ...body, dry_run: false }));
+    const real = await contactsBackAfterOpening(() =>
+      stagedBy(() => restore(services, { ...body, dry_run: false })),
+    );
     expect(real.result.status, JSON.stringify(real.result.body)).toBe(200);
     expect(real.typed).toEqual(["contacts"]);
     expect(await everything()).toEqual(original);
@@ -122,7 +174,9 @@ describe("typed staging on the direct path", () => {
     await q("alter domain short_code add constraint short_code_check check (length(value) <= 3) not valid");
     const before = await everything();
 
-    const refused = await stagedBy(() => restore(services, { ...body, dry_run: false }));
+    const refused = await contactsBackAfterOpening(() =>
+      stagedBy(() => restore(services, { ...body, dry_run: false })),
+    );
     expect(refused.result.status, JSON.stringify(refused.result.body)).toBe(422);
     expect(refused.lines).toEqual([...APP_TABLES].sort());
     expect(refused.typed).toEqual(["contacts"]);
