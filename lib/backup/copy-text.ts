@@ -8,15 +8,18 @@
  * is. The line escapes what PostgreSQL's escape_json does (and JSON.stringify): `"`, `\`, \b \f \n \r \t
  * by name and every other byte below 0x20 as \u00xx (lower-case hex); nothing else.
  *
- * Done on the row's UTF-8 bytes, never decoded to a string: a row holding a 5 MB value is read twice
- * (once to size the line, once to write it) and written once, where strings held it four or five times
- * (the row, its values, their unescaped copies, the JSON text, its bytes). Escapes and separators are all
- * ASCII, and a multi-byte character's bytes are all 0x80 or above, so they pass through untouched.
+ * Done on the row's UTF-8 bytes, never decoded to a string: escapes and separators are all ASCII, and a
+ * multi-byte character's bytes are all 0x80 or above, so they pass through untouched. One pass over the
+ * row writes the line; most rows are a few hundred bytes, so their lines are written one after the other
+ * into a shared slab (each line followed by "\n", which lib/backup/lines.ts's textParts uses to hand on
+ * consecutive lines as one piece, uncopied). A row that could outgrow a slab share gets a buffer of its
+ * own, sized exactly by a first pass: a 5 MB value then takes its line's bytes, not six times as many.
  */
 
 const TAB = 0x09;
 const BACKSLASH = 0x5c;
 const QUOTE = 0x22;
+const NEWLINE = 0x0a;
 /** By byte after a backslash in COPY's text: the byte it stands for. */
 const COPY_UNESCAPED = Uint8Array.from({ length: 256 }, (_, c) => c);
 for (const [c, b] of Object.entries({ b: 8, f: 12, n: 10, r: 13, t: 9, v: 11 }))
@@ -36,63 +39,104 @@ for (const [b, c] of [
 }
 /** By byte of a value: the bytes it takes in the line. */
 const JSON_LENGTH = Uint8Array.from({ length: 256 }, (_, b) => (JSON_SHORT[b] ? 2 : b < 0x20 ? 6 : 1));
+/** By byte of COPY text: 1 when it is copied to the line as it is (not a separator, escape or quote). */
+const PLAIN = Uint8Array.from({ length: 256 }, (_, b) =>
+  b >= 0x20 && b !== QUOTE && b !== BACKSLASH ? 1 : 0,
+);
 const HEX = Buffer.from("0123456789abcdef");
 
-/** Walks the row's values: `value(start, end)` for each, or `nil()` for a NULL. */
-function eachValue(row: Uint8Array, value: (start: number, end: number) => void, nil: () => void): void {
-  let start = 0;
-  for (;;) {
-    let end = row.indexOf(TAB, start);
-    if (end === -1) end = row.length;
-    if (end - start === 2 && row[start] === BACKSLASH && row[start + 1] === 0x4e) nil();
-    else value(start, end);
-    if (end === row.length) return;
-    start = end + 1;
-  }
-}
+/** Bytes of the slab lines are written into; a row whose line could take over a quarter of it gets its own. */
+const SLAB_BYTES = 1024 * 1024;
+let slab = Buffer.allocUnsafe(0);
+let slabAt = 0;
 
 /** The backup line of one COPY text row (without its "\n"). */
 export function copyTextToLine(row: Buffer): Buffer {
-  // First pass: the line's size.
-  let size = 1;
-  let values = 0;
-  eachValue(
-    row,
-    (start, end) => {
-      values += 1;
+  // Each byte of the row becomes at most 6 of the line (a control character as \u00xx); a tab 1 (","),
+  // minus the 2 quotes its values add; "\N" 4 ("null"); plus "[" and "]".
+  const most = row.length * 6 + 4;
+  if (most > SLAB_BYTES / 4) {
+    const out = Buffer.allocUnsafe(lineLength(row));
+    writeLine(row, out, 0);
+    return out;
+  }
+  if (slab.length - slabAt < most + 1) {
+    slab = Buffer.allocUnsafe(SLAB_BYTES);
+    slabAt = 0;
+  }
+  const start = slabAt;
+  const end = writeLine(row, slab, start);
+  slab[end] = NEWLINE;
+  slabAt = end + 1;
+  return slab.subarray(start, end);
+}
+
+/** True when the row's value at `start` is `\N` (NULL): those two bytes, then a tab or the row's end. */
+function isNull(row: Buffer, start: number): boolean {
+  return (
+    row[start] === BACKSLASH &&
+    row[start + 1] === 0x4e &&
+    (start + 2 === row.length || row[start + 2] === TAB)
+  );
+}
+
+/** The line's exact length in bytes. */
+function lineLength(row: Buffer): number {
+  const n = row.length;
+  let size = 2; // "[" and "]"
+  let i = 0;
+  for (;;) {
+    if (isNull(row, i)) {
+      size += 4;
+      i += 2;
+    } else {
       size += 2;
-      for (let i = start; i < end; i++) {
+      for (; i < n; i++) {
         let b = row[i] as number;
-        if (b === BACKSLASH && i + 1 < end) {
+        if (b === TAB) break;
+        if (b === BACKSLASH && i + 1 < n && row[i + 1] !== TAB) {
           i += 1;
           b = COPY_UNESCAPED[row[i] as number] as number;
         }
         size += JSON_LENGTH[b] as number;
       }
-    },
-    () => {
-      values += 1;
-      size += 4;
-    },
-  );
-  size += values; // the commas and the closing bracket
-  // Second pass: the line.
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
+    }
+    if (i >= n) return size;
+    size += 1; // ","
+    i += 1;
+  }
+}
+
+/** Writes the line of `row` into `out` from `at`; answers where it ends. */
+function writeLine(row: Buffer, out: Buffer, start: number): number {
+  const n = row.length;
+  let at = start;
   out[at++] = 0x5b;
-  let first = true;
-  const comma = () => {
-    if (!first) out[at++] = 0x2c;
-    first = false;
-  };
-  eachValue(
-    row,
-    (start, end) => {
-      comma();
+  let i = 0;
+  for (;;) {
+    if (isNull(row, i)) {
+      out[at] = 0x6e;
+      out[at + 1] = 0x75;
+      out[at + 2] = 0x6c;
+      out[at + 3] = 0x6c;
+      at += 4;
+      i += 2;
+    } else {
       out[at++] = QUOTE;
-      for (let i = start; i < end; i++) {
+      for (; i < n; i++) {
+        // A run of plain bytes is found first and copied in one go.
+        let end = i;
+        while (end < n && PLAIN[row[end] as number] === 1) end++;
+        if (end - i > 8) {
+          at += row.copy(out, at, i, end);
+          i = end;
+        } else {
+          while (i < end) out[at++] = row[i++] as number;
+        }
+        if (i >= n) break;
         let b = row[i] as number;
-        if (b === BACKSLASH && i + 1 < end) {
+        if (b === TAB) break;
+        if (b === BACKSLASH && i + 1 < n && row[i + 1] !== TAB) {
           i += 1;
           b = COPY_UNESCAPED[row[i] as number] as number;
         }
@@ -101,20 +145,23 @@ export function copyTextToLine(row: Buffer): Buffer {
           out[at++] = BACKSLASH;
           out[at++] = short;
         } else if (b < 0x20) {
-          at += out.write("\\u00", at, "latin1");
-          out[at++] = HEX[b >> 4] as number;
-          out[at++] = HEX[b & 15] as number;
+          out[at] = BACKSLASH;
+          out[at + 1] = 0x75;
+          out[at + 2] = 0x30;
+          out[at + 3] = 0x30;
+          out[at + 4] = HEX[b >> 4] as number;
+          out[at + 5] = HEX[b & 15] as number;
+          at += 6;
         } else {
           out[at++] = b;
         }
       }
       out[at++] = QUOTE;
-    },
-    () => {
-      comma();
-      at += out.write("null", at, "latin1");
-    },
-  );
+    }
+    if (i >= n) break;
+    out[at++] = 0x2c;
+    i += 1;
+  }
   out[at++] = 0x5d;
-  return out;
+  return at;
 }

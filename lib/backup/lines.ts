@@ -81,38 +81,75 @@ export function joinLines(lines: readonly Buffer[], trailing: boolean): Buffer {
   return out;
 }
 
-/** Rows longer than this stay where they are in textParts; shorter ones are copied together. */
+/** Pieces of text at least this long stay where they are in textParts; shorter ones are copied together. */
 const PART_BYTES = 64 * 1024;
 
+const NEWLINE_BYTE = Buffer.from("\n");
+
 /**
- * The text of `lines` with "\n" after each, as a few parts to hash and compress one after the other:
- * short rows packed together (a write per row would cost a call each), a long row left where it lies
- * instead of copied once more.
+ * The text of `lines` with "\n" after each, as a few parts to hash and compress one after the other,
+ * copying as little as it can: lines that lie one after the other in the same memory with a "\n" between
+ * them (as lib/backup/copy-text.ts writes them, and as lines split from one read are) are handed on as one
+ * view of it; a long piece is left where it lies; short ones are packed together (a write per row would
+ * cost a call each).
  */
 export function textParts(lines: readonly Buffer[]): Buffer[] {
   const parts: Buffer[] = [];
   let pack: Buffer[] = [];
   let packed = 0;
   const flushPack = () => {
-    if (pack.length > 0) parts.push(joinLines(pack, true));
+    if (pack.length > 0) parts.push(pack.length === 1 ? (pack[0] as Buffer) : Buffer.concat(pack, packed));
     pack = [];
     packed = 0;
   };
-  for (const line of lines) {
-    if (line.length >= PART_BYTES) {
+  const add = (piece: Buffer) => {
+    if (piece.length >= PART_BYTES) {
       flushPack();
-      parts.push(line, NEWLINE_BYTE);
+      parts.push(piece);
     } else {
-      pack.push(line);
-      packed += line.length + 1;
+      pack.push(piece);
+      packed += piece.length;
       if (packed >= PART_BYTES) flushPack();
     }
+  };
+  /** All of the memory the current run of lines lies in, to look at the bytes between and after them. */
+  let whole: Uint8Array = new Uint8Array(0);
+  let first: Buffer | null = null;
+  let runStart = 0;
+  let runEnd = 0;
+  const endRun = () => {
+    if (first === null) return;
+    const trailing = runEnd < whole.length && whole[runEnd] === NEWLINE;
+    if (trailing) add(Buffer.from(whole.buffer, runStart, runEnd + 1 - runStart));
+    else {
+      add(
+        runStart === first.byteOffset && runEnd === runStart + first.length
+          ? first
+          : Buffer.from(whole.buffer, runStart, runEnd - runStart),
+      );
+      add(NEWLINE_BYTE);
+    }
+  };
+  for (const line of lines) {
+    if (
+      first !== null &&
+      line.buffer === whole.buffer &&
+      line.byteOffset === runEnd + 1 &&
+      whole[runEnd] === NEWLINE
+    ) {
+      runEnd += line.length + 1;
+      continue;
+    }
+    endRun();
+    if (line.buffer !== whole.buffer) whole = new Uint8Array(line.buffer);
+    first = line;
+    runStart = line.byteOffset;
+    runEnd = runStart + line.length;
   }
+  endRun();
   flushPack();
   return parts;
 }
-
-const NEWLINE_BYTE = Buffer.from("\n");
 
 /** The text `views` hold one after the other, without its first `n` lines (views of the same bytes). */
 export function dropLines(views: readonly Buffer[], n: number): Buffer[] {

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { copyTextToLine } from "../../lib/backup/copy-text.ts";
-import { LineSplitter } from "../../lib/backup/lines.ts";
+import { joinLines, LineSplitter, textParts } from "../../lib/backup/lines.ts";
 import { PostgresCaller } from "../../lib/db/postgres.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
@@ -25,7 +25,11 @@ beforeAll(async () => {
       (2, E'\\\\N', '', null, null, null),
       (3, 'N', E'\\\\', '\\x'::bytea, '{}', '"\\\\\\\\"'),
       (4, E'back\\\\slash\\\\n and \\\\t', E'\\u00e9\\u65e5\\U0001F642', null, array['', '"'], '[]'),
-      (5, E'\\x7f\\x1f\\x1b[0m', E'tab\\there\\rcr\\nlf\\x0bvt\\bbs\\fff', null, null, 'null');`);
+      (5, E'\\x7f\\x1f\\x1b[0m', E'tab\\there\\rcr\\nlf\\x0bvt\\bbs\\fff', null, null, 'null');
+    -- Long enough to be written in a buffer of its own rather than the shared slab.
+    insert into texts
+    select 6, repeat(string_agg(chr(i), '' order by i), 500), null, '\\x00ff'::bytea, null, null
+    from generate_series(1, 127) i;`);
 });
 
 afterAll(async () => {
@@ -49,7 +53,7 @@ describe("a COPY text row as a backup line", () => {
       `select array_to_json(array[${COLUMNS}])::text as line from texts order by n`,
     );
     const rows = await copyRows(`select ${COLUMNS} from texts order by n`);
-    expect(rows).toHaveLength(5);
+    expect(rows).toHaveLength(6);
     expect(rows.map((row) => copyTextToLine(row).toString("utf8"))).toEqual(
       fromDatabase.rows.map((r) => r.line),
     );
@@ -57,5 +61,15 @@ describe("a COPY text row as a backup line", () => {
     const first = JSON.parse(copyTextToLine(rows[0] as Buffer).toString("utf8")) as (string | null)[];
     expect(first[1]).toBe(Array.from({ length: 127 }, (_, i) => String.fromCharCode(i + 1)).join(""));
     expect(first[2]).toBeNull();
+  });
+
+  it("writes short rows' lines one after the other with a newline between, so they travel as one piece", async () => {
+    const rows = await copyRows(`select ${COLUMNS} from texts where n < 6 order by n`);
+    const lines = rows.map(copyTextToLine);
+    const parts = textParts(lines);
+    expect(Buffer.concat(parts).equals(joinLines(lines, true))).toBe(true);
+    expect(parts).toHaveLength(1);
+    // A view of the lines where they lie, not a copy of them.
+    expect(parts[0]?.buffer).toBe(lines[0]?.buffer);
   });
 });
