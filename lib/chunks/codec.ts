@@ -23,7 +23,11 @@ const decompress = promisify(zstdDecompress);
 export const ZSTD_LEVEL = 1;
 
 export function compressChunk(text: Buffer): Promise<Buffer> {
-  return compress(text, { params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } });
+  // Output buffers of 128 KB: a chunk's compressed bytes come back in one or two, not a dozen of 16 KB.
+  return compress(text, {
+    chunkSize: 128 * 1024,
+    params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },
+  });
 }
 
 /** A zstd stream at the same level, for a format 1 table file built a page at a time. */
@@ -31,13 +35,21 @@ export function zstdFileStream(): ZstdCompress {
   return createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } });
 }
 
+/** Texts up to this size are joined and compressed in one call; longer ones are streamed where they lie. */
+const JOIN_BYTES = 4 * 1024 * 1024;
+
 /**
- * The same compression of the text `parts` make one after the other, without joining them first: a row
- * holding MBs is compressed where it lies. (The frame may differ from compressChunk's; both decompress
- * to the same text.)
+ * The compression of the text `parts` make one after the other. Up to JOIN_BYTES they are joined and
+ * compressed in one call (one trip to the thread pool, where a stream makes one per 16 KB it writes out);
+ * a longer text, such as a row holding MBs, is streamed where it lies instead of copied. Which of the two
+ * depends on the text's size alone, never on how it is split into parts, so the same text always makes the
+ * same bytes (the store compares sizes: see ChunkStore.store).
  */
 export async function compressParts(parts: readonly Buffer[]): Promise<Buffer> {
-  if (parts.length === 1) return compressChunk(parts[0] as Buffer);
+  let total = 0;
+  for (const part of parts) total += part.length;
+  if (total <= JOIN_BYTES)
+    return compressChunk(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, total));
   const zstd = createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL } });
   const out: Buffer[] = [];
   let size = 0;

@@ -1,17 +1,16 @@
 /**
  * Content-defined chunking over a table's row stream. A chunk ends after a row whose own hash falls under
- * a threshold proportional to the row's length, once the chunk holds `min` characters, or at `max`
+ * a threshold proportional to the row's length, once the chunk holds `min` bytes, or at `max`
  * whatever the hash says. The decision depends only on the rows themselves (never on page or file
  * boundaries, nor on where the table starts), so a row inserted, changed or deleted alters the chunk it
  * falls in and at most its neighbour: every other chunk is cut exactly as before and keeps its name.
- * Sizes are counted in UTF-16 code units of the JSON text, a stable proxy for bytes. Rows arrive as their
- * UTF-8 bytes (see lib/backup/lines.ts for why); size and hash are taken over the UTF-16 code units those
- * bytes decode to, so chunks are cut exactly where they were when rows were strings, and keep their names.
+ * Rows arrive as their UTF-8 bytes (see lib/backup/lines.ts for why); sizes are counted, and rows hashed,
+ * in those bytes. (Earlier versions counted and hashed the UTF-16 code units they decode to, one unit at a
+ * time: several times slower. Chunks cut by that rule keep their names and stay readable; the first
+ * backup after the change cuts a table anew and stores its chunks once more.)
  */
-import { isAscii } from "node:buffer";
-
 export interface ChunkBounds {
-  /** The mean chunk size aimed at, in characters of row text before compression. */
+  /** The mean chunk size aimed at, in bytes of row text (UTF-8) before compression. */
   target: number;
   min: number;
   max: number;
@@ -26,62 +25,42 @@ export function chunkBounds(target: number, maxBytes: number): ChunkBounds {
   return { target, min: Math.min(Math.floor(target / 4), Math.floor(max / 4)), max };
 }
 
-/** The row's length in UTF-16 code units, from its UTF-8 bytes. */
-function unitsOf(line: Buffer): number {
-  if (isAscii(line)) return line.length;
-  let units = 0;
-  for (let i = 0; i < line.length; i++) {
-    const b = line[i] as number;
-    // A character's first byte counts one unit (two from U+10000 on, a surrogate pair); continuations none.
-    if (b < 0x80 || b >= 0xc0) units += b >= 0xf0 ? 2 : 1;
-  }
-  return units;
-}
-
 /**
- * FNV-1a over the row's UTF-16 code units, decoded from its UTF-8 bytes on the way: cheap, and the same
- * on every machine.
+ * A 32-bit hash of the row's bytes: FNV-1a over every fourth byte in each of four lanes (so that the
+ * multiplications of neighbouring bytes need not wait on one another), mixed into one by MurmurHash3's
+ * finaliser. Every byte counts, so rows that differ anywhere hash apart; cheap, and the same everywhere.
  */
-function rowHash(line: Buffer): number {
-  let h = 0x811c9dc5;
-  const unit = (u: number) => {
-    h ^= u;
-    h = Math.imul(h, 0x01000193);
-  };
-  for (let i = 0; i < line.length; ) {
-    const b = line[i] as number;
-    if (b < 0x80) {
-      unit(b);
-      i += 1;
-    } else if (b < 0xe0) {
-      unit(((b & 0x1f) << 6) | ((line[i + 1] as number) & 0x3f));
-      i += 2;
-    } else if (b < 0xf0) {
-      unit(((b & 0x0f) << 12) | (((line[i + 1] as number) & 0x3f) << 6) | ((line[i + 2] as number) & 0x3f));
-      i += 3;
-    } else {
-      const cp =
-        (((b & 0x07) << 18) |
-          (((line[i + 1] as number) & 0x3f) << 12) |
-          (((line[i + 2] as number) & 0x3f) << 6) |
-          ((line[i + 3] as number) & 0x3f)) -
-        0x10000;
-      unit(0xd800 + (cp >> 10));
-      unit(0xdc00 + (cp & 0x3ff));
-      i += 4;
-    }
+export function rowHash(line: Uint8Array): number {
+  let a = 0x811c9dc5;
+  let b = 0x050c5d1f;
+  let c = 0x1b873593;
+  let d = 0x2545f491;
+  const n = line.length;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    a = Math.imul(a ^ (line[i] as number), 0x01000193);
+    b = Math.imul(b ^ (line[i + 1] as number), 0x01000193);
+    c = Math.imul(c ^ (line[i + 2] as number), 0x01000193);
+    d = Math.imul(d ^ (line[i + 3] as number), 0x01000193);
   }
+  for (; i < n; i++) a = Math.imul(a ^ (line[i] as number), 0x01000193);
+  let h = a ^ ((b << 8) | (b >>> 24)) ^ ((c << 16) | (c >>> 16)) ^ ((d << 24) | (d >>> 8));
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h >>> 0;
 }
 
 export class ChunkCutter {
   private lines: Buffer[] = [];
   private size = 0;
-  /** A row of `length` characters ends a chunk with probability length / (target - min). */
-  private readonly perChar: number;
+  /** A row of `length` bytes (with its "\n") ends a chunk with probability length / (target - min). */
+  private readonly perByte: number;
 
   constructor(private readonly bounds: ChunkBounds) {
-    this.perChar = 2 ** 32 / Math.max(1, bounds.target - bounds.min);
+    this.perByte = 2 ** 32 / Math.max(1, bounds.target - bounds.min);
   }
 
   /** Rows held that belong to no finished chunk yet. */
@@ -93,10 +72,9 @@ export class ChunkCutter {
   push(rows: readonly Buffer[]): Buffer[][] {
     const done: Buffer[][] = [];
     for (const line of rows) {
-      const units = unitsOf(line);
       this.lines.push(line);
-      this.size += units + 1;
-      if (this.size >= this.bounds.max || (this.size >= this.bounds.min && this.isBoundary(line, units))) {
+      this.size += line.length + 1;
+      if (this.size >= this.bounds.max || (this.size >= this.bounds.min && this.isBoundary(line))) {
         done.push(this.lines);
         this.lines = [];
         this.size = 0;
@@ -114,7 +92,7 @@ export class ChunkCutter {
     return last;
   }
 
-  private isBoundary(line: Buffer, units: number): boolean {
-    return rowHash(line) < (units + 1) * this.perChar;
+  private isBoundary(line: Buffer): boolean {
+    return rowHash(line) < (line.length + 1) * this.perByte;
   }
 }

@@ -1,8 +1,9 @@
 /**
- * One backup call's writer of chunks: names each chunk by its keyed hash, and uploads it only when the
- * tenant's chunk folder does not already hold it (listed once when the call starts, so a chunk stored at
- * the size it would be written costs no request to check; one stored at another size is read once). Before a manifest names them, confirm() lists the folder again: a
- * chunk reused from the listing must still be there (see lib/chunks/sweep.ts for why it is).
+ * One backup call's writer of chunks: names each chunk by the keyed hash of its SHA-256, and uploads it only
+ * when the tenant's chunk folder does not already hold it (listed once when the call starts, so a chunk
+ * stored at the size it would be written costs no request to check; one stored at another size is read
+ * once). Before a manifest names them, confirm() lists the folder again: a chunk reused from the listing
+ * must still be there (see lib/chunks/sweep.ts for why it is).
  */
 import { createHash } from "node:crypto";
 import { textParts } from "../backup/lines.ts";
@@ -11,7 +12,7 @@ import { encryptionOf, storedLength } from "../crypto/encrypting-storage.ts";
 import { fail } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { compressParts, decompressChunk } from "./codec.ts";
-import { chunkKey, chunkName } from "./key.ts";
+import { chunkKey, chunkName, fileName } from "./key.ts";
 import { chunkPath, chunksPrefix, fileBlobPath } from "./paths.ts";
 
 export interface StoredChunk {
@@ -49,10 +50,11 @@ export class ChunkStore {
    */
   async store(lines: readonly Buffer[], rowsBefore: number): Promise<StoredChunk> {
     const text = textParts(lines);
-    const path = chunkPath(this.tenantId, chunkName(this.key, text, this.writeKeyId));
     const hash = createHash("sha256");
     for (const part of text) hash.update(part);
-    const sha256 = hash.digest("hex");
+    const digest = hash.digest();
+    const sha256 = digest.toString("hex");
+    const path = chunkPath(this.tenantId, chunkName(this.key, digest, this.writeKeyId));
     const data = await compressParts(text);
     const entry = (bytes: number): ManifestFile => ({
       path,
@@ -92,7 +94,7 @@ export class ChunkStore {
    * the keyed hash of its bytes: an unchanged file is uploaded once, by the first backup that sees it.
    */
   async storeFile(data: Uint8Array): Promise<{ path: string; written: number }> {
-    const path = fileBlobPath(this.tenantId, chunkName(this.key, Buffer.from(data)));
+    const path = fileBlobPath(this.tenantId, fileName(this.key, data));
     const stored = storedLength(this.services.storage, data.byteLength);
     if (this.known.get(path) === stored) return { path, written: 0 };
     await this.services.storage.put(path, data, "application/octet-stream");

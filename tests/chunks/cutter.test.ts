@@ -3,7 +3,7 @@
  * so one inserted row changes the chunk it lands in (and at most the next), never the others.
  */
 import { describe, expect, it } from "vitest";
-import { ChunkCutter, chunkBounds } from "../../lib/chunks/cutter.ts";
+import { ChunkCutter, chunkBounds, rowHash } from "../../lib/chunks/cutter.ts";
 
 const rows = (n: number, from = 0) =>
   Array.from({ length: n }, (_, i) =>
@@ -58,33 +58,36 @@ describe("content-defined chunking", () => {
     expect(chunkBounds(262_144, 10_000).max).toBe(10_000);
   });
 
-  it("cuts rows of multi-byte characters where their UTF-16 text says, as when rows were strings", () => {
-    // The rule as it was stated over strings: size and FNV-1a hash over UTF-16 code units.
+  it("counts multi-byte rows in their UTF-8 bytes: every chunk but the last within min and max bytes", () => {
     const bounds = chunkBounds(2048, 1 << 20);
-    const reference = (lines: string[]) => {
-      const perChar = 2 ** 32 / (bounds.target - bounds.min);
-      const chunks: string[][] = [];
-      let held: string[] = [];
-      let size = 0;
-      for (const line of lines) {
-        held.push(line);
-        size += line.length + 1;
-        let h = 0x811c9dc5;
-        for (let i = 0; i < line.length; i++) h = Math.imul(h ^ line.charCodeAt(i), 0x01000193);
-        if (size >= bounds.max || (size >= bounds.min && h >>> 0 < (line.length + 1) * perChar)) {
-          chunks.push(held);
-          held = [];
-          size = 0;
-        }
-      }
-      if (held.length > 0) chunks.push(held);
-      return chunks;
-    };
+    // Rows of 3- and 4-byte characters: their bytes are two to three times their characters.
     const lines = Array.from({ length: 3000 }, (_, i) =>
-      JSON.stringify([String(i), `é€𝄞 ${"ü".repeat(i % 50)}`, "日本".repeat(i % 7)]),
+      JSON.stringify([String(i), `€𝄞 ${"日本".repeat(10 + (i % 20))}`]),
     );
-    const expected = reference(lines);
-    expect(expected.length).toBeGreaterThan(20);
-    expect(cut(lines, 13, bounds)).toEqual(expected);
+    const chunks = cut(lines, 13, bounds);
+    expect(chunks.length).toBeGreaterThan(20);
+    expect(chunks.flat()).toEqual(lines);
+    const bytes = (c: string[]) => c.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
+    const longest = Math.max(...lines.map((l) => Buffer.byteLength(l) + 1));
+    for (const c of chunks) expect(bytes(c)).toBeLessThan(bounds.max + longest);
+    for (const c of chunks.slice(0, -1)) expect(bytes(c)).toBeGreaterThanOrEqual(bounds.min);
+    const mean = chunks.reduce((n, c) => n + bytes(c), 0) / chunks.length;
+    expect(mean).toBeGreaterThan(bounds.target / 2);
+    expect(mean).toBeLessThan(bounds.target * 2);
+  });
+
+  it("hashes every byte of a row: changing any one byte changes the row's hash", () => {
+    const row = Buffer.from(JSON.stringify(["42", "a customer", "x".repeat(200), "日本"]));
+    const before = rowHash(row);
+    for (let i = 0; i < row.length; i++) {
+      const changed = Buffer.from(row);
+      changed[i] = (changed[i] as number) ^ 0x01;
+      expect(rowHash(changed), `byte ${i}`).not.toBe(before);
+    }
+    // Spread over the 32 bits: a row ends a chunk with the probability the rule means it to.
+    const hashes = rows(20_000).map((l) => rowHash(Buffer.from(l)));
+    const under = (share: number) => hashes.filter((h) => h < share * 2 ** 32).length / hashes.length;
+    for (const share of [0.01, 0.1, 0.5])
+      expect(Math.abs(under(share) - share)).toBeLessThan(share / 4 + 0.005);
   });
 });

@@ -2,7 +2,7 @@
  * The chunk naming key and its variables: BACKUP_CHUNK_KEY names chunks when set (and nothing is kept in
  * storage); unset, one random key is created in storage once and reused; bad values name the variable.
  */
-import { createHmac } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { zstdDecompressSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHUNK_KEY_PATH, chunkKey } from "../../lib/chunks/key.ts";
@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 describe("chunk naming key", () => {
-  it("names every chunk by the HMAC-SHA-256 of its text under BACKUP_CHUNK_KEY, keeping no key in storage", async () => {
+  it("names every chunk by the HMAC-SHA-256 of its text's SHA-256 under BACKUP_CHUNK_KEY, keeping no key in storage", async () => {
     const key = Buffer.alloc(32, 7);
     const services = await createTestServices(db.url, {
       ...APP_ENV,
@@ -34,7 +34,9 @@ describe("chunk naming key", () => {
       expect(files.length).toBeGreaterThan(0);
       for (const file of files) {
         const text = zstdDecompressSync(await services.storage.get(file.path));
-        const name = createHmac("sha256", key).update(text).digest("hex");
+        const digest = createHash("sha256").update(text).digest();
+        expect(file.sha256).toBe(digest.toString("hex"));
+        const name = createHmac("sha256", key).update("rows-sha256\0").update(digest).digest("hex");
         expect(file.path).toBe(`tenant-backups/w1/chunks/${name}.jsonl.zst`);
       }
       expect(await services.storage.list("tenant-backup-keys/")).toEqual([]);
