@@ -46,8 +46,9 @@ export function createServices(config: Config, overrides: Partial<Omit<Services,
 
   // The direct connection wins when both are configured: it is faster and has no request time limit.
   const database = config.databaseUrl
-    ? // A tenant's backup holds one connection for its moment and uses one more beside it: enough for the
-      // pool of tenants a daily call backs up at once, and one spare.
+    ? // A tenant's backup holds one connection for its moment and uses one more beside it (two for a moment
+      // between tables, when the next export opens as the last one commits; it waits for one if need be):
+      // enough for the pool of tenants a daily call backs up at once, and one spare.
       new PostgresCaller(config.databaseUrl, { max: Math.max(4, 2 * config.backup.tenantConcurrency + 1) })
     : supabase
       ? new SupabaseCaller(supabase)

@@ -137,6 +137,8 @@ export async function backupTenant(
   let run: BackupRun | undefined;
   /** The moment this call reads the live tables at (direct path, until a copy is taken). */
   let held: HeldSnapshot | null = null;
+  /** A table's source opened before its turn (see openAfter below). */
+  const ahead: { opened: { table: string; source: Promise<RowSource> } | null } = { opened: null };
   try {
     run = await db.startRun({
       backupId,
@@ -245,11 +247,9 @@ export async function backupTenant(
       progress.written_bytes = (progress.written_bytes ?? 0) + stored.written;
     };
 
-    for (const table of catalog.tables) {
+    const open = (table: CatalogTable) => {
       const state = progress.tables[table.name] ?? { files: [], after: null, done: false };
-      progress.tables[table.name] = state;
-      if (state.done) continue;
-      const source = await openRowSource(db, {
+      return openRowSource(db, {
         backupId,
         table: table.name,
         after: state.after,
@@ -259,6 +259,24 @@ export async function backupTenant(
           ? { id: request.captureId, table, rowsDone: state.files.reduce((n, f) => n + f.rows, 0) }
           : undefined,
       });
+    };
+    // The next table's source is opened once a table's rows are all read, while its last chunks are still
+    // being stored: the next export starts meanwhile instead of after them.
+    const openAfter = (index: number) => {
+      const next = catalog.tables.slice(index + 1).find((t) => !progress.tables[t.name]?.done);
+      if (!next) return;
+      const source = open(next);
+      // Awaited when its table comes: a failure is seen there (or the source closed if it never comes).
+      source.catch(() => {});
+      ahead.opened = { table: next.name, source };
+    };
+    for (const [index, table] of catalog.tables.entries()) {
+      const state = progress.tables[table.name] ?? { files: [], after: null, done: false };
+      progress.tables[table.name] = state;
+      if (state.done) continue;
+      const early = ahead.opened;
+      ahead.opened = null;
+      const source = await (early?.table === table.name ? early.source : open(table));
       const cutter = new ChunkCutter(bounds);
       // Only a table read from its first row may wait to share a chunk: its whole text is then in hand.
       let fromStart = state.files.length === 0;
@@ -309,7 +327,7 @@ export async function backupTenant(
                 ? (lines: Buffer[]) => small.offer(table.name, lines, bounds.min)
                 : undefined;
             fromStart = false;
-            const next = await nextChunks(services, queue, cutter, source, offer);
+            const next = await nextChunks(services, queue, cutter, source, () => openAfter(index), offer);
             record(next);
             // Read whole and waiting for the shared chunk: not done until that is stored.
             if (next.waiting) break;
@@ -420,6 +438,11 @@ export async function backupTenant(
     }
     throw err;
   } finally {
+    // Opened for a table this call did not reach (it stopped or failed first): its export is cancelled.
+    ahead.opened?.source.then(
+      (source) => source.close(),
+      () => {},
+    );
     await held?.close(false);
     // A caller that passed its lease in keeps it: it is still working on the tenant.
     if (!request.lease) await lease.release();
@@ -585,7 +608,7 @@ class ChunkQueue {
 
 /**
  * Reads pages into the cutter until it finishes at least one chunk, or the table ends (its last rows are a
- * chunk of their own); queues what it finished, and answers the chunks stored meanwhile (all of them at
+ * chunk of their own, and `allRead` is told first); queues what it finished, and answers the chunks stored meanwhile (all of them at
  * the table's end). When the table ended with nothing cut, its last chunk is its whole text: `offer` (the
  * small tables' shared chunk) may take it instead, and the answer is then `waiting`, with nothing stored.
  * Rows read past the last stored chunk stay in the cutter or the queue; a call that stops keeps what is
@@ -597,6 +620,7 @@ async function nextChunks(
   queue: ChunkQueue,
   cutter: ChunkCutter,
   source: RowSource,
+  allRead: () => void,
   offer?: (lines: Buffer[]) => boolean,
 ): Promise<{ files: ManifestFile[]; written: number; done: boolean; waiting?: boolean }> {
   // A stream is read a chunk's worth at a time; through the Supabase API each page is a request, so pages
@@ -611,6 +635,7 @@ async function nextChunks(
     done = page.done || page.rows === 0;
   }
   if (done) {
+    allRead();
     const last = cutter.flush();
     if (last && finished.length === 0 && offer?.(last)) {
       return { files: [], written: 0, done: true, waiting: true };
