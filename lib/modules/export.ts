@@ -8,8 +8,9 @@
  *
  * `guard` (the "for spreadsheets" export) prefixes cells a spreadsheet would run as a formula with an
  * apostrophe; it is done in the database (tenant_backup_module_guard) on both paths. The export is one
- * backup_logs row, "module_export": opened when the stream starts, closed with the rows sent when it
- * ends (failed when it breaks off or the client goes away).
+ * backup_logs row, "module_export": opened when the stream starts, closed with the rows sent before the
+ * stream ends (failed when it breaks off or the client goes away). Closed before, not after: the client
+ * has the whole file as soon as the stream ends, and the function may be stopped then.
  */
 import { storedColumns } from "../catalog.ts";
 import { errorMessage } from "../errors.ts";
@@ -109,12 +110,12 @@ export async function exportModuleCsv(
           after = page.last_key;
         }
         if (page.done || page.rows === 0) {
-          controller.close();
           await finish(rows, null);
+          controller.close();
         }
       } catch (err) {
-        controller.error(err);
         await finish(rows, errorMessage(err));
+        controller.error(err);
       }
     },
     async cancel() {
@@ -140,8 +141,8 @@ function countedStream(
       try {
         const { value, done } = await iterator.next();
         if (done) {
-          controller.close();
           await finish(rows(), null);
+          controller.close();
           return;
         }
         const bytes = value as Buffer;
@@ -151,8 +152,8 @@ function countedStream(
         }
         controller.enqueue(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       } catch (err) {
-        controller.error(err);
         await finish(rows(), errorMessage(err));
+        controller.error(err);
       }
     },
     async cancel() {

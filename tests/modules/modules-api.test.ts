@@ -11,7 +11,7 @@ import { PROJECT_JWT_SECRET, projectKeys } from "../db/supabase-keys.ts";
 import { createAppDatabase, workspaceSnapshot } from "../restore/app.ts";
 import type { TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
-import { exportCsv, importCsv, MODULE_ENV } from "./module-app.ts";
+import { exportCsv, exportWithSlowLog, importCsv, MODULE_ENV } from "./module-app.ts";
 
 const PROJECT_URL = "https://modules-project.supabase.co";
 
@@ -73,6 +73,19 @@ describe("modules through the Supabase API", () => {
       expect(fromCopy.text()).toContain('"Quote ""q"", comma","Line\nbreak\r\nCRLF"');
     }
     expect(fake.calls.filter((c) => c.fn === "tenant_backup_module_page").length).toBeGreaterThan(6);
+  });
+
+  it("closes the export's backup_logs row before the client has the last byte", async () => {
+    const { answer, log } = await exportWithSlowLog(api, db, {
+      organization_id: "w1",
+      module: "crm",
+      table: "contacts",
+    });
+    expect(answer.status).toBe(200);
+    const { rows } = await db.client.query(
+      "select count(*)::text as n from contacts where workspace_id = 'w1'",
+    );
+    expect(log).toEqual({ status: "completed", records_count: rows[0].n });
   });
 
   it("imports through rpc(): the dry run changes nothing, the real run writes the file", async () => {

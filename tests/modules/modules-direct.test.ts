@@ -14,7 +14,7 @@ import { createAppDatabase, restore, workspaceSnapshot } from "../restore/app.ts
 import { call, send } from "../support/call.ts";
 import type { TestDatabase } from "../support/database.ts";
 import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
-import { exportCsv, importCsv, MODULE_ENV } from "./module-app.ts";
+import { exportCsv, exportWithSlowLog, importCsv, MODULE_ENV } from "./module-app.ts";
 
 let db: TestDatabase;
 let services: TestServices;
@@ -94,6 +94,12 @@ describe("modules over a direct connection", () => {
       records_count: "40",
       details: { module: "crm", table: "contacts", requested_by: "cron" },
     });
+  });
+
+  it("closes the export's backup_logs row before the client has the last byte", async () => {
+    const { answer, log } = await exportWithSlowLog(services, db, CONTACTS);
+    expect(answer.status).toBe(200);
+    expect(log).toEqual({ status: "completed", records_count: String(rowsOf(answer.text()).length) });
   });
 
   it("guards formulas for spreadsheets, leaving plain numbers and the plain export alone", async () => {
