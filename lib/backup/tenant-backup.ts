@@ -133,22 +133,23 @@ export async function backupTenant(
     (request.captureId
       ? captureLease(request.tenantId)
       : await takeLease(services, request.tenantId, `backup:${request.type}`));
-  const backupId = request.captureId ?? request.resumeBackupId ?? newBackupId(services.now());
   let run: BackupRun | undefined;
   /** The moment this call reads the live tables at (direct path, until a copy is taken). */
   let held: HeldSnapshot | null = null;
   /** A table's source opened before its turn (see openAfter below). */
   const ahead: { opened: { table: string; source: Promise<RowSource> } | null } = { opened: null };
   try {
-    run = await db.startRun({
-      backupId,
+    const start = {
       tenantId: request.tenantId,
       date: request.date,
       type: request.type,
       logType: LOG_TYPE[request.type],
       createdBy: request.createdBy ?? null,
       note: request.note ?? null,
-    });
+    };
+    const named = request.captureId ?? request.resumeBackupId;
+    run = named ? await db.startRun({ ...start, backupId: named }) : await startNewRun(services, start);
+    const backupId = run.backup_id;
     const catalog = request.catalog ?? (await db.catalog());
     const fingerprint = schemaFingerprint(catalog);
     const saved = run.progress as Partial<RunProgress> | undefined;
@@ -421,6 +422,7 @@ export async function backupTenant(
   } catch (err) {
     // Taken over: the run is another call's now (or already finished); marking it failed would undo its work.
     if (run && !isTakenOver(err)) {
+      const backupId = run.backup_id;
       // Record the failure; if even that fails, the run stays "running" and the next call resumes it.
       await db
         .finishRun({
@@ -446,6 +448,38 @@ export async function backupTenant(
     await held?.close(false);
     // A caller that passed its lease in keeps it: it is still working on the tenant.
     if (!request.lease) await lease.release();
+  }
+}
+
+/** Draws of a new id before giving up: each draw repeats an existing id with odds of about 1 in 65,536. */
+const NEW_ID_DRAWS = 5;
+
+/**
+ * Starts the run of a new backup id. An id is its millisecond and 16 random bits, so another run may
+ * already have it (an earlier run of the same millisecond, or another tenant's), and
+ * tenant_backup_run_start then answers that run instead of starting one: it is not this call's to
+ * continue or finish, and saving progress on it would find it finished. A new id is drawn instead; the
+ * run started is known by being this tenant's, of this type, running, with no progress yet.
+ */
+async function startNewRun(
+  services: Services,
+  start: Omit<Parameters<Services["db"]["startRun"]>[0], "backupId">,
+): Promise<BackupRun> {
+  for (let draw = 1; ; draw++) {
+    const backupId = newBackupId(services.now());
+    const run = await services.db.startRun({ ...start, backupId });
+    const progress = (run.progress ?? {}) as Record<string, unknown>;
+    const started =
+      run.status === "running" &&
+      run.organization_id === start.tenantId &&
+      run.backup_type === start.type &&
+      Object.keys(progress).length === 0;
+    if (started) return run;
+    services.log.warn(
+      { backupId, tenant: start.tenantId },
+      "a new backup id named an existing run; drawing another",
+    );
+    if (draw === NEW_ID_DRAWS) throw fail("internal", `no unused backup id after ${NEW_ID_DRAWS} draws`);
   }
 }
 
