@@ -73,6 +73,16 @@ const RELEASED: Record<string, string> = {
     "9cf71b0653f3ab95c652f10e99879bf3ae20c630fb3560d3db2f4026f7b5e535",
   "20261202000800_tenant_backup_work_items.sql":
     "a7d325b5479bc5482777a987c239ffb76549a9f4a68ac38a9409f3d9195d576e",
+  "20261203000100_tenant_backup_apply_by_hash.sql":
+    "636693343baae5a65a85e644d27883dbbcaf4fe69344b136e68ffd18fefd8e8f",
+  "20261203000200_tenant_backup_export_columns.sql":
+    "05bcfd2a567f8f7dcae0440be89decada776933bdc4b7f238361733ee1af705f",
+  "20261203000300_tenant_backup_pages_by_bytes.sql":
+    "4dc4354e67cb75a285a56638a8cc392466a7bf0d14470e5d189872b7a7d88917",
+  "20261204000200_tenant_backup_many_tables.sql":
+    "57d54c589871453baf8c839c4d86a93d1ab9640d8bb1874a27ad938e2ac16ca9",
+  "20261204000300_tenant_backup_typed_stage.sql":
+    "a11aacde2a3fb0231bbf364545f07f3f64ce4e6e3f5f64e927f7c545c325988c",
 };
 
 /** The first release: every file up to its grants file; later files restrict what they create themselves. */
