@@ -596,23 +596,12 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
   } catch (err) {
     if (committed) throw err;
     // Failures before the apply (a damaged file, the apply refused) are logged as well as the apply's own.
-    logId ??= await db
-      .log({
-        organization_id: request.tenantId,
-        backup_type: "restore",
-        status: "running",
-        backup_date: manifest.backup_date,
-        backup_id: manifest.backup_id,
-        dry_run: request.dryRun,
-        tables_count: plan.tables.length,
-        details: { tables: plan.tables.map((t) => t.name) },
-        created_by: request.createdBy ?? null,
-        note: request.note ?? null,
-      })
-      .catch((e) => {
-        log.error({ err: e }, "could not record the failed restore");
-        return undefined;
-      });
+    logId ??= await logRestoreStart(services, request, manifest, plan.tables.length, {
+      tables: plan.tables.map((t) => t.name),
+    }).catch((e) => {
+      log.error({ err: e }, "could not record the failed restore");
+      return undefined;
+    });
     if (logId !== undefined) {
       await db
         .finishLog(logId, {
