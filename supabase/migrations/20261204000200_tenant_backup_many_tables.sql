@@ -11,10 +11,11 @@
 --     and each foreign key one or two more, whatever their rows. Creating a file is not free, and on ext4
 --     it costs more the more files were removed just before (it skips inodes freed moments ago), so that
 --     one restore's files slowed the next. Now a small table (at most 1,000 rows) left as it was, or
---     restored into an emptied tenant, makes no temp table (tenant_backup_apply_hashed), and relations
---     that only name rows held elsewhere are views (catalog entries, no file): the rows to write when
---     there are none, the keys a table restored by hash keeps for its foreign keys (its replaced rows),
---     and the keys a restore made disappear (counted where they are, no longer copied).
+--     restored into an emptied tenant, makes no temp table (tenant_backup_apply_hashed: its new body is in
+--     20261204000300, with typed staging), and relations that only name rows held elsewhere are views
+--     (catalog entries, no file): the rows to write when there are none, the keys a table restored by
+--     hash keeps for its foreign keys (its replaced rows), and the keys a restore made disappear (counted
+--     where they are, no longer copied).
 
 -- The pieces of the export of table p_table (a catalog entry) of schema p_schema, as
 -- tenant_backup_export_sql answers them, without reading the plan's catalog again.
@@ -128,165 +129,6 @@ begin
     'queries', v_queries,
     'settings', jsonb_build_object('datestyle', 'ISO, YMD', 'intervalstyle', 'postgres', 'timezone', 'UTC',
                                    'extra_float_digits', '1', 'bytea_output', 'hex'));
-end;
-$$;
-
--- As before (see 20261203000100), with these changes:
---   - p_table is the table's catalog entry with the plan's schema added (schema), so that its export is
---     not looked up in the plan again;
---   - a table of at most 1,000 staged rows is first compared with the tenant's rows line for line, in
---     export order, in one statement: a few milliseconds at most, about what the files of its temp tables
---     cost. When it is exactly as backed up, nothing is written, nothing replaced and no temp table made:
---     p_src is a view of no rows, the answer's live is false (no p_src_live), and the undo point, unless
---     the backup's entry is reused, is the staged lines in their order (the tenant's rows, as they are);
---   - otherwise, when every staged line is among the tenant's rows (nothing to write), p_src is a view of
---     no rows rather than an empty temp table;
---   - when the tenant has no row in a table of at most 1,000 staged rows, p_src is a view of its staged
---     lines as typed rows (read twice at most: written, then checked against foreign keys).
--- These views also read tb_none, a temp table of no rows made once per transaction, so that they go with
--- it at commit.
-create or replace function public.tenant_backup_apply_hashed(
-  p_restore_id text, p_plan_id text, p_tenant text, p_table jsonb, p_spec jsonb, p_src text, p_capture_id text
-) returns jsonb
-language plpgsql
-volatile
-set search_path = pg_catalog
-set datestyle = 'ISO, YMD'
-set intervalstyle = 'postgres'
-set timezone = 'UTC'
-set extra_float_digits = 1
-set bytea_output = 'hex'
-as $$
-declare
-  v_name text := p_table->>'name';
-  v_lines text := p_src || '_lines';
-  v_live text := p_src || '_live';
-  v_sql jsonb := public.tenant_backup_export_sql_of(p_table->>'schema', p_table, null);
-  v_keys text := (select string_agg(format('t0.%I', k), ', ') from jsonb_array_elements_text(p_table->'primary_key') k);
-  v_colnames text[];
-  v_cols text;
-  v_casts text;
-  v_n bigint;
-  v_any boolean;
-  v_same boolean := false;
-  v_written bigint;
-  v_replaced bigint := 0;
-  v_kept bigint;
-begin
-  select array_agg(b->>'name' order by b.o), string_agg(format('%I', b->>'name'), ', ' order by b.o),
-         string_agg(format('(x.r->>%s)::%s as %I', b.o - 1, b->>'type', b->>'name'), ', ' order by b.o)
-    into v_colnames, v_cols, v_casts
-  from jsonb_array_elements(p_spec->'columns') with ordinality as b(b, o);
-  execute format(
-    'select exists (select 1 from %s where %s)', v_sql->>'source', v_sql->>'filter') into v_any using p_tenant;
-  if v_any and (p_spec->>'row_count')::bigint <= 1000 then
-    execute format(
-      'select count(l.n), count(*) filter (where l.line is null or e.line is null or l.line <> e.line) = 0
-       from (select x.line, row_number() over (order by s.page, x.i) as n
-             from public.tenant_backup_stage s
-             cross join lateral unnest(string_to_array(s.lines, E''\n'')) with ordinality as x(line, i)
-             where s.restore_id = $2 and s.table_name = $3) l
-       full join (select %s as line, row_number() over (order by %s) as n from %s where %s) e on e.n = l.n',
-      v_sql->>'line', v_sql->>'order', v_sql->>'source', v_sql->>'filter')
-      into v_n, v_same using p_tenant, p_restore_id, v_name;
-  end if;
-  if to_regclass('pg_temp.tb_none') is null then
-    create temp table tb_none (r jsonb) on commit drop;
-  end if;
-  if v_same then
-    execute format('create temp view %I as select %s from (select r from tb_none where false) x', p_src, v_casts);
-    v_written := 0;
-  elsif not v_any and (p_spec->>'row_count')::bigint <= 1000 then
-    -- Nothing to compare, few rows: every staged line is a row to write, read (and cast) where it is
-    -- staged, which stays until the apply's end.
-    execute format(
-      'create temp view %I as
-       select %s from (select unnest(string_to_array(s.lines, E''\n''))::jsonb as r
-                       from public.tenant_backup_stage s
-                       where s.restore_id = %L and s.table_name = %L
-                       union all select r from tb_none) x',
-      p_src, v_casts, p_restore_id, v_name);
-    execute format('select count(*) from %I', p_src) into v_n;
-    v_written := v_n;
-  elsif not v_any then
-    -- Nothing to compare: every staged line is a row to write.
-    execute format(
-      'create temp table %I on commit drop as
-       select %s from (select unnest(string_to_array(s.lines, E''\n''))::jsonb as r
-                       from public.tenant_backup_stage s
-                       where s.restore_id = $1 and s.table_name = $2) x',
-      p_src, v_casts)
-      using p_restore_id, v_name;
-    get diagnostics v_n = row_count;
-    v_written := v_n;
-  else
-    execute format(
-      'create temp table %I on commit drop as
-       select md5(l)::uuid as h, l as line
-       from (select unnest(string_to_array(s.lines, E''\n'')) as l from public.tenant_backup_stage s
-             where s.restore_id = $1 and s.table_name = $2) x',
-      v_lines)
-      using p_restore_id, v_name;
-    get diagnostics v_n = row_count;
-    if v_n > 5000 then
-      execute format('analyze %I', v_lines);
-    end if;
-    -- The tenant's rows, each exported once: its line's md5 says whether the backup has it as it is.
-    execute format(
-      'create temp table %1$I on commit drop as
-       select e.tb_n, e.tb_h, %2$s, case when s.h is null then e.tb_line end as tb_line
-       from (select row_number() over () as tb_n, md5(q.tb_line)::uuid as tb_h, q.*
-             from (select %3$s as tb_line, %4$s from %5$s where %6$s order by %7$s) q) e
-       left join %8$I s on s.h = e.tb_h',
-      v_live,
-      (select string_agg(format('e.%I', k), ', ') from jsonb_array_elements_text(p_table->'primary_key') k),
-      v_sql->>'line', v_keys, v_sql->>'source', v_sql->>'filter', v_sql->>'order', v_lines)
-      using p_tenant;
-    execute format('select count(*) filter (where tb_line is not null), count(*) filter (where tb_line is null) from %I',
-                   v_live) into v_replaced, v_kept;
-    if v_n > 5000 then
-      execute format('analyze %I', v_live);
-    end if;
-    if v_kept = v_n then
-      -- Every staged line is one of the tenant's rows (a key appears once on each side): nothing to write.
-      execute format('create temp view %I as select %s from (select r from tb_none where false) x', p_src, v_casts);
-      v_written := 0;
-    else
-      execute format(
-        'create temp table %I on commit drop as
-         select %s from (select s.line::jsonb as r from %I s
-                         where not exists (select 1 from %I l where l.tb_h = s.h)) x',
-        p_src, v_casts, v_lines, v_live);
-      get diagnostics v_written := row_count;
-    end if;
-  end if;
-  if v_n <> (p_spec->>'row_count')::bigint then
-    raise exception using errcode = 'TB004',
-      message = format('%s: %s rows staged, the backup has %s', v_name, v_n, p_spec->>'row_count');
-  end if;
-  if v_written > 5000 then
-    execute format('analyze %I', p_src);
-  end if;
-  if p_capture_id is not null and v_any then
-    if v_replaced = 0 and v_written = 0 and jsonb_typeof(p_spec->'reuse') = 'object' then
-      -- Left exactly as it was: the restored backup's entry is this table's undo point.
-      insert into public.tenant_backup_undo (capture_id, organization_id, table_name, page, row_count, lines)
-      values (p_capture_id, p_tenant, v_name, -1, v_n, (p_spec->'reuse')::text);
-    elsif v_same then
-      perform public.tenant_backup_undo_write(p_capture_id, p_tenant, v_name, format(
-        'select x.line, row_number() over (order by s.page, x.i) as n
-         from public.tenant_backup_stage s
-         cross join lateral unnest(string_to_array(s.lines, E''\n'')) with ordinality as x(line, i)
-         where s.restore_id = %L and s.table_name = %L', p_restore_id, v_name));
-    else
-      perform public.tenant_backup_undo_write(p_capture_id, p_tenant, v_name, format(
-        'select coalesce(l.tb_line, s.line) as line, l.tb_n as n
-         from %I l left join %I s on l.tb_line is null and s.h = l.tb_h', v_live, v_lines));
-    end if;
-  end if;
-  return jsonb_build_object('rows_in_backup', v_n, 'columns', v_cols, 'column_names', to_jsonb(v_colnames),
-                            'by_hash', true, 'live', v_any and not v_same)
-         || public.tenant_backup_apply_compare(p_table, to_jsonb(v_colnames)) - 'cmp';
 end;
 $$;
 
@@ -509,5 +351,4 @@ $$;
 
 select public.tenant_backup_restrict_functions(array[
   'tenant_backup_export_sql_of', 'tenant_backup_export_sql', 'tenant_backup_export_columns_queries',
-  'tenant_backup_apply_hashed', 'tenant_backup_apply_undo', 'tenant_backup_apply_check_fk',
-  'tenant_backup_apply_sequences']);
+  'tenant_backup_apply_undo', 'tenant_backup_apply_check_fk', 'tenant_backup_apply_sequences']);

@@ -200,10 +200,24 @@ as $$
   select to_jsonb(count(*)) from gone;
 $$;
 
--- As before (20261204000200), and, for a table staged typed (see the top of this file; the engine stages
--- only tables of more than 1,000 rows so), the staged rows read from its typed staging table, never cast
--- from lines, nor compared line for line first: when the tenant has no row in the table, the rows to write are
--- the typed staging table itself (through view p_src); otherwise its rows' md5s are matched with the
+-- As before (see 20261203000100), with these changes for many tables (the why is atop 20261204000200):
+--   - p_table is the table's catalog entry with the plan's schema added (schema), so that its export is
+--     not looked up in the plan again;
+--   - a table of at most 1,000 staged rows is first compared with the tenant's rows line for line, in
+--     export order, in one statement: a few milliseconds at most, about what the files of its temp tables
+--     cost. When it is exactly as backed up, nothing is written, nothing replaced and no temp table made:
+--     p_src is a view of no rows, the answer's live is false (no p_src_live), and the undo point, unless
+--     the backup's entry is reused, is the staged lines in their order (the tenant's rows, as they are);
+--   - otherwise, when every staged line is among the tenant's rows (nothing to write), p_src is a view of
+--     no rows rather than an empty temp table;
+--   - when the tenant has no row in a table of at most 1,000 staged rows, p_src is a view of its staged
+--     lines as typed rows (read twice at most: written, then checked against foreign keys).
+-- These views also read tb_none, a temp table of no rows made once per transaction, so that they go with
+-- it at commit.
+-- And, for a table staged typed (see the top of this file: the engine stages so only tables of more than
+-- 1,000 rows that the tenant had no rows in), the staged rows read from its typed staging table, never
+-- cast from lines, nor compared line for line first: when the tenant has no row in the table, the rows to
+-- write are the typed staging table itself (through view p_src); otherwise its rows' md5s are matched with the
 -- tenant's rows' and only the rows the tenant lacks or has otherwise are copied into p_src. The undo
 -- point's line of an equal row is then the tenant's row exported (the same text: its md5 is the backup
 -- line's), kept in column tb_same of p_src_live. The rows staged are counted from the pages recorded.

@@ -80,9 +80,9 @@ const RELEASED: Record<string, string> = {
   "20261203000300_tenant_backup_pages_by_bytes.sql":
     "4dc4354e67cb75a285a56638a8cc392466a7bf0d14470e5d189872b7a7d88917",
   "20261204000200_tenant_backup_many_tables.sql":
-    "57d54c589871453baf8c839c4d86a93d1ab9640d8bb1874a27ad938e2ac16ca9",
+    "022f05f4d39468d81cd83418ebb0d2cba7b45ba21630d17bb1be05c75c41dfeb",
   "20261204000300_tenant_backup_typed_stage.sql":
-    "a11aacde2a3fb0231bbf364545f07f3f64ce4e6e3f5f64e927f7c545c325988c",
+    "03da880e466e70c5140ea45bdcbd84ab2759fbc9eaadfd6e8e081de837288e02",
 };
 
 /** The first release: every file up to its grants file; later files restrict what they create themselves. */
