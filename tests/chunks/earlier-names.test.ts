@@ -13,19 +13,23 @@ import { decompressChunk } from "../../lib/chunks/codec.ts";
 import { chunkKey } from "../../lib/chunks/key.ts";
 import { chunkPath, chunksPrefix } from "../../lib/chunks/paths.ts";
 import { applyRetention } from "../../lib/retention/apply.ts";
-import { APP_ENV, backup, createAppDatabase, restore, workspaceSnapshot } from "../restore/app.ts";
+import {
+  APP_SMALL_CHUNKS_ENV,
+  backup,
+  createAppDatabase,
+  restore,
+  workspaceSnapshot,
+} from "../restore/app.ts";
 import { deadlineIn } from "../support/clock.ts";
 import type { TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
 
 let db: TestDatabase;
 let services: TestServices;
-/** Small chunks, so that the tenant's few hundred rows make many. */
-const ENV = { ...APP_ENV, BACKUP_CHUNK_TARGET_BYTES: "4096", BACKUP_MAX_FILE_BYTES: "2048" };
 
 beforeAll(async () => {
   db = await createAppDatabase();
-  services = await createTestServices(db.url, ENV);
+  services = await createTestServices(db.url, APP_SMALL_CHUNKS_ENV);
 });
 
 afterAll(async () => {

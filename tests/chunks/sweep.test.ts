@@ -14,7 +14,13 @@ import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import { chunksPrefix } from "../../lib/chunks/paths.ts";
 import { applyRetention } from "../../lib/retention/apply.ts";
 import type { BackupStorage } from "../../lib/storage/port.ts";
-import { APP_ENV, backup, createAppDatabase, restore, workspaceSnapshot } from "../restore/app.ts";
+import {
+  APP_SMALL_CHUNKS_ENV,
+  backup,
+  createAppDatabase,
+  restore,
+  workspaceSnapshot,
+} from "../restore/app.ts";
 import { readVerifiedFile } from "../support/backup-files.ts";
 import { send } from "../support/call.ts";
 import { deadlineIn } from "../support/clock.ts";
@@ -23,12 +29,10 @@ import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../supp
 
 let db: TestDatabase;
 let services: TestServices;
-/** Small chunks, so that the tenant's few hundred rows make many. */
-const ENV = { ...APP_ENV, BACKUP_CHUNK_TARGET_BYTES: "4096", BACKUP_MAX_FILE_BYTES: "2048" };
 
 beforeAll(async () => {
   db = await createAppDatabase();
-  services = await createTestServices(db.url, ENV);
+  services = await createTestServices(db.url, APP_SMALL_CHUNKS_ENV);
 });
 
 afterAll(async () => {
@@ -188,7 +192,10 @@ describe("chunk sweep", () => {
   });
 
   it("never writes a summary naming a chunk that went between its listing and its summary", async () => {
-    const base = await createTestServices(db.url, { ...ENV, BACKUP_DIR: services.backupDir });
+    const base = await createTestServices(db.url, {
+      ...APP_SMALL_CHUNKS_ENV,
+      BACKUP_DIR: services.backupDir,
+    });
     try {
       let listed = 0;
       // Right after the run lists the chunk folder, every chunk is deleted, as a sweep that took an
@@ -237,7 +244,7 @@ describe("chunk sweep", () => {
 describe("backups in the per-backup file layout", () => {
   it("stay readable beside chunked ones: restored exactly, downloaded, and left alone by the sweep", async () => {
     const files = await createTestServices(db.url, {
-      ...ENV,
+      ...APP_SMALL_CHUNKS_ENV,
       BACKUP_DIR: services.backupDir,
       BACKUP_LAYOUT: "files",
     });

@@ -21,6 +21,12 @@ export const BACKUP_DATE = "2026-11-20";
 
 /** tests/fixtures/restore-app.sql: its tenant layout and tenant tables, parents first. */
 export const APP_ENV = { TENANT_ROOT_TABLE: "workspaces", TENANT_KEY: "workspace_id" };
+/** The app with small chunks, so that the tenant's few hundred rows make many and each table several. */
+export const APP_SMALL_CHUNKS_ENV = {
+  ...APP_ENV,
+  BACKUP_CHUNK_TARGET_BYTES: "4096",
+  BACKUP_MAX_FILE_BYTES: "2048",
+};
 export const APP_TABLES = ["workspaces", "contacts", "deals", "deal_notes"] as const;
 
 /** Each restore-app table's rows of the workspaces matching `predicate` (e.g. "= 'w1'", "<> 'w1'"). */

@@ -18,16 +18,21 @@ import { parseRows, readVerifiedFile } from "../support/backup-files.ts";
 import { deadlineIn } from "../support/clock.ts";
 import type { TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
-import { APP_ENV, APP_TABLES, BACKUP_DATE, backup, createAppDatabase, workspaceSnapshot } from "./app.ts";
+import {
+  APP_SMALL_CHUNKS_ENV,
+  APP_TABLES,
+  BACKUP_DATE,
+  backup,
+  createAppDatabase,
+  workspaceSnapshot,
+} from "./app.ts";
 
 let db: TestDatabase;
 let services: TestServices;
-/** Small chunks, so that each table is several. */
-const ENV = { ...APP_ENV, BACKUP_CHUNK_TARGET_BYTES: "4096", BACKUP_MAX_FILE_BYTES: "2048" };
 
 beforeAll(async () => {
   db = await createAppDatabase();
-  services = await createTestServices(db.url, ENV);
+  services = await createTestServices(db.url, APP_SMALL_CHUNKS_ENV);
 });
 
 afterAll(async () => {
