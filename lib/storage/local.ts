@@ -37,12 +37,14 @@ export class LocalStorage implements BackupStorage {
   async put(key: string, data: Uint8Array, _contentType: string): Promise<void> {
     const file = this.fileOf(key);
     const dir = path.dirname(file);
-    // A concurrent remove() may prune the folder between our mkdir and our write (it only sees an empty
-    // folder); creating it again and retrying once more is enough to win that race.
+    // The folder is made only when the write finds it missing (ENOENT): most puts go to a folder that holds
+    // objects already, and a mkdir each would cost a trip to the thread pool per object. A concurrent
+    // remove() may prune the folder between our mkdir and our write (it only sees an empty folder);
+    // creating it again and retrying once more is enough to win that race.
     for (let attempt = 1; ; attempt++) {
       const temp = path.join(dir, `${LOCAL_TEMP_PREFIX}${randomUUID()}`);
       try {
-        await mkdir(dir, { recursive: true, mode: DIR_MODE });
+        if (attempt > 1) await mkdir(dir, { recursive: true, mode: DIR_MODE });
         await writeDurably(temp, data);
         // rename() replaces the target in one step: readers see the old file or the new one, never a prefix.
         await rename(temp, file);
@@ -50,7 +52,7 @@ export class LocalStorage implements BackupStorage {
       } catch (err) {
         // When the folder could not be made, there is no temp file either (rm would fail with ENOTDIR).
         await rm(temp, { force: true }).catch(() => {});
-        if (errnoOf(err) === "ENOENT" && attempt < 3) continue;
+        if (errnoOf(err) === "ENOENT" && attempt < 4) continue;
         throw fsError(err, "put", key);
       }
     }
