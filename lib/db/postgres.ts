@@ -16,6 +16,8 @@ import {
 const NAME = /^[a-z_][a-z0-9_]*$/;
 /** What pg_export_snapshot() answers, e.g. 00000003-0000001B-1. */
 const SNAPSHOT_ID = /^[0-9A-F]+(-[0-9A-F]+)+$/;
+/** Bytes of a COPY … TO stream read ahead of its reader (see copy). */
+const READ_AHEAD_BYTES = 1024 * 1024;
 
 export class PostgresCaller implements SqlFunctionCaller {
   readonly kind = "postgres";
@@ -166,7 +168,9 @@ export class PostgresCaller implements SqlFunctionCaller {
       client.release(true);
       throw err instanceof DatabaseError ? err : toDatabaseError(err);
     }
-    const copy = client.query(copyTo(statement));
+    // Up to 1 MB read ahead (past a default of 64 KB): the database goes on writing rows while the reader
+    // is busy with those before, instead of waiting on a full socket.
+    const copy = client.query(copyTo(statement, { highWaterMark: READ_AHEAD_BYTES }));
     let released = false;
     const release = (broken: boolean) => {
       if (released) return;
@@ -186,7 +190,7 @@ export class PostgresCaller implements SqlFunctionCaller {
     };
     // What the reader sees: the rows, or the failure as a DatabaseError (a lost connection is transient),
     // like every other call. Destroying it cancels the COPY.
-    const stream = new PassThrough();
+    const stream = new PassThrough({ highWaterMark: READ_AHEAD_BYTES });
     copy.on("error", (err) => stream.destroy(toDatabaseError(err)));
     copy.on("end", () => release(false));
     copy.on("close", () => release(!copy.readableEnded));
