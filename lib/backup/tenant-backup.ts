@@ -577,10 +577,11 @@ async function writePart(
 }
 
 /**
- * Chunks left on their way while the next one's rows are read: one, so that reading, compressing and
- * uploading overlap, while a call still notices its time budget within a chunk or two of it.
+ * Chunks left on their way while the next ones' rows are read: four, so that reading, compressing and
+ * uploading overlap and the rows are not kept waiting on one upload (to a storage far away an upload is
+ * mostly waiting), while a call still notices its time budget within a few chunks of it.
  */
-const CHUNKS_IN_FLIGHT = 1;
+const CHUNKS_IN_FLIGHT = 4;
 /**
  * And at most this much row text: a chunk of one row holding MBs is stored before the next rows are read,
  * so that a backup never holds two such rows at once (peak memory, not speed, is what they cost).

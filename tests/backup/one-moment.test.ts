@@ -121,7 +121,8 @@ describe.each(Object.keys(PATHS) as (keyof typeof PATHS)[])("a backup over many 
   it("is one moment while the app writes: every child has its parent, and it restores into a new database", async () => {
     const base = await createTestServices(db.url, PATHS[path]());
     opened.push(base);
-    // Each stored part takes 15 s of a 40 s budget: a call stores three parts, then stops.
+    // Each stored part takes 15 s of a 40 s budget: a call stores a few parts (and those on their way when
+    // its time is up), then stops.
     const services = { ...base, storage: storageTakingTime(base.storage, base.clock, 15_000) };
     expect(services.db.kind).toBe(path === "direct" ? "postgres" : "supabase");
 
@@ -147,7 +148,8 @@ describe.each(Object.keys(PATHS) as (keyof typeof PATHS)[])("a backup over many 
       await writer.stop();
     }
     if (result?.status !== "completed") throw new Error(`the backup did not complete in ${calls} calls`);
-    expect(calls).toBeGreaterThan(3);
+    // Several calls: the first reads at its moment and leaves a copy of the rest, the later ones read it.
+    expect(calls).toBeGreaterThanOrEqual(3);
     const manifest = result.manifest;
 
     // Every child in the backup has its parent in the backup.
