@@ -330,6 +330,23 @@ function applyFailure(tenantId: string) {
  * it could not finish in this call: the capture stays in the database, and the tenant's next restore
  * stores it first.
  */
+/** Draws of an undo point's id before giving up: each repeats an existing id with odds of about 1 in 65,536. */
+const UNDO_ID_DRAWS = 5;
+
+/**
+ * An id for the restore's undo point that no backup run has. An id is its millisecond and 16 random bits,
+ * so it can repeat another run's (one started in the same millisecond): the undo point would then be
+ * stored as that run, which has ended or is another backup's, and never be stored at all.
+ */
+async function unusedBackupId(services: Services): Promise<string> {
+  for (let draw = 1; ; draw++) {
+    const id = newBackupId(services.now());
+    if ((await services.db.getRun(id)) === null) return id;
+    services.log.warn({ backupId: id }, "an undo point's new id named an existing run; drawing another");
+    if (draw === UNDO_ID_DRAWS) throw fail("internal", `no unused backup id after ${UNDO_ID_DRAWS} draws`);
+  }
+}
+
 async function storeUndo(
   services: Services,
   tenantId: string,
@@ -495,7 +512,7 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
 
     // A real restore's undo point is captured by the apply itself, under its lock (tenant_backup_apply_live),
     // and named as the tenant is named now.
-    const captureId = newBackupId(services.now());
+    const captureId = await unusedBackupId(services);
     const tenantName = request.dryRun ? null : ((await db.getTenant(request.tenantId))?.name ?? null);
     const shared =
       request.dryRun || request.offsite ? null : sharedEntries(services, request.tenantId, manifest);
