@@ -4,6 +4,7 @@
  *
  *   BENCH_ROWS   rows of the large tenant (default 1,000,000, over the demo app's 24 tables)
  *   BENCH_QUICK  1 for a short run (100,000 rows, smaller scaling steps)
+ *   BENCH_REPEAT how many times each backup and its COPY baseline run, in turn (default 3: medians shown)
  *   BENCH_ONLY   sections to run, comma-separated (default: every one): main, values, nopk, daily, fanout,
  *                sizes, chunks (the chunked layout's figures: 30 daily backups, zstd against gzip),
  *                postgrest (requests and bytes of the Supabase API path, scripts/bench/postgrest.ts),
@@ -43,6 +44,8 @@ import { fillTables } from "./tables.ts";
 import { fillWide, WIDE_COLUMNS } from "./wide.ts";
 
 const QUICK = process.env.BENCH_QUICK === "1";
+/** How many times each section's backup and its COPY baseline run, in turn (their medians are shown). */
+const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
 const ROWS = Number(process.env.BENCH_ROWS ?? (QUICK ? 100_000 : 1_000_000));
 /** The demo's large tenant has about 118,000 rows at scale 1. */
 const ROWS_PER_SCALE = 118_267;
@@ -72,6 +75,16 @@ async function measure(args: Partial<OperationArgs> & Pick<OperationArgs, "op" |
   } finally {
     await rm(argsFile, { force: true });
   }
+}
+
+/**
+ * The middle run by time (of an even count, the slower of the two middle ones), with the highest peak RSS
+ * of them all.
+ */
+function medianOf(runs: Result[]): Result {
+  const sorted = [...runs].sort((a, b) => a.ms - b.ms);
+  const middle = sorted[Math.floor(sorted.length / 2)] as Result;
+  return { ...middle, peakRssMb: Math.max(...runs.map((r) => r.peakRssMb)) };
 }
 
 const say = (line = "") => console.log(line);
@@ -295,7 +308,20 @@ async function sideBySide(
   const copyDir = join(dir, "copy");
   const catalog = await catalogOf(url, files);
   const rows = await tenantRows(url, catalog);
-  const copyOut = await measure({ op: "copy-out", url, copyDir, catalog });
+  // The backup and its baseline, each BENCH_REPEAT times in turn (the machine is noisy); the last backup
+  // writes into `files` (the restores below restore it), each other into a folder of its own, so that
+  // none finds its chunks already stored. The folders stay until the run ends: files removed just before
+  // make creating files slower for a while on ext4 (it skips inodes freed moments ago), which would
+  // weigh on the runs after the first.
+  const copyOuts: Result[] = [];
+  const backups: Result[] = [];
+  for (let i = 1; i <= REPEAT; i++) {
+    copyOuts.push(await measure({ op: "copy-out", url, copyDir, catalog }));
+    const into = i === REPEAT ? files : join(dir, `files-${i}`);
+    backups.push(await measure({ op: "backup", url, backupDir: into }));
+  }
+  const copyOut = medianOf(copyOuts);
+  const backup = { ...medianOf(backups), value: (backups.at(-1) as Result).value };
   const copyOutGzip = await measure({
     op: "copy-out",
     url,
@@ -303,7 +329,6 @@ async function sideBySide(
     catalog,
     codec: "gzip",
   });
-  const backup = await measure({ op: "backup", url, backupDir: files });
   const copyIn = await measure({ op: "copy-in", url, copyDir, catalog });
   const backupId = backup.value.backupId;
   const overSame = await measure({ op: "restore", url, backupDir: files, backupId });
@@ -345,6 +370,10 @@ async function sideBySide(
     );
   line(`COPY TO | ${copyOut.value.codec} (baseline)`, copyOut, null);
   line("backup", backup, copyOut);
+  if (REPEAT > 1) {
+    const range = (runs: Result[]) => runs.map((r) => secs(r.ms)).join(", ");
+    say(`  (medians of ${REPEAT} runs each, in turn: COPY ${range(copyOuts)}; backup ${range(backups)})`);
+  }
   line(`COPY TO | ${copyOutGzip.value.codec} (earlier baseline)`, copyOutGzip, null);
   line("backup, against that", backup, copyOutGzip);
   line(`delete + COPY FROM, ${copyOut.value.codec} (baseline)`, copyIn, null);
