@@ -325,11 +325,6 @@ function applyFailure(tenantId: string) {
   };
 }
 
-/**
- * Stores the undo point an apply captured as the tenant's pre_restore backup (same id). Answers false when
- * it could not finish in this call: the capture stays in the database, and the tenant's next restore
- * stores it first.
- */
 /** Draws of an undo point's id before giving up: each repeats an existing id with odds of about 1 in 65,536. */
 const UNDO_ID_DRAWS = 5;
 
@@ -347,6 +342,11 @@ async function unusedBackupId(services: Services): Promise<string> {
   }
 }
 
+/**
+ * Stores the undo point an apply captured as the tenant's pre_restore backup (same id). Answers false when
+ * it could not finish in this call: the capture stays in the database, and the tenant's next restore
+ * stores it first.
+ */
 async function storeUndo(
   services: Services,
   tenantId: string,
