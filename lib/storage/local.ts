@@ -25,10 +25,15 @@ export const LOCAL_TEMP_PREFIX = ".partial-";
 // Backups hold every tenant's data: keep them private to the service's user.
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
+/** Folders put() remembers having made, before it forgets them all and starts over. */
+const KNOWN_FOLDERS = 1000;
 
 export class LocalStorage implements BackupStorage {
   readonly kind = "local";
   readonly root: string;
+
+  /** Folders made or written to lately (at most KNOWN_FOLDERS); one pruned since is made again on ENOENT. */
+  private readonly folders = new Set<string>();
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -37,22 +42,25 @@ export class LocalStorage implements BackupStorage {
   async put(key: string, data: Uint8Array, _contentType: string): Promise<void> {
     const file = this.fileOf(key);
     const dir = path.dirname(file);
-    // The folder is made only when the write finds it missing (ENOENT): most puts go to a folder that holds
-    // objects already, and a mkdir each would cost a trip to the thread pool per object. A concurrent
-    // remove() may prune the folder between our mkdir and our write (it only sees an empty folder);
-    // creating it again and retrying once more is enough to win that race.
+    // A concurrent remove() may prune the folder between our mkdir and our write (it only sees an empty
+    // folder); creating it again and retrying once more is enough to win that race.
     for (let attempt = 1; ; attempt++) {
       const temp = path.join(dir, `${LOCAL_TEMP_PREFIX}${randomUUID()}`);
       try {
-        if (attempt > 1) await mkdir(dir, { recursive: true, mode: DIR_MODE });
+        // A folder this storage made or wrote to is not made again: a backup writes hundreds of chunks
+        // into one, and a mkdir each is a trip to the thread pool per object.
+        if (attempt > 1 || !this.folders.has(dir)) await mkdir(dir, { recursive: true, mode: DIR_MODE });
         await writeDurably(temp, data);
         // rename() replaces the target in one step: readers see the old file or the new one, never a prefix.
         await rename(temp, file);
+        if (this.folders.size >= KNOWN_FOLDERS) this.folders.clear();
+        this.folders.add(dir);
         return;
       } catch (err) {
+        this.folders.delete(dir);
         // When the folder could not be made, there is no temp file either (rm would fail with ENOTDIR).
         await rm(temp, { force: true }).catch(() => {});
-        if (errnoOf(err) === "ENOENT" && attempt < 4) continue;
+        if (errnoOf(err) === "ENOENT" && attempt < 3) continue;
         throw fsError(err, "put", key);
       }
     }

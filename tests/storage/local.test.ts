@@ -126,6 +126,17 @@ describe("LocalStorage on disk", () => {
     expect((await stat(root)).isDirectory()).toBe(true);
   });
 
+  it("makes a folder again when it was removed after a put into it, by remove() or from outside", async () => {
+    // The second put into a folder does not make it (it was made for the first); a folder gone since is
+    // made again.
+    await storage.put("again/one/a.json", text("a"), "application/json");
+    await storage.remove(["again/one/a.json"]);
+    await storage.put("again/one/b.json", text("b"), "application/json");
+    await rm(path.join(root, "again"), { recursive: true });
+    await storage.put("again/one/c.json", text("c"), "application/json");
+    expect((await storage.list("again/")).map((o) => o.path)).toEqual(["again/one/c.json"]);
+  });
+
   it("does not delete a folder named by a key", async () => {
     await storage.put("f/inner/x.json", text("x"), "application/json");
     await storage.remove(["f/inner"]);
