@@ -83,6 +83,8 @@ const RELEASED: Record<string, string> = {
     "022f05f4d39468d81cd83418ebb0d2cba7b45ba21630d17bb1be05c75c41dfeb",
   "20261204000300_tenant_backup_typed_stage.sql":
     "03da880e466e70c5140ea45bdcbd84ab2759fbc9eaadfd6e8e081de837288e02",
+  "20261205000100_tenant_backup_unkeyed_kept.sql":
+    "70ac85e72809274c7f0968864e4e0bd46556eb506fa4282d06fd9b16572c3714",
 };
 
 /** The first release: every file up to its grants file; later files restrict what they create themselves. */
