@@ -80,6 +80,18 @@ describe("a tenant table without a primary key", () => {
       )
     ).rows;
 
+  /** A real restore of w1 from backup `backupId`; fails unless it answers 200. */
+  async function restoreBackup(backupId: string) {
+    const real = await restore(services, {
+      organization_id: "w1",
+      backup_date: BACKUP_DATE,
+      backup_id: backupId,
+      dry_run: false,
+    });
+    expect(real.status, JSON.stringify(real.body)).toBe(200);
+    return real;
+  }
+
   /** The rows of contact_tags in `manifest`, sorted (a table without a key has no order to keep). */
   async function backedUpTags(manifest: Manifest) {
     const entry = manifest.tables.find((t) => t.name === "contact_tags");
@@ -101,13 +113,7 @@ describe("a tenant table without a primary key", () => {
     const before = await tagRows();
     expect(before.length).toBe(made.manifest.tables.find((t) => t.name === "contact_tags")?.row_count);
 
-    const real = await restore(services, {
-      organization_id: "w1",
-      backup_date: BACKUP_DATE,
-      backup_id: made.backupId,
-      dry_run: false,
-    });
-    expect(real.status, JSON.stringify(real.body)).toBe(200);
+    const real = await restoreBackup(made.backupId);
     expect(real.body.tables.contact_tags).toMatchObject({
       rows_now: before.length,
       would_insert: 0,
@@ -134,13 +140,7 @@ describe("a tenant table without a primary key", () => {
     const count = (await tagRows()).length;
     expect(count).toBe(made.manifest.tables.find((t) => t.name === "contact_tags")?.row_count);
 
-    const real = await restore(services, {
-      organization_id: "w1",
-      backup_date: BACKUP_DATE,
-      backup_id: made.backupId,
-      dry_run: false,
-    });
-    expect(real.status, JSON.stringify(real.body)).toBe(200);
+    const real = await restoreBackup(made.backupId);
     expect(real.body.tables.contact_tags).toMatchObject({ would_insert: count, would_delete: count });
     expect(await snapshot(db.client, [tags("= 'w1'")])).toEqual(original);
   });
