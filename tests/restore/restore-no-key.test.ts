@@ -98,7 +98,8 @@ describe("a tenant table without a primary key", () => {
     if (!entry) throw new Error("contact_tags is not in the backup");
     const rows: string[] = [];
     for (const file of entry.files) {
-      for (const row of parseRows(await readVerifiedFile(services.storage, file))) rows.push(JSON.stringify(row));
+      for (const row of parseRows(await readVerifiedFile(services.storage, file)))
+        rows.push(JSON.stringify(row));
     }
     return rows.sort();
   }
