@@ -126,6 +126,27 @@ async function verifiedChunkText(storage: BackupStorage, file: ManifestFile): Pr
   return parts.filter((part) => part.length > 0);
 }
 
+/**
+ * The verified text of the last chunk small tables share (lib/backup/small-tables.ts), for the tables after
+ * the first: one reader (a restore, a drill) given it reads such a chunk once, not once per table; through
+ * a storage far away each read is a request. Only that one chunk is kept: a chunk is at most a few MB.
+ */
+export class SharedChunkText {
+  private last: { path: string; sha256: string; text: Promise<Buffer[]> } | null = null;
+
+  of(storage: BackupStorage, file: ManifestFile): Promise<Buffer[]> {
+    if (this.last?.path === file.path && this.last.sha256 === file.sha256) return this.last.text;
+    const text = verifiedChunkText(storage, file);
+    const last = { path: file.path, sha256: file.sha256, text };
+    this.last = last;
+    // A failed read is tried again by the next table, not remembered.
+    text.catch(() => {
+      if (this.last === last) this.last = null;
+    });
+    return text;
+  }
+}
+
 /** The stored (compressed) bytes of a file, checked against the manifest's size and SHA-256. */
 async function verifiedBytes(storage: BackupStorage, file: ManifestFile): Promise<Uint8Array> {
   const bytes = await whenMissing(storage.get(file.path), () => missingFile(file.path));
@@ -166,15 +187,16 @@ function rowCountMismatch(file: ManifestFile, rows: number, expected = file.rows
  * lines' UTF-8 bytes joined by "\n" (no trailing one), never decoded to a string, as the buffers that hold
  * it one after the other (views of the chunk's text, never copies of it): a 5 MB value is then held once.
  * The checksum is checked before the first page; the row count after the last (422 naming the file
- * either way).
+ * either way). A chunk tables share is read through `shared` when given (see SharedChunkText).
  */
 export async function* readVerifiedPages(
   storage: BackupStorage,
   file: ManifestFile,
   limits: { maxRows: number; maxBytes: number },
+  shared?: SharedChunkText,
 ): AsyncGenerator<{ rows: number; data: Buffer[] }> {
   if (isChunkPath(file.path)) {
-    const text = await verifiedChunkText(storage, file);
+    const text = await (file.slice && shared ? shared.of(storage, file) : verifiedChunkText(storage, file));
     yield* chunkPages(file.slice ? sliceOf(text, file, file.slice) : text, file, limits);
     return;
   }

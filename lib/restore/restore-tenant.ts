@@ -29,7 +29,7 @@ import { NotABackupLine } from "../backup/line-to-copy-text.ts";
 import { dropLines } from "../backup/lines.ts";
 import { FORMAT_VERSION, type Manifest, type ManifestTable } from "../backup/manifest.ts";
 import { dayOfBackupId, newBackupId } from "../backup/paths.ts";
-import { readVerifiedPages } from "../backup/reader.ts";
+import { readVerifiedPages, SharedChunkText } from "../backup/reader.ts";
 import { backupTenant } from "../backup/tenant-backup.ts";
 import { isTenantChunkPath } from "../chunks/paths.ts";
 import { encryptionOf } from "../crypto/encrypting-storage.ts";
@@ -162,6 +162,8 @@ async function stageBackup(
   const progress = await db.restoreStageProgress(restoreId);
   let staged = plan.tables.reduce((n, t) => n + Number(progress[t.name]?.rows ?? 0), 0);
   let stagedNow = 0;
+  // A small tenant's tables share one chunk: it is read once for all of them.
+  const shared = new SharedChunkText();
   /** Stages what is left of `table` (`done` of it staged already); false when the deadline stopped it. */
   const stageTable = async (
     table: RestorePlan["tables"][number],
@@ -211,7 +213,7 @@ async function stageBackup(
           continue;
         }
         let page = fileIndex * PAGES_PER_FILE;
-        for await (const part of readVerifiedPages(services.storage, file, limits)) {
+        for await (const part of readVerifiedPages(services.storage, file, limits, shared)) {
           let { rows, data } = part;
           if (skip > 0) {
             const dropped = Math.min(skip, rows);

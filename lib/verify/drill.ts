@@ -15,7 +15,7 @@ import type { Tenant } from "../alerts/events.ts";
 import { verifyFailed, verifyPassed } from "../alerts/watch-events.ts";
 import { inventoriesOfAll } from "../backup/inventory.ts";
 import { distinctObjects } from "../backup/manifest.ts";
-import { readManifest, readVerifiedPages } from "../backup/reader.ts";
+import { readManifest, readVerifiedPages, SharedChunkText } from "../backup/reader.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import { restoreTenant } from "../restore/restore-tenant.ts";
 import type { Services } from "../services.ts";
@@ -188,7 +188,8 @@ async function record(
 
 /**
  * Reads every file of the backup back, checking its SHA-256 and row count (422 naming a bad one): each
- * table's entry, so a chunk small tables share is checked once for each of its tables' slices.
+ * table's entry, so a chunk small tables share is checked for each of its tables' slices (read and
+ * checked by SHA-256 once, its line count for each).
  */
 async function checkFiles(
   services: Services,
@@ -196,11 +197,14 @@ async function checkFiles(
 ): Promise<{ records: number; files: number }> {
   const manifest = await readManifest(services.storage, summaryPath);
   const entries = manifest.tables.flatMap((t) => t.files);
+  const shared = new SharedChunkText();
   for (const file of entries) {
-    for await (const _page of readVerifiedPages(services.storage, file, {
-      maxRows: 10_000,
-      maxBytes: 4 << 20,
-    })) {
+    for await (const _page of readVerifiedPages(
+      services.storage,
+      file,
+      { maxRows: 10_000, maxBytes: 4 << 20 },
+      shared,
+    )) {
       // The pages are only read: readVerifiedPages checks the checksum first and the row count at the end.
     }
   }

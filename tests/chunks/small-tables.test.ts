@@ -154,6 +154,37 @@ describe("a small tenant's tables in one chunk", () => {
     expect(next.manifest.tables.map((t) => t.files)).toEqual(manifest.tables.map((t) => t.files));
   });
 
+  it("are read from storage once by a restore, not once per table", async () => {
+    const made = await backupW1("2026-11-13");
+    const chunk = made.manifest.tables[0]?.files[0] as ManifestFile;
+    expect(made.manifest.tables.every((t) => t.files[0]?.path === chunk.path)).toBe(true);
+    const original = await workspaceSnapshot(db.client, "= 'w1'");
+    await changeW1(2);
+
+    const reads: string[] = [];
+    const inner = services.storage;
+    const counting: BackupStorage = {
+      ...recording(inner, []),
+      get: (path) => {
+        reads.push(path);
+        return inner.get(path);
+      },
+    };
+    const outcome = await restoreTenant(
+      { ...services, storage: counting },
+      {
+        tenantId: "w1",
+        backupDate: "2026-11-13",
+        backupId: made.backupId,
+        dryRun: false,
+        deadline: deadlineIn(services),
+      },
+    );
+    expect(outcome.status === "done" && outcome.report.success, JSON.stringify(outcome)).toBe(true);
+    expect(await workspaceSnapshot(db.client, "= 'w1'")).toEqual(original);
+    expect(reads.filter((path) => path === chunk.path)).toHaveLength(1);
+  });
+
   it("hand out one table's rows only: download by table, details, and 400 for the shared chunk itself", async () => {
     const made = await backupW1("2026-11-12");
     const { manifest } = made;
