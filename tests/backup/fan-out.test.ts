@@ -45,7 +45,11 @@ afterEach(async () => {
 });
 
 async function supabaseEnv(): Promise<Record<string, string>> {
-  const api = await startFakeSupabase(db, PROJECT_URL);
+  // The gate below holds every backup's request on one of PostgREST's connections until the gate opens
+  // (or the statement times out). With the pool's default 4, a call whose backups reached the gate first held all of them,
+  // and the other calls' first requests waited behind it past the wait for their claims (seen under
+  // load; starting the other calls 3 s later does it every time). Room for every call's backups.
+  const api = await startFakeSupabase(db, PROJECT_URL, { poolSize: CALLS * 4 + 2 });
   ({ fake, server } = api);
   return api.env;
 }

@@ -51,6 +51,8 @@ export interface FakePostgrestOptions {
    * (Supabase's 8 s, see tests/support/roles.ts). Default: the role's.
    */
   authenticatorStatementTimeout?: string;
+  /** Connections PostgREST's pool holds (db-pool). Default 4. */
+  poolSize?: number;
 }
 
 export type Fault = "503" | "504" | "502-html" | "network";
@@ -108,7 +110,7 @@ export function createFakePostgrest(options: FakePostgrestOptions) {
   const timeout = options.authenticatorStatementTimeout;
   const pool = new pg.Pool({
     connectionString: options.databaseUrl,
-    max: 4,
+    max: options.poolSize ?? 4,
     // A session default, as an ALTER ROLE authenticator SET would give it at login.
     ...(timeout ? { options: `-c statement_timeout=${timeout}` } : {}),
   });

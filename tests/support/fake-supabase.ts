@@ -17,13 +17,18 @@ export interface FakeSupabase {
   close(): Promise<void>;
 }
 
-export async function startFakeSupabase(db: TestDatabase, url: string): Promise<FakeSupabase> {
+export async function startFakeSupabase(
+  db: TestDatabase,
+  url: string,
+  options: { poolSize?: number } = {},
+): Promise<FakeSupabase> {
   const keys = await projectKeys();
   const fake = createFakePostgrest({
     url,
     apiKeys: [keys.anon, keys.serviceRole],
     jwtSecret: PROJECT_JWT_SECRET,
     databaseUrl: db.authenticatorUrl,
+    poolSize: options.poolSize,
   });
   const server = setupServer(...fake.handlers);
   server.listen({ onUnhandledRequest: "error" });
