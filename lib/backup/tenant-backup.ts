@@ -45,9 +45,10 @@ import {
   type ManifestValidation,
 } from "./manifest.ts";
 import { PartWriter } from "./part-writer.ts";
-import { filePath, newBackupId, summaryPath } from "./paths.ts";
+import { filePath, summaryPath } from "./paths.ts";
 import { openRowSource, type RowSource } from "./row-source.ts";
 import { SmallTables } from "./small-tables.ts";
+import { drawUnusedId } from "./unused-id.ts";
 
 export interface TenantBackupRequest {
   tenantId: string;
@@ -451,22 +452,16 @@ export async function backupTenant(
   }
 }
 
-/** Draws of a new id before giving up: each draw repeats an existing id with odds of about 1 in 65,536. */
-const NEW_ID_DRAWS = 5;
-
 /**
- * Starts the run of a new backup id. An id is its millisecond and 16 random bits, so another run may
- * already have it (an earlier run of the same millisecond, or another tenant's), and
- * tenant_backup_run_start then answers that run instead of starting one: it is not this call's to
- * continue or finish, and saving progress on it would find it finished. A new id is drawn instead; the
- * run started is known by being this tenant's, of this type, running, with no progress yet.
+ * Starts the run of a new backup id (drawUnusedId). tenant_backup_run_start answers the run that has the
+ * id when one does, instead of starting one: the run started is known by being this tenant's, of this
+ * type, running, with no progress yet.
  */
-async function startNewRun(
+function startNewRun(
   services: Services,
   start: Omit<Parameters<Services["db"]["startRun"]>[0], "backupId">,
 ): Promise<BackupRun> {
-  for (let draw = 1; ; draw++) {
-    const backupId = newBackupId(services.now());
+  return drawUnusedId(services, `a new backup of ${start.tenantId}`, async (backupId) => {
     const run = await services.db.startRun({ ...start, backupId });
     const progress = (run.progress ?? {}) as Record<string, unknown>;
     const started =
@@ -474,13 +469,8 @@ async function startNewRun(
       run.organization_id === start.tenantId &&
       run.backup_type === start.type &&
       Object.keys(progress).length === 0;
-    if (started) return run;
-    services.log.warn(
-      { backupId, tenant: start.tenantId },
-      "a new backup id named an existing run; drawing another",
-    );
-    if (draw === NEW_ID_DRAWS) throw fail("internal", `no unused backup id after ${NEW_ID_DRAWS} draws`);
-  }
+    return started ? run : null;
+  });
 }
 
 type FileCodec = "zstd" | "gzip";

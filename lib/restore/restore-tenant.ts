@@ -28,9 +28,10 @@ import type { CreatedBy } from "../auth/principal.ts";
 import { NotABackupLine } from "../backup/line-to-copy-text.ts";
 import { dropLines } from "../backup/lines.ts";
 import { FORMAT_VERSION, type Manifest, type ManifestTable } from "../backup/manifest.ts";
-import { dayOfBackupId, newBackupId } from "../backup/paths.ts";
+import { dayOfBackupId } from "../backup/paths.ts";
 import { readVerifiedPages, SharedChunkText } from "../backup/reader.ts";
 import { backupTenant } from "../backup/tenant-backup.ts";
+import { drawUnusedId } from "../backup/unused-id.ts";
 import { isTenantChunkPath } from "../chunks/paths.ts";
 import { encryptionOf } from "../crypto/encrypting-storage.ts";
 import { DatabaseError } from "../db/port.ts";
@@ -327,23 +328,6 @@ function applyFailure(tenantId: string) {
   };
 }
 
-/** Draws of an undo point's id before giving up: each repeats an existing id with odds of about 1 in 65,536. */
-const UNDO_ID_DRAWS = 5;
-
-/**
- * An id for the restore's undo point that no backup run has. An id is its millisecond and 16 random bits,
- * so it can repeat another run's (one started in the same millisecond): the undo point would then be
- * stored as that run, which has ended or is another backup's, and never be stored at all.
- */
-async function unusedBackupId(services: Services): Promise<string> {
-  for (let draw = 1; ; draw++) {
-    const id = newBackupId(services.now());
-    if ((await services.db.getRun(id)) === null) return id;
-    services.log.warn({ backupId: id }, "an undo point's new id named an existing run; drawing another");
-    if (draw === UNDO_ID_DRAWS) throw fail("internal", `no unused backup id after ${UNDO_ID_DRAWS} draws`);
-  }
-}
-
 /**
  * Stores the undo point an apply captured as the tenant's pre_restore backup (same id). Answers false when
  * it could not finish in this call: the capture stays in the database, and the tenant's next restore
@@ -514,7 +498,9 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
 
     // A real restore's undo point is captured by the apply itself, under its lock (tenant_backup_apply_live),
     // and named as the tenant is named now.
-    const captureId = await unusedBackupId(services);
+    const captureId = await drawUnusedId(services, "an undo point", async (id) =>
+      (await db.getRun(id)) === null ? id : null,
+    );
     const tenantName = request.dryRun ? null : ((await db.getTenant(request.tenantId))?.name ?? null);
     const shared =
       request.dryRun || request.offsite ? null : sharedEntries(services, request.tenantId, manifest);
