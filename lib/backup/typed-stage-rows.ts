@@ -15,7 +15,10 @@ const TAB = 0x09;
  * lines (a line may span buffers). Answers the text and how many rows it holds.
  */
 export function typedStageRows(page: number, data: readonly Uint8Array[]): { text: Buffer; rows: number } {
-  const lines = data.length === 1 ? Buffer.from(data[0] as Uint8Array) : Buffer.concat(data);
+  // One buffer is read where it lies (Buffer.from of a Uint8Array would copy the page); several are joined.
+  const one = data[0] as Uint8Array;
+  const lines =
+    data.length === 1 ? Buffer.from(one.buffer, one.byteOffset, one.byteLength) : Buffer.concat(data);
   const head = Buffer.from(`${page}\t`);
   // Per line: the page, a tab, 32 hex digits, a tab, the row (never longer than its line), a "\n".
   let count = 1;
