@@ -9,7 +9,7 @@ import { isStoredSizeOf } from "../crypto/encrypting-storage.ts";
 import { isAppError } from "../errors.ts";
 import type { Services } from "../services.ts";
 import { inventoryOf, type StoredBackup } from "./inventory.ts";
-import { type BackupType, distinctObjects, type Manifest } from "./manifest.ts";
+import { type BackupType, distinctObjects, type Manifest, tableObjects } from "./manifest.ts";
 import { tenantPrefix } from "./paths.ts";
 import { readManifest } from "./reader.ts";
 
@@ -121,7 +121,7 @@ export function listingOf(
     tables: manifest.tables.length,
     total_records: manifest.total_records,
     total_size: manifest.total_bytes,
-    files: distinctObjects(manifest.tables.flatMap((t) => t.files)).length,
+    files: tableObjects(manifest).length,
     tenant_files: manifest.files?.objects.length ?? 0,
     files_present: storedProblems(manifest, sizes).length === 0,
     schema_fingerprint: manifest.schema_fingerprint,

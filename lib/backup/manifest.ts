@@ -191,6 +191,9 @@ export type Manifest = z.infer<typeof manifestSchema>;
 export type ManifestTable = z.infer<typeof tableSchema>;
 export type ManifestFile = z.infer<typeof fileSchema>;
 export type ManifestSlice = z.infer<typeof sliceSchema>;
+export type ManifestValidation = z.infer<typeof validationSchema>;
+export type ManifestTenantFile = z.infer<typeof tenantFileSchema>;
+export type ManifestFiles = z.infer<typeof filesSchema>;
 
 /**
  * The distinct objects `files` name, first entry of each kept: a chunk shared by several tables (a slice
@@ -204,6 +207,8 @@ export function distinctObjects<T extends { path: string }>(files: readonly T[])
     return true;
   });
 }
-export type ManifestValidation = z.infer<typeof validationSchema>;
-export type ManifestTenantFile = z.infer<typeof tenantFileSchema>;
-export type ManifestFiles = z.infer<typeof filesSchema>;
+
+/** The objects a backup's tables are stored in, each once (the "files" a listing or a drill counts). */
+export function tableObjects(manifest: Pick<Manifest, "tables">): ManifestFile[] {
+  return distinctObjects(manifest.tables.flatMap((t) => t.files));
+}

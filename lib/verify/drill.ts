@@ -14,7 +14,7 @@
 import type { Tenant } from "../alerts/events.ts";
 import { verifyFailed, verifyPassed } from "../alerts/watch-events.ts";
 import { inventoriesOfAll } from "../backup/inventory.ts";
-import { distinctObjects } from "../backup/manifest.ts";
+import { tableObjects } from "../backup/manifest.ts";
 import { readManifest, readVerifiedPages, SharedChunkText } from "../backup/reader.ts";
 import { AppError, errorMessage } from "../errors.ts";
 import { restoreTenant } from "../restore/restore-tenant.ts";
@@ -135,7 +135,7 @@ async function drill(
     }
     passed = {
       records: outcome.manifest.total_records,
-      files: distinctObjects(outcome.manifest.tables.flatMap((t) => t.files)).length,
+      files: tableObjects(outcome.manifest).length,
       dry_run: true,
     };
   } catch (err) {
@@ -196,9 +196,8 @@ async function checkFiles(
   summaryPath: string,
 ): Promise<{ records: number; files: number }> {
   const manifest = await readManifest(services.storage, summaryPath);
-  const entries = manifest.tables.flatMap((t) => t.files);
   const shared = new SharedChunkText();
-  for (const file of entries) {
+  for (const file of manifest.tables.flatMap((t) => t.files)) {
     for await (const _page of readVerifiedPages(
       services.storage,
       file,
@@ -208,5 +207,5 @@ async function checkFiles(
       // The pages are only read: readVerifiedPages checks the checksum first and the row count at the end.
     }
   }
-  return { records: manifest.total_records, files: distinctObjects(entries).length };
+  return { records: manifest.total_records, files: tableObjects(manifest).length };
 }
