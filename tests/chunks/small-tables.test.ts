@@ -48,11 +48,14 @@ afterAll(async () => {
 const q = (sql: string) => db.client.query(sql);
 const entry = (manifest: Manifest, table: string) => manifest.tables.find((t) => t.name === table);
 
-/** Storage that records the path of every object written through it. */
-function recording(inner: BackupStorage, written: string[]): BackupStorage {
+/** Storage that records the path of every object written through it, and of every one read when given `read`. */
+function recording(inner: BackupStorage, written: string[], read?: string[]): BackupStorage {
   return {
     kind: inner.kind,
-    get: (path) => inner.get(path),
+    get: (path) => {
+      read?.push(path);
+      return inner.get(path);
+    },
     list: (prefix) => inner.list(prefix),
     remove: (paths) => inner.remove(paths),
     getStream: (path) => inner.getStream(path),
@@ -162,14 +165,7 @@ describe("a small tenant's tables in one chunk", () => {
     await changeW1(2);
 
     const reads: string[] = [];
-    const inner = services.storage;
-    const counting: BackupStorage = {
-      ...recording(inner, []),
-      get: (path) => {
-        reads.push(path);
-        return inner.get(path);
-      },
-    };
+    const counting = recording(services.storage, [], reads);
     const outcome = await restoreTenant(
       { ...services, storage: counting },
       {
