@@ -633,9 +633,10 @@ class ChunkQueue {
 
 /**
  * Reads pages into the cutter until it finishes at least one chunk, or the table ends (its last rows are a
- * chunk of their own, and `allRead` is told first); queues what it finished, and answers the chunks stored meanwhile (all of them at
- * the table's end). When the table ended with nothing cut, its last chunk is its whole text: `offer` (the
- * small tables' shared chunk) may take it instead, and the answer is then `waiting`, with nothing stored.
+ * chunk of their own, and `allRead` is told first); queues what it finished, and answers the chunks stored
+ * meanwhile (all of them at the table's end). When the table ended with nothing cut, its last chunk is its
+ * whole text: `offer` (the small tables' shared chunk) may take it instead, and the answer is then
+ * `waiting`, with nothing stored.
  * Rows read past the last stored chunk stay in the cutter or the queue; a call that stops keeps what is
  * stored, and the next call reads the rest again from the last stored chunk's row count (its last_key,
  * where the source starts).

@@ -1,8 +1,9 @@
 /**
  * The per-installation key chunks are named with (HMAC-SHA-256 of their text's SHA-256; a tenant file's,
  * of its bytes). A keyed hash, so that the names in a listing of the bucket say nothing about the rows:
- * without the key nobody can test whether a guessed row set is stored. BACKUP_CHUNK_KEY (base64, at least 32 bytes) when set; otherwise 32 random
- * bytes kept in the backup storage itself at CHUNK_KEY_PATH, created by the first backup that needs it.
+ * without the key nobody can test whether a guessed row set is stored. BACKUP_CHUNK_KEY (base64, at least
+ * 32 bytes) when set; otherwise 32 random bytes kept in the backup storage itself at CHUNK_KEY_PATH,
+ * created by the first backup that needs it.
  * The key only decides names: a manifest lists its chunks by full path and checks their text by SHA-256,
  * so a new key (set, changed, or two first backups racing to create it) costs deduplication until the
  * next backups, never a restore.

@@ -145,10 +145,11 @@ function checkApplyFitsOneCall(services: Services, tenantId: string, records: nu
 /**
  * Stages what is not staged yet, until done or the deadline passes, in pages of up to BACKUP_PAGE_BYTES of
  * lines and BACKUP_PAGE_ROWS rows, each one request on the PostgREST path: a page gathers consecutive files
- * (chunks are smaller than a page) and parts of files larger than one. On a direct connection, a large table
- * restored by hash that the tenant has no rows in is staged typed (TenantDb.openTypedStage); when one of its lines is not a backup line
- * or the database refuses one of its values for its type, the table is staged again as lines, whose apply
- * reports that value as any restore does. Answers the rows staged in all, and whether everything is.
+ * (chunks are smaller than a page) and parts of files larger than one. On a direct connection, a large
+ * table restored by hash that the tenant has no rows in is staged typed (TenantDb.openTypedStage); when one
+ * of its lines is not a backup line or the database refuses one of its values for its type, the table is
+ * staged again as lines, whose apply reports that value as any restore does. Answers the rows staged in
+ * all, and whether everything is.
  */
 async function stageBackup(
   services: Services,
