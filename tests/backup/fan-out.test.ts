@@ -101,6 +101,19 @@ describe.each(Object.keys(PATHS))("calls made at the same time (%s)", (path) => 
         // Generous: on a loaded machine a call can take many seconds to reach its first claim.
         { timeout: 60_000, interval: 50 },
       );
+    } catch (err) {
+      // What every session of the database waits on, and where the work items stand: why no second call
+      // claimed anything.
+      const sessions = await gate.query(
+        `select pid, usename, state, wait_event_type, wait_event, left(query, 160) as query
+         from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`,
+      );
+      const items = await gate.query(
+        "select state, claimed_by, count(*)::int as n from tenant_backup_work_items group by 1, 2",
+      );
+      throw new Error(
+        `${(err as Error).message}\nwork items: ${JSON.stringify(items.rows)}\nsessions: ${JSON.stringify(sessions.rows)}`,
+      );
     } finally {
       await gate.query("commit");
       await gate.end();
