@@ -9,6 +9,7 @@ import type { SetupServer } from "msw/node";
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { handleDailyTenantBackup } from "../../functions/daily-tenant-backup.ts";
+import type { WorkItem } from "../../lib/db/tenant-db.ts";
 import { call } from "../support/call.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { type FakeSupabase, startFakeSupabase } from "../support/fake-supabase.ts";
@@ -72,6 +73,14 @@ async function callers(env: Record<string, string>, calls = CALLS): Promise<Test
   return all;
 }
 
+/** A call's tenants by status, with the first errors: enough to tell why it held no claim. */
+function outcomesOf(body: { tenants?: { status: string; error?: string }[] }) {
+  const counts: Record<string, number> = {};
+  for (const t of body.tenants ?? []) counts[t.status] = (counts[t.status] ?? 0) + 1;
+  const errors = [...new Set((body.tenants ?? []).flatMap((t) => (t.error ? [t.error] : [])))].slice(0, 3);
+  return { counts, errors };
+}
+
 const PATHS: Record<string, () => Promise<Record<string, string>>> = {
   direct: async () => ({}),
   "Supabase API": supabaseEnv,
@@ -80,8 +89,8 @@ const PATHS: Record<string, () => Promise<Record<string, string>>> = {
 describe.each(Object.keys(PATHS))("calls made at the same time (%s)", (path) => {
   it("share the due tenants and back each one up exactly once", async () => {
     const services = await callers(await (PATHS[path] as () => Promise<Record<string, string>>)());
-    // Backups wait on this lock until at least two calls hold claims: unhindered, one call can back up
-    // every tenant before another has claimed its first, and the calls would share nothing to check.
+    // Backups wait on this lock until every call holds claims: unhindered, one call can back up every
+    // tenant before another has claimed its first, and the calls would share nothing to check.
     const gate = new pg.Client({ connectionString: db.adminUrl });
     await gate.connect();
     await gate.query("begin; lock table public.notes in access exclusive mode");
@@ -96,14 +105,14 @@ describe.each(Object.keys(PATHS))("calls made at the same time (%s)", (path) => 
           const holders = await gate.query(
             "select count(distinct claimed_by)::int as n from tenant_backup_work_items where state = 'claimed'",
           );
-          expect(holders.rows[0].n).toBeGreaterThan(1);
+          expect(holders.rows[0].n).toBe(CALLS);
         },
         // Generous: on a loaded machine a call can take many seconds to reach its first claim.
         { timeout: 60_000, interval: 50 },
       );
     } catch (err) {
-      // What every session of the database waits on, and where the work items stand: why no second call
-      // claimed anything.
+      // What every session of the database waits on, and where the work items stand: why a call claimed
+      // nothing.
       const sessions = await gate.query(
         `select pid, usename, state, wait_event_type, wait_event, left(query, 160) as query
          from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`,
@@ -111,8 +120,15 @@ describe.each(Object.keys(PATHS))("calls made at the same time (%s)", (path) => 
       const items = await gate.query(
         "select state, claimed_by, count(*)::int as n from tenant_backup_work_items group by 1, 2",
       );
+      await gate.query("commit");
+      // Then what each call answered once the gate opened (a call that gave up its items says why), and
+      // no call still writes when the test's folders are removed.
+      const answers = await Promise.race([
+        running.then((all) => all.map((a) => ({ status: a.status, tenants: outcomesOf(a.body) }))),
+        new Promise((resolve) => setTimeout(() => resolve("no answer within 30 s"), 30_000)),
+      ]);
       throw new Error(
-        `${(err as Error).message}\nwork items: ${JSON.stringify(items.rows)}\nsessions: ${JSON.stringify(sessions.rows)}`,
+        `${(err as Error).message}\nwork items: ${JSON.stringify(items.rows)}\nsessions: ${JSON.stringify(sessions.rows)}\nanswers: ${JSON.stringify(answers)}`,
       );
     } finally {
       await gate.query("commit");
@@ -126,9 +142,9 @@ describe.each(Object.keys(PATHS))("calls made at the same time (%s)", (path) => 
         .map((t) => t.organization_id),
     );
     const completed = completedBy.flat();
-    // Every tenant once, by exactly one call; more than one call did some of the work.
+    // Every tenant once, by exactly one call; every call did some of the work.
     expect(completed.sort()).toEqual(Array.from({ length: TENANTS }, (_, i) => orgId(i + 1)));
-    expect(completedBy.filter((ids) => ids.length > 0).length).toBeGreaterThan(1);
+    expect(completedBy.filter((ids) => ids.length > 0)).toHaveLength(CALLS);
 
     const admin = new pg.Client({ connectionString: db.adminUrl });
     await admin.connect();
@@ -194,6 +210,39 @@ describe("claiming work items", () => {
       expect(await s.db.finishWork("call-b", first[0] as never, "due")).toBe(false);
       expect(await s.db.finishWork("call-a", first[0] as never, "due")).toBe(true);
       expect((await s.db.claimWork("call-c", 10, 60)).map((i) => i.organization_id)).toEqual([orgId(2)]);
+    } finally {
+      await other.end();
+    }
+  });
+
+  it("claims due items while another call is adding the same items, and leaves an item to retry to the add", async () => {
+    const [services] = await callers({});
+    const s = services as TestServices;
+    const slot = new Date(NOW).toISOString();
+    const items = [1, 2, 3, 4].map((i) => ({ organization_id: orgId(i), slot_start: slot }));
+    await s.db.addWork(items, new Date(0));
+    // Item 1 is claimed; 2 and 3 were given back; 4 failed: it waits for the next add to be due again.
+    const held = await s.db.claimWork("call-a", 4, 60);
+    expect(held.map((i) => i.organization_id)).toEqual([1, 2, 3, 4].map(orgId));
+    const [, second, third, fourth] = held as WorkItem[];
+    for (const item of [second, third])
+      expect(await s.db.finishWork("call-a", item as WorkItem, "due")).toBe(true);
+    expect(await s.db.finishWork("call-a", fourth as WorkItem, "retry")).toBe(true);
+    const other = new pg.Client({ connectionString: db.adminUrl });
+    await other.connect();
+    try {
+      // Another call's add of the same items, not yet committed.
+      await other.query("begin");
+      await other.query("select public.tenant_backup_work_add($1::jsonb, $2)", [
+        JSON.stringify(items),
+        new Date(0).toISOString(),
+      ]);
+      // The items it found due stay claimable meanwhile; the one it makes due again is its own until it
+      // commits.
+      const claimed = await s.db.claimWork("call-b", 10, 60);
+      expect(claimed.map((i) => i.organization_id)).toEqual([orgId(2), orgId(3)]);
+      await other.query("commit");
+      expect((await s.db.claimWork("call-b", 10, 60)).map((i) => i.organization_id)).toEqual([orgId(4)]);
     } finally {
       await other.end();
     }
