@@ -37,6 +37,7 @@ import { utcDay } from "../../lib/time.ts";
 import { DEMO_ORGANIZATIONS, installDemo } from "../demo/install.ts";
 import { type RunningPostgres, startEmbeddedPostgres } from "../embedded-postgres.ts";
 import { applyMigrations } from "../migrate.ts";
+import type { CpuTime } from "./cpu-time.ts";
 import { benchDedupe } from "./dedupe.ts";
 import type { OperationArgs } from "./operation.ts";
 import { benchPostgrest } from "./postgrest.ts";
@@ -57,6 +58,7 @@ const OPERATION = fileURLToPath(new URL("../../.data/bench/operation.mjs", impor
 interface Result {
   ms: number;
   peakRssMb: number;
+  cpu: CpuTime;
   // biome-ignore lint/suspicious/noExplicitAny: each operation answers its own shape
   value: any;
 }
@@ -88,6 +90,11 @@ function medianOf(runs: Result[]): Result {
 }
 
 const say = (line = "") => console.log(line);
+/** Where a run's CPU time went: "Node 3.41 s (main thread 1.93 s), PostgreSQL 1.12 s". */
+function cpuOf({ cpu }: Result): string {
+  const node = `Node ${secs(cpu.processMs)} (main thread ${secs(cpu.mainMs)})`;
+  return cpu.postgresMs === null ? node : `${node}, PostgreSQL ${secs(cpu.postgresMs)}`;
+}
 /** Round trips by kind, per tenant, most first: "12.0 sql x, 3.0 storage put, …; 20.0 in all". */
 function callsPerTenant(calls: Record<string, number>, tenants: number): string {
   const sorted = Object.entries(calls).sort((a, b) => b[1] - a[1]);
@@ -376,6 +383,9 @@ async function sideBySide(
     const range = (runs: Result[]) => runs.map((r) => secs(r.ms)).join(", ");
     say(`  (medians of ${REPEAT} runs each, in turn: COPY ${range(copyOuts)}; backup ${range(backups)})`);
   }
+  say(
+    `  CPU, ${REPEAT > 1 ? "the median runs" : "one run each"}: COPY ${cpuOf(copyOut)}; backup ${cpuOf(backup)}`,
+  );
   line(`COPY TO | ${copyOutGzip.value.codec} (earlier baseline)`, copyOutGzip, null);
   line("backup, against that", backup, copyOutGzip);
   line(`delete + COPY FROM, ${copyOut.value.codec} (baseline)`, copyIn, null);

@@ -1,7 +1,8 @@
 /**
  * One measured operation of the benchmark, in a process of its own, so that its peak memory is that of a
  * process doing only this — as a function instance would — and not what earlier steps left behind.
- * Reads its arguments as JSON from the file BENCH_ARGS_FILE; prints one JSON line: { ms, peakRssMb, value }.
+ * Reads its arguments as JSON from the file BENCH_ARGS_FILE; prints one JSON line: { ms, peakRssMb, cpu, value }
+ * (cpu: see cpu-time.ts).
  */
 import { createReadStream, createWriteStream, readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -29,6 +30,7 @@ import { createLogger } from "../../lib/logger.ts";
 import { pickBackupForRestore } from "../../lib/restore/pick-backup.ts";
 import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
 import { createServices, type Services } from "../../lib/services.ts";
+import { startCpuTime } from "./cpu-time.ts";
 
 export interface OperationArgs {
   op: "idle" | "copy-out" | "copy-in" | "backup" | "restore" | "daily" | "daily-share" | "compression";
@@ -318,7 +320,11 @@ async function run(args: OperationArgs): Promise<unknown> {
 }
 
 const args = JSON.parse(readFileSync(process.env.BENCH_ARGS_FILE as string, "utf8")) as OperationArgs;
+const counting = await startCpuTime(args.url);
 const started = performance.now();
 const value = await run(args);
 const ms = performance.now() - started;
-process.stdout.write(`${JSON.stringify({ ms, peakRssMb: process.resourceUsage().maxRSS / 1024, value })}\n`);
+const cpu = await counting.stop();
+process.stdout.write(
+  `${JSON.stringify({ ms, peakRssMb: process.resourceUsage().maxRSS / 1024, cpu, value })}\n`,
+);
