@@ -2,10 +2,10 @@
 --
 -- Every call of the run adds the same items. The add used INSERT … ON CONFLICT DO UPDATE … WHERE state =
 -- 'retry', which locks every item that is already there, whether it updates it or not, until the add's
--- transaction ends. A call claiming at that moment (FOR UPDATE SKIP LOCKED) skipped them all, found
--- nothing to claim, and ended with every tenant "busy", while the items were due: calls started together
--- shared the work among fewer of them than were started. Now an item to retry is made due by an UPDATE
--- that locks only such items, and new items are inserted with ON CONFLICT DO NOTHING, which locks none.
+-- transaction ends. A call claiming at that moment (FOR UPDATE SKIP LOCKED) could skip them all, find
+-- nothing to claim and end with every tenant "busy" while the items were due, leaving the run to fewer
+-- calls than were started. Now an item to retry is made due by an UPDATE that locks only such items, and
+-- new items are inserted with ON CONFLICT DO NOTHING, which locks none.
 
 -- Adds p_items ([{organization_id, slot_start}]) as due work; an item already there is kept, except one
 -- left to retry, which is due again. Forgets items of slots that started before p_forget_before. Answers

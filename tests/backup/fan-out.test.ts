@@ -99,6 +99,8 @@ describe.each(Object.keys(PATHS))("calls made at the same time (%s)", (path) => 
         call(handleDailyTenantBackup, s, "daily-tenant-backup", { token: TEST_CRON_SECRET }),
       ),
     );
+    /** Why the calls did not all hold claims, when they did not. */
+    let stuck: string | null = null;
     try {
       await vi.waitFor(
         async () => {
@@ -111,8 +113,7 @@ describe.each(Object.keys(PATHS))("calls made at the same time (%s)", (path) => 
         { timeout: 60_000, interval: 50 },
       );
     } catch (err) {
-      // What every session of the database waits on, and where the work items stand: why a call claimed
-      // nothing.
+      // What every session of the database waits on, and where the work items stand.
       const sessions = await gate.query(
         `select pid, usename, state, wait_event_type, wait_event, left(query, 160) as query
          from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`,
@@ -120,19 +121,19 @@ describe.each(Object.keys(PATHS))("calls made at the same time (%s)", (path) => 
       const items = await gate.query(
         "select state, claimed_by, count(*)::int as n from tenant_backup_work_items group by 1, 2",
       );
-      await gate.query("commit");
-      // Then what each call answered once the gate opened (a call that gave up its items says why), and
-      // no call still writes when the test's folders are removed.
-      const answers = await Promise.race([
-        running.then((all) => all.map((a) => ({ status: a.status, tenants: outcomesOf(a.body) }))),
-        new Promise((resolve) => setTimeout(() => resolve("no answer within 30 s"), 30_000)),
-      ]);
-      throw new Error(
-        `${(err as Error).message}\nwork items: ${JSON.stringify(items.rows)}\nsessions: ${JSON.stringify(sessions.rows)}\nanswers: ${JSON.stringify(answers)}`,
-      );
+      stuck = `${(err as Error).message}\nwork items: ${JSON.stringify(items.rows)}\nsessions: ${JSON.stringify(sessions.rows)}`;
     } finally {
       await gate.query("commit");
       await gate.end();
+    }
+    if (stuck !== null) {
+      // Then what each call answered once the gate opened (a call that gave up its items says why), so
+      // that no call still writes when the test's folders are removed.
+      const answers = await Promise.race([
+        running.then((all) => all.map((a) => ({ status: a.status, tenants: outcomesOf(a.body) }))),
+        new Promise((resolve) => setTimeout(() => resolve("no answer within 30 s"), 30_000).unref()),
+      ]);
+      throw new Error(`${stuck}\nanswers: ${JSON.stringify(answers)}`);
     }
     const answers = await running;
     for (const a of answers) expect(a.body.tenants, JSON.stringify(a.body)).toBeDefined();
