@@ -85,6 +85,8 @@ const RELEASED: Record<string, string> = {
     "03da880e466e70c5140ea45bdcbd84ab2759fbc9eaadfd6e8e081de837288e02",
   "20261205000100_tenant_backup_unkeyed_kept.sql":
     "70ac85e72809274c7f0968864e4e0bd46556eb506fa4282d06fd9b16572c3714",
+  "20261205000200_tenant_backup_work_add_unlocked.sql":
+    "000c63482833ddb44961014c7c69d82e7d03a10734acf7f1db3e8f5f46431657",
 };
 
 /** The first release: every file up to its grants file; later files restrict what they create themselves. */
