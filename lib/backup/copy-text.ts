@@ -10,16 +10,13 @@
  *
  * Done on the row's UTF-8 bytes, never decoded to a string: escapes and separators are all ASCII, and a
  * multi-byte character's bytes are all 0x80 or above, so they pass through untouched. One pass over the
- * row writes the line; most rows are a few hundred bytes, so their lines are written one after the other
- * into a shared slab (each line followed by "\n", which lib/backup/lines.ts's textParts uses to hand on
- * consecutive lines as one piece, uncopied). A row that could outgrow a slab share gets a buffer of its
- * own, sized exactly by a first pass: a 5 MB value then takes its line's bytes, not six times as many.
+ * row writes the line, into a shared slab (lib/backup/slab.ts).
  */
+import { slabRow } from "./slab.ts";
 
 const TAB = 0x09;
 const BACKSLASH = 0x5c;
 const QUOTE = 0x22;
-const NEWLINE = 0x0a;
 /** By byte after a backslash in COPY's text: the byte it stands for. */
 const COPY_UNESCAPED = Uint8Array.from({ length: 256 }, (_, c) => c);
 for (const [c, b] of Object.entries({ b: 8, f: 12, n: 10, r: 13, t: 9, v: 11 }))
@@ -45,30 +42,16 @@ const PLAIN = Uint8Array.from({ length: 256 }, (_, b) =>
 );
 const HEX = Buffer.from("0123456789abcdef");
 
-/** Bytes of the slab lines are written into; a row whose line could take over a quarter of it gets its own. */
-const SLAB_BYTES = 1024 * 1024;
-let slab = Buffer.allocUnsafe(0);
-let slabAt = 0;
-
 /** The backup line of one COPY text row (without its "\n"). */
 export function copyTextToLine(row: Buffer): Buffer {
   // Each byte of the row becomes at most 6 of the line (a control character as \u00xx); a tab 1 (","),
-  // minus the 2 quotes its values add; "\N" 4 ("null"); plus "[" and "]".
-  const most = row.length * 6 + 4;
-  if (most > SLAB_BYTES / 4) {
-    const out = Buffer.allocUnsafe(lineLength(row));
-    writeLine(row, out, 0);
-    return out;
-  }
-  if (slab.length - slabAt < most + 1) {
-    slab = Buffer.allocUnsafe(SLAB_BYTES);
-    slabAt = 0;
-  }
-  const start = slabAt;
-  const end = writeLine(row, slab, start);
-  slab[end] = NEWLINE;
-  slabAt = end + 1;
-  return slab.subarray(start, end);
+  // minus the 2 quotes its values add; "\N" 4 ("null"); plus "[" and "]". A long row's line is sized
+  // exactly by a first pass: a 5 MB value then takes its line's bytes, not six times as many.
+  return slabRow(
+    row.length * 6 + 4,
+    (out, at) => writeLine(row, out, at),
+    () => lineLength(row),
+  );
 }
 
 /** True when the row's value at `start` is `\N` (NULL): those two bytes, then a tab or the row's end. */

@@ -12,6 +12,8 @@
  * NotABackupLine: the caller then stages that table's lines as text and the database judges them.
  */
 
+import { slabRow } from "./slab.ts";
+
 export class NotABackupLine extends Error {}
 
 const TAB = 0x09;
@@ -160,8 +162,7 @@ export function writeCopyRow(line: Uint8Array, out: Buffer, at: number): number 
   }
 }
 
-/** The COPY text row of one backup line (without its "\n"). */
+/** The COPY text row of one backup line (without its "\n"), in a shared slab (lib/backup/slab.ts). */
 export function lineToCopyText(line: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(line.length);
-  return out.subarray(0, writeCopyRow(line, out, 0));
+  return slabRow(line.length, (out, at) => writeCopyRow(line, out, at));
 }

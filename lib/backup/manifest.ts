@@ -13,9 +13,15 @@ export const FORMAT = "tenant-backup" as const;
  *    backups, and its text is what its name and the manifest vouch for). Small tables may share one chunk,
  *    each entry naming its `slice` of the chunk's lines (written since; readers before slices existed read
  *    the whole chunk, find its row count differs from the entry's, and refuse it: 422, never wrong rows).
- * Both are read; new backups are written as 2 unless BACKUP_LAYOUT=files.
+ * 3: as 2, each chunk's rows written as COPY's text format writes them (the form the tables stream in, so a
+ *    backup stores them as they come), its entries saying so (`text: "copy"`). An entry without it names a
+ *    chunk of lines, as format 2 writes them: an undo point names the restored backup's chunks for the
+ *    tables its restore left as they were, and a run resumed across the upgrade keeps its first chunks.
+ * All are read; new backups are written as 3 unless BACKUP_LAYOUT=files.
  */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
+/** Chunks of lines (JSON arrays of column texts), read, no longer written. */
+export const LINES_FORMAT_VERSION = 2;
 export const FILES_FORMAT_VERSION = 1;
 
 export const BACKUP_TYPES = ["daily", "manual", "pre_restore"] as const;
@@ -44,6 +50,11 @@ const sliceSchema = z.object({
 const fileSchema = z
   .object({
     path: z.string(),
+    /**
+     * How the file's rows are written: "copy", one row of COPY's text format a line (format 3's chunks);
+     * absent, one JSON array of column texts a line (formats 1 and 2, and chunks format 3 reuses from them).
+     */
+    text: z.literal("copy").optional(),
     /** The table's rows in it: with a slice, the slice's rows. */
     rows: z.number().int().nonnegative(),
     /** Compressed size, as stored (of the whole object, even when the table has a slice of it). */
@@ -179,10 +190,16 @@ export const manifestSchema = z.discriminatedUnion("format_version", [
     encoding: z.enum(["jsonl-text-array+zstd", "jsonl-text-array+gzip"]),
   }),
   commonSchema.extend({
-    format_version: z.literal(FORMAT_VERSION),
+    format_version: z.literal(LINES_FORMAT_VERSION),
     /** The same lines, cut into content-defined chunks, each zstd-compressed. */
     encoding: z.literal("jsonl-text-array+zstd-chunks"),
     /** Bytes this backup uploaded: the chunks no earlier backup of the tenant had stored. */
+    written_bytes: z.number().int().nonnegative(),
+  }),
+  commonSchema.extend({
+    format_version: z.literal(FORMAT_VERSION),
+    /** Rows as COPY's text format writes them, cut into content-defined chunks, each zstd-compressed. */
+    encoding: z.literal("copy-text+zstd-chunks"),
     written_bytes: z.number().int().nonnegative(),
   }),
 ]);

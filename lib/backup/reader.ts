@@ -10,7 +10,8 @@ import { isChunkPath, isTenantChunkPath, isTenantFileBlobPath } from "../chunks/
 import { type AppError, fail } from "../errors.ts";
 import type { BackupStorage } from "../storage/port.ts";
 import { StorageError } from "../storage/port.ts";
-import { joinLines, LineSplitter } from "./lines.ts";
+import { copyTextToLine } from "./copy-text.ts";
+import { joinLines, LineSplitter, textParts } from "./lines.ts";
 import { type Manifest, type ManifestFile, type ManifestSlice, manifestSchema } from "./manifest.ts";
 import { datePrefix, parseSummaryPath } from "./paths.ts";
 
@@ -197,7 +198,8 @@ export async function* readVerifiedPages(
 ): AsyncGenerator<{ rows: number; data: Buffer[] }> {
   if (isChunkPath(file.path)) {
     const text = await (file.slice && shared ? shared.of(storage, file) : verifiedChunkText(storage, file));
-    yield* chunkPages(file.slice ? sliceOf(text, file, file.slice) : text, file, limits);
+    const rows = file.slice ? sliceOf(text, file, file.slice) : wholeLines(text, file);
+    yield* chunkPages(file.text === "copy" ? asLines(rows) : rows, file, limits);
     return;
   }
   const bytes = await verifiedBytes(storage, file);
@@ -246,14 +248,26 @@ export async function* readVerifiedPages(
   if (total !== file.rows) throw rowCountMismatch(file, total);
 }
 
-/** The chunk's text ends with a whole line (a line cut short would be read as another row). */
-function assertWholeLines(parts: Buffer[], file: ManifestFile): void {
+/** The chunk's text, which must end with a whole line (a line cut short would be read as another row). */
+function wholeLines(parts: Buffer[], file: ManifestFile): Buffer[] {
   const last = parts.at(-1);
   if (last && last[last.length - 1] !== NEWLINE) {
     throw fail("unprocessable", `backup file ${file.path} is damaged: its last line is cut`, {
       file: file.path,
     });
   }
+  return parts;
+}
+
+/**
+ * Text of COPY rows (whole ones, each ending in "\n") as the text of their lines, each ending in "\n": every
+ * reader takes lines. A chunk is at most a few MB, or one long row, so it is turned whole.
+ */
+function asLines(parts: Buffer[]): Buffer[] {
+  const splitter = new LineSplitter();
+  const lines: Buffer[] = [];
+  for (const part of parts) for (const row of splitter.push(part)) lines.push(copyTextToLine(row));
+  return textParts(lines);
 }
 
 /**
@@ -262,7 +276,7 @@ function assertWholeLines(parts: Buffer[], file: ManifestFile): void {
  * summary's (its text was checked by SHA-256 already). No line of another table is in what it answers.
  */
 function sliceOf(parts: Buffer[], file: ManifestFile, slice: ManifestSlice): Buffer[] {
-  assertWholeLines(parts, file);
+  wholeLines(parts, file);
   const end = slice.first + file.rows;
   const views: Buffer[] = [];
   /** The number of the line the reading position is in: the newlines passed so far. */
@@ -291,7 +305,6 @@ function* chunkPages(
   file: ManifestFile,
   limits: { maxRows: number; maxBytes: number },
 ): Generator<{ rows: number; data: Buffer[] }> {
-  assertWholeLines(parts, file);
   let rows = 0;
   for (const part of parts) {
     for (let at = part.indexOf(NEWLINE); at !== -1; at = part.indexOf(NEWLINE, at + 1)) rows += 1;

@@ -14,15 +14,23 @@ import { type CatalogTable, storedColumns } from "../catalog.ts";
 import type { HeldSnapshot } from "../db/port.ts";
 import type { ExportPage, LiveQueries, TenantDb } from "../db/tenant-db.ts";
 import { copyTextToLine } from "./copy-text.ts";
+import { lineToCopyText } from "./line-to-copy-text.ts";
 import { LineSplitter, splitLines } from "./lines.ts";
 
 /**
- * A page of rows as the backup takes them: its lines (JSON arrays of column texts) one by one, as their
- * UTF-8 bytes without the "\n" (see lib/backup/lines.ts for why).
+ * A page of rows as the backup takes them, one by one, as their UTF-8 bytes without the "\n" (see
+ * lib/backup/lines.ts for why), each written as the source was asked for (SourceArgs.rowsAs).
  */
 export interface SourcePage extends Omit<ExportPage, "data"> {
   lines: Buffer[];
 }
+
+/**
+ * How a row is written: "copy", as COPY's text format writes it (what the live tables stream, and what
+ * chunks hold); "line", as the JSON array of its values' texts (what the run's copy and an undo point hold,
+ * what PostgREST answers, and what table files of format 1 hold). Either is made from the other exactly.
+ */
+export type RowText = "copy" | "line";
 
 export interface RowSource {
   next(maxBytes: number): Promise<SourcePage>;
@@ -32,6 +40,7 @@ export interface RowSource {
 
 interface SourceArgs {
   backupId: string;
+  rowsAs: RowText;
   table: string;
   /** The last_key of the last page read, or null at the table's start. */
   after: string[] | null;
@@ -46,13 +55,18 @@ interface SourceArgs {
 }
 
 export async function openRowSource(db: TenantDb, args: SourceArgs): Promise<RowSource> {
+  // Every source but the live tables gives lines: made COPY rows here when asked for.
+  const fromLines = args.rowsAs === "copy" ? lineToCopyText : undefined;
   if (args.capture) {
-    // Direct: streamed through COPY; through PostgREST, one stored page per call.
-    if (!db.canStream) return capturedSource(db, args.capture);
+    // Direct: streamed through COPY; through PostgREST, one stored page per call. Keyed by their lines.
+    if (!db.canStream) return converted(await capturedSource(db, args.capture), fromLines);
     const { id, table, rowsDone } = args.capture;
-    return keyedByColumns(
-      await streamedSource(await db.undoStream(id, table.name, rowsDone), args, rowsDone),
-      table,
+    return converted(
+      keyedByColumns(
+        await streamedSource(await db.undoStream(id, table.name, rowsDone), args, rowsDone),
+        table,
+      ),
+      fromLines,
     );
   }
   const after = args.after ? Number(args.after[0]) : 0;
@@ -61,13 +75,30 @@ export async function openRowSource(db: TenantDb, args: SourceArgs): Promise<Row
     if (after !== 0) throw new Error(`a live read of ${args.table} starts at its first row`);
     const { queries, snapshot } = args.live;
     const stream = await db.liveStream({ queries, table: args.table, snapshot });
-    return streamedSource(stream, args, 0, copyTextToLine);
+    return streamedSource(stream, args, 0, args.rowsAs === "line" ? copyTextToLine : undefined);
   }
   if (db.canStream) {
     const stream = await db.snapshotStream({ backupId: args.backupId, table: args.table, after });
-    return streamedSource(stream, args, after);
+    return streamedSource(stream, args, after, fromLines);
   }
-  return pagedSource(db, args, after);
+  return converted(pagedSource(db, args, after), fromLines);
+}
+
+/** Bytes of `lines` joined by "\n". */
+const joinedBytes = (lines: Buffer[]) =>
+  lines.reduce((n, l) => n + l.length + 1, 0) - (lines.length > 0 ? 1 : 0);
+
+/** The source's pages with each row turned by `convert` (none: as they are). */
+function converted(source: RowSource, convert: ((row: Buffer) => Buffer) | undefined): RowSource {
+  if (!convert) return source;
+  return {
+    async next(maxBytes) {
+      const page = await source.next(maxBytes);
+      const lines = page.lines.map(convert);
+      return { ...page, lines, bytes: joinedBytes(lines) };
+    },
+    close: () => source.close(),
+  };
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -95,14 +126,14 @@ function pagedSource(db: TenantDb, args: SourceArgs, start: number): RowSource {
 }
 
 /**
- * Pages cut from a stream of rows, one a line; `toLine` turns a streamed row into the backup's line (a
- * live table is streamed as COPY text rows, the run's copy as lines already).
+ * Pages cut from a stream of rows, one a line of the stream; `convert` turns a streamed row into the row
+ * asked for (a live table is streamed as COPY text rows, the run's copy as lines).
  */
 async function streamedSource(
   stream: NodeJS.ReadableStream,
   args: SourceArgs,
   start: number,
-  toLine: (row: Buffer) => Buffer = (row) => row,
+  convert: (row: Buffer) => Buffer = (row) => row,
 ): Promise<RowSource> {
   // Rows are numbered 1, 2, … without gaps in the copy: the last row's number is a count.
   let read = start;
@@ -134,7 +165,7 @@ async function streamedSource(
       while (taken.length < args.limit && (taken.length === 0 || bytes < maxBytes)) {
         await fill();
         if (at === pending.length) break;
-        const line = toLine(pending[at] as Buffer);
+        const line = convert(pending[at] as Buffer);
         // Converted: the row as streamed (MBs, with large values) need not wait for the next fill.
         if (line !== pending[at]) pending[at] = EMPTY;
         at += 1;
@@ -201,7 +232,7 @@ async function capturedSource(db: TenantDb, capture: NonNullable<SourceArgs["cap
       const last = lines.at(-1);
       return {
         rows: lines.length,
-        bytes: lines.reduce((n, l) => n + l.length + 1, 0) - (lines.length > 0 ? 1 : 0),
+        bytes: joinedBytes(lines),
         lines,
         last_key: last === undefined ? null : keyOf(last),
         done: stored.done,

@@ -253,6 +253,8 @@ export async function backupTenant(
       const state = progress.tables[table.name] ?? { files: [], after: null, done: false };
       return openRowSource(db, {
         backupId,
+        // Chunks hold rows as COPY writes them; table files of format 1 hold lines.
+        rowsAs: progress.layout === "chunks" ? "copy" : "line",
         table: table.name,
         after: state.after,
         limit: config.backup.pageRows,
@@ -754,7 +756,7 @@ function buildManifest(
     ? {
         ...common,
         format_version: FORMAT_VERSION,
-        encoding: "jsonl-text-array+zstd-chunks",
+        encoding: "copy-text+zstd-chunks",
         written_bytes: progress.written_bytes ?? 0,
       }
     : {

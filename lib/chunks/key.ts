@@ -49,9 +49,9 @@ export function fileName(key: Buffer, bytes: Uint8Array): string {
 /**
  * The name of a chunk of rows: the keyed hash of the SHA-256 of its text (the digest the manifest records
  * and a reader checks), so that the text is hashed once, not once more for its name. No chunk's text is
- * this prefix and a digest (rows are JSON arrays), so these names never meet those of chunks written by
- * earlier versions, which were the keyed hash of the text itself: those keep their names, and are read
- * and kept as long as a summary names them.
+ * this prefix and a digest (its NUL byte is in no row: lines escape it, COPY text never holds one), so
+ * these names never meet those of chunks written by earlier versions, which were the keyed hash of the
+ * text itself: those keep their names, and are read and kept as long as a summary names them.
  */
 export function chunkName(key: Buffer, sha256: Buffer, encryptionKeyId?: string): string {
   const hmac = createHmac("sha256", key);

@@ -45,8 +45,9 @@ export class ChunkStore {
   }
 
   /**
-   * Stores the rows (one JSON line of UTF-8 each) as a chunk. The manifest entry's sha256 is of the uncompressed
-   * text, which is what a reader checks after decompressing; last_key is the table's rows so far.
+   * Stores the rows (one row of COPY's text format each, in UTF-8) as a chunk. The manifest entry's sha256 is
+   * of the uncompressed text, which is what a reader checks after decompressing; last_key is the table's
+   * rows so far.
    */
   async store(lines: readonly Buffer[], rowsBefore: number): Promise<StoredChunk> {
     const text = textParts(lines);
@@ -58,6 +59,7 @@ export class ChunkStore {
     const data = await compressParts(text);
     const entry = (bytes: number): ManifestFile => ({
       path,
+      text: "copy",
       rows: lines.length,
       bytes,
       sha256,

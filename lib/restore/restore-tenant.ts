@@ -27,7 +27,7 @@ import type { ValidationReport } from "../api-answers.ts";
 import type { CreatedBy } from "../auth/principal.ts";
 import { NotABackupLine } from "../backup/line-to-copy-text.ts";
 import { dropLines } from "../backup/lines.ts";
-import { FORMAT_VERSION, type Manifest, type ManifestTable } from "../backup/manifest.ts";
+import { FILES_FORMAT_VERSION, type Manifest, type ManifestTable } from "../backup/manifest.ts";
 import { dayOfBackupId } from "../backup/paths.ts";
 import { readVerifiedPages, SharedChunkText } from "../backup/reader.ts";
 import { backupTenant } from "../backup/tenant-backup.ts";
@@ -393,12 +393,14 @@ function undoPending(captureId: string): string {
 
 /**
  * When the undo point may name the restored backup's entry for a table the apply leaves as it was: the
- * backup is chunked (format 2) like the undo point will be, the tenant's own, written with the key the
- * undo point is written with, and every chunk is in the tenant's folder (the mark and sweep of retention
- * keeps a chunk while any summary or captured undo point names it). null when it may not.
+ * backup is chunked (format 2 or 3: each entry says how its rows are written) like the undo point will be,
+ * the tenant's own, written with the key the undo point is written with, and every chunk is in the
+ * tenant's folder (the mark and sweep of retention keeps a chunk while any summary or captured undo point
+ * names it). null when it may not.
  */
 function sharedEntries(services: Services, tenantId: string, manifest: Manifest) {
-  if (manifest.format_version !== FORMAT_VERSION || services.config.backup.layout !== "chunks") return null;
+  if (manifest.format_version === FILES_FORMAT_VERSION || services.config.backup.layout !== "chunks")
+    return null;
   if (manifest.organization_id !== tenantId) return null;
   if ((manifest.encryption?.key_id ?? null) !== (encryptionOf(services.storage)?.key_id ?? null)) return null;
   return (table: ManifestTable) =>

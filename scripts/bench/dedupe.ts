@@ -49,7 +49,7 @@ async function backupOnce(s: Services, tenantId: string, day: number) {
   return {
     ms: performance.now() - started,
     full: m.total_bytes,
-    written: m.format_version === 2 ? m.written_bytes : m.total_bytes,
+    written: m.format_version === 1 ? m.total_bytes : m.written_bytes,
     manifest: m,
   };
 }

@@ -56,7 +56,7 @@ describe("chunk naming key", () => {
       try {
         expect(await chunkKey(other)).toEqual(stored);
         const second = await backup(other, "w1");
-        if (second.manifest.format_version !== 2) throw new Error("not chunked");
+        if (second.manifest.format_version !== 3) throw new Error("not chunked");
         expect(second.manifest.written_bytes).toBe(0);
         expect(second.manifest.tables.map((t) => t.files)).toEqual(first.manifest.tables.map((t) => t.files));
       } finally {

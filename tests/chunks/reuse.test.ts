@@ -66,8 +66,8 @@ describe("chunks stored at another compression", () => {
     expect(await listed(first.backupId)).toMatchObject({ files_present: true });
 
     const second = await backup();
-    expect(second.manifest.format_version).toBe(2);
-    if (second.manifest.format_version !== 2) return;
+    expect(second.manifest.format_version).toBe(3);
+    if (second.manifest.format_version !== 3) return;
     expect(second.manifest.written_bytes).toBe(0);
     expect(second.manifest.tables.flatMap((t) => t.files)).toEqual(manifest.tables.flatMap((t) => t.files));
     expect(await listed(first.backupId)).toMatchObject({ files_present: true });
@@ -83,7 +83,7 @@ describe("chunks stored at another compression", () => {
 
     const second = await backup();
     const again = await services.storage.get(file.path);
-    expect(second.manifest.format_version === 2 && second.manifest.written_bytes).toBe(again.byteLength);
+    expect(second.manifest.format_version === 3 && second.manifest.written_bytes).toBe(again.byteLength);
     expect(await decompressChunk(again)).toEqual(await decompressChunk(stored));
     expect(await listed(second.backupId)).toMatchObject({ files_present: true });
   });

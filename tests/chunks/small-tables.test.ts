@@ -6,9 +6,11 @@
  * saves a small table as done before the chunk holding it is stored.
  */
 import { gunzipSync } from "node:zlib";
+import { to as copyTo } from "pg-copy-streams";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleBackupDetails } from "../../functions/backup-details.ts";
 import { handleDownloadBackup } from "../../functions/download-backup.ts";
+import { copyTextToLine } from "../../lib/backup/copy-text.ts";
 import { deleteBackup } from "../../lib/backup/delete.ts";
 import { tenantInventory } from "../../lib/backup/inventory.ts";
 import type { Manifest, ManifestFile } from "../../lib/backup/manifest.ts";
@@ -17,14 +19,13 @@ import { readManifest } from "../../lib/backup/reader.ts";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import { decompressChunk } from "../../lib/chunks/codec.ts";
 import { chunksPrefix } from "../../lib/chunks/paths.ts";
-import { ChunkStore } from "../../lib/chunks/store.ts";
 import { sweepChunks } from "../../lib/chunks/sweep.ts";
 import { takeLease } from "../../lib/lease.ts";
 import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
 import type { BackupStorage } from "../../lib/storage/port.ts";
 import { runDrills } from "../../lib/verify/drill.ts";
 import { APP_ENV, APP_TABLES, backup, createAppDatabase, workspaceSnapshot } from "../restore/app.ts";
-import { parseRows, readVerifiedFile } from "../support/backup-files.ts";
+import { parseRows, readVerifiedFile, storeLinesChunk } from "../support/backup-files.ts";
 import { send } from "../support/call.ts";
 import { deadlineIn, storageTakingTime } from "../support/clock.ts";
 import type { TestDatabase } from "../support/database.ts";
@@ -46,6 +47,13 @@ afterAll(async () => {
 });
 
 const q = (sql: string) => db.client.query(sql);
+
+/** The rows `select` gives, as PostgreSQL's COPY … TO STDOUT writes them. */
+async function copyOut(select: string): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const part of db.client.query(copyTo(`copy (${select}) to stdout`))) parts.push(part as Buffer);
+  return Buffer.concat(parts).toString("utf8");
+}
 const entry = (manifest: Manifest, table: string) => manifest.tables.find((t) => t.name === table);
 
 /** Storage that records the path of every object written through it, and of every one read when given `read`. */
@@ -97,7 +105,7 @@ describe("a small tenant's tables in one chunk", () => {
     const { manifest } = made;
     const chunk = manifest.tables[0]?.files[0] as ManifestFile;
     expect(made.written).toEqual([chunk.path, made.summaryPath]);
-    expect(manifest.format_version === 2 && manifest.written_bytes).toBe(chunk.bytes);
+    expect(manifest.format_version === 3 && manifest.written_bytes).toBe(chunk.bytes);
     expect(manifest.total_bytes).toBe(chunk.bytes);
 
     // Every table one entry naming that chunk, with its rows: the slices one after the other, in order.
@@ -129,7 +137,32 @@ describe("a small tenant's tables in one chunk", () => {
         expect(slice, table.name).toBe(await readVerifiedFile(files.storage, own));
         whole += slice;
       }
-      expect(whole).toBe((await decompressChunk(await services.storage.get(chunk.path))).toString("utf8"));
+      // The chunk holds the rows as PostgreSQL's own COPY writes them, each table's after the one before.
+      let copied = "";
+      await q("begin");
+      await q(
+        "set local datestyle = 'ISO, YMD'; set local timezone = 'UTC'; set local extra_float_digits = 1",
+      );
+      for (const table of manifest.tables) {
+        const columns = table.columns.map((c) => `"${c.name}"`).join(", ");
+        const keys = (table.primary_key ?? []).map((k) => `"${k}"`).join(", ");
+        const scope =
+          table.name === "workspaces"
+            ? "id = 'w1'"
+            : table.name === "deal_notes"
+              ? "deal_id in (select id from deals where workspace_id = 'w1')"
+              : "workspace_id = 'w1'";
+        copied += await copyOut(`select ${columns} from ${table.name} where ${scope} order by ${keys}`);
+      }
+      await q("commit");
+      expect((await decompressChunk(await services.storage.get(chunk.path))).toString("utf8")).toBe(copied);
+      expect(whole).toBe(
+        copied
+          .slice(0, -1)
+          .split("\n")
+          .map((row) => `${copyTextToLine(Buffer.from(row))}\n`)
+          .join(""),
+      );
     } finally {
       await files.cleanup();
     }
@@ -153,7 +186,7 @@ describe("a small tenant's tables in one chunk", () => {
     // Unchanged the next night: the same chunk, already stored; only the summary is written.
     const next = await backupW1("2026-11-11");
     expect(next.written).toEqual([next.summaryPath]);
-    expect(next.manifest.format_version === 2 && next.manifest.written_bytes).toBe(0);
+    expect(next.manifest.format_version === 3 && next.manifest.written_bytes).toBe(0);
     expect(next.manifest.tables.map((t) => t.files)).toEqual(manifest.tables.map((t) => t.files));
   });
 
@@ -294,24 +327,24 @@ describe("a small tenant's tables in one chunk", () => {
 describe("an older format 2 backup, a chunk per table", () => {
   it("still restores exactly, verifies and downloads", async () => {
     const made = await backupW1("2026-11-16");
-    // Written as backups were before tables shared a chunk: each table's rows a chunk of their own.
-    const chunks = await ChunkStore.open(services, "w1");
+    // Written as backups were before tables shared a chunk, and before chunks held COPY text: each table's
+    // rows a chunk of lines of their own.
     const old = structuredClone(made.manifest);
     for (const table of old.tables) {
       const text = await readVerifiedFile(services.storage, table.files[0] as ManifestFile);
-      const lines = text
-        .slice(0, -1)
-        .split("\n")
-        .map((l) => Buffer.from(l));
-      const own = await chunks.store(lines, 0);
-      table.files = [own.file];
-      table.bytes = own.file.bytes;
+      const own = await storeLinesChunk(services, "w1", text.slice(0, -1).split("\n"));
+      table.files = [own];
+      table.bytes = own.bytes;
     }
     old.total_bytes = old.tables.reduce((n, t) => n + t.bytes, 0);
-    await services.storage.put(made.summaryPath, Buffer.from(JSON.stringify(old)), "application/json");
+    const format2 = { ...old, format_version: 2, encoding: "jsonl-text-array+zstd-chunks" };
+    await services.storage.put(made.summaryPath, Buffer.from(JSON.stringify(format2)), "application/json");
     const read = await readManifest(services.storage, made.summaryPath);
+    expect(read.format_version).toBe(2);
     expect(new Set(read.tables.map((t) => t.files[0]?.path)).size).toBe(APP_TABLES.length);
-    expect(read.tables.every((t) => t.files.every((f) => f.slice === undefined))).toBe(true);
+    expect(
+      read.tables.every((t) => t.files.every((f) => f.slice === undefined && f.text === undefined)),
+    ).toBe(true);
 
     const drills = await runDrills(services, { deadline: deadlineIn(services) });
     expect(drills.drills).toEqual([
@@ -319,9 +352,29 @@ describe("an older format 2 backup, a chunk per table", () => {
     ]);
     const state = await workspaceSnapshot(db.client, "= 'w1'");
     await changeW1(4);
+    const changed = await workspaceSnapshot(db.client, "= 'w1'");
     const outcome = await restoreW1(made.backupId, "2026-11-16");
     expect(outcome.status === "done" && outcome.report.success, JSON.stringify(outcome)).toBe(true);
     expect(await workspaceSnapshot(db.client, "= 'w1'")).toEqual(state);
+
+    // The undo point (format 3) names the format 2 chunk of deals, which the restore left as it was, and
+    // chunks of COPY text for the rest; restored, it gives back the tenant as it was before, exactly.
+    if (outcome.status !== "done") return;
+    const undoId = outcome.undoBackupId as string;
+    const undo = (await tenantInventory(services, "w1")).backups.find((b) => b.backupId === undoId);
+    if (!undo) throw new Error("no undo point stored");
+    const undoManifest = await readManifest(services.storage, undo.summaryPath);
+    expect(undoManifest.format_version).toBe(3);
+    expect(entry(undoManifest, "deals")?.files).toEqual(entry(read, "deals")?.files);
+    for (const table of APP_TABLES.filter((t) => t !== "deals")) {
+      expect(
+        entry(undoManifest, table)?.files.every((f) => f.text === "copy"),
+        table,
+      ).toBe(true);
+    }
+    const back = await restoreW1(undoId, dayOfBackupId(undoId));
+    expect(back.status === "done" && back.report.success, JSON.stringify(back)).toBe(true);
+    expect(await workspaceSnapshot(db.client, "= 'w1'")).toEqual(changed);
 
     const query = { organization_id: "w1", backup_id: made.backupId };
     for (const table of read.tables) {

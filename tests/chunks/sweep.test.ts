@@ -231,7 +231,7 @@ describe("chunk sweep", () => {
       expect((await tenantInventory(base, "w1")).backups.length).toBe(summariesBefore);
       // The next backup stores them again.
       const next = await backup(base, "w1", "2026-11-22");
-      expect(next.manifest.format_version === 2 && next.manifest.written_bytes).toBe(
+      expect(next.manifest.format_version === 3 && next.manifest.written_bytes).toBe(
         next.manifest.total_bytes,
       );
       expect(await readWhole(next.manifest)).toBe(next.manifest.total_records);
@@ -254,7 +254,7 @@ describe("backups in the per-backup file layout", () => {
       expect(old.manifest.format_version).toBe(1);
       await change(3);
       const chunked = await backup(services, "w1", "2026-11-23");
-      expect(chunked.manifest.format_version).toBe(2);
+      expect(chunked.manifest.format_version).toBe(3);
       await retention();
       expect(await readWhole(old.manifest)).toBe(old.manifest.total_records);
 
@@ -277,6 +277,9 @@ describe("download of a chunked backup", () => {
     send(handleDownloadBackup, services, "download-backup", { token: TEST_CRON_SECRET, query });
 
   it("answers a table rebuilt from its chunks as gzip JSON lines, and 422 naming a damaged chunk", async () => {
+    // Contacts enough for several chunks of at most 2 KB.
+    await db.client.query(`insert into contacts (workspace_id, first_name, last_name, email)
+      select 'w1', 'More' || i, 'Contact' || i, 'w1-more-' || i || '@example.com' from generate_series(1, 60) i`);
     const made = await backup(services, "w1", "2026-11-24");
     const contacts = made.manifest.tables.toSorted((a, b) => b.files.length - a.files.length)[0];
     if (!contacts || contacts.files.length < 2) throw new Error("a table should span several chunks");

@@ -67,7 +67,7 @@ describe("a week of daily backups, stored as chunks", () => {
       const result = await runManualBackup(services, acme, { deadline: deadlineIn(services) });
       if (result.status !== "completed") throw new Error("the backup did not complete");
       const { manifest } = result;
-      if (manifest.format_version !== 2) throw new Error("not a chunked backup");
+      if (manifest.format_version !== 3) throw new Error("not a chunked backup");
       days.push({
         backupId: result.backupId,
         date: result.date,
@@ -90,7 +90,7 @@ describe("a week of daily backups, stored as chunks", () => {
     services.clock.set("2026-11-08T03:00:00Z");
     const before = await storedBytes();
     const quiet = await runManualBackup(services, acme, { deadline: deadlineIn(services) });
-    if (quiet.status !== "completed" || quiet.manifest.format_version !== 2)
+    if (quiet.status !== "completed" || quiet.manifest.format_version !== 3)
       throw new Error("no chunked backup");
     expect(quiet.manifest.written_bytes).toBe(0);
     const summary = (await services.storage.list(quiet.summaryPath))[0]?.size ?? 0;

@@ -14,6 +14,8 @@ import { gunzipSync } from "node:zlib";
 import { setupServer } from "msw/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleDownloadBackup } from "../../functions/download-backup.ts";
+import { lineToCopyText } from "../../lib/backup/line-to-copy-text.ts";
+import { splitLines } from "../../lib/backup/lines.ts";
 import { readManifest } from "../../lib/backup/reader.ts";
 import { ConfigError, loadConfig } from "../../lib/config.ts";
 import { keyIdOf } from "../../lib/crypto/keys.ts";
@@ -211,9 +213,12 @@ describe("encryption at rest", () => {
       expect(answer.status).toBe(200);
       texts.push(gunzipSync(answer.bytes));
     }
-    // Each table comes rebuilt as gzip JSON lines; together they are the chunk's text, which the summary's
-    // sha256 is of.
-    expect(createHash("sha256").update(Buffer.concat(texts)).digest("hex")).toBe(file.sha256);
+    // Each table comes rebuilt as gzip JSON lines; together, each line made a COPY row again, they are the
+    // chunk's text, which the summary's sha256 is of.
+    const rows = splitLines(Buffer.concat(texts))
+      .filter((line) => line.length > 0)
+      .map((line) => Buffer.concat([lineToCopyText(line), Buffer.from("\n")]));
+    expect(createHash("sha256").update(Buffer.concat(rows)).digest("hex")).toBe(file.sha256);
     const summary = await send(handleDownloadBackup, encrypted, "download-backup", {
       token: TEST_CRON_SECRET,
       query: { organization_id: "w1", backup_id: made.backupId },

@@ -229,7 +229,7 @@ describe.each<[Backend, "plain" | "encrypted"]>([
     const second = await backup();
     const uploadedFiles = put.mock.calls.map(([path]) => path).filter((path) => path.endsWith(".file"));
     expect(uploadedFiles).toEqual([]);
-    expect(second.format_version === 2 && second.written_bytes).toBe(0);
+    expect(second.format_version === 3 && second.written_bytes).toBe(0);
     expect(second.files?.objects.map((o) => o.stored_as).sort()).toEqual(
       first.files?.objects.map((o) => o.stored_as).sort(),
     );

@@ -110,7 +110,7 @@ describe("verification before anything is touched", () => {
       summary,
       (bytes) =>
         Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(bytes).toString()), format_version: 99 })),
-      `backup summary ${summary} is damaged or of an unknown format: format_version Invalid discriminator value. Expected '1' | '2'`,
+      `backup summary ${summary} is damaged or of an unknown format: format_version Invalid discriminator value. Expected '1' | '2' | '3'`,
     );
   });
 

@@ -2,8 +2,14 @@
  * Reading a backup file whole, for tests that compare what a backup holds: through the same checked
  * reader a restore uses (lib/backup/reader.ts), one page for the whole file.
  */
+import { createHash } from "node:crypto";
 import type { Manifest, ManifestFile } from "../../lib/backup/manifest.ts";
 import { readManifest, readVerifiedPages } from "../../lib/backup/reader.ts";
+import { compressChunk } from "../../lib/chunks/codec.ts";
+import { chunkKey, chunkName } from "../../lib/chunks/key.ts";
+import { chunkPath } from "../../lib/chunks/paths.ts";
+import { encryptionOf } from "../../lib/crypto/encrypting-storage.ts";
+import type { Services } from "../../lib/services.ts";
 import type { BackupStorage } from "../../lib/storage/port.ts";
 
 /** The file's text ("\n" after every row), checked against the manifest like a restore checks it. */
@@ -44,4 +50,28 @@ export async function rowCounts(storage: BackupStorage, manifest: Manifest) {
     inFiles[table.name] = rows;
   }
   return { inFiles, inManifest };
+}
+
+/**
+ * A chunk of lines stored as format 2 wrote them (format 3 writes COPY text): named, compressed and
+ * checked the same way; its entry has no `text`. For tests of backups written before format 3.
+ */
+export async function storeLinesChunk(
+  services: Services,
+  tenantId: string,
+  lines: string[],
+): Promise<ManifestFile> {
+  const text = Buffer.from(lines.map((l) => `${l}\n`).join(""));
+  const digest = createHash("sha256").update(text).digest();
+  const name = chunkName(await chunkKey(services), digest, encryptionOf(services.storage)?.key_id);
+  const path = chunkPath(tenantId, name);
+  const data = await compressChunk(text);
+  await services.storage.put(path, data, "application/zstd");
+  return {
+    path,
+    rows: lines.length,
+    bytes: data.byteLength,
+    sha256: digest.toString("hex"),
+    last_key: [String(lines.length)],
+  };
 }
