@@ -197,9 +197,11 @@ export async function* readVerifiedPages(
   shared?: SharedChunkText,
 ): AsyncGenerator<{ rows: number; data: Buffer[] }> {
   if (isChunkPath(file.path)) {
-    const text = await (file.slice && shared ? shared.of(storage, file) : verifiedChunkText(storage, file));
-    const rows = file.slice ? sliceOf(text, file, file.slice) : wholeLines(text, file);
-    yield* chunkPages(file.text === "copy" ? asLines(rows) : rows, file, limits);
+    let text = await (file.slice && shared ? shared.of(storage, file) : verifiedChunkText(storage, file));
+    text = file.slice ? sliceOf(text, file, file.slice) : wholeLines(text, file);
+    // One variable: while the pages are read, only the lines are held, not the chunk's COPY text too.
+    if (file.text === "copy") text = asLines(text);
+    yield* chunkPages(text, file, limits);
     return;
   }
   const bytes = await verifiedBytes(storage, file);
@@ -261,14 +263,22 @@ function wholeLines(parts: Buffer[], file: ManifestFile): Buffer[] {
 
 /**
  * Text of COPY rows (whole ones, each ending in "\n") as the text of their lines, each ending in "\n": every
- * reader takes lines. A chunk is at most a few MB, or one long row, so it is turned whole.
+ * reader takes lines. A chunk is at most a few MB, or one long row, so it is turned whole. Takes `parts`
+ * over (an array of its caller's own): each is let go once read, so that a row of MBs is not held as its
+ * pieces, the row and its line at once.
  */
 function asLines(parts: Buffer[]): Buffer[] {
   const splitter = new LineSplitter();
   const lines: Buffer[] = [];
-  for (const part of parts) for (const row of splitter.push(part)) lines.push(copyTextToLine(row));
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i] as Buffer;
+    parts[i] = EMPTY;
+    for (const row of splitter.push(part)) lines.push(copyTextToLine(row));
+  }
   return textParts(lines);
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /**
  * The table's lines of a chunk it shares with other tables: views of the chunk's text from line
