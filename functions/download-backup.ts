@@ -13,7 +13,7 @@
  *   pass over it has checked its SHA-256 against the manifest (422 when it differs). A signed URL would
  *   hand out ciphertext, and only this function, after checking the caller, holds the keys.
  *
- * A chunked backup (format 2) has no per-table files: `file` names a table (`customers` or
+ * A chunked backup (format 2 or 3) has no per-table files: `file` names a table (`customers` or
  * `customers.jsonl.gz`) or one chunk the manifest lists (its path or name; 400 for a chunk that small
  * tables share, which holds rows of several: ask for the table), and the answer is those rows
  * in the format 1 file layout (gzip JSON lines), rebuilt from the checked chunks and streamed by the

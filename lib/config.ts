@@ -107,7 +107,7 @@ const envSchema = z
      */
     BACKUP_GZIP_LEVEL: z.coerce.number().int().min(1).max(9).default(4),
     /**
-     * chunks (default): table data as content-addressed chunks shared between a tenant's backups (format 2);
+     * chunks (default): table data as content-addressed chunks shared between a tenant's backups (format 3);
      * files: each backup writes whole per-table gzip files of its own (format 1), as before.
      */
     BACKUP_LAYOUT: z.enum(["chunks", "files"]).default("chunks"),

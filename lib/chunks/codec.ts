@@ -1,6 +1,6 @@
 /**
  * Compression of backup rows: zstd (Node 22's zlib), chosen over gzip by `npm run bench` on the demo data
- * (docs/benchmarks.md): smaller and faster at the level used. Chunks (format 2) and, since, the table
+ * (docs/benchmarks.md): smaller and faster at the level used. Chunks (formats 2 and 3) and, since, the table
  * files of format 1 are zstd; format 1 files written before are gzip, read by their manifest's encoding.
  */
 import { once } from "node:events";

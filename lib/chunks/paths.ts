@@ -20,7 +20,7 @@ export function chunkPath(tenantId: string, name: string): string {
 
 const CHUNK_KEY = /^tenant-backups\/[^/]+\/chunks\/[0-9a-f]{64}\.jsonl\.zst$/;
 
-/** True for a key of a chunk (of any tenant): what a format 2 manifest lists instead of per-backup files. */
+/** True for a key of a chunk (of any tenant): what a format 2 or 3 manifest lists instead of per-backup files. */
 export function isChunkPath(path: string): boolean {
   return CHUNK_KEY.test(path);
 }

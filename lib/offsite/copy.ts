@@ -264,7 +264,7 @@ async function copyMatches(offsite: BackupStorage, path: string, expected: strin
 }
 
 /**
- * What the summary's sha256 is of: a chunk's uncompressed text (format 2), a per-backup file's stored
+ * What the summary's sha256 is of: a chunk's uncompressed text (formats 2 and 3), a per-backup file's stored
  * bytes (format 1), the summary's own bytes.
  */
 async function checksumOf(path: string, data: Uint8Array): Promise<string> {
