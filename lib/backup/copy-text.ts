@@ -47,11 +47,7 @@ export function copyTextToLine(row: Buffer): Buffer {
   // Each byte of the row becomes at most 6 of the line (a control character as \u00xx); a tab 1 (","),
   // minus the 2 quotes its values add; "\N" 4 ("null"); plus "[" and "]". A long row's line is sized
   // exactly by a first pass: a 5 MB value then takes its line's bytes, not six times as many.
-  return slabRow(
-    row.length * 6 + 4,
-    (out, at) => writeLine(row, out, at),
-    () => lineLength(row),
-  );
+  return slabRow(row, row.length * 6 + 4, writeLine, lineLength);
 }
 
 /** True when the row's value at `start` is `\N` (NULL): those two bytes, then a tab or the row's end. */

@@ -164,5 +164,5 @@ export function writeCopyRow(line: Uint8Array, out: Buffer, at: number): number 
 
 /** The COPY text row of one backup line (without its "\n"), in a shared slab (lib/backup/slab.ts). */
 export function lineToCopyText(line: Uint8Array): Buffer {
-  return slabRow(line.length, (out, at) => writeCopyRow(line, out, at));
+  return slabRow(line, line.length, writeCopyRow);
 }

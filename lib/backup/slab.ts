@@ -12,24 +12,26 @@ let slab = Buffer.allocUnsafe(0);
 let slabAt = 0;
 
 /**
- * The converted row `write` writes into the buffer it is given at the offset it is given (answering where
- * the row ends), which has room for `most` bytes; a row of its own is sized by `exact` when given.
+ * The row `write` makes of `input`, written into the buffer it is given at the offset it is given
+ * (answering where the row ends), which has room for `most` bytes; a row of its own is sized by `exact`
+ * when given. Plain functions of the input, not closures: this runs once per row.
  */
-export function slabRow(
+export function slabRow<T>(
+  input: T,
   most: number,
-  write: (out: Buffer, at: number) => number,
-  exact?: () => number,
+  write: (input: T, out: Buffer, at: number) => number,
+  exact?: (input: T) => number,
 ): Buffer {
   if (most > SLAB_BYTES / 4) {
-    const out = Buffer.allocUnsafe(exact ? exact() : most);
-    return out.subarray(0, write(out, 0));
+    const out = Buffer.allocUnsafe(exact ? exact(input) : most);
+    return out.subarray(0, write(input, out, 0));
   }
   if (slab.length - slabAt < most + 1) {
     slab = Buffer.allocUnsafe(SLAB_BYTES);
     slabAt = 0;
   }
   const start = slabAt;
-  const end = write(slab, start);
+  const end = write(input, slab, start);
   slab[end] = NEWLINE;
   slabAt = end + 1;
   return slab.subarray(start, end);
