@@ -183,24 +183,27 @@ const commonSchema = z.object({
     .optional(),
 });
 
+/** What a chunked backup (format 2 or 3) says besides. */
+const chunkedSchema = commonSchema.extend({
+  /** Bytes this backup uploaded: the chunks no earlier backup of the tenant had stored. */
+  written_bytes: z.number().int().nonnegative(),
+});
+
 export const manifestSchema = z.discriminatedUnion("format_version", [
   commonSchema.extend({
     format_version: z.literal(FILES_FORMAT_VERSION),
     /** How a row is written: one JSON array of column texts per line, zstd- (or, earlier, gzip-) compressed. */
     encoding: z.enum(["jsonl-text-array+zstd", "jsonl-text-array+gzip"]),
   }),
-  commonSchema.extend({
+  chunkedSchema.extend({
     format_version: z.literal(LINES_FORMAT_VERSION),
     /** The same lines, cut into content-defined chunks, each zstd-compressed. */
     encoding: z.literal("jsonl-text-array+zstd-chunks"),
-    /** Bytes this backup uploaded: the chunks no earlier backup of the tenant had stored. */
-    written_bytes: z.number().int().nonnegative(),
   }),
-  commonSchema.extend({
+  chunkedSchema.extend({
     format_version: z.literal(FORMAT_VERSION),
     /** Rows as COPY's text format writes them, cut into content-defined chunks, each zstd-compressed. */
     encoding: z.literal("copy-text+zstd-chunks"),
-    written_bytes: z.number().int().nonnegative(),
   }),
 ]);
 
