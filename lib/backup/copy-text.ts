@@ -10,7 +10,9 @@
  *
  * Done on the row's UTF-8 bytes, never decoded to a string: escapes and separators are all ASCII, and a
  * multi-byte character's bytes are all 0x80 or above, so they pass through untouched. One pass over the
- * row writes the line, into a shared slab (lib/backup/slab.ts).
+ * row writes the line, into a shared slab (lib/backup/slab.ts). A row that spans several of the pieces it
+ * was read in (a row of MBs spans dozens) is turned from those pieces, never joined first
+ * (copyPiecesToLine): joined, it would be held twice beside its line.
  */
 import { slabRow } from "./slab.ts";
 
@@ -142,5 +144,127 @@ function writeLine(row: Buffer, out: Buffer, start: number): number {
     i += 1;
   }
   out[at++] = 0x5d;
+  return at;
+}
+
+/**
+ * Where copyPiecesToLine is in a row: at a value's start, inside one (just after a backslash or not), or
+ * at a value's start that began with a backslash (then with "\N": NULL if the value ends there).
+ */
+const At = { Start: 0, Value: 1, Escape: 2, StartEscape: 3, StartNull: 4 } as const;
+
+/**
+ * The backup line of one COPY text row given as the pieces it arrived in, in order (without its "\n"):
+ * the very bytes copyTextToLine writes for those pieces joined, without joining them. A byte at a time,
+ * which is slower than copyTextToLine's runs; it only serves rows that span pieces.
+ */
+export function copyPiecesToLine(pieces: readonly Buffer[]): Buffer {
+  const out = Buffer.allocUnsafe(piecesToLine(pieces, null));
+  piecesToLine(pieces, out);
+  return out;
+}
+
+/** Writes the line into `out` (none: only counts); answers its length. */
+function piecesToLine(pieces: readonly Buffer[], out: Buffer | null): number {
+  let at = 0;
+  const put = (b: number) => {
+    if (out) out[at] = b;
+    at += 1;
+  };
+  /** A value's byte, escaped as the line escapes it. */
+  const putValue = (b: number) => {
+    const short = JSON_SHORT[b] as number;
+    if (short !== 0) {
+      put(BACKSLASH);
+      put(short);
+    } else if (b < 0x20) {
+      for (const c of [BACKSLASH, 0x75, 0x30, 0x30, HEX[b >> 4] as number, HEX[b & 15] as number]) put(c);
+    } else {
+      put(b);
+    }
+  };
+  /** A value's end: its closing quote, and the comma before the next. */
+  const endValue = () => {
+    put(QUOTE);
+    put(0x2c);
+  };
+  const putNull = () => {
+    for (const c of [0x6e, 0x75, 0x6c, 0x6c]) put(c);
+  };
+  /** A byte inside a value; answers the state after it. */
+  const inValue = (b: number): number => {
+    if (b === TAB) {
+      endValue();
+      return At.Start;
+    }
+    if (b === BACKSLASH) return At.Escape;
+    putValue(b);
+    return At.Value;
+  };
+  /** The byte after a backslash; answers the state after it. */
+  const escaped = (b: number): number => {
+    if (b === TAB) {
+      // A backslash before a tab escapes nothing: it is a byte of the value.
+      putValue(BACKSLASH);
+      endValue();
+      return At.Start;
+    }
+    putValue(COPY_UNESCAPED[b] as number);
+    return At.Value;
+  };
+  put(0x5b);
+  let state: number = At.Start;
+  for (const piece of pieces) {
+    for (let i = 0; i < piece.length; i++) {
+      const b = piece[i] as number;
+      if (state === At.Value) state = inValue(b);
+      else if (state === At.Escape) state = escaped(b);
+      else if (state === At.Start) {
+        if (b === BACKSLASH) state = At.StartEscape;
+        else {
+          put(QUOTE);
+          state = inValue(b);
+        }
+      } else if (state === At.StartEscape) {
+        if (b === 0x4e) state = At.StartNull;
+        else {
+          put(QUOTE);
+          state = escaped(b);
+        }
+      } else if (b === TAB) {
+        // "\N" and the value's end: NULL.
+        putNull();
+        put(0x2c);
+        state = At.Start;
+      } else {
+        // "\N" followed by more is a value starting with "N"; the byte is its second.
+        put(QUOTE);
+        putValue(0x4e);
+        state = inValue(b);
+      }
+    }
+  }
+  switch (state) {
+    case At.Start:
+      put(QUOTE);
+      put(QUOTE);
+      break;
+    case At.StartEscape:
+      put(QUOTE);
+      putValue(BACKSLASH);
+      put(QUOTE);
+      break;
+    case At.StartNull:
+      putNull();
+      break;
+    case At.Escape:
+      putValue(BACKSLASH);
+      put(QUOTE);
+      break;
+    case At.Value:
+      put(QUOTE);
+      break;
+  }
+  put(0x5d);
   return at;
 }

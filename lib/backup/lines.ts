@@ -15,6 +15,14 @@ export class LineSplitter {
   private pieces: Buffer[] = [];
   private piecesBytes = 0;
 
+  constructor(
+    /** What a line that lies in one chunk is answered as (by default that view of it, uncopied). */
+    private readonly whole: (line: Buffer) => Buffer = (line) => line,
+    /** What a line that spans chunks is answered as, made of its pieces (by default joined, once). */
+    private readonly spanning: (pieces: Buffer[], bytes: number) => Buffer = (pieces, bytes) =>
+      Buffer.concat(pieces, bytes),
+  ) {}
+
   /** The lines that `chunk` completes, in order, without their "\n". */
   push(chunk: Buffer | Uint8Array): Buffer[] {
     const bytes = Buffer.isBuffer(chunk)
@@ -27,11 +35,11 @@ export class LineSplitter {
       const piece = bytes.subarray(start, end);
       if (this.pieces.length > 0) {
         this.pieces.push(piece);
-        lines.push(Buffer.concat(this.pieces, this.piecesBytes + piece.length));
+        lines.push(this.spanning(this.pieces, this.piecesBytes + piece.length));
         this.pieces = [];
         this.piecesBytes = 0;
       } else {
-        lines.push(piece);
+        lines.push(this.whole(piece));
       }
       start = end + 1;
       end = bytes.indexOf(NEWLINE, start);

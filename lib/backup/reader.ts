@@ -10,7 +10,7 @@ import { isChunkPath, isTenantChunkPath, isTenantFileBlobPath } from "../chunks/
 import { type AppError, fail } from "../errors.ts";
 import type { BackupStorage } from "../storage/port.ts";
 import { StorageError } from "../storage/port.ts";
-import { copyTextToLine } from "./copy-text.ts";
+import { copyPiecesToLine, copyTextToLine } from "./copy-text.ts";
 import { joinLines, LineSplitter, textParts } from "./lines.ts";
 import { type Manifest, type ManifestFile, type ManifestSlice, manifestSchema } from "./manifest.ts";
 import { datePrefix, parseSummaryPath } from "./paths.ts";
@@ -264,16 +264,16 @@ function wholeLines(parts: Buffer[], file: ManifestFile): Buffer[] {
 /**
  * Text of COPY rows (whole ones, each ending in "\n") as the text of their lines, each ending in "\n": every
  * reader takes lines. A chunk is at most a few MB, or one long row, so it is turned whole. Takes `parts`
- * over (an array of its caller's own): each is let go once read, so that a row of MBs is not held as its
- * pieces, the row and its line at once.
+ * over (an array of its caller's own): each is let go once read, and a row that spans parts is turned from
+ * its pieces, never joined, so that a row of MBs is held as its pieces and its line, not also as itself.
  */
 function asLines(parts: Buffer[]): Buffer[] {
-  const splitter = new LineSplitter();
+  const splitter = new LineSplitter(copyTextToLine, copyPiecesToLine);
   const lines: Buffer[] = [];
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i] as Buffer;
     parts[i] = EMPTY;
-    for (const row of splitter.push(part)) lines.push(copyTextToLine(row));
+    for (const line of splitter.push(part)) lines.push(line);
   }
   return textParts(lines);
 }

@@ -5,7 +5,7 @@
  * values made of every character COPY or JSON escapes, and on the export of a real table.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { copyTextToLine } from "../../lib/backup/copy-text.ts";
+import { copyPiecesToLine, copyTextToLine } from "../../lib/backup/copy-text.ts";
 import { joinLines, LineSplitter, textParts } from "../../lib/backup/lines.ts";
 import { PostgresCaller } from "../../lib/db/postgres.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -71,5 +71,75 @@ describe("a COPY text row as a backup line", () => {
     expect(parts).toHaveLength(1);
     // A view of the lines where they lie, not a copy of them.
     expect(parts[0]?.buffer).toBe(lines[0]?.buffer);
+  });
+});
+
+/** `row` cut at `cuts` (ascending offsets), as the pieces a reader would get it in. */
+function cutAt(row: Buffer, cuts: number[]): Buffer[] {
+  const pieces: Buffer[] = [];
+  let from = 0;
+  for (const cut of [...cuts, row.length]) {
+    pieces.push(row.subarray(from, cut));
+    from = cut;
+  }
+  return pieces;
+}
+
+/** A small seeded generator (mulberry32): the same rows on every run. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe("a COPY text row that spans pieces as a backup line", () => {
+  it("is the line of the whole row, wherever the row is cut, for every row the database wrote", async () => {
+    const rows = await copyRows(`select ${COLUMNS} from texts order by n`);
+    for (const row of rows) {
+      const line = Buffer.from(copyTextToLine(row));
+      // Cut in two at every offset of the shorter rows (every 97th of the long one), and byte by byte.
+      const step = row.length > 2000 ? 97 : 1;
+      for (let cut = 0; cut <= row.length; cut += step) {
+        expect(copyPiecesToLine(cutAt(row, [cut])).equals(line)).toBe(true);
+      }
+      const bytes = Array.from({ length: row.length - 1 }, (_, i) => i + 1);
+      expect(copyPiecesToLine(cutAt(row, bytes)).equals(line)).toBe(true);
+    }
+  });
+
+  it("is the line of the whole row for rows made of separators, escapes, NULL markers and control bytes", () => {
+    // Bytes that change state (tab, backslash, "N"), letters of COPY's escapes, bytes the line escapes, and
+    // UTF-8 of two and four bytes.
+    const alphabet = [
+      ...'\t\\N\\N"x btnvrf\b\f\n\r\u000b\u0001\u001f\u007f'.split("").map((c) => Buffer.from(c)),
+      Buffer.from("é"),
+      Buffer.from("🙂"),
+      Buffer.from("\\N\t"),
+    ];
+    const next = random(11);
+    for (let n = 0; n < 3000; n++) {
+      const row = Buffer.concat(
+        Array.from(
+          { length: Math.floor(next() * 24) },
+          () => alphabet[Math.floor(next() * alphabet.length)] as Buffer,
+        ),
+      );
+      const cuts = Array.from({ length: Math.floor(next() * 4) }, () =>
+        Math.floor(next() * (row.length + 1)),
+      ).sort((a, b) => a - b);
+      const line = Buffer.from(copyTextToLine(row));
+      const pieced = copyPiecesToLine(cutAt(row, cuts));
+      if (!pieced.equals(line)) {
+        expect({ row: JSON.stringify(row.toString("latin1")), cuts, line: pieced.toString() }).toEqual({
+          row: JSON.stringify(row.toString("latin1")),
+          cuts,
+          line: line.toString(),
+        });
+      }
+    }
   });
 });
