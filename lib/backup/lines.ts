@@ -120,14 +120,20 @@ export function textParts(lines: readonly Buffer[]): Buffer[] {
       if (packed >= PART_BYTES) flushPack();
     }
   };
-  /** All of the memory the current run of lines lies in, to look at the bytes between and after them. */
+  /**
+   * All of the memory the current run of lines lies in, to look at the bytes between and after them —
+   * only when it is memory of its own: a small buffer lies in Node's shared pool (Buffer.poolSize), where
+   * the byte after it may be a stray "\n" now and the first byte of another buffer by the time the parts
+   * are read.
+   */
   let whole: Uint8Array = new Uint8Array(0);
+  let own = false;
   let first: Buffer | null = null;
   let runStart = 0;
   let runEnd = 0;
   const endRun = () => {
     if (first === null) return;
-    const trailing = runEnd < whole.length && whole[runEnd] === NEWLINE;
+    const trailing = own && runEnd < whole.length && whole[runEnd] === NEWLINE;
     if (trailing) add(Buffer.from(whole.buffer, runStart, runEnd + 1 - runStart));
     else {
       add(
@@ -141,6 +147,7 @@ export function textParts(lines: readonly Buffer[]): Buffer[] {
   for (const line of lines) {
     if (
       first !== null &&
+      own &&
       line.buffer === whole.buffer &&
       line.byteOffset === runEnd + 1 &&
       whole[runEnd] === NEWLINE
@@ -149,7 +156,10 @@ export function textParts(lines: readonly Buffer[]): Buffer[] {
       continue;
     }
     endRun();
-    if (line.buffer !== whole.buffer) whole = new Uint8Array(line.buffer);
+    if (line.buffer !== whole.buffer) {
+      whole = new Uint8Array(line.buffer);
+      own = whole.byteLength > Buffer.poolSize;
+    }
     first = line;
     runStart = line.byteOffset;
     runEnd = runStart + line.length;

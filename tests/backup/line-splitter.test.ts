@@ -58,6 +58,20 @@ describe("textParts", () => {
   });
 });
 
+describe("textParts, for a line in Node's shared pool of small buffers", () => {
+  it("never takes the byte after the line for its newline: the next small buffer may take that byte", () => {
+    // As Buffer.allocUnsafe hands out a small buffer: a view of the pool (an ArrayBuffer of
+    // Buffer.poolSize bytes). A stray "\n" lies after the line until the next buffer is written there.
+    const pool = Buffer.alloc(Buffer.poolSize);
+    const line = pool.subarray(0, 8);
+    line.write('["ab12"]');
+    pool[8] = 0x0a;
+    const parts = textParts([line]);
+    pool.write('["next"]', 8);
+    expect(Buffer.concat(parts).toString("utf8")).toBe('["ab12"]\n');
+  });
+});
+
 describe("dropLines", () => {
   it("drops the first lines of a text held in pieces, whatever the piece boundaries", () => {
     const text = Buffer.from("a\nbé\n\ncc\nd");
