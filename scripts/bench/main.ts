@@ -5,6 +5,8 @@
  *   BENCH_ROWS   rows of the large tenant (default 1,000,000, over the demo app's 24 tables)
  *   BENCH_QUICK  1 for a short run (100,000 rows, smaller scaling steps)
  *   BENCH_REPEAT how many times each backup and its COPY baseline run, in turn (default 3: medians shown)
+ *   BENCH_RESTORE_REPEAT  how many rounds of the restores and their baseline run, in turn (default: as
+ *                BENCH_REPEAT in the main section, 1 in the others)
  *   BENCH_ONLY   sections to run, comma-separated (default: every one): main, values, nopk, daily, fanout,
  *                sizes, chunks (the chunked layout's figures: 30 daily backups, zstd against gzip),
  *                postgrest (requests and bytes of the Supabase API path, scripts/bench/postgrest.ts),
@@ -243,6 +245,18 @@ async function eventsDatabase(server: RunningPostgres, keyed: boolean, rows: num
  * accept); in the tables no foreign key points at, a tenth as many rows are deleted and as many copied
  * in as new rows. Answers the rows updated, inserted and deleted.
  */
+/** Deletes every row of tenant ACME, children first, in replica mode (no trigger or foreign key fires). */
+async function emptyTenant(url: string, catalog: Catalog): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query("begin; set local session_replication_role = replica;");
+  for (const table of [...catalog.tables].reverse()) {
+    await client.query(`delete from public.${table.name} t0 where ${table.scope}`, [ACME]);
+  }
+  await client.query("commit");
+  await client.end();
+}
+
 async function changeShare(url: string, catalog: Catalog, share: number) {
   const every = Math.round(1 / share);
   const referenced = new Set(catalog.foreign_keys.map((fk) => fk.ref_table));
@@ -338,25 +352,37 @@ async function sideBySide(
     catalog,
     codec: "gzip",
   });
-  const copyIn = await measure({ op: "copy-in", url, copyDir, catalog });
   const backupId = backup.value.backupId;
-  const overSame = await measure({ op: "restore", url, backupDir: files, backupId });
-  const real = await measure({ op: "restore", url, backupDir: files, backupId, dryRun: false });
-  // A day's worth of edits: 1 % of the rows changed, spread over the tables, restored back.
-  const edits = withEdits ? await changeShare(url, catalog, 0.01) : null;
-  const edited = edits
-    ? await measure({ op: "restore", url, backupDir: files, backupId, dryRun: false })
-    : null;
-  // Disaster recovery: the tenant's rows are gone and every row goes in again.
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  await client.query("begin; set local session_replication_role = replica;");
-  for (const table of [...catalog.tables].reverse()) {
-    await client.query(`delete from public.${table.name} t0 where ${table.scope}`, [ACME]);
+  const restore = (dryRun: boolean) => measure({ op: "restore", url, backupDir: files, backupId, dryRun });
+  // The restores and their baseline, each `restoreRepeat` times in turn; every round ends with the tenant
+  // as backed up, so the next starts from the same rows.
+  const restoreRepeat = Math.max(1, Number(process.env.BENCH_RESTORE_REPEAT ?? (withEdits ? REPEAT : 1)));
+  const rounds: {
+    copyIn: Result;
+    overSame: Result;
+    real: Result;
+    edited: Result | null;
+    intoEmpty: Result;
+  }[] = [];
+  let edits: Awaited<ReturnType<typeof changeShare>> | null = null;
+  for (let i = 1; i <= restoreRepeat; i++) {
+    const copyIn = await measure({ op: "copy-in", url, copyDir, catalog });
+    const overSame = await restore(true);
+    const real = await restore(false);
+    // A day's worth of edits: 1 % of the rows changed, spread over the tables, restored back.
+    edits = withEdits ? await changeShare(url, catalog, 0.01) : null;
+    const edited = edits ? await restore(false) : null;
+    // Disaster recovery: the tenant's rows are gone and every row goes in again.
+    await emptyTenant(url, catalog);
+    rounds.push({ copyIn, overSame, real, edited, intoEmpty: await restore(false) });
   }
-  await client.query("commit");
-  await client.end();
-  const intoEmpty = await measure({ op: "restore", url, backupDir: files, backupId, dryRun: false });
+  const medianRound = <K extends keyof (typeof rounds)[0]>(key: K) =>
+    medianOf(rounds.map((r) => r[key] as Result));
+  const copyIn = medianRound("copyIn");
+  const overSame = medianRound("overSame");
+  const real = medianRound("real");
+  const edited = edits ? medianRound("edited") : null;
+  const intoEmpty = medianRound("intoEmpty");
 
   const rawMb = copyOut.value.rawBytes / 2 ** 20;
   const w = [42, 10, 11, 9, 9, 11];
@@ -393,6 +419,14 @@ async function sideBySide(
   line("restore over unchanged data (+ undo)", real, copyIn);
   if (edits && edited) line("restore, 1 % of rows changed (+ undo)", edited, copyIn);
   line("restore into the emptied tenant (+ undo)", intoEmpty, copyIn);
+  if (restoreRepeat > 1) {
+    const range = (key: keyof (typeof rounds)[0]) =>
+      rounds.map((r) => secs((r[key] as Result).ms)).join(", ");
+    say(
+      `  (medians of ${restoreRepeat} rounds, in turn: baseline ${range("copyIn")}; dry run ${range("overSame")}; ` +
+        `over unchanged ${range("real")};${edits ? ` 1 % changed ${range("edited")};` : ""} into the emptied tenant ${range("intoEmpty")})`,
+    );
+  }
   say(`the backup stores ${fmt(backup.value.bytes / 2 ** 20, 1)} MB`);
   say(`inside PostgreSQL, restore over unchanged data (ms): ${JSON.stringify(real.value.timings)}`);
   if (edits && edited) {
