@@ -587,6 +587,15 @@ export class TenantDb {
   }
 
   /**
+   * Has PostgreSQL analyze those of `tables` (tenant tables of plan `planId`) that autovacuum would analyze
+   * next, so that the apply is planned on statistics that count the tenant's rows as they are
+   * (tenant_backup_analyze_stale). Answers their names.
+   */
+  analyzeStale(planId: string, tables: string[]): Promise<string[]> {
+    return this.caller.call("tenant_backup_analyze_stale", { p_plan_id: planId, p_tables: tables });
+  }
+
+  /**
    * A restore's apply (tenant_backup_apply_live): in one transaction a real restore locks the restored
    * tables against writes and captures the tenant's rows as undo point `captureId`; then, dry run or not,
    * it applies, closes log row `logId`, frees the lease of `holder` and clears the staged rows.

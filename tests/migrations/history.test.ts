@@ -87,6 +87,8 @@ const RELEASED: Record<string, string> = {
     "70ac85e72809274c7f0968864e4e0bd46556eb506fa4282d06fd9b16572c3714",
   "20261205000200_tenant_backup_work_add_unlocked.sql":
     "000c63482833ddb44961014c7c69d82e7d03a10734acf7f1db3e8f5f46431657",
+  "20261206000100_tenant_backup_analyze_stale.sql":
+    "04121ce71cf70f5b44ff89169cd14d1e15eaecf4fa82cc9ffc6c308a55d043cd",
 };
 
 /** The first release: every file up to its grants file; later files restrict what they create themselves. */

@@ -8,9 +8,10 @@ import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
 /**
  * The functions that may run long: the whole apply, the backup's copy and its pages, big staging, whole-table
- * scans, a module's counts, export pages and import, the validation checks.
+ * scans, the restored tables analyzed, a module's counts, export pages and import, the validation checks.
  */
 const LONG = [
+  "tenant_backup_analyze_stale",
   "tenant_backup_apply",
   "tenant_backup_apply_checked",
   "tenant_backup_apply_live",

@@ -1,0 +1,148 @@
+/**
+ * A restore starts on true statistics. Statistics taken while the tenant had no rows in a table (here:
+ * w1's contacts moved out, the table analyzed, the contacts moved back) say it has about none, and the
+ * apply's plans could then read a temp table once per tenant row. Before its apply, a restore has
+ * PostgreSQL analyze the restored tables that autovacuum would analyze next
+ * (tenant_backup_analyze_stale), and only those; a dry run keeps the statistics too (they are taken in a
+ * call of their own, not in the apply it rolls back). On the direct path and through the Supabase API as
+ * the service role. Autovacuum is off for the app's tables, so that only the restore can analyze them.
+ */
+import { type SetupServer, setupServer } from "msw/node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createFakePostgrest } from "../db/fake-postgrest.ts";
+import { PROJECT_JWT_SECRET, projectKeys } from "../db/supabase-keys.ts";
+import type { TestDatabase } from "../support/database.ts";
+import { createTestServices, type TestServices } from "../support/services.ts";
+import {
+  APP_ENV,
+  APP_TABLES,
+  BACKUP_DATE,
+  backup,
+  createAppDatabase,
+  restore,
+  workspaceSnapshot,
+} from "./app.ts";
+
+const PROJECT_URL = "https://statistics-project.supabase.co";
+const body = { organization_id: "w1", backup_date: BACKUP_DATE, dry_run: true };
+
+let db: TestDatabase;
+let server: SetupServer;
+let direct: TestServices;
+let api: TestServices;
+
+/** The planner's estimate of w1's contacts, and their true count. */
+async function w1Contacts(): Promise<{ estimated: number; actual: number }> {
+  const { rows } = await db.client.query(
+    "explain (format json) select * from contacts where workspace_id = 'w1'",
+  );
+  const { rows: count } = await db.client.query(
+    "select count(*)::int as n from contacts where workspace_id = 'w1'",
+  );
+  return { estimated: rows[0]["QUERY PLAN"][0].Plan["Plan Rows"], actual: count[0].n };
+}
+
+/** How many times each app table was analyzed by a command (not by autovacuum). */
+async function analyzeCounts(): Promise<Record<string, number>> {
+  const { rows } = await db.client.query(
+    "select relname, analyze_count::int as n from pg_stat_user_tables where relname = any($1) order by relname",
+    [[...APP_TABLES]],
+  );
+  return Object.fromEntries(rows.map((r) => [r.relname, r.n]));
+}
+
+/**
+ * Statistics of contacts taken while w1 had none, w1's contacts back since, and that change counted where
+ * autovacuum (and the restore) look for it.
+ */
+async function staleContacts(): Promise<void> {
+  const move = (from: string, to: string) =>
+    db.owner.query(
+      `begin; set local session_replication_role = replica;
+       update contacts set workspace_id = '${to}' where workspace_id = '${from}'; commit`,
+    );
+  await move("w1", "elsewhere");
+  await db.owner.query("analyze contacts");
+  await move("elsewhere", "w1");
+  await db.owner.query("select pg_stat_force_next_flush()");
+  const { rows } = await db.client.query(
+    "select n_mod_since_analyze::int as n from pg_stat_user_tables where relname = 'contacts'",
+  );
+  expect(rows[0].n).toBeGreaterThan(1_000);
+  const { estimated, actual } = await w1Contacts();
+  expect(actual).toBe(2_040);
+  expect(estimated).toBeLessThan(actual / 10);
+}
+
+beforeAll(async () => {
+  db = await createAppDatabase();
+  for (const table of APP_TABLES) {
+    await db.owner.query(`alter table ${table} set (autovacuum_enabled = false)`);
+  }
+  // w1 large enough that moving its contacts crosses autovacuum's threshold (50 + 10 % of the rows).
+  await db.owner.query(
+    `insert into contacts (workspace_id, first_name, last_name, email)
+     select 'w1', 'More' || i, 'Contact', 'w1-more-' || i || '@example.com' from generate_series(1, 2000) i`,
+  );
+  // The fixture's writes counted first, then analyzed: every table's statistics current.
+  await db.owner.query("select pg_stat_force_next_flush()");
+  await db.owner.query(`analyze ${APP_TABLES.join(", ")}`);
+  direct = await createTestServices(db.url, APP_ENV);
+  await backup(direct, "w1");
+
+  const keys = await projectKeys();
+  const fake = createFakePostgrest({
+    apiKeys: [keys.anon, keys.serviceRole],
+    jwtSecret: PROJECT_JWT_SECRET,
+    databaseUrl: db.authenticatorUrl,
+    url: PROJECT_URL,
+  });
+  server = setupServer(...fake.handlers);
+  server.listen({ onUnhandledRequest: "error" });
+  api = await createTestServices(db.url, {
+    ...APP_ENV,
+    DATABASE_URL: "",
+    SUPABASE_URL: PROJECT_URL,
+    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
+    BACKUP_STORAGE: "local",
+    BACKUP_DIR: direct.backupDir,
+  });
+  expect(api.db.kind).toBe("supabase");
+  return async () => {
+    server.close();
+    await fake.close();
+  };
+});
+
+afterAll(async () => {
+  await direct?.cleanup();
+  await api?.cleanup();
+  await db?.drop();
+});
+
+describe("a restore on statistics that say the tenant has no rows", () => {
+  for (const path of ["direct", "api"] as const) {
+    it(`analyzes the stale table first and only it, and a dry run keeps the statistics (${path})`, async () => {
+      await staleContacts();
+      const before = await analyzeCounts();
+      const w1 = await workspaceSnapshot(db.client, "= 'w1'");
+
+      const answer = await restore(path === "direct" ? direct : api, body);
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+      expect(answer.body.success).toBe(true);
+
+      const { estimated, actual } = await w1Contacts();
+      expect(estimated).toBeGreaterThan(actual / 2);
+      expect(estimated).toBeLessThan(actual * 2);
+      expect(await analyzeCounts()).toEqual({ ...before, contacts: (before.contacts as number) + 1 });
+      expect(await workspaceSnapshot(db.client, "= 'w1'")).toEqual(w1);
+    });
+  }
+
+  it("does not analyze a table whose statistics are current", async () => {
+    const before = await analyzeCounts();
+    const answer = await restore(direct, body);
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    expect(await analyzeCounts()).toEqual(before);
+  });
+});
