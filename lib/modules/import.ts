@@ -26,6 +26,7 @@ import { type CatalogTable, storedColumns } from "../catalog.ts";
 import { DatabaseError } from "../db/port.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
 import { takeLease } from "../lease.ts";
+import { analyzeStaleTables } from "../restore/stale-statistics.ts";
 import type { Services } from "../services.ts";
 import { type CsvRecord, CsvSyntaxError, parseCsv } from "./csv.ts";
 import { applyImport, type ImportAnswer } from "./module-db.ts";
@@ -102,6 +103,8 @@ export async function importModuleCsv(services: Services, request: ModuleImport)
     });
     await stage(services, importId, request.table, staged);
     await lease.renew(Math.max(services.config.backup.lockTtlSeconds, APPLY_LEASE_SECONDS));
+    // Planned on statistics that count the tenant's rows as they are (see stale-statistics.ts).
+    await analyzeStaleTables(services, catalog.plan_id, [request.table], { importId });
     const captureId = newBackupId(services.now());
     const tenantName = dryRun ? null : ((await db.getTenant(request.tenantId))?.name ?? null);
     const answer = await applyImport(db, {

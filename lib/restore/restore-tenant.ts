@@ -43,6 +43,7 @@ import type { Services } from "../services.ts";
 import { reportOf, rulesToRun, SAMPLE_KEYS } from "../validation/check.ts";
 import { pickBackupForRestore } from "./pick-backup.ts";
 import { planRestore, type RestorePlan } from "./plan.ts";
+import { analyzeStaleTables } from "./stale-statistics.ts";
 
 export interface RestoreRequest {
   tenantId: string;
@@ -499,16 +500,13 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
     // may run (Netlify's background limit) before another operation could take the tenant.
     await lease.renew(Math.max(config.backup.lockTtlSeconds, APPLY_LEASE_SECONDS));
 
-    // Statistics taken while the tenant had no rows in a table (before a restore into the emptied tenant)
-    // can make the apply's plans read a temp table once per tenant row: refreshed first where autovacuum
-    // is behind. The restore's result does not depend on them, so a failure is logged and it goes on.
-    const names = plan.tables.map((t) => t.name);
-    const analyzed = await db.analyzeStale(catalog.plan_id, names).catch((err) => {
-      log.warn({ err: errorMessage(err) }, "could not refresh the restored tables' statistics");
-      return [];
-    });
-    if (analyzed.length > 0)
-      log.info({ restoreId, tables: analyzed }, "refreshed the restored tables' statistics");
+    // Planned on statistics that count the tenant's rows as they are (see stale-statistics.ts).
+    await analyzeStaleTables(
+      services,
+      catalog.plan_id,
+      plan.tables.map((t) => t.name),
+      { restoreId },
+    );
 
     // A real restore's undo point is captured by the apply itself, under its lock (tenant_backup_apply_live),
     // and named as the tenant is named now.

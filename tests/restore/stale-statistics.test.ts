@@ -1,33 +1,24 @@
 /**
- * A restore starts on true statistics. Statistics taken while the tenant had no rows in a table (here:
+ * An apply starts on true statistics. Statistics taken while the tenant had no rows in a table (here:
  * w1's contacts moved out, the table analyzed, the contacts moved back) say it has about none, and the
- * apply's plans could then read a temp table once per tenant row. Before its apply, a restore has
- * PostgreSQL analyze the restored tables that autovacuum would analyze next
+ * apply's plans could then read a temp table once per tenant row. Before its apply, a restore, and a CSV
+ * import, have PostgreSQL analyze the tables they write that autovacuum would analyze next
  * (tenant_backup_analyze_stale), and only those; a dry run keeps the statistics too (they are taken in a
  * call of their own, not in the apply it rolls back). On the direct path and through the Supabase API as
  * the service role. Autovacuum is off for the app's tables, so that only the restore can analyze them.
  */
-import { type SetupServer, setupServer } from "msw/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createFakePostgrest } from "../db/fake-postgrest.ts";
-import { PROJECT_JWT_SECRET, projectKeys } from "../db/supabase-keys.ts";
+import { exportCsv, importCsv, MODULE_ENV } from "../modules/module-app.ts";
 import type { TestDatabase } from "../support/database.ts";
+import { type FakeSupabase, startFakeSupabase } from "../support/fake-supabase.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
-import {
-  APP_ENV,
-  APP_TABLES,
-  BACKUP_DATE,
-  backup,
-  createAppDatabase,
-  restore,
-  workspaceSnapshot,
-} from "./app.ts";
+import { APP_TABLES, BACKUP_DATE, backup, createAppDatabase, restore, workspaceSnapshot } from "./app.ts";
 
-const PROJECT_URL = "https://statistics-project.supabase.co";
 const body = { organization_id: "w1", backup_date: BACKUP_DATE, dry_run: true };
+const CONTACTS = { organization_id: "w1", module: "crm", table: "contacts" };
 
 let db: TestDatabase;
-let server: SetupServer;
+let supabase: FakeSupabase;
 let direct: TestServices;
 let api: TestServices;
 
@@ -74,6 +65,12 @@ async function staleContacts(): Promise<void> {
   expect(estimated).toBeLessThan(actual / 10);
 }
 
+/** Every app table's writes counted, then analyzed: their statistics current. */
+async function currentStatistics(): Promise<void> {
+  await db.owner.query("select pg_stat_force_next_flush()");
+  await db.owner.query(`analyze ${APP_TABLES.join(", ")}`);
+}
+
 beforeAll(async () => {
   db = await createAppDatabase();
   for (const table of APP_TABLES) {
@@ -84,62 +81,49 @@ beforeAll(async () => {
     `insert into contacts (workspace_id, first_name, last_name, email)
      select 'w1', 'More' || i, 'Contact', 'w1-more-' || i || '@example.com' from generate_series(1, 2000) i`,
   );
-  // The fixture's writes counted first, then analyzed: every table's statistics current.
-  await db.owner.query("select pg_stat_force_next_flush()");
-  await db.owner.query(`analyze ${APP_TABLES.join(", ")}`);
-  direct = await createTestServices(db.url, APP_ENV);
+  await currentStatistics();
+  direct = await createTestServices(db.url, MODULE_ENV);
   await backup(direct, "w1");
-
-  const keys = await projectKeys();
-  const fake = createFakePostgrest({
-    apiKeys: [keys.anon, keys.serviceRole],
-    jwtSecret: PROJECT_JWT_SECRET,
-    databaseUrl: db.authenticatorUrl,
-    url: PROJECT_URL,
-  });
-  server = setupServer(...fake.handlers);
-  server.listen({ onUnhandledRequest: "error" });
-  api = await createTestServices(db.url, {
-    ...APP_ENV,
-    DATABASE_URL: "",
-    SUPABASE_URL: PROJECT_URL,
-    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRole,
-    BACKUP_STORAGE: "local",
-    BACKUP_DIR: direct.backupDir,
-  });
+  supabase = await startFakeSupabase(db, "https://statistics-project.supabase.co");
+  api = await createTestServices(db.url, { ...MODULE_ENV, ...supabase.env, BACKUP_DIR: direct.backupDir });
   expect(api.db.kind).toBe("supabase");
-  return async () => {
-    server.close();
-    await fake.close();
-  };
 });
 
 afterAll(async () => {
+  await supabase?.close();
   await direct?.cleanup();
   await api?.cleanup();
   await db?.drop();
 });
 
-describe("a restore on statistics that say the tenant has no rows", () => {
-  for (const path of ["direct", "api"] as const) {
-    it(`analyzes the stale table first and only it, and a dry run keeps the statistics (${path})`, async () => {
-      await staleContacts();
-      const before = await analyzeCounts();
-      const w1 = await workspaceSnapshot(db.client, "= 'w1'");
+describe("an apply on statistics that say the tenant has no rows", () => {
+  const applies = {
+    "a dry-run restore": (services: TestServices) => restore(services, body),
+    "a dry-run CSV import of the tenant's contacts": async (services: TestServices) =>
+      importCsv(services, { ...CONTACTS, dry_run: "true" }, (await exportCsv(direct, CONTACTS)).text()),
+  };
+  for (const [name, apply] of Object.entries(applies)) {
+    for (const path of ["direct", "api"] as const) {
+      it(`${name} analyzes the stale table first and only it, and keeps the statistics (${path})`, async () => {
+        await staleContacts();
+        const before = await analyzeCounts();
+        const w1 = await workspaceSnapshot(db.client, "= 'w1'");
 
-      const answer = await restore(path === "direct" ? direct : api, body);
-      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
-      expect(answer.body.success).toBe(true);
+        const answer = await apply(path === "direct" ? direct : api);
+        expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+        expect(answer.body.success).toBe(true);
 
-      const { estimated, actual } = await w1Contacts();
-      expect(estimated).toBeGreaterThan(actual / 2);
-      expect(estimated).toBeLessThan(actual * 2);
-      expect(await analyzeCounts()).toEqual({ ...before, contacts: (before.contacts as number) + 1 });
-      expect(await workspaceSnapshot(db.client, "= 'w1'")).toEqual(w1);
-    });
+        const { estimated, actual } = await w1Contacts();
+        expect(estimated).toBeGreaterThan(actual / 2);
+        expect(estimated).toBeLessThan(actual * 2);
+        expect(await analyzeCounts()).toEqual({ ...before, contacts: (before.contacts as number) + 1 });
+        expect(await workspaceSnapshot(db.client, "= 'w1'")).toEqual(w1);
+      });
+    }
   }
 
-  it("does not analyze a table whose statistics are current", async () => {
+  it("a restore does not analyze a table whose statistics are current", async () => {
+    await currentStatistics();
     const before = await analyzeCounts();
     const answer = await restore(direct, body);
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
