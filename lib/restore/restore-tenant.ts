@@ -484,12 +484,30 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
       plan,
       request.deadline,
     );
+    const stillStaging = {
+      status: "staging",
+      manifest,
+      stagedRecords: staging.staged,
+      totalRecords,
+    } as const;
+    if (!staging.done) {
+      keepStage = true;
+      return stillStaging;
+    }
+    // Planned on statistics that count the tenant's rows as they are (see stale-statistics.ts); before the
+    // check below, which then counts the time it took.
+    await analyzeStaleTables(
+      services,
+      catalog.plan_id,
+      plan.tables.map((t) => t.name),
+      { restoreId },
+    );
     // The apply must fit one call: when what is left of this one is too short for it, the next call
     // (which finds everything staged) applies.
     const applyMs = estimatedApplyMs(services, totalRecords);
-    if (!staging.done || (staging.stagedNow > 0 && services.now().getTime() + applyMs > request.deadline)) {
+    if (staging.stagedNow > 0 && services.now().getTime() + applyMs > request.deadline) {
       keepStage = true;
-      return { status: "staging", manifest, stagedRecords: staging.staged, totalRecords };
+      return stillStaging;
     }
 
     logId = await logRestoreStart(services, request, manifest, plan.tables.length, {
@@ -499,14 +517,6 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
     // The apply is one call that cannot renew the lease while it runs: give it the longest time a function
     // may run (Netlify's background limit) before another operation could take the tenant.
     await lease.renew(Math.max(config.backup.lockTtlSeconds, APPLY_LEASE_SECONDS));
-
-    // Planned on statistics that count the tenant's rows as they are (see stale-statistics.ts).
-    await analyzeStaleTables(
-      services,
-      catalog.plan_id,
-      plan.tables.map((t) => t.name),
-      { restoreId },
-    );
 
     // A real restore's undo point is captured by the apply itself, under its lock (tenant_backup_apply_live),
     // and named as the tenant is named now.
