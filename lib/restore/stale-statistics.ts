@@ -24,6 +24,6 @@ export async function analyzeStaleTables(
     return [];
   });
   if (analyzed.length > 0)
-    services.log.info({ ...context, tables: analyzed }, "refreshed the tables' statistics");
+    services.log.info({ ...context, tables: analyzed }, "asked PostgreSQL to analyze the tables first");
   return analyzed;
 }

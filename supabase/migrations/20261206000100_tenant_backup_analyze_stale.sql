@@ -9,11 +9,12 @@
 -- restored tables that autovacuum would analyze next: changed since their last analyze by more rows than
 -- its threshold (autovacuum_analyze_threshold + autovacuum_analyze_scale_factor × the table's rows, the
 -- table's own settings first). Work autovacuum would have done anyway, done first; in a call of its own,
--- so that a dry run, whose apply is rolled back, keeps it too.
+-- so that a dry run, whose apply is rolled back, keeps it too. A CSV import does the same for its table.
 
 -- Analyzes the tables of p_tables (a JSON array of names of tenant tables of plan p_plan_id) that
--- autovacuum would analyze next; a table being vacuumed or analyzed right now is skipped (its statistics
--- are being taken). Answers the tables it analyzed or skipped so, by name (a JSON array).
+-- autovacuum would analyze next. PostgreSQL skips, with a warning, a table being vacuumed or analyzed
+-- right now (its statistics are being taken) and one the functions' owner may not analyze. Answers the
+-- tables it asked PostgreSQL to analyze, by name (a JSON array).
 create or replace function public.tenant_backup_analyze_stale(p_plan_id text, p_tables jsonb) returns jsonb
 language plpgsql
 volatile

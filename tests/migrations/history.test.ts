@@ -88,7 +88,7 @@ const RELEASED: Record<string, string> = {
   "20261205000200_tenant_backup_work_add_unlocked.sql":
     "000c63482833ddb44961014c7c69d82e7d03a10734acf7f1db3e8f5f46431657",
   "20261206000100_tenant_backup_analyze_stale.sql":
-    "04121ce71cf70f5b44ff89169cd14d1e15eaecf4fa82cc9ffc6c308a55d043cd",
+    "7987f8d9d72c4f7a9db8be8aae09d0aafa59fbdb83945ee9a3be4630fcf2573e",
 };
 
 /** The first release: every file up to its grants file; later files restrict what they create themselves. */
