@@ -589,7 +589,7 @@ export class TenantDb {
   /**
    * Has PostgreSQL analyze those of `tables` (tenant tables of plan `planId`) that autovacuum would analyze
    * next, so that the apply is planned on statistics that count the tenant's rows as they are
-   * (tenant_backup_analyze_stale). Answers their names.
+   * (tenant_backup_analyze_stale). Answers the tables it asked PostgreSQL to analyze.
    */
   analyzeStale(planId: string, tables: string[]): Promise<string[]> {
     return this.caller.call("tenant_backup_analyze_stale", { p_plan_id: planId, p_tables: tables });

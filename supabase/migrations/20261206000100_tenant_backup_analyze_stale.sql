@@ -5,7 +5,7 @@
 -- table (after the tenant was emptied, as before a restore into it) say it has about none; until
 -- autovacuum analyzes the table again (up to a minute or more after the rows came back), the planner can
 -- then choose to read a temp table of all the tenant's rows once per tenant row: an apply of 1M rows that
--- normally takes 20 s ran over 15 minutes. So, before the apply, the restore has PostgreSQL analyze the
+-- normally takes 20 s ran past 13 minutes. So, before the apply, the restore has PostgreSQL analyze the
 -- restored tables that autovacuum would analyze next: changed since their last analyze by more rows than
 -- its threshold (autovacuum_analyze_threshold + autovacuum_analyze_scale_factor × the table's rows, the
 -- table's own settings first). Work autovacuum would have done anyway, done first; in a call of its own,

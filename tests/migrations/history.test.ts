@@ -88,7 +88,7 @@ const RELEASED: Record<string, string> = {
   "20261205000200_tenant_backup_work_add_unlocked.sql":
     "000c63482833ddb44961014c7c69d82e7d03a10734acf7f1db3e8f5f46431657",
   "20261206000100_tenant_backup_analyze_stale.sql":
-    "7987f8d9d72c4f7a9db8be8aae09d0aafa59fbdb83945ee9a3be4630fcf2573e",
+    "a9cb31d4a9e0c50d23f71dcc682b0a8a668d4ba6db5609d1ed9c032de35add39",
 };
 
 /** The first release: every file up to its grants file; later files restrict what they create themselves. */
