@@ -5,7 +5,8 @@
  * import, have PostgreSQL analyze the tables they write that autovacuum would analyze next
  * (tenant_backup_analyze_stale), and only those; a dry run keeps the statistics too (they are taken in a
  * call of their own, not in the apply it rolls back). On the direct path and through the Supabase API as
- * the service role. Autovacuum is off for the app's tables, so that only the restore can analyze them.
+ * the service role. "Would analyze next" follows a table's own autovacuum settings. Autovacuum is off for
+ * the app's tables, so that only the restore can analyze them.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exportCsv, importCsv, MODULE_ENV } from "../modules/module-app.ts";
@@ -128,5 +129,32 @@ describe("an apply on statistics that say the tenant has no rows", () => {
     const answer = await restore(direct, body);
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
     expect(await analyzeCounts()).toEqual(before);
+  });
+
+  it("a restore follows a table's own autovacuum settings: one changed deal is enough where they say so", async () => {
+    await currentStatistics();
+    const changeOneDeal = async () => {
+      await db.owner.query("update deals set stage = stage where id = (select min(id) from deals)");
+      await db.owner.query("select pg_stat_force_next_flush()");
+    };
+    // Under the default threshold (50 rows + 10 %): left alone.
+    await changeOneDeal();
+    let before = await analyzeCounts();
+    expect((await restore(direct, body)).status).toBe(200);
+    expect(await analyzeCounts()).toEqual(before);
+    // The table's own threshold of no rows and no share: analyzed.
+    await db.owner.query(
+      "alter table deals set (autovacuum_analyze_threshold = 0, autovacuum_analyze_scale_factor = 0)",
+    );
+    try {
+      await changeOneDeal();
+      before = await analyzeCounts();
+      expect((await restore(direct, body)).status).toBe(200);
+      expect(await analyzeCounts()).toEqual({ ...before, deals: (before.deals as number) + 1 });
+    } finally {
+      await db.owner.query(
+        "alter table deals reset (autovacuum_analyze_threshold, autovacuum_analyze_scale_factor)",
+      );
+    }
   });
 });
