@@ -239,12 +239,6 @@ async function eventsDatabase(server: RunningPostgres, keyed: boolean, rows: num
   });
 }
 
-/**
- * Changes about `share` of ACME's rows, spread over its tables: in each table with a primary key, every
- * (1/share)-th row (by key) gets a text column edited (the first whose edit the table's constraints
- * accept); in the tables no foreign key points at, a tenth as many rows are deleted and as many copied
- * in as new rows. Answers the rows updated, inserted and deleted.
- */
 /** Deletes every row of tenant ACME, children first, in replica mode (no trigger or foreign key fires). */
 async function emptyTenant(url: string, catalog: Catalog): Promise<void> {
   const client = new pg.Client({ connectionString: url });
@@ -257,7 +251,15 @@ async function emptyTenant(url: string, catalog: Catalog): Promise<void> {
   await client.end();
 }
 
-async function changeShare(url: string, catalog: Catalog, share: number) {
+/**
+ * Changes about `share` of ACME's rows, spread over its tables: in each table with a primary key, every
+ * (1/share)-th row (by key) gets a text column edited (the first whose edit the table's constraints
+ * accept), marked with `round`; in the tables no foreign key points at, a tenth as many rows are deleted
+ * and as many copied in as new rows. Answers the rows updated, inserted and deleted. Each round's edits
+ * read differently, so that the undo point of its restore is new text (chunks not stored by a round
+ * before), as a day's edits would be.
+ */
+async function changeShare(url: string, catalog: Catalog, share: number, round: number) {
   const every = Math.round(1 / share);
   const referenced = new Set(catalog.foreign_keys.map((fk) => fk.ref_table));
   const changed = { updated: 0, inserted: 0, deleted: 0 };
@@ -289,7 +291,7 @@ async function changeShare(url: string, catalog: Catalog, share: number) {
       );
       for (const column of texts) {
         const n = await attempt(
-          `update public.${table.name} set "${column.name}" = "${column.name}" || ' (edited)' where ${picked(every, every / 2)}`,
+          `update public.${table.name} set "${column.name}" = "${column.name}" || ' (edited ${round})' where ${picked(every, every / 2)}`,
         );
         if (n !== null) {
           changed.updated += n;
@@ -370,7 +372,7 @@ async function sideBySide(
     const overSame = await restore(true);
     const real = await restore(false);
     // A day's worth of edits: 1 % of the rows changed, spread over the tables, restored back.
-    edits = withEdits ? await changeShare(url, catalog, 0.01) : null;
+    edits = withEdits ? await changeShare(url, catalog, 0.01, i) : null;
     const edited = edits ? await restore(false) : null;
     // Disaster recovery: the tenant's rows are gone and every row goes in again.
     await emptyTenant(url, catalog);
