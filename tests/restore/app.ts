@@ -49,6 +49,17 @@ export async function workspaceSnapshot(
   return Object.fromEntries(Object.entries(queries).map(([name, sql]) => [name, hashes[sql] as string]));
 }
 
+/**
+ * Moves the contacts of workspace `from` to workspace `to` (which need not exist), with foreign keys and
+ * triggers off (replica mode), in one transaction: a tenant's contacts out of it and back.
+ */
+export function moveContacts(client: pg.ClientBase, from: string, to: string) {
+  return client.query(
+    `begin; set local session_replication_role = replica;
+     update contacts set workspace_id = '${to}' where workspace_id = '${from}'; commit`,
+  );
+}
+
 /** A migrated database with the restore-app schema, and its data unless `data` is false. */
 export async function createAppDatabase(data = true): Promise<TestDatabase> {
   const db = await createTestDatabase("migrated");

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
 import { snapshot } from "../support/snapshot.ts";
-import { APP_ENV, APP_TABLES, BACKUP_DATE, backup, createAppDatabase, restore } from "./app.ts";
+import { APP_ENV, APP_TABLES, BACKUP_DATE, backup, createAppDatabase, moveContacts, restore } from "./app.ts";
 
 let db: TestDatabase;
 let services: TestServices;
@@ -46,11 +46,7 @@ async function stagedBy<T>(work: () => Promise<T>): Promise<{ result: T; typed: 
  */
 async function contactsBackAfterOpening<T>(work: () => Promise<T>): Promise<T> {
   const open = services.db.openTypedStage.bind(services.db);
-  const move = (from: string, to: string) =>
-    db.client.query(
-      `begin; set local session_replication_role = replica;
-       update contacts set workspace_id = '${to}' where workspace_id = '${from}'; commit`,
-    );
+  const move = (from: string, to: string) => moveContacts(db.client, from, to);
   const spy = vi.spyOn(services.db, "openTypedStage").mockImplementation(async (args) => {
     if (args.spec.name !== "contacts") return open(args);
     await move("w1", "elsewhere");

@@ -13,7 +13,15 @@ import { exportCsv, importCsv, MODULE_ENV } from "../modules/module-app.ts";
 import type { TestDatabase } from "../support/database.ts";
 import { type FakeSupabase, startFakeSupabase } from "../support/fake-supabase.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
-import { APP_TABLES, BACKUP_DATE, backup, createAppDatabase, restore, workspaceSnapshot } from "./app.ts";
+import {
+  APP_TABLES,
+  BACKUP_DATE,
+  backup,
+  createAppDatabase,
+  moveContacts,
+  restore,
+  workspaceSnapshot,
+} from "./app.ts";
 
 const body = { organization_id: "w1", backup_date: BACKUP_DATE, dry_run: true };
 const CONTACTS = { organization_id: "w1", module: "crm", table: "contacts" };
@@ -48,14 +56,9 @@ async function analyzeCounts(): Promise<Record<string, number>> {
  * autovacuum (and the restore) look for it.
  */
 async function staleContacts(): Promise<void> {
-  const move = (from: string, to: string) =>
-    db.owner.query(
-      `begin; set local session_replication_role = replica;
-       update contacts set workspace_id = '${to}' where workspace_id = '${from}'; commit`,
-    );
-  await move("w1", "elsewhere");
+  await moveContacts(db.owner, "w1", "elsewhere");
   await db.owner.query("analyze contacts");
-  await move("elsewhere", "w1");
+  await moveContacts(db.owner, "elsewhere", "w1");
   await db.owner.query("select pg_stat_force_next_flush()");
   const { rows } = await db.client.query(
     "select n_mod_since_analyze::int as n from pg_stat_user_tables where relname = 'contacts'",
