@@ -8,6 +8,8 @@
  * soon as the young generation is collected, where a decoded string of several MB goes straight to the old
  * generation and waits for a full collection — with 5 MB values, hundreds of MB of it.
  */
+import { Transform } from "node:stream";
+
 const NEWLINE = 0x0a;
 
 export class LineSplitter {
@@ -183,4 +185,21 @@ export function dropLines(views: readonly Buffer[], n: number): Buffer[] {
     if (left === 0) return [view.subarray(at), ...views.slice(i + 1)].filter((v) => v.length > 0);
   }
   return [];
+}
+
+/** A stream of "\n"-terminated lines without its first `n` lines; the rest passes on as it arrives. */
+export function withoutFirstLines(n: number): Transform {
+  let left = n;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      let at = 0;
+      while (left > 0) {
+        const end = chunk.indexOf(NEWLINE, at);
+        if (end === -1) return done();
+        left -= 1;
+        at = end + 1;
+      }
+      done(null, at < chunk.length ? chunk.subarray(at) : undefined);
+    },
+  });
 }

@@ -46,6 +46,18 @@ export interface SqlFunctionCaller {
   ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }>;
 
   /**
+   * Only on a direct connection: streams the values of `query` (a select of one text column, never null,
+   * that one of our functions generated) read through COPY's binary format, each value's bytes exactly as
+   * stored followed by "\n", in a read-only transaction with `settings` set locally. Nothing is escaped,
+   * so a value holding lines (a stored page) comes out as those lines. Destroying the stream cancels the
+   * query and discards the connection.
+   */
+  copyValues?(
+    query: string,
+    settings: Record<string, string>,
+  ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }>;
+
+  /**
    * Only on a direct connection: in one transaction, runs `before` (statements and their parameters), then
    * `statement` (a `COPY … FROM STDIN`) fed with `data`, whose buffers go to the server as they are,
    * never gathered into one message: a page holding MBs is sent without a copy of it.

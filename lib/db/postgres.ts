@@ -1,10 +1,11 @@
 /**
  * The direct database backend: a pg connection pool (DATABASE_URL). Calls `select public.fn(p_a => $1, …)`.
  */
-import { PassThrough, Readable } from "node:stream";
+import { PassThrough, Readable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import pg from "pg";
 import { from as copyFrom, to as copyTo } from "pg-copy-streams";
+import { binaryCopyValues } from "./copy-binary.ts";
 import {
   type CallOptions,
   codeForSqlState,
@@ -136,6 +137,15 @@ export class PostgresCaller implements SqlFunctionCaller {
     }
   }
 
+  copyValues(
+    query: string,
+    settings: Record<string, string>,
+  ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }> {
+    return this.copy(`copy (${query}) to stdout with (format binary)`, settings, undefined, () =>
+      binaryCopyValues({ highWaterMark: READ_AHEAD_BYTES }),
+    );
+  }
+
   copyCsv(
     query: string,
     settings: Record<string, string>,
@@ -143,11 +153,15 @@ export class PostgresCaller implements SqlFunctionCaller {
     return this.copy(`copy (${query}) to stdout with (format csv, header)`, settings);
   }
 
-  /** Runs a COPY … TO STDOUT statement in a read-only transaction and streams what it writes. */
+  /**
+   * Runs a COPY … TO STDOUT statement in a read-only transaction and streams what it writes, through
+   * `through` (by default as it is).
+   */
   private async copy(
     statement: string,
     settings: Record<string, string>,
     snapshot?: string,
+    through: () => Transform = () => new PassThrough({ highWaterMark: READ_AHEAD_BYTES }),
   ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }> {
     const client = await this.connect();
     // The stream below reports a lost connection to the reader.
@@ -190,7 +204,7 @@ export class PostgresCaller implements SqlFunctionCaller {
     };
     // What the reader sees: the rows, or the failure as a DatabaseError (a lost connection is transient),
     // like every other call. Destroying it cancels the COPY.
-    const stream = new PassThrough({ highWaterMark: READ_AHEAD_BYTES });
+    const stream = through();
     copy.on("error", (err) => stream.destroy(toDatabaseError(err)));
     copy.on("end", () => release(false));
     copy.on("close", () => release(!copy.readableEnded));

@@ -33,7 +33,7 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "tenant_backup_snapshot_page",
   "tenant_backup_snapshot_query",
   "tenant_backup_undo_read",
-  "tenant_backup_undo_query",
+  "tenant_backup_undo_pages_query",
   "tenant_backup_undo_pending",
   "tenant_backup_undo_reused",
   "tenant_backup_module_counts",
@@ -100,6 +100,12 @@ export function withDatabaseRetries(
       ? {
           copyText: (query: string, settings: Record<string, string>, snapshot?: string) =>
             (caller.copyText as NonNullable<typeof caller.copyText>)(query, settings, snapshot),
+        }
+      : {}),
+    ...(caller.copyValues
+      ? {
+          copyValues: (query: string, settings: Record<string, string>) =>
+            (caller.copyValues as NonNullable<typeof caller.copyValues>)(query, settings),
         }
       : {}),
     // Retried like a call: the statements before the COPY make it safe to repeat (see TenantDb's use).

@@ -2,8 +2,10 @@
  * Typed access to the project's SQL functions, over either backend. Each method is one function call,
  * one transaction; the tenant layout (root table, key column, schema) is fixed per instance.
  */
+import { pipeline } from "node:stream";
 import type { LogEntry, LogRow, RestoreError } from "../api-answers.ts";
 import type { CreatedBy } from "../auth/principal.ts";
+import { withoutFirstLines } from "../backup/lines.ts";
 import type { ManifestFile } from "../backup/manifest.ts";
 import { typedStageRows } from "../backup/typed-stage-rows.ts";
 import type { Catalog } from "../catalog.ts";
@@ -721,17 +723,21 @@ export class TenantDb {
   }
 
   /**
-   * The rows of a table of a captured undo point after its first `after`, one line each, streamed through
-   * COPY. Direct connection only.
+   * The rows of a table of a captured undo point after its first `after`, one line each: its stored pages
+   * streamed as they are (COPY's binary format), from the one holding row `after` + 1. Direct connection
+   * only.
    */
   async undoStream(captureId: string, table: string, after: number) {
-    const copyOut = this.caller.copyOut;
-    if (!copyOut) throw new Error("streaming an undo point needs a direct database connection");
-    const { query, settings } = await this.caller.call<{ query: string; settings: Record<string, string> }>(
-      "tenant_backup_undo_query",
+    const copyValues = this.caller.copyValues;
+    if (!copyValues) throw new Error("streaming an undo point needs a direct database connection");
+    const { query, first } = await this.caller.call<{ query: string; first: number }>(
+      "tenant_backup_undo_pages_query",
       { p_capture_id: captureId, p_table: table, p_after: after },
     );
-    return copyOut.call(this.caller, query, settings);
+    const pages = await copyValues.call(this.caller, query, {});
+    if (after <= first) return pages;
+    // The page's rows up to `after` were stored by an earlier call. Either stream's end or failure ends both.
+    return pipeline(pages, withoutFirstLines(after - first), () => {});
   }
 
   /** Drops a captured undo point once it is stored as a backup. */

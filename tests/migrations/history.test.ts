@@ -89,6 +89,8 @@ const RELEASED: Record<string, string> = {
     "000c63482833ddb44961014c7c69d82e7d03a10734acf7f1db3e8f5f46431657",
   "20261206000100_tenant_backup_analyze_stale.sql":
     "a9cb31d4a9e0c50d23f71dcc682b0a8a668d4ba6db5609d1ed9c032de35add39",
+  "20261207000100_tenant_backup_undo_pages_read.sql":
+    "b2c896e7ebb656fed325ec0fbef5e194211e906d8f6f6f0a072c64ca2e4389b6",
 };
 
 /** The first release: every file up to its grants file; later files restrict what they create themselves. */

@@ -146,7 +146,7 @@ describe("rows holding 5 MB values", () => {
       Math.max(c.sent, c.answered) > Math.max(a.sent, a.answered) ? c : a,
     );
     expect(Math.max(largest.sent, largest.answered), largest.name).toBeLessThan(1024 * 1024);
-    expect(calls.some((c) => c.name === "tenant_backup_undo_query")).toBe(true);
+    expect(calls.some((c) => c.name === "tenant_backup_undo_pages_query")).toBe(true);
     expect(calls.some((c) => c.name === "tenant_backup_undo_read")).toBe(false);
     // Each of w1's rows (over 10 MB of line) staged as a page of its own, by COPY.
     expect(staged.map((p) => p.rows).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(2);
