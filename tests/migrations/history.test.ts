@@ -91,6 +91,8 @@ const RELEASED: Record<string, string> = {
     "a9cb31d4a9e0c50d23f71dcc682b0a8a668d4ba6db5609d1ed9c032de35add39",
   "20261207000100_tenant_backup_undo_pages_read.sql":
     "b2c896e7ebb656fed325ec0fbef5e194211e906d8f6f6f0a072c64ca2e4389b6",
+  "20261207000200_tenant_backup_undo_pages_at_export.sql":
+    "ade6bf67fe8df7fd623b7bf1f6db0f06f37089529632fbd056ceb34263b9f35a",
 };
 
 /** The first release: every file up to its grants file; later files restrict what they create themselves. */

@@ -1,8 +1,9 @@
 /**
- * An undo point waiting in the database, read back on a direct connection: its stored pages streamed
- * through COPY's binary format (tenant_backup_undo_pages_query) give, from any row a resumed run may start
- * at, the same lines as the page-per-call read of the PostgREST path (tenant_backup_undo_read), across page
- * boundaries; stored whole, the undo point restores the tenant exactly as it was.
+ * An undo point waiting in the database, read back on a direct connection: its stored pages (at most 4 MB
+ * plus one row each) streamed through COPY's binary format (tenant_backup_undo_pages_query) give, from any
+ * row a resumed run may start at, the same lines as the page-per-call read of the PostgREST path
+ * (tenant_backup_undo_read), across page boundaries; stored whole, the undo point restores the tenant
+ * exactly as it was.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dayOfBackupId } from "../../lib/backup/paths.ts";
@@ -87,11 +88,13 @@ describe("an undo point read back on a direct connection", () => {
     }
 
     const { rows: pages } = await q(
-      `select row_count from tenant_backup_undo
+      `select row_count, octet_length(lines) as bytes from tenant_backup_undo
        where capture_id = $1 and table_name = 'contacts' and page >= 0 order by page`,
       [undoId],
     );
+    // Pages of at most 4 MB plus the row that reaches it (these rows are under 1 KB).
     expect(pages.length).toBeGreaterThanOrEqual(2);
+    for (const page of pages) expect(page.bytes).toBeLessThan(4 * 1024 * 1024 + 1024);
     const firstPage = pages[0].row_count as number;
     const total = pages.reduce((n, p) => n + (p.row_count as number), 0);
     expect(total).toBe(
