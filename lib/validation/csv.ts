@@ -20,7 +20,7 @@ export function reportCsv(report: ValidationReport): string {
       r.message,
     ]),
   ];
-  return lines.map((cells) => cells.map(cell).join(",")).join("\r\n") + "\r\n";
+  return lines.map((cells) => `${cells.map(cell).join(",")}\r\n`).join("");
 }
 
 /** A key as text: "id=5", or "order_id=1 line=2" for a key of several columns. */
