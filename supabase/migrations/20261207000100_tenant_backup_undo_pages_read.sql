@@ -2,7 +2,7 @@
 --
 -- On a direct connection the engine read a captured undo point's table back through COPY line by line:
 -- tenant_backup_undo_query split every stored page into its lines and sorted them all (by page, then
--- line) so that COPY could write each line on its own. For the 338,000 rows of the benchmark's largest
+-- line) so that COPY could write each line on its own. For the 345,000 rows of the benchmark's largest
 -- table that cost PostgreSQL 0.9 s, against 0.07 s to send the same pages as they are stored. The engine
 -- now reads the pages themselves, in order, through COPY's binary format (which writes a value's bytes as
 -- they are, nothing escaped), and splits them into lines as it splits any COPY stream. A resumed run

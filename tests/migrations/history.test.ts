@@ -90,7 +90,7 @@ const RELEASED: Record<string, string> = {
   "20261206000100_tenant_backup_analyze_stale.sql":
     "a9cb31d4a9e0c50d23f71dcc682b0a8a668d4ba6db5609d1ed9c032de35add39",
   "20261207000100_tenant_backup_undo_pages_read.sql":
-    "b2c896e7ebb656fed325ec0fbef5e194211e906d8f6f6f0a072c64ca2e4389b6",
+    "6d09f6c2833edded54be7ff68d2d4676bb7a6ddfcb96ab87b8d5ce66f7305385",
   "20261207000200_tenant_backup_undo_pages_at_export.sql":
     "ade6bf67fe8df7fd623b7bf1f6db0f06f37089529632fbd056ceb34263b9f35a",
 };
