@@ -10,11 +10,12 @@
 -- an equal row beside the others (tb_same, as the typed staging's export already did): the pages are then
 -- the export grouped by page, 0.8 s for that table, for 0.25 s more in the export.
 --
--- Both windows of the export read its rows as its ordered select gives them (as its row numbers always
--- did). A dry run, which captures nothing, numbers no page and keeps no equal line.
+-- The export, the same whether the backup's rows were staged typed or as lines, is one function now
+-- (tenant_backup_export_live). Both its windows read the rows as its ordered select gives them (as its row
+-- numbers always did). A dry run, which captures nothing, numbers no page and keeps no equal line.
 
 -- Writes table p_table of undo point p_capture_id of tenant p_tenant from p_live, the temp table of the
--- tenant's exported rows that tenant_backup_apply_hashed makes: each row's line in tb_line (a row the
+-- tenant's exported rows that tenant_backup_export_live makes: each row's line in tb_line (a row the
 -- backup lacks or has otherwise) or tb_same (one it has as it is), its number in tb_n, its page in tb_page.
 create or replace function public.tenant_backup_undo_write_live(
   p_capture_id text, p_tenant text, p_table text, p_live text
@@ -34,8 +35,58 @@ begin
 end;
 $$;
 
--- As in 20261204000300, but for the export's page numbers and equal lines above, and the undo point of a
--- table compared by md5 written from the export alone (tenant_backup_undo_write_live).
+-- Exports tenant p_tenant's rows of table p_table (its catalog entry with the plan's schema added) into
+-- temp table p_live, in export order: tb_n (the row's number), tb_h (the md5 of its line), its key, and
+-- tb_line, its line when that md5 is not in p_hashes (a relation of one column h: the staged rows'
+-- md5s). With p_capture, for an undo point, also tb_same, the line of a row whose md5 is there, and
+-- tb_page, the row's undo page. Answers {replaced: the rows with tb_line, kept: the others}.
+create or replace function public.tenant_backup_export_live(
+  p_table jsonb, p_tenant text, p_live text, p_hashes text, p_capture boolean
+) returns jsonb
+language plpgsql
+volatile
+set search_path = pg_catalog
+set datestyle = 'ISO, YMD'
+set intervalstyle = 'postgres'
+set timezone = 'UTC'
+set extra_float_digits = 1
+set bytea_output = 'hex'
+as $$
+declare
+  v_sql jsonb := public.tenant_backup_export_sql_of(p_table->>'schema', p_table, null);
+  v_key text[] := array(select jsonb_array_elements_text(p_table->'primary_key'));
+  v_replaced bigint;
+  v_kept bigint;
+begin
+  execute format(
+    'create temp table %1$I on commit drop as
+     select e.tb_n, e.tb_h, %2$s, case when s.h is null then e.tb_line end as tb_line,
+            case when s.h is not null and %9$L then e.tb_line end as tb_same, e.tb_page
+     from (select row_number() over w as tb_n, md5(q.tb_line)::uuid as tb_h, %10$s as tb_page, q.*
+           from (select %3$s as tb_line, %4$s from %5$s where %6$s order by %7$s) q
+           window w as (rows between unbounded preceding and current row)) e
+     left join %8$s s on s.h = e.tb_h',
+    p_live,
+    (select string_agg(format('e.%I', k), ', ') from unnest(v_key) k),
+    v_sql->>'line',
+    (select string_agg(format('t0.%I', k), ', ') from unnest(v_key) k),
+    v_sql->>'source', v_sql->>'filter', v_sql->>'order', p_hashes, p_capture,
+    -- The undo page as tenant_backup_undo_write numbers it, counted along the export as its rows come.
+    case when p_capture then format(
+      '((row_number() over w - 1) / %s) * 100000
+       + (sum(octet_length(q.tb_line) + 1) over w - octet_length(q.tb_line) - 1) / 4194304',
+      public.tenant_backup_undo_page_rows()) else 'null::integer' end)
+    using p_tenant;
+  execute format(
+    'select count(*) filter (where tb_line is not null), count(*) filter (where tb_line is null) from %I', p_live)
+    into v_replaced, v_kept;
+  return jsonb_build_object('replaced', v_replaced, 'kept', v_kept);
+end;
+$$;
+
+-- As in 20261204000300, but the tenant's rows exported by tenant_backup_export_live (with the page numbers
+-- and equal lines above), and the undo point of a table compared by md5 written from that export alone
+-- (tenant_backup_undo_write_live).
 create or replace function public.tenant_backup_apply_hashed(
   p_restore_id text, p_plan_id text, p_tenant text, p_table jsonb, p_spec jsonb, p_src text, p_capture_id text
 ) returns jsonb
@@ -53,7 +104,6 @@ declare
   v_lines text := p_src || '_lines';
   v_live text := p_src || '_live';
   v_sql jsonb := public.tenant_backup_export_sql_of(p_table->>'schema', p_table, null);
-  v_keys text := (select string_agg(format('t0.%I', k), ', ') from jsonb_array_elements_text(p_table->'primary_key') k);
   v_typed text := public.tenant_backup_stage_typed_relation(p_restore_id, p_table->>'name');
   v_colnames text[];
   v_cols text;
@@ -64,11 +114,6 @@ declare
   v_written bigint;
   v_replaced bigint := 0;
   v_kept bigint;
-  -- Each exported row's undo page (see tenant_backup_undo_write), numbered along the export as it comes.
-  v_page text := case when p_capture_id is null then 'null::integer' else format(
-    '((row_number() over w - 1) / %s) * 100000
-     + (sum(octet_length(q.tb_line) + 1) over w - octet_length(q.tb_line) - 1) / 4194304',
-    public.tenant_backup_undo_page_rows()) end;
 begin
   select array_agg(b->>'name' order by b.o), string_agg(format('%I', b->>'name'), ', ' order by b.o),
          string_agg(format('(x.r->>%s)::%s as %I', b.o - 1, b->>'type', b->>'name'), ', ' order by b.o)
@@ -108,21 +153,9 @@ begin
     end if;
     -- The tenant's rows, each exported once: its line's md5 says whether the backup has it as it is. The
     -- line of a row the backup has as it is (tb_same) is that backup line: the undo point keeps it.
-    execute format(
-      'create temp table %1$I on commit drop as
-       select e.tb_n, e.tb_h, %2$s, case when s.tb_h is null then e.tb_line end as tb_line,
-              case when s.tb_h is not null and %9$L then e.tb_line end as tb_same, e.tb_page
-       from (select row_number() over w as tb_n, md5(q.tb_line)::uuid as tb_h, %10$s as tb_page, q.*
-             from (select %3$s as tb_line, %4$s from %5$s where %6$s order by %7$s) q
-             window w as (rows between unbounded preceding and current row)) e
-       left join %8$s s on s.tb_h = e.tb_h',
-      v_live,
-      (select string_agg(format('e.%I', k), ', ') from jsonb_array_elements_text(p_table->'primary_key') k),
-      v_sql->>'line', v_keys, v_sql->>'source', v_sql->>'filter', v_sql->>'order', v_typed,
-      p_capture_id is not null, v_page)
-      using p_tenant;
-    execute format('select count(*) filter (where tb_line is not null), count(*) filter (where tb_line is null) from %I',
-                   v_live) into v_replaced, v_kept;
+    select (x->>'replaced')::bigint, (x->>'kept')::bigint into v_replaced, v_kept
+    from public.tenant_backup_export_live(p_table, p_tenant, v_live,
+                                          format('(select tb_h as h from %s)', v_typed), p_capture_id is not null) x;
     if v_n > 5000 then
       execute format('analyze %I', v_live);
     end if;
@@ -172,21 +205,9 @@ begin
       execute format('analyze %I', v_lines);
     end if;
     -- The tenant's rows, each exported once: its line's md5 says whether the backup has it as it is.
-    execute format(
-      'create temp table %1$I on commit drop as
-       select e.tb_n, e.tb_h, %2$s, case when s.h is null then e.tb_line end as tb_line,
-              case when s.h is not null and %9$L then e.tb_line end as tb_same, e.tb_page
-       from (select row_number() over w as tb_n, md5(q.tb_line)::uuid as tb_h, %10$s as tb_page, q.*
-             from (select %3$s as tb_line, %4$s from %5$s where %6$s order by %7$s) q
-             window w as (rows between unbounded preceding and current row)) e
-       left join %8$I s on s.h = e.tb_h',
-      v_live,
-      (select string_agg(format('e.%I', k), ', ') from jsonb_array_elements_text(p_table->'primary_key') k),
-      v_sql->>'line', v_keys, v_sql->>'source', v_sql->>'filter', v_sql->>'order', v_lines,
-      p_capture_id is not null, v_page)
-      using p_tenant;
-    execute format('select count(*) filter (where tb_line is not null), count(*) filter (where tb_line is null) from %I',
-                   v_live) into v_replaced, v_kept;
+    select (x->>'replaced')::bigint, (x->>'kept')::bigint into v_replaced, v_kept
+    from public.tenant_backup_export_live(p_table, p_tenant, v_live, format('%I', v_lines),
+                                          p_capture_id is not null) x;
     if v_n > 5000 then
       execute format('analyze %I', v_live);
     end if;
@@ -232,4 +253,4 @@ end;
 $$;
 
 select public.tenant_backup_restrict_functions(array[
-  'tenant_backup_undo_write_live', 'tenant_backup_apply_hashed']);
+  'tenant_backup_undo_write_live', 'tenant_backup_export_live', 'tenant_backup_apply_hashed']);

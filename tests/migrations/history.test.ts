@@ -92,7 +92,7 @@ const RELEASED: Record<string, string> = {
   "20261207000100_tenant_backup_undo_pages_read.sql":
     "6d09f6c2833edded54be7ff68d2d4676bb7a6ddfcb96ab87b8d5ce66f7305385",
   "20261207000200_tenant_backup_undo_pages_at_export.sql":
-    "ade6bf67fe8df7fd623b7bf1f6db0f06f37089529632fbd056ceb34263b9f35a",
+    "c3c5f61aa8be44ccbc61be8ea0bf7ef0f0395ec255d1baa5ee2fb9d0676292a9",
 };
 
 /** The first release: every file up to its grants file; later files restrict what they create themselves. */
