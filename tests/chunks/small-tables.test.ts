@@ -24,7 +24,14 @@ import { takeLease } from "../../lib/lease.ts";
 import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
 import type { BackupStorage } from "../../lib/storage/port.ts";
 import { runDrills } from "../../lib/verify/drill.ts";
-import { APP_ENV, APP_TABLES, backup, createAppDatabase, workspaceSnapshot } from "../restore/app.ts";
+import {
+  APP_ENV,
+  APP_TABLES,
+  backup,
+  createAppDatabase,
+  restoreById,
+  workspaceSnapshot,
+} from "../restore/app.ts";
 import { parseRows, readVerifiedFile, storeLinesChunk } from "../support/backup-files.ts";
 import { send } from "../support/call.ts";
 import { deadlineIn, storageTakingTime } from "../support/clock.ts";
@@ -82,14 +89,7 @@ async function backupW1(date: string) {
   return { ...made, written: written.filter((p) => p.startsWith("tenant-backups/")) };
 }
 
-const restoreW1 = (backupId: string, backupDate: string) =>
-  restoreTenant(services, {
-    tenantId: "w1",
-    backupDate,
-    backupId,
-    dryRun: false,
-    deadline: deadlineIn(services),
-  });
+const restoreW1 = (backupId: string, backupDate: string) => restoreById(services, "w1", backupId, backupDate);
 
 async function changeW1(n: number) {
   await q(`update contacts set phone = 'edit ${n}' where workspace_id = 'w1' and id % 7 = ${n}`);

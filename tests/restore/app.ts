@@ -5,7 +5,9 @@
 import { readFileSync } from "node:fs";
 import type pg from "pg";
 import { handleRestoreTenantData } from "../../functions/restore-tenant-data.ts";
+import { dayOfBackupId } from "../../lib/backup/paths.ts";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
+import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
 import type { Services } from "../../lib/services.ts";
 import { call } from "../support/call.ts";
 import { deadlineIn } from "../support/clock.ts";
@@ -79,6 +81,50 @@ export async function backup(services: Services, tenantId: string, date = BACKUP
   });
   if (result.status !== "completed") throw new Error(`backup of ${tenantId} did not complete`);
   return result;
+}
+
+/** A real restore of tenant `tenantId` from backup `backupId`, filed under `backupDate`. */
+export function restoreById(
+  services: Services,
+  tenantId: string,
+  backupId: string,
+  backupDate = BACKUP_DATE,
+) {
+  return restoreTenant(services, {
+    tenantId,
+    backupDate,
+    backupId,
+    dryRun: false,
+    deadline: deadlineIn(services),
+  });
+}
+
+/**
+ * Runs `fn` as a call that ends right after a restore's apply commits, before storing its undo point
+ * begins (as a call killed there does): the undo point stays captured in the database.
+ */
+export async function withUndoLeftWaiting<T>(services: Services, fn: () => Promise<T>): Promise<T> {
+  const startRun = services.db.startRun.bind(services.db);
+  services.db.startRun = async () => {
+    throw new Error("the call ended");
+  };
+  try {
+    return await fn();
+  } finally {
+    services.db.startRun = startRun;
+  }
+}
+
+/** Stores undo point `undoId`, waiting in the database, as the tenant's next restore stores it (storeUndo). */
+export function storeWaitingUndo(services: Services, tenantId: string, undoId: string) {
+  return backupTenant(services, {
+    tenantId,
+    tenantName: null,
+    type: "pre_restore",
+    date: dayOfBackupId(undoId),
+    deadline: deadlineIn(services),
+    captureId: undoId,
+  });
 }
 
 /** POST restore-tenant-data with the cron secret. */

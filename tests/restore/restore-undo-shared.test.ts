@@ -9,13 +9,10 @@ import { deleteBackup } from "../../lib/backup/delete.ts";
 import { tenantInventory } from "../../lib/backup/inventory.ts";
 import type { Manifest } from "../../lib/backup/manifest.ts";
 import { dayOfBackupId } from "../../lib/backup/paths.ts";
-import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import { sweepChunks } from "../../lib/chunks/sweep.ts";
 import { takeLease } from "../../lib/lease.ts";
 import { pickBackupForRestore } from "../../lib/restore/pick-backup.ts";
-import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
 import { parseRows, readVerifiedFile } from "../support/backup-files.ts";
-import { deadlineIn } from "../support/clock.ts";
 import type { TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
 import {
@@ -24,6 +21,9 @@ import {
   BACKUP_DATE,
   backup,
   createAppDatabase,
+  restoreById,
+  storeWaitingUndo,
+  withUndoLeftWaiting,
   workspaceSnapshot,
 } from "./app.ts";
 
@@ -53,13 +53,7 @@ async function changeContacts(n: number) {
 }
 
 const restoreW1 = (backupId: string, backupDate = BACKUP_DATE) =>
-  restoreTenant(services, {
-    tenantId: "w1",
-    backupDate,
-    backupId,
-    dryRun: false,
-    deadline: deadlineIn(services),
-  });
+  restoreById(services, "w1", backupId, backupDate);
 
 const undoManifest = async (undoId: string): Promise<Manifest> =>
   (await pickBackupForRestore(services.storage, "w1", dayOfBackupId(undoId), undoId)).manifest;
@@ -111,16 +105,7 @@ describe("the undo point of a restore that changes part of the tenant", () => {
 
     // The call ends right after the apply commits, before storing its undo point begins (as a call killed
     // there does): the undo point stays captured in the database.
-    const startRun = services.db.startRun.bind(services.db);
-    services.db.startRun = async () => {
-      throw new Error("the call ended");
-    };
-    let outcome: Awaited<ReturnType<typeof restoreW1>>;
-    try {
-      outcome = await restoreW1(restored.backupId);
-    } finally {
-      services.db.startRun = startRun;
-    }
+    const outcome = await withUndoLeftWaiting(services, () => restoreW1(restored.backupId));
     expect(outcome.status === "done" && outcome.report.success).toBe(true);
     if (outcome.status !== "done") return;
     const undoId = outcome.undoBackupId as string;
@@ -143,15 +128,7 @@ describe("the undo point of a restore that changes part of the tenant", () => {
 
     // Stored as the next restore stores it (lib/restore/restore-tenant.ts, storeUndo); restoring it gives
     // the state before back.
-    const stored = await backupTenant(services, {
-      tenantId: "w1",
-      tenantName: null,
-      type: "pre_restore",
-      date: dayOfBackupId(undoId),
-      deadline: deadlineIn(services),
-      captureId: undoId,
-    });
-    expect(stored.status).toBe("completed");
+    expect((await storeWaitingUndo(services, "w1", undoId)).status).toBe("completed");
     expect(await services.db.undoReused("w1")).toEqual([]);
     const back = await restoreW1(undoId, dayOfBackupId(undoId));
     expect(back.status === "done" && back.report.success, JSON.stringify(back)).toBe(true);

@@ -7,12 +7,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dayOfBackupId } from "../../lib/backup/paths.ts";
-import { backupTenant } from "../../lib/backup/tenant-backup.ts";
-import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
-import { deadlineIn } from "../support/clock.ts";
 import type { TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
-import { APP_ENV, BACKUP_DATE, backup, createAppDatabase, workspaceSnapshot } from "./app.ts";
+import {
+  APP_ENV,
+  backup,
+  createAppDatabase,
+  restoreById,
+  storeWaitingUndo,
+  withUndoLeftWaiting,
+  workspaceSnapshot,
+} from "./app.ts";
 
 let db: TestDatabase;
 let services: TestServices;
@@ -32,15 +37,6 @@ afterAll(async () => {
 });
 
 const q = (sql: string, values: unknown[] = []) => db.client.query(sql, values);
-
-const restoreW1 = (backupId: string, backupDate = BACKUP_DATE) =>
-  restoreTenant(services, {
-    tenantId: "w1",
-    backupDate,
-    backupId,
-    dryRun: false,
-    deadline: deadlineIn(services),
-  });
 
 /** The captured rows of contacts after the first `after`, read a stored page per call. */
 async function pagedLines(undoId: string, after: number): Promise<string[]> {
@@ -74,18 +70,9 @@ describe("an undo point read back on a direct connection", () => {
     const changed = await workspaceSnapshot(db.client, "= 'w1'");
 
     // The call ends right after the apply commits, before storing its undo point begins: it waits.
-    const startRun = services.db.startRun.bind(services.db);
-    services.db.startRun = async () => {
-      throw new Error("the call ended");
-    };
-    let undoId: string;
-    try {
-      const outcome = await restoreW1(restored.backupId);
-      expect(outcome.status === "done" && outcome.report.success, JSON.stringify(outcome)).toBe(true);
-      undoId = outcome.status === "done" ? (outcome.undoBackupId as string) : "";
-    } finally {
-      services.db.startRun = startRun;
-    }
+    const outcome = await withUndoLeftWaiting(services, () => restoreById(services, "w1", restored.backupId));
+    expect(outcome.status === "done" && outcome.report.success, JSON.stringify(outcome)).toBe(true);
+    const undoId = outcome.status === "done" ? (outcome.undoBackupId as string) : "";
 
     const { rows: pages } = await q(
       `select row_count, octet_length(lines) as bytes from tenant_backup_undo
@@ -109,16 +96,8 @@ describe("an undo point read back on a direct connection", () => {
     }
 
     // Stored as the next restore stores it: restoring it gives back the tenant as it was.
-    const stored = await backupTenant(services, {
-      tenantId: "w1",
-      tenantName: null,
-      type: "pre_restore",
-      date: dayOfBackupId(undoId),
-      deadline: deadlineIn(services),
-      captureId: undoId,
-    });
-    expect(stored.status).toBe("completed");
-    const back = await restoreW1(undoId, dayOfBackupId(undoId));
+    expect((await storeWaitingUndo(services, "w1", undoId)).status).toBe("completed");
+    const back = await restoreById(services, "w1", undoId, dayOfBackupId(undoId));
     expect(back.status === "done" && back.report.success, JSON.stringify(back)).toBe(true);
     expect(await workspaceSnapshot(db.client, "= 'w1'")).toEqual(changed);
   });
