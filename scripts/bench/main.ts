@@ -43,6 +43,7 @@ import type { CpuTime } from "./cpu-time.ts";
 import { benchDedupe } from "./dedupe.ts";
 import type { OperationArgs } from "./operation.ts";
 import { benchPostgrest } from "./postgrest.ts";
+import { splitCounts } from "./round-trips.ts";
 import { fillTables } from "./tables.ts";
 import { fillWide, WIDE_COLUMNS } from "./wide.ts";
 
@@ -99,9 +100,10 @@ function cpuOf({ cpu }: Result): string {
 }
 /** Round trips by kind, per tenant, most first: "12.0 sql x, 3.0 storage put, …; 20.0 in all". */
 function callsPerTenant(calls: Record<string, number>, tenants: number): string {
-  const sorted = Object.entries(calls).sort((a, b) => b[1] - a[1]);
+  const { statements, kinds } = splitCounts(calls);
+  const sorted = Object.entries(kinds).sort((a, b) => b[1] - a[1]);
   const total = sorted.reduce((n, [, c]) => n + c, 0);
-  return `${sorted.map(([k, c]) => `${fmt(c / tenants, 1)} ${k}`).join(", ")}; ${fmt(total / tenants, 1)} in all`;
+  return `${sorted.map(([k, c]) => `${fmt(c / tenants, 1)} ${k}`).join(", ")}; ${fmt(total / tenants, 1)} calls in all, ${fmt(statements / tenants, 1)} database statements`;
 }
 /** BENCH_ONLY=main,values,…,postgrest runs only those sections (default: every one; the list is above). */
 const ONLY = process.env.BENCH_ONLY?.split(",").map((x) => x.trim());
@@ -617,10 +619,12 @@ async function core(server: RunningPostgres, work: string) {
         const ms = performance.now() - started;
         const done = results.reduce((sum, r) => sum + r.value.completed, 0);
         if (done !== tenants) throw new Error(`${done} of ${tenants} tenants backed up`);
-        const trips = results.reduce(
-          (sum, r) => sum + Object.values(r.value.calls as Record<string, number>).reduce((a, b) => a + b, 0),
-          0,
-        );
+        // Round trips: the statements sent to the database, and the storage's requests.
+        const trips = results.reduce((sum, r) => {
+          const { statements, kinds } = splitCounts(r.value.calls as Record<string, number>);
+          const storage = Object.entries(kinds).filter(([k]) => k.startsWith("storage "));
+          return sum + statements + storage.reduce((n, [, c]) => n + c, 0);
+        }, 0);
         const share = results.map((r) => r.value.completed).join("/");
         say(
           row(

@@ -31,6 +31,7 @@ import { pickBackupForRestore } from "../../lib/restore/pick-backup.ts";
 import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
 import { createServices, type Services } from "../../lib/services.ts";
 import { startCpuTime } from "./cpu-time.ts";
+import { STATEMENTS } from "./round-trips.ts";
 
 export interface OperationArgs {
   op: "idle" | "copy-out" | "copy-in" | "backup" | "restore" | "daily" | "daily-share" | "compression";
@@ -200,14 +201,21 @@ async function compression(args: OperationArgs) {
 }
 
 /**
- * Counts the round trips an operation makes, by kind: each SQL function call (one PostgREST request on
- * that path), each COPY stream or held moment (direct path only), each storage request.
+ * Counts what an operation asks of the database and the storage, by kind: each SQL function call (one
+ * PostgREST request on that path), each COPY stream or held moment (direct path only), each storage request.
+ * `statements` counts the database's round trips themselves: every statement sent on a connection, the
+ * ones a COPY or a held moment sends around it (begin, the snapshot, settings, commit) included.
  */
 function countCalls(s: Services): Record<string, number> {
-  const counts: Record<string, number> = {};
+  const counts: Record<string, number> = { [STATEMENTS]: 0 };
   const add = (kind: string) => {
     counts[kind] = (counts[kind] ?? 0) + 1;
   };
+  const query = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: pg.Client, ...a: unknown[]) {
+    add(STATEMENTS);
+    return (query as (...b: unknown[]) => unknown).apply(this, a);
+  } as typeof query;
   const caller = s.db.caller;
   const call = caller.call.bind(caller);
   caller.call = <T>(name: string, fnArgs: Record<string, unknown>) => {
