@@ -24,6 +24,12 @@ export class PostgresCaller implements SqlFunctionCaller {
   readonly kind = "postgres";
   readonly pool: pg.Pool;
 
+  /**
+   * Per held snapshot (by id), its reader: the connection that streams the COPYs read at that moment, one
+   * after another, in one transaction (see copy).
+   */
+  private readonly readers = new Map<string, ReaderSlot>();
+
   constructor(connectionString: string, options: { max?: number } = {}) {
     this.pool = new pg.Pool({ connectionString, max: options.max ?? 4 });
     // An idle client that loses its connection must not crash the process; the next call reconnects.
@@ -65,27 +71,31 @@ export class PostgresCaller implements SqlFunctionCaller {
     const unguard = guardErrors(client);
     let id: string;
     try {
-      await client.query("begin isolation level repeatable read");
-      id = (await client.query("select pg_export_snapshot() as id")).rows[0].id as string;
+      // One round trip: a simple query of two statements answers the last one's rows.
+      const answers = (await client.query(
+        "begin isolation level repeatable read; select pg_export_snapshot() as id",
+      )) as unknown as pg.QueryResult[];
+      id = answers[1]?.rows[0].id as string;
     } catch (err) {
       unguard();
       client.release(true);
       throw toDatabaseError(err);
     }
     let open = true;
+    const readers = this.readers;
+    const slot: ReaderSlot = { reader: null, busy: false };
+    readers.set(id, slot);
     return {
       id,
       call: <T>(name: string, args: Record<string, unknown>) => callOn<T>(client, name, args),
       async close(commit) {
         if (!open) return;
         open = false;
-        try {
-          await client.query(commit ? "commit" : "rollback");
-          unguard();
-          client.release();
-        } catch {
-          client.release(true);
-        }
+        // A reader between two COPYs ends here; one still streaming ends with its COPY.
+        readers.delete(id);
+        if (slot.reader && !slot.busy) await endTransaction(slot.reader.client, slot.reader.unguard);
+        slot.reader = null;
+        await endTransaction(client, unguard, commit ? "commit" : "rollback");
       },
     };
   }
@@ -156,6 +166,12 @@ export class PostgresCaller implements SqlFunctionCaller {
   /**
    * Runs a COPY … TO STDOUT statement in a read-only transaction and streams what it writes, through
    * `through` (by default as it is).
+   *
+   * At a held moment, the COPYs of a backup run one after another on one connection, its reader, in one
+   * transaction that imports the moment once, and that keeps settings set for the COPYs after: a table
+   * costs one round trip (the COPY) where it cost five (begin, the snapshot, the settings, the COPY,
+   * commit). A small tenant's backup is mostly such round trips. A COPY asked for while the reader streams
+   * another gets a connection of its own, for itself only.
    */
   private async copy(
     statement: string,
@@ -163,21 +179,43 @@ export class PostgresCaller implements SqlFunctionCaller {
     snapshot?: string,
     through: () => Transform = () => new PassThrough({ highWaterMark: READ_AHEAD_BYTES }),
   ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }> {
-    const client = await this.connect();
-    // The stream below reports a lost connection to the reader.
-    const unguard = guardErrors(client);
+    const slot = snapshot === undefined ? undefined : this.readers.get(snapshot);
+    // Claimed before any await: two COPYs asked for at once never share the reader.
+    const onReader = slot !== undefined && !slot.busy;
+    if (slot && onReader) slot.busy = true;
+    const kept = onReader ? (slot?.reader ?? null) : null;
+    let client: pg.PoolClient;
     try {
-      await client.query("begin isolation level repeatable read read only");
-      if (snapshot !== undefined) await importSnapshot(client, snapshot);
-      // Every setting in one round trip: a small tenant's backup streams a table or two dozen of them.
-      const names = Object.keys(settings);
-      if (names.length > 0) {
-        await client.query("select set_config(n, v, true) from unnest($1::text[], $2::text[]) s(n, v)", [
-          names,
-          Object.values(settings),
-        ]);
-      }
+      client = kept?.client ?? (await this.connect());
     } catch (err) {
+      if (slot && onReader) slot.busy = false;
+      throw err;
+    }
+    // The stream below reports a lost connection to the reader.
+    const unguard = kept?.unguard ?? guardErrors(client);
+    const wanted = JSON.stringify(settings);
+    try {
+      // What the connection still needs, in one round trip (a simple query of several statements).
+      const steps: string[] = [];
+      if (!kept) {
+        steps.push("begin isolation level repeatable read read only");
+        if (snapshot !== undefined) steps.push(importStatement(snapshot));
+      }
+      const names = Object.keys(settings);
+      if (names.length > 0 && kept?.settings !== wanted) {
+        const set = names.map(
+          (n) =>
+            `set_config(${client.escapeLiteral(n)}, ${client.escapeLiteral(settings[n] as string)}, true)`,
+        );
+        steps.push(`select ${set.join(", ")}`);
+      }
+      if (steps.length > 0) await client.query(steps.join("; ")).catch(snapshotGone);
+      if (slot && onReader) slot.reader = { client, unguard, settings: wanted };
+    } catch (err) {
+      if (slot && onReader) {
+        slot.busy = false;
+        slot.reader = null;
+      }
       unguard();
       client.release(true);
       throw err instanceof DatabaseError ? err : toDatabaseError(err);
@@ -189,18 +227,18 @@ export class PostgresCaller implements SqlFunctionCaller {
     const release = (broken: boolean) => {
       if (released) return;
       released = true;
+      if (slot && onReader) {
+        slot.busy = false;
+        // Kept in its transaction for the next COPY at the moment, while the moment is held.
+        if (!broken && this.readers.get(snapshot as string) === slot) return;
+        slot.reader = null;
+      }
       // A COPY stopped half way leaves the connection mid-protocol: never hand it to the next caller.
       if (broken) {
         client.release(true);
         return;
       }
-      client.query("commit").then(
-        () => {
-          unguard();
-          client.release();
-        },
-        () => client.release(true),
-      );
+      void endTransaction(client, unguard);
     };
     // What the reader sees: the rows, or the failure as a DatabaseError (a lost connection is transient),
     // like every other call. Destroying it cancels the COPY.
@@ -265,24 +303,52 @@ function guardErrors(client: pg.PoolClient): () => void {
   return () => client.removeListener("error", ignore);
 }
 
-/**
- * Reads in the held snapshot of another connection. PostgreSQL answers "snapshot … does not exist"
- * (42704) once the exporting transaction has ended: its connection was lost or terminated, so this is
- * an outage that the next call recovers from (the run starts over), not a bad argument.
- */
-async function importSnapshot(client: pg.PoolClient, snapshot: string): Promise<void> {
+/** The statement that reads in the held snapshot of another connection. */
+function importStatement(snapshot: string): string {
   // Written into the statement: only an id as pg_export_snapshot() makes them.
   if (!SNAPSHOT_ID.test(snapshot)) throw new DatabaseError("failed", "invalid snapshot id");
+  return `set transaction snapshot '${snapshot}'`;
+}
+
+/**
+ * PostgreSQL answers "snapshot … does not exist" (42704) to importStatement once the exporting transaction
+ * has ended: its connection was lost or terminated, so this is an outage that the next call recovers from
+ * (the run starts over), not a bad argument.
+ */
+function snapshotGone(err: unknown): never {
+  // 42704 is also an unknown setting's code: only the snapshot's own error is an outage.
+  const { code, message } = err as { code?: string; message?: string };
+  if (code === "42704" && /snapshot/i.test(message ?? "")) {
+    throw new DatabaseError("transient", "the backup's held snapshot is gone: its connection ended", "42704");
+  }
+  throw err;
+}
+
+/** A connection in a read-only transaction at a held moment, between two COPYs read there. */
+interface Reader {
+  client: pg.PoolClient;
+  unguard: () => void;
+  /** The settings set in its transaction (JSON of them). */
+  settings: string;
+}
+
+/** A held moment's reader, and whether a COPY streams on it now. */
+interface ReaderSlot {
+  reader: Reader | null;
+  busy: boolean;
+}
+
+/** Ends the connection's transaction and gives it back to the pool (lost, it is discarded). Never throws. */
+async function endTransaction(
+  client: pg.PoolClient,
+  unguard: () => void,
+  how: "commit" | "rollback" = "commit",
+): Promise<void> {
   try {
-    await client.query(`set transaction snapshot '${snapshot}'`);
-  } catch (err) {
-    if ((err as { code?: string }).code === "42704") {
-      throw new DatabaseError(
-        "transient",
-        "the backup's held snapshot is gone: its connection ended",
-        "42704",
-      );
-    }
-    throw err;
+    await client.query(how);
+    unguard();
+    client.release();
+  } catch {
+    client.release(true);
   }
 }

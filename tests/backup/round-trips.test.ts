@@ -1,9 +1,10 @@
 /**
  * A small tenant's backup on the direct path writes its progress and its lease once, not once per part,
- * asks for its tables' selects in one call, and lists its chunk folder once when every chunk it names is
- * one it uploaded; a later backup that reuses stored chunks checks them again before its summary names
- * them.
+ * asks for its tables' selects in one call, reads them all on one connection that imports its moment once,
+ * and lists its chunk folder once when every chunk it names is one it uploaded; a later backup that reuses
+ * stored chunks checks them again before its summary names them.
  */
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import { installSmallApp, ORG_A } from "../operations/small-app.ts";
@@ -75,6 +76,38 @@ describe("a small tenant's round trips", () => {
     expect(counts["storage list"]).toBe(1);
     // Nothing was copied, so there is no copy to drop.
     expect(counts.tenant_backup_snapshot_drop).toBeUndefined();
+  });
+
+  it("reads its tables on one connection: a statement each, and the moment imported once", async () => {
+    const sent: { client: pg.Client; text: string }[] = [];
+    const query = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...a: unknown[]) {
+      const q = a[0] as string | { text?: string };
+      sent.push({ client: this, text: typeof q === "string" ? q : (q.text ?? "") });
+      return (query as (...b: unknown[]) => unknown).apply(this, a);
+    } as typeof query;
+    let tables = 0;
+    try {
+      const result = await backup();
+      tables = result.status === "completed" ? result.tables : 0;
+    } finally {
+      pg.Client.prototype.query = query;
+    }
+    const copies = sent.filter((s) => s.text.startsWith("copy ("));
+    expect(tables).toBeGreaterThan(1);
+    // Small tables with no rows of the tenant are read too: at least a COPY per table.
+    expect(copies.length).toBeGreaterThanOrEqual(tables);
+    expect(new Set(copies.map((c) => c.client)).size).toBe(1);
+    const reader = copies[0]?.client;
+    // From the reader's first statement on (the pool may have lent it for a call before).
+    const from = sent.findIndex((s) => s.client === reader && s.text.startsWith("begin"));
+    const around = sent.slice(from).filter((s) => s.client === reader && !s.text.startsWith("copy ("));
+    // Its transaction begun with the moment imported and the settings set, in one statement; then commit.
+    expect(around.map((s) => s.text.split(";")[0])).toEqual([
+      "begin isolation level repeatable read read only",
+      "commit",
+    ]);
+    expect(sent.filter((s) => s.text.includes("set transaction snapshot"))).toHaveLength(1);
   });
 
   it("confirms the chunks it reuses from an earlier backup before naming them", async () => {

@@ -1,0 +1,178 @@
+/**
+ * On the direct path, the COPYs read at a held moment (a backup's tables) run one after another on one
+ * connection, its reader, which imports the moment once and keeps its settings: a table costs one round
+ * trip, not five. Every COPY still sees the moment and its settings; a COPY stopped half way, one asked for
+ * while the reader streams, and the moment ending while the reader streams each leave no connection out
+ * of the pool and none idle in a transaction.
+ */
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DatabaseError, type HeldSnapshot } from "../../lib/db/port.ts";
+import { PostgresCaller } from "../../lib/db/postgres.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+
+let db: TestDatabase;
+let caller: PostgresCaller;
+let held: HeldSnapshot | null = null;
+
+beforeAll(async () => {
+  db = await createTestDatabase("migrated");
+  await db.owner.query("create table public.reader_rows (n int)");
+  await db.owner.query("insert into public.reader_rows select generate_series(1, 10)");
+});
+
+beforeEach(() => {
+  caller = new PostgresCaller(db.url, { max: 4 });
+});
+
+afterEach(async () => {
+  await held?.close(false);
+  held = null;
+  await caller.close();
+});
+
+afterAll(async () => {
+  await db?.drop();
+});
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  let text = "";
+  for await (const chunk of stream) text += chunk.toString();
+  return text;
+}
+
+/** The server process, the rows seen and the time zone, as one COPY text row. */
+const SEEN =
+  "select pg_backend_pid(), (select count(*) from public.reader_rows), current_setting('timezone')";
+const UTC = { timezone: "UTC" };
+const TOKYO = { timezone: "Asia/Tokyo" };
+
+async function seen(snapshot: string | undefined, settings: Record<string, string> = UTC) {
+  const [pid, rows, zone] = (await readAll(await caller.copyText(SEEN, settings, snapshot)))
+    .trim()
+    .split("\t");
+  return { pid: Number(pid), rows: Number(rows), zone };
+}
+
+/** Every statement sent on any connection while `work` runs. */
+async function statements(work: () => Promise<void>): Promise<string[]> {
+  const sent: string[] = [];
+  const query = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: pg.Client, ...a: unknown[]) {
+    const q = a[0] as string | { text?: string };
+    sent.push(typeof q === "string" ? q : (q.text ?? "(a COPY)"));
+    return (query as (...b: unknown[]) => unknown).apply(this, a);
+  } as typeof query;
+  try {
+    await work();
+  } finally {
+    pg.Client.prototype.query = query;
+  }
+  return sent;
+}
+
+/** Waits until every connection the caller opened is back in its pool. */
+async function allReturned(): Promise<void> {
+  for (let i = 0; i < 100 && caller.pool.idleCount !== caller.pool.totalCount; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  expect(caller.pool.idleCount).toBe(caller.pool.totalCount);
+}
+
+/** Our connections idle inside a transaction (none should be once a moment is let go). */
+async function idleInTransaction(): Promise<number> {
+  const { rows } = await db.owner.query(
+    "select count(*)::int as n from pg_stat_activity where datname = current_database() and state like 'idle in transaction%' and pid <> pg_backend_pid()",
+  );
+  return rows[0].n;
+}
+
+describe("the reader of a held moment", () => {
+  it("reads every COPY at the moment on one connection, sending only the COPY after the first", async () => {
+    held = await caller.holdSnapshot();
+    const id = held.id;
+    // Committed after the moment, before and between the COPYs: no COPY at the moment sees them.
+    await db.owner.query("insert into public.reader_rows values (11)");
+    const first = await seen(id);
+    await db.owner.query("insert into public.reader_rows values (12)");
+    let later = first;
+    const sent = await statements(async () => {
+      later = await seen(id);
+    });
+    expect(later).toEqual(first);
+    expect(first.rows).toBe(10);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatch(/^copy \(/);
+    // Outside the moment, the rows are there.
+    expect((await seen(undefined)).rows).toBe(12);
+    await held.close(false);
+    held = null;
+    await allReturned();
+    expect(await idleInTransaction()).toBe(0);
+    await db.owner.query("delete from public.reader_rows where n > 10");
+  });
+
+  it("sets the settings a COPY asks for when they differ from those it holds, for its transaction only", async () => {
+    held = await caller.holdSnapshot();
+    expect((await seen(held.id, TOKYO)).zone).toBe("Asia/Tokyo");
+    expect((await seen(held.id, TOKYO)).zone).toBe("Asia/Tokyo");
+    expect((await seen(held.id, UTC)).zone).toBe("UTC");
+    await held.close(false);
+    held = null;
+    // The reader's connection went back to the pool: its settings went with its transaction.
+    expect((await seen(undefined, {})).zone).not.toBe("Asia/Tokyo");
+  });
+
+  it("drops a connection whose COPY stopped half way; the next COPY at the moment gets a new one", async () => {
+    held = await caller.holdSnapshot();
+    const before = await seen(held.id);
+    const big = await caller.copyText("select g from generate_series(1, 2000000) g", UTC, held.id);
+    for await (const _ of big) break;
+    const after = await seen(held.id);
+    expect(after.pid).not.toBe(before.pid);
+    expect(after.rows).toBe(before.rows);
+    await held.close(false);
+    held = null;
+    await allReturned();
+    expect(await idleInTransaction()).toBe(0);
+  });
+
+  it("gives a COPY asked for while the reader streams a connection of its own, and takes it back", async () => {
+    held = await caller.holdSnapshot();
+    const reader = (await seen(held.id)).pid;
+    const streaming = await caller.copyText("select g from generate_series(1, 200000) g", UTC, held.id);
+    const other = await seen(held.id);
+    expect(other.pid).not.toBe(reader);
+    expect(other.rows).toBe(10);
+    expect((await readAll(streaming)).split("\n")).toHaveLength(200001);
+    // The reader is free again: the next COPY runs there.
+    expect((await seen(held.id)).pid).toBe(reader);
+    await held.close(false);
+    held = null;
+    await allReturned();
+    expect(await idleInTransaction()).toBe(0);
+  });
+
+  it("ends the reader with its COPY when the moment is let go while it streams", async () => {
+    held = await caller.holdSnapshot();
+    const streaming = await caller.copyText("select g from generate_series(1, 200000) g", UTC, held.id);
+    await held.close(false);
+    held = null;
+    expect((await readAll(streaming)).split("\n")).toHaveLength(200001);
+    await allReturned();
+    expect(await idleInTransaction()).toBe(0);
+  });
+
+  it("answers a transient error when the moment is gone", async () => {
+    const gone = await caller.holdSnapshot();
+    const id = gone.id;
+    await gone.close(false);
+    const error = await caller.copyText(SEEN, UTC, id).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DatabaseError);
+    expect((error as DatabaseError).code).toBe("transient");
+    await allReturned();
+  });
+});
