@@ -47,7 +47,7 @@ beforeAll(async () => {
             [db.name, db.ownerRole, ownerPid, onlyHeld],
           );
           terminated = rows.length;
-          // Committed after the moment, in a table read after bottles: the backup must not see it.
+          // Deleted after the moment, from a table read after bottles: the backup still holds the row.
           if (onlyHeld) {
             await db.client.query(
               "delete from public.notifications where id = (select min(id) from public.notifications where organization_id = $1)",
