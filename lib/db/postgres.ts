@@ -170,8 +170,8 @@ export class PostgresCaller implements SqlFunctionCaller {
    * At a held moment, the COPYs of a backup run one after another on one connection, its reader, in one
    * transaction that imports the moment once, and that keeps settings set for the COPYs after: a table
    * costs one round trip (the COPY) where it cost five (begin, the snapshot, the settings, the COPY,
-   * commit). A small tenant's backup is mostly such round trips. A COPY asked for while the reader streams
-   * another gets a connection of its own, for itself only.
+   * commit): for a small tenant, most of its backup's statements. A COPY asked for while the reader
+   * streams another gets a connection of its own, for itself only.
    */
   private async copy(
     statement: string,
@@ -180,15 +180,15 @@ export class PostgresCaller implements SqlFunctionCaller {
     through: () => Transform = () => new PassThrough({ highWaterMark: READ_AHEAD_BYTES }),
   ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }> {
     const slot = snapshot === undefined ? undefined : this.readers.get(snapshot);
-    // Claimed before any await: two COPYs asked for at once never share the reader.
-    const onReader = slot !== undefined && !slot.busy;
-    if (slot && onReader) slot.busy = true;
-    const kept = onReader ? (slot?.reader ?? null) : null;
+    // The moment's reader when it is free, claimed before any await: two COPYs never share it.
+    const mine = slot && !slot.busy ? slot : undefined;
+    if (mine) mine.busy = true;
+    const kept = mine?.reader ?? null;
     let client: pg.PoolClient;
     try {
       client = kept?.client ?? (await this.connect());
     } catch (err) {
-      if (slot && onReader) slot.busy = false;
+      if (mine) mine.busy = false;
       throw err;
     }
     // The stream below reports a lost connection to the reader.
@@ -210,11 +210,11 @@ export class PostgresCaller implements SqlFunctionCaller {
         steps.push(`select ${set.join(", ")}`);
       }
       if (steps.length > 0) await client.query(steps.join("; ")).catch(snapshotGone);
-      if (slot && onReader) slot.reader = { client, unguard, settings: wanted };
+      if (mine) mine.reader = { client, unguard, settings: wanted };
     } catch (err) {
-      if (slot && onReader) {
-        slot.busy = false;
-        slot.reader = null;
+      if (mine) {
+        mine.busy = false;
+        mine.reader = null;
       }
       unguard();
       client.release(true);
@@ -227,11 +227,11 @@ export class PostgresCaller implements SqlFunctionCaller {
     const release = (broken: boolean) => {
       if (released) return;
       released = true;
-      if (slot && onReader) {
-        slot.busy = false;
+      if (mine) {
+        mine.busy = false;
         // Kept in its transaction for the next COPY at the moment, while the moment is held.
-        if (!broken && this.readers.get(snapshot as string) === slot) return;
-        slot.reader = null;
+        if (!broken && this.readers.get(snapshot as string) === mine) return;
+        mine.reader = null;
       }
       // A COPY stopped half way leaves the connection mid-protocol: never hand it to the next caller.
       if (broken) {
