@@ -316,9 +316,11 @@ function importStatement(snapshot: string): string {
  * (the run starts over), not a bad argument.
  */
 function snapshotGone(err: unknown): never {
-  // 42704 is also an unknown setting's code: only the snapshot's own error is an outage.
-  const { code, message } = err as { code?: string; message?: string };
-  if (code === "42704" && /snapshot/i.test(message ?? "")) {
+  // 42704 is also an unknown setting's code: only the snapshot's own error is an outage. It is told by the
+  // server function that raised it (ImportSnapshot), which, unlike the message, is the same in every
+  // language the server may answer in.
+  const { code, routine } = err as { code?: string; routine?: string };
+  if (code === "42704" && routine === "ImportSnapshot") {
     throw new DatabaseError("transient", "the backup's held snapshot is gone: its connection ended", "42704");
   }
   throw err;
