@@ -4,12 +4,12 @@
  * and lists its chunk folder once when every chunk it names is one it uploaded; a later backup that reuses
  * stored chunks checks them again before its summary names them.
  */
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import { installSmallApp, ORG_A } from "../operations/small-app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
+import { statementsSent } from "../support/statements.ts";
 
 let db: TestDatabase;
 let services: TestServices;
@@ -79,20 +79,11 @@ describe("a small tenant's round trips", () => {
   });
 
   it("reads its tables on one connection: a statement each, and the moment imported once", async () => {
-    const sent: { client: pg.Client; text: string }[] = [];
-    const query = pg.Client.prototype.query;
-    pg.Client.prototype.query = function (this: pg.Client, ...a: unknown[]) {
-      const q = a[0] as string | { text?: string };
-      sent.push({ client: this, text: typeof q === "string" ? q : (q.text ?? "") });
-      return (query as (...b: unknown[]) => unknown).apply(this, a);
-    } as typeof query;
     let tables = 0;
-    try {
+    const sent = await statementsSent(async () => {
       const result = await backup();
       tables = result.status === "completed" ? result.tables : 0;
-    } finally {
-      pg.Client.prototype.query = query;
-    }
+    });
     const copies = sent.filter((s) => s.text.startsWith("copy ("));
     expect(tables).toBeGreaterThan(1);
     // Small tables with no rows of the tenant are read too: at least a COPY per table.

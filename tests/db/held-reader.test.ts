@@ -5,11 +5,11 @@
  * while the reader streams, and the moment ending while the reader streams each leave no connection out
  * of the pool and none idle in a transaction.
  */
-import pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DatabaseError, type HeldSnapshot } from "../../lib/db/port.ts";
 import { PostgresCaller } from "../../lib/db/postgres.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { statementsSent } from "../support/statements.ts";
 
 let db: TestDatabase;
 let caller: PostgresCaller;
@@ -54,23 +54,6 @@ async function seen(snapshot: string | undefined, settings: Record<string, strin
   return { pid: Number(pid), rows: Number(rows), zone };
 }
 
-/** Every statement sent on any connection while `work` runs. */
-async function statements(work: () => Promise<void>): Promise<string[]> {
-  const sent: string[] = [];
-  const query = pg.Client.prototype.query;
-  pg.Client.prototype.query = function (this: pg.Client, ...a: unknown[]) {
-    const q = a[0] as string | { text?: string };
-    sent.push(typeof q === "string" ? q : (q.text ?? "(a COPY)"));
-    return (query as (...b: unknown[]) => unknown).apply(this, a);
-  } as typeof query;
-  try {
-    await work();
-  } finally {
-    pg.Client.prototype.query = query;
-  }
-  return sent;
-}
-
 /** Waits until every connection the caller opened is back in its pool. */
 async function allReturned(): Promise<void> {
   for (let i = 0; i < 100 && caller.pool.idleCount !== caller.pool.totalCount; i++) {
@@ -96,13 +79,13 @@ describe("the reader of a held moment", () => {
     const first = await seen(id);
     await db.owner.query("insert into public.reader_rows values (12)");
     let later = first;
-    const sent = await statements(async () => {
+    const sent = await statementsSent(async () => {
       later = await seen(id);
     });
     expect(later).toEqual(first);
     expect(first.rows).toBe(10);
     expect(sent).toHaveLength(1);
-    expect(sent[0]).toMatch(/^copy \(/);
+    expect(sent[0]?.text).toMatch(/^copy \(/);
     // Outside the moment, the rows are there.
     expect((await seen(undefined)).rows).toBe(12);
     await held.close(false);
