@@ -243,6 +243,10 @@ export class PostgresCaller implements SqlFunctionCaller {
     // What the reader sees: the rows, or the failure as a DatabaseError (a lost connection is transient),
     // like every other call. Destroying it cancels the COPY.
     const stream = through();
+    // A COPY opened ahead of its turn (the next table's) may fail before anyone reads it, as when its
+    // connection was cut: the stream keeps the error for its reader, whose first read throws it, instead
+    // of an unheard 'error' event ending the process.
+    stream.on("error", () => {});
     copy.on("error", (err) => stream.destroy(toDatabaseError(err)));
     copy.on("end", () => release(false));
     copy.on("close", () => release(!copy.readableEnded));

@@ -3,7 +3,8 @@
  * connection, its reader, which imports the moment once and keeps its settings: a table costs one round
  * trip, not five. Every COPY still sees the moment and its settings; a COPY stopped half way, one asked for
  * while the reader streams, and the moment ending while the reader streams each leave no connection out
- * of the pool and none idle in a transaction.
+ * of the pool and none idle in a transaction; a COPY whose connection was cut before anyone read it fails
+ * for its reader, not for the process.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DatabaseError, type HeldSnapshot } from "../../lib/db/port.ts";
@@ -144,6 +145,30 @@ describe("the reader of a held moment", () => {
     expect((await readAll(streaming)).split("\n")).toHaveLength(200001);
     await allReturned();
     expect(await idleInTransaction()).toBe(0);
+  });
+
+  it("keeps a COPY's failure for its reader when its connection was cut before anyone read it", async () => {
+    held = await caller.holdSnapshot();
+    const reader = (await seen(held.id)).pid;
+    await db.owner.query("select pg_terminate_backend($1)", [reader]);
+    await new Promise((r) => setTimeout(r, 100));
+    // Opened on the cut connection, as the next table's COPY is opened ahead of its turn, and left unread
+    // while it fails: the process must not end on it.
+    const ahead = await caller.copyText(SEEN, UTC, held.id);
+    await new Promise((r) => setTimeout(r, 100));
+    const error = await readAll(ahead).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DatabaseError);
+    expect((error as DatabaseError).code).toBe("transient");
+    // The moment is still held: the next COPY reads it on a new connection.
+    const next = await seen(held.id);
+    expect(next.pid).not.toBe(reader);
+    expect(next.rows).toBe(10);
+    await held.close(false);
+    held = null;
+    await allReturned();
   });
 
   it("answers a transient error when the moment is gone", async () => {
