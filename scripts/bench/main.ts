@@ -14,7 +14,7 @@
  *   BENCH_POSTGREST_ROWS  that section's tenant sizes (default 50000,100000); BACKUP_PAGE_* pass through
  *   BENCH_DAILY_TENANTS, BENCH_DAILY_ROWS  the fanout section's tenants (10,000) and rows each (100)
  *   BENCH_FANOUT_CALLS, BENCH_FANOUT_POOL  its calls started together (1,2,4) and BACKUP_TENANT_CONCURRENCY (4)
- *   BENCH_CALLS  1 to print every daily run's round trips by kind
+ *   BENCH_CALLS  1 to print every daily run's calls by kind and the statements it sent
  *   BENCH_CHUNK_TARGET  BACKUP_CHUNK_TARGET_BYTES for those (default: the product's default)
  *
  * Every measured operation runs in a fresh process (scripts/bench/operation.ts) through the code the
@@ -98,7 +98,10 @@ function cpuOf({ cpu }: Result): string {
   const node = `Node ${secs(cpu.processMs)} (main thread ${secs(cpu.mainMs)})`;
   return cpu.postgresMs === null ? node : `${node}, PostgreSQL ${secs(cpu.postgresMs)}`;
 }
-/** Round trips by kind, per tenant, most first: "12.0 sql x, 3.0 storage put, …; 20.0 in all". */
+/**
+ * Calls by kind, per tenant, most first, then the statements sent to the database:
+ * "12.0 sql x, 3.0 storage put, …; 20.0 calls in all, 34.0 database statements".
+ */
 function callsPerTenant(calls: Record<string, number>, tenants: number): string {
   const { statements, kinds } = splitCounts(calls);
   const sorted = Object.entries(kinds).sort((a, b) => b[1] - a[1]);
