@@ -71,7 +71,7 @@ export class PostgresCaller implements SqlFunctionCaller {
     const unguard = guardErrors(client);
     let id: string;
     try {
-      // One round trip: a simple query of two statements answers the last one's rows.
+      // One round trip: a simple query of two statements, answered with a result for each.
       const answers = (await client.query(
         "begin isolation level repeatable read; select pg_export_snapshot() as id",
       )) as unknown as pg.QueryResult[];
