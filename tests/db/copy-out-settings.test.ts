@@ -2,6 +2,7 @@
  * The direct path's copyOut sets every setting the export's text depends on for its own transaction
  * (in one statement), and only there: the next call on the pool sees the session's defaults again.
  */
+import { text as streamText } from "node:stream/consumers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresCaller } from "../../lib/db/postgres.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -19,22 +20,16 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  let text = "";
-  for await (const chunk of stream) text += chunk.toString();
-  return text;
-}
-
 const SHOWN =
   "select concat_ws('|', current_setting('timezone'), current_setting('datestyle'), current_setting('intervalstyle'))";
 
 describe("copyOut", () => {
   it("runs its query under every setting it is given, for that transaction only", async () => {
     const settings = { timezone: "Asia/Tokyo", datestyle: "SQL, DMY", intervalstyle: "iso_8601" };
-    const text = await readAll(await caller.copyOut(SHOWN, settings));
+    const text = await streamText(await caller.copyOut(SHOWN, settings));
     expect(text).toBe("Asia/Tokyo|SQL, DMY|iso_8601\n");
 
-    const after = await readAll(await caller.copyOut(SHOWN, {}));
+    const after = await streamText(await caller.copyOut(SHOWN, {}));
     expect(after).not.toContain("Asia/Tokyo");
     expect(after).not.toContain("iso_8601");
   });

@@ -6,6 +6,7 @@
  * of the pool and none idle in a transaction; a COPY whose connection was cut before anyone read it fails
  * for its reader, not for the process.
  */
+import { text as streamText } from "node:stream/consumers";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DatabaseError, type HeldSnapshot } from "../../lib/db/port.ts";
 import { PostgresCaller } from "../../lib/db/postgres.ts";
@@ -36,12 +37,6 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  let text = "";
-  for await (const chunk of stream) text += chunk.toString();
-  return text;
-}
-
 /** The server process, the rows seen and the time zone, as one COPY text row. */
 const SEEN =
   "select pg_backend_pid(), (select count(*) from public.reader_rows), current_setting('timezone')";
@@ -49,7 +44,7 @@ const UTC = { timezone: "UTC" };
 const TOKYO = { timezone: "Asia/Tokyo" };
 
 async function seen(snapshot: string | undefined, settings: Record<string, string> = UTC) {
-  const [pid, rows, zone] = (await readAll(await caller.copyText(SEEN, settings, snapshot)))
+  const [pid, rows, zone] = (await streamText(await caller.copyText(SEEN, settings, snapshot)))
     .trim()
     .split("\t");
   return { pid: Number(pid), rows: Number(rows), zone };
@@ -128,7 +123,7 @@ describe("the reader of a held moment", () => {
     const other = await seen(held.id);
     expect(other.pid).not.toBe(reader);
     expect(other.rows).toBe(10);
-    expect((await readAll(streaming)).split("\n")).toHaveLength(200001);
+    expect((await streamText(streaming)).split("\n")).toHaveLength(200001);
     // The reader is free again: the next COPY runs there.
     expect((await seen(held.id)).pid).toBe(reader);
     await held.close(false);
@@ -142,7 +137,7 @@ describe("the reader of a held moment", () => {
     const streaming = await caller.copyText("select g from generate_series(1, 200000) g", UTC, held.id);
     await held.close(false);
     held = null;
-    expect((await readAll(streaming)).split("\n")).toHaveLength(200001);
+    expect((await streamText(streaming)).split("\n")).toHaveLength(200001);
     await allReturned();
     expect(await idleInTransaction()).toBe(0);
   });
@@ -156,7 +151,7 @@ describe("the reader of a held moment", () => {
     // while it fails: the process must not end on it.
     const ahead = await caller.copyText(SEEN, UTC, held.id);
     await new Promise((r) => setTimeout(r, 100));
-    const error = await readAll(ahead).then(
+    const error = await streamText(ahead).then(
       () => null,
       (e: unknown) => e,
     );
