@@ -93,8 +93,10 @@ export class PostgresCaller implements SqlFunctionCaller {
         open = false;
         // A reader between two COPYs ends here; one still streaming ends with its COPY.
         readers.delete(id);
-        if (slot.reader && !slot.busy) await endTransaction(slot.reader.client, slot.reader.unguard);
+        // Taken from the slot first: its connection lost meanwhile is then not dropped twice (dropWhenLost).
+        const parked = slot.busy ? null : slot.reader;
         slot.reader = null;
+        if (parked) await endTransaction(parked.client, parked.unguard);
         await endTransaction(client, unguard, commit ? "commit" : "rollback");
       },
     };
@@ -192,7 +194,8 @@ export class PostgresCaller implements SqlFunctionCaller {
       throw err;
     }
     // The stream below reports a lost connection to the reader.
-    const unguard = kept?.unguard ?? guardErrors(client);
+    let unguard = kept?.unguard ?? guardErrors(client);
+    if (mine && !kept) unguard = dropWhenLost(mine, client, unguard);
     const wanted = JSON.stringify(settings);
     try {
       // What the connection still needs, in one round trip (a simple query of several statements).
@@ -342,6 +345,25 @@ interface Reader {
 interface ReaderSlot {
   reader: Reader | null;
   busy: boolean;
+}
+
+/**
+ * Watches a reader's connection: lost while the reader waits for the next COPY (cut, or stopped by the
+ * server), it is dropped at once, so that the next COPY at the moment opens a new reader instead of failing
+ * on it, and it no longer holds a place in the pool. Lost while a COPY streams, that COPY fails and drops it.
+ * Answers `unguard` that also stops watching.
+ */
+function dropWhenLost(slot: ReaderSlot, client: pg.PoolClient, unguard: () => void): () => void {
+  const lost = () => {
+    if (slot.reader?.client !== client || slot.busy) return;
+    slot.reader = null;
+    client.release(true);
+  };
+  client.on("end", lost);
+  return () => {
+    unguard();
+    client.removeListener("end", lost);
+  };
 }
 
 /** Ends the connection's transaction and gives it back to the pool (lost, it is discarded). Never throws. */
