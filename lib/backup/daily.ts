@@ -18,6 +18,8 @@ import { isDue, latestSlotStart, nextSlotStart, periodDays, type Schedule } from
 import { effectiveSchedule, lastRunAt } from "../schedule/tenant-schedule.ts";
 import type { Services } from "../services.ts";
 import { utcDay } from "../time.ts";
+import { enabledRules } from "../validation/check.ts";
+import type { StoredRule } from "../validation/rules.ts";
 import { TENANT_ID_PATTERN } from "./paths.ts";
 import { backupTenant } from "./tenant-backup.ts";
 
@@ -105,13 +107,12 @@ export async function runDailyBackup(
     if (run.status === "running") unfinished.set(run.organization_id, run);
   }
 
-  // Read once for every tenant, by whichever needs it first; read again after a failure.
-  let catalogRead: Promise<Catalog> | undefined;
-  const catalog = () =>
-    (catalogRead ??= db.catalog().catch((err) => {
-      catalogRead = undefined;
-      throw err;
-    }));
+  // Read once for every tenant, by whichever needs them first; read again after a failure. A change made
+  // while the call runs (a rule, a table) counts from the next call.
+  const shared: SharedReads = {
+    catalog: readOnce(() => db.catalog()),
+    rules: readOnce(() => enabledRules(services)),
+  };
   let started = 0;
   // A run cut off before midnight (time budget, kill) is finished first, under its own day, so that a
   // day whose run started has its backup whatever the clock says when it ends.
@@ -125,7 +126,7 @@ export async function runDailyBackup(
       continue;
     }
     started += 1;
-    lateOutcomes.push(await finishLateRun(services, tenant, run, options.deadline, catalog));
+    lateOutcomes.push(await finishLateRun(services, tenant, run, options.deadline, shared));
   }
   const outcomes = await dueTenants(services, {
     tenants,
@@ -134,7 +135,7 @@ export async function runDailyBackup(
     deadline: options.deadline,
     unfinished,
     started: started > 0,
-    catalog,
+    shared,
   });
 
   const result = summarize(date, outcomes);
@@ -161,6 +162,22 @@ export async function runDailyBackup(
 }
 
 /** How long a finished item's slot is remembered: past any slot a late call could still be working on. */
+/** What every tenant's backup in a call uses: read once per call (see runDailyBackup). */
+interface SharedReads {
+  catalog: () => Promise<Catalog>;
+  rules: () => Promise<StoredRule[]>;
+}
+
+/** `read`'s answer, asked for once and shared by every caller; asked for again after a failure. */
+function readOnce<T>(read: () => Promise<T>): () => Promise<T> {
+  let answer: Promise<T> | undefined;
+  return () =>
+    (answer ??= read().catch((err) => {
+      answer = undefined;
+      throw err;
+    }));
+}
+
 const FORGET_WORK_AFTER_MS = 8 * 86_400_000;
 
 /**
@@ -180,7 +197,7 @@ async function dueTenants(
     unfinished: Map<string, BackupRun>;
     /** A tenant was already started by this call (yesterday's run finished). */
     started: boolean;
-    catalog: () => Promise<Catalog>;
+    shared: SharedReads;
   },
 ): Promise<TenantOutcome[]> {
   const { db, config, log } = services;
@@ -252,7 +269,7 @@ async function dueTenants(
         services,
         tenant,
         { date: run.date, deadline: run.deadline, unfinished: run.unfinished.get(tenant.id) },
-        run.catalog,
+        run.shared,
       );
       outcomes.set(tenant.id, outcome);
       await finish(item, workState(outcome));
@@ -363,7 +380,7 @@ async function backupOne(
   services: Services,
   tenant: Tenant,
   run: { date: string; deadline: number; unfinished: BackupRun | undefined },
-  catalog: () => Promise<Catalog>,
+  shared: SharedReads,
 ): Promise<TenantOutcome> {
   const { date, deadline, unfinished } = run;
   if (!TENANT_ID_PATTERN.test(tenant.id)) {
@@ -382,7 +399,8 @@ async function backupOne(
       date,
       deadline,
       resumeBackupId: unfinished?.backup_id,
-      catalog: await catalog(),
+      catalog: await shared.catalog(),
+      rules: await shared.rules(),
       lease,
       createdBy: "cron",
     });
@@ -421,7 +439,7 @@ async function finishLateRun(
   tenant: Tenant,
   run: BackupRun,
   deadline: number,
-  catalog: () => Promise<Catalog>,
+  shared: SharedReads,
 ): Promise<TenantOutcome> {
   let lease: Lease | undefined;
   try {
@@ -446,7 +464,8 @@ async function finishLateRun(
       date: run.backup_date,
       deadline,
       resumeBackupId: run.backup_id,
-      catalog: await catalog(),
+      catalog: await shared.catalog(),
+      rules: await shared.rules(),
       lease,
       createdBy: "cron",
     });

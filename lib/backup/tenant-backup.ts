@@ -32,6 +32,7 @@ import { backupFiles, type FilesProgress, filesSection } from "../files/backup-f
 import { isTakenOver, type Lease, takeLease, takenOver } from "../lease.ts";
 import type { Services } from "../services.ts";
 import { validateTenant } from "../validation/check.ts";
+import type { StoredRule } from "../validation/rules.ts";
 import {
   type BackupType,
   distinctObjects,
@@ -62,6 +63,8 @@ export interface TenantBackupRequest {
   resumeBackupId?: string;
   /** The catalog, when the caller already read it (the daily run reads it once for all tenants). */
   catalog?: Catalog;
+  /** The enabled validation rules, when the caller already read them (as the daily run does, once). */
+  rules?: StoredRule[];
   /** The tenant's lease, when the caller already holds it (a restore taking its undo point). */
   lease?: Lease;
   /**
@@ -776,7 +779,11 @@ async function checkBeforeBackup(
   request: TenantBackupRequest,
   catalog: Catalog,
 ): Promise<ManifestValidation | undefined> {
-  const report = await validateTenant(services, request.tenantId, { catalog, deadline: request.deadline });
+  const report = await validateTenant(services, request.tenantId, {
+    catalog,
+    deadline: request.deadline,
+    rules: request.rules,
+  });
   if (report.summary.rules === 0) return undefined;
   const { summary } = report;
   if (summary.violations > 0 && services.config.validation.blocksBackup && !request.ignoreValidation) {

@@ -2,15 +2,17 @@
  * Validation around backups and restores: the rules run before each backup and their summary is kept in
  * the manifest, in backup_logs and in list-backups; VALIDATION_BLOCKS_BACKUP refuses a backup of bad data
  * unless a manual backup overrides it; a dry-run restore reports what the backup's rows would break,
- * checked inside the rolled-back apply, and leaves the tenant's rows as they were.
+ * checked inside the rolled-back apply, and leaves the tenant's rows as they were. The daily run checks
+ * every tenant against the rules it reads once for the call.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleBackupTenantData } from "../../functions/backup-tenant-data.ts";
 import { handleListBackups } from "../../functions/list-backups.ts";
 import { handleRestoreTenantData } from "../../functions/restore-tenant-data.ts";
+import { runDailyBackup } from "../../lib/backup/daily.ts";
 import { readManifest } from "../../lib/backup/reader.ts";
 import { validateTenant } from "../../lib/validation/check.ts";
-import { installSmallApp, ORG_A } from "../operations/small-app.ts";
+import { installSmallApp, ORG_A, ORG_B, ORG_C } from "../operations/small-app.ts";
 import { call } from "../support/call.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
@@ -150,5 +152,40 @@ describe("a dry-run restore", () => {
     expect(log.rows).toEqual([{ status: "completed", dry_run: true }]);
     const leftovers = await db.client.query("select count(*)::int as n from tenant_backup_locks");
     expect(leftovers.rows).toEqual([{ n: 0 }]);
+  });
+});
+
+describe("the daily run", () => {
+  it("checks every tenant against the rules, read once for the whole call", async () => {
+    const asked: string[] = [];
+    const caller = services.db.caller;
+    const call = caller.call;
+    caller.call = <T>(name: string, args: Record<string, unknown>) => {
+      asked.push(name);
+      return call.call(caller, name, args) as Promise<T>;
+    };
+    let result: Awaited<ReturnType<typeof runDailyBackup>>;
+    try {
+      result = await runDailyBackup(services, { deadline: services.now().getTime() + 600_000 });
+    } finally {
+      caller.call = call;
+    }
+    const done = result.tenants.filter((t) => t.status === "completed");
+    expect(done.map((t) => t.organization_id).sort()).toEqual([ORG_A, ORG_B, ORG_C]);
+    expect(asked.filter((name) => name === "tenant_backup_validation_rule_list")).toHaveLength(1);
+    expect(asked.filter((name) => name === "tenant_backup_prepare")).toHaveLength(1);
+    // Each tenant's backup holds what its own rows break, as a check of that tenant alone finds it.
+    const logged = await db.client.query(
+      "select organization_id, details->'validation' as v from backup_logs where backup_id = any($1)",
+      [done.map((t) => (t as { backup_id: string }).backup_id)],
+    );
+    const found = Object.fromEntries(logged.rows.map((r) => [r.organization_id, r.v?.violations]));
+    const expected: Record<string, number> = {};
+    for (const tenant of [ORG_A, ORG_B, ORG_C]) {
+      expected[tenant] = (await validateTenant(services, tenant)).summary.violations;
+    }
+    expect(found).toEqual(expected);
+    // org-b's blank note: a tenant with bad rows, so the rules did run for more than the first tenant.
+    expect(expected[ORG_B]).toBe(1);
   });
 });
