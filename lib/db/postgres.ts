@@ -96,8 +96,11 @@ export class PostgresCaller implements SqlFunctionCaller {
         // Taken from the slot first: its connection lost meanwhile is then not dropped twice (dropWhenLost).
         const parked = slot.busy ? null : slot.reader;
         slot.reader = null;
-        if (parked) await endTransaction(parked.client, parked.unguard);
-        await endTransaction(client, unguard, commit ? "commit" : "rollback");
+        // Side by side: the reader's transaction holds the moment of its own, whatever becomes of this one.
+        await Promise.all([
+          parked && endTransaction(parked.client, parked.unguard),
+          endTransaction(client, unguard, commit ? "commit" : "rollback"),
+        ]);
       },
     };
   }

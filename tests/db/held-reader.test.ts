@@ -1,11 +1,11 @@
 /**
  * On the direct path, the COPYs read at a held moment (a backup's tables) run one after another on one
  * connection, its reader, which imports the moment once and keeps its settings: a table costs one round
- * trip, not five. Every COPY still sees the moment and its settings; a COPY stopped half way, one asked for
- * while the reader streams, and the moment ending while the reader streams each leave no connection out
- * of the pool and none idle in a transaction; a reader whose connection was cut while it waited is dropped,
- * and the next COPY reads the moment on a new one; a COPY whose connection was cut before anyone read it
- * fails for its reader, not for the process.
+ * trip, not five, and the reader's transaction ends beside the moment's. Every COPY still sees the moment
+ * and its settings; a COPY stopped half way, one asked for while the reader streams, and the moment ending
+ * while the reader streams each leave no connection out of the pool and none idle in a transaction; a
+ * reader whose connection was cut while it waited is dropped, and the next COPY reads the moment on a new
+ * one; a COPY whose connection was cut before anyone read it fails for its reader, not for the process.
  */
 import { text as streamText } from "node:stream/consumers";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -94,6 +94,19 @@ describe("the reader of a held moment", () => {
     expect((await seen(undefined)).rows).toBe(12);
     await held.close(false);
     held = null;
+    await allReturned();
+    expect(await idleInTransaction()).toBe(0);
+  });
+
+  it("ends the reader's transaction and the moment's side by side when the moment is let go", async () => {
+    const moment = await caller.holdSnapshot();
+    held = moment;
+    await seen(moment.id);
+    held = null;
+    const ends = await statementsSent(() => moment.close(false));
+    expect(ends.map((s) => s.text).sort()).toEqual(["commit", "rollback"]);
+    // Both sent before either was answered: neither waits for the other.
+    expect(ends[0]?.answeredBefore).toBe(ends[1]?.answeredBefore);
     await allReturned();
     expect(await idleInTransaction()).toBe(0);
   });
