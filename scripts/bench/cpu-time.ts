@@ -1,8 +1,8 @@
 /**
  * The CPU time an operation takes, in three parts: this process's main thread (where its JavaScript runs),
- * the whole process (with the thread pool's compression, hashing and file writes, and V8's own threads),
- * and the PostgreSQL server. On a machine of 2 cores, wall time alone cannot tell whether an operation
- * waits or works, nor whose work it waits on: these can.
+ * the whole process (with the thread pool's compression, hashing and file writes, and V8's own threads;
+ * and of it, the time in the kernel), and the PostgreSQL server. On a machine of 2 cores, wall time alone
+ * cannot tell whether an operation waits or works, nor whose work it waits on: these can.
  *
  * The server's part is read from /proc (Linux; null elsewhere): its postmaster's time and that of the
  * children it has reaped (backends that ended meanwhile), plus each live child's own.
@@ -13,6 +13,8 @@ import pg from "pg";
 export interface CpuTime {
   mainMs: number;
   processMs: number;
+  /** Of processMs, the time in the kernel: mostly files created and written (the backup's chunks). */
+  systemMs: number;
   postgresMs: number | null;
 }
 
@@ -77,6 +79,7 @@ export async function startCpuTime(url: string): Promise<{ stop(): Promise<CpuTi
       return {
         mainMs: (m.user + m.system) / 1000,
         processMs: (a.user + a.system) / 1000,
+        systemMs: a.system / 1000,
         postgresMs: serverMs,
       };
     },
