@@ -66,6 +66,22 @@ async function waitFor(condition: () => boolean): Promise<void> {
   expect(condition()).toBe(true);
 }
 
+/**
+ * After the reader `reader` (a server process) was lost: the next COPY at the held moment runs on another
+ * connection and still sees the moment (the 10 rows it began with); then the moment is let go, and every
+ * connection is back, none idle in a transaction.
+ */
+async function readsTheMomentAnew(reader: number): Promise<void> {
+  const moment = held as HeldSnapshot;
+  const next = await seen(moment.id);
+  expect(next.pid).not.toBe(reader);
+  expect(next.rows).toBe(10);
+  held = null;
+  await moment.close(false);
+  await allReturned();
+  expect(await idleInTransaction()).toBe(0);
+}
+
 /** Our connections idle inside a transaction (none should be once a moment is let go). */
 async function idleInTransaction(): Promise<number> {
   const { rows } = await db.owner.query(
@@ -169,13 +185,7 @@ describe("the reader of a held moment", () => {
     await db.owner.query("select pg_terminate_backend($1)", [reader]);
     await waitFor(() => caller.pool.totalCount === 1);
     // Not a failure: the moment is still held, and a new reader reads it.
-    const next = await seen(held.id);
-    expect(next.pid).not.toBe(reader);
-    expect(next.rows).toBe(10);
-    await held.close(false);
-    held = null;
-    await allReturned();
-    expect(await idleInTransaction()).toBe(0);
+    await readsTheMomentAnew(reader);
   });
 
   it("keeps a COPY's failure for its reader when its connection was cut before anyone read it", async () => {
@@ -193,12 +203,7 @@ describe("the reader of a held moment", () => {
     expect(error).toBeInstanceOf(DatabaseError);
     expect((error as DatabaseError).code).toBe("transient");
     // The moment is still held: the next COPY reads it on a new connection.
-    const next = await seen(held.id);
-    expect(next.pid).not.toBe(reader);
-    expect(next.rows).toBe(10);
-    await held.close(false);
-    held = null;
-    await allReturned();
+    await readsTheMomentAnew(reader);
   });
 
   it("answers a transient error when the moment is gone", async () => {
