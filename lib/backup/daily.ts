@@ -161,7 +161,6 @@ export async function runDailyBackup(
   return result;
 }
 
-/** How long a finished item's slot is remembered: past any slot a late call could still be working on. */
 /** What every tenant's backup in a call uses: read once per call (see runDailyBackup). */
 interface SharedReads {
   catalog: () => Promise<Catalog>;
@@ -178,6 +177,7 @@ function readOnce<T>(read: () => Promise<T>): () => Promise<T> {
     }));
 }
 
+/** How long a finished item's slot is remembered: past any slot a late call could still be working on. */
 const FORGET_WORK_AFTER_MS = 8 * 86_400_000;
 
 /**
