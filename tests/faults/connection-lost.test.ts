@@ -37,13 +37,16 @@ beforeAll(async () => {
       async put(path, data, type) {
         if (terminateOnPut && /\/bottles\.0000\.jsonl\.zst$/.test(path)) {
           // Every connection of the product's role but the fixture's (the COPY stream's among them), or
-          // only the one holding the backup's snapshot, idle in its transaction while others read.
+          // only the one holding the backup's snapshot, idle in the transaction that exported it while
+          // others read (a reader between two tables, or done with a table read ahead, is idle in a
+          // transaction too: it is not the one cut here).
           const onlyHeld = terminateOnPut === "held snapshot";
           terminateOnPut = null;
           const { rows } = await db.client.query(
             `select pg_terminate_backend(pid) as ok from pg_stat_activity
               where datname = $1 and usename = $2 and pid <> $3
-                and ($4::boolean is false or state = 'idle in transaction')`,
+                and ($4::boolean is false
+                  or (state = 'idle in transaction' and query like '%pg_export_snapshot()%'))`,
             [db.name, db.ownerRole, ownerPid, onlyHeld],
           );
           terminated = rows.length;
