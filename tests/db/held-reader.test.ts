@@ -53,17 +53,15 @@ async function seen(snapshot: string | undefined, settings: Record<string, strin
   return { pid: Number(pid), rows: Number(rows), zone };
 }
 
-/** Waits until every connection the caller opened is back in its pool. */
-async function allReturned(): Promise<void> {
-  for (let i = 0; i < 100 && caller.pool.idleCount !== caller.pool.totalCount; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  expect(caller.pool.idleCount).toBe(caller.pool.totalCount);
+/** Waits up to a second for `condition` to hold. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
 }
 
-async function waitFor(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 100 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(condition()).toBe(true);
+/** Waits until every connection the caller opened is back in its pool. */
+async function allReturned(): Promise<void> {
+  await until(() => caller.pool.idleCount === caller.pool.totalCount);
+  expect(caller.pool.idleCount).toBe(caller.pool.totalCount);
 }
 
 /**
@@ -183,7 +181,8 @@ describe("the reader of a held moment", () => {
     const reader = (await seen(held.id)).pid;
     await db.owner.query("insert into public.reader_rows values (11)");
     await db.owner.query("select pg_terminate_backend($1)", [reader]);
-    await waitFor(() => caller.pool.totalCount === 1);
+    await until(() => caller.pool.totalCount === 1);
+    expect(caller.pool.totalCount).toBe(1);
     // Not a failure: the moment is still held, and a new reader reads it.
     await readsTheMomentAnew(reader);
   });
