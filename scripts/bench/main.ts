@@ -93,7 +93,7 @@ function medianOf(runs: Result[]): Result {
 }
 
 const say = (line = "") => console.log(line);
-/** Where a run's CPU time went: "Node 3.41 s (main thread 1.93 s), PostgreSQL 1.12 s". */
+/** Where a run's CPU time went: "Node 3.41 s (main thread 1.93 s, in the kernel 0.54 s), PostgreSQL 1.12 s". */
 function cpuOf({ cpu }: Result): string {
   const node = `Node ${secs(cpu.processMs)} (main thread ${secs(cpu.mainMs)}, in the kernel ${secs(cpu.systemMs)})`;
   return cpu.postgresMs === null ? node : `${node}, PostgreSQL ${secs(cpu.postgresMs)}`;
