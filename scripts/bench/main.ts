@@ -14,6 +14,8 @@
  *   BENCH_POSTGREST_ROWS  that section's tenant sizes (default 50000,100000); BACKUP_PAGE_* pass through
  *   BENCH_DAILY_TENANTS, BENCH_DAILY_ROWS  the fanout section's tenants (10,000) and rows each (100)
  *   BENCH_FANOUT_CALLS, BENCH_FANOUT_POOL  its calls started together (1,2,4) and BACKUP_TENANT_CONCURRENCY (4)
+ *   BENCH_LATENCY_MS, BENCH_STORAGE_MS  its database round trip through a relay that delays it, and each
+ *                storage request's wait (default 0: none), to measure what a network's latency costs
  *   BENCH_CALLS  1 to print every daily run's calls by kind and the statements it sent
  *   BENCH_CHUNK_TARGET  BACKUP_CHUNK_TARGET_BYTES for those (default: the product's default)
  *
@@ -41,6 +43,7 @@ import { type RunningPostgres, startEmbeddedPostgres } from "../embedded-postgre
 import { applyMigrations } from "../migrate.ts";
 import type { CpuTime } from "./cpu-time.ts";
 import { benchDedupe } from "./dedupe.ts";
+import { startLatencyProxy } from "./latency-proxy.ts";
 import type { OperationArgs } from "./operation.ts";
 import { benchPostgrest } from "./postgrest.ts";
 import { splitCounts } from "./round-trips.ts";
@@ -114,6 +117,11 @@ const runs = (section: string) => !ONLY || ONLY.includes(section);
 const fmt = (n: number, digits = 0) =>
   n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const secs = (ms: number) => `${fmt(ms / 1000, 2)} s`;
+const withPort = (url: string, port: number) => {
+  const u = new URL(url);
+  u.port = String(port);
+  return u.toString();
+};
 const row = (cells: string[], widths: number[]) =>
   cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 10) : c.padStart(widths[i] ?? 10))).join("  ");
 
@@ -598,60 +606,73 @@ async function core(server: RunningPostgres, work: string) {
     const tenants = Number(process.env.BENCH_DAILY_TENANTS ?? 10_000);
     const rowsEach = Number(process.env.BENCH_DAILY_ROWS ?? 100);
     console.error(`building ${fmt(tenants)} tenants of about ${rowsEach} rows …`);
-    const url = await manyTenantsDatabase(server, "bench_fanout", tenants, rowsEach);
+    const local = await manyTenantsDatabase(server, "bench_fanout", tenants, rowsEach);
+    // A network's round trip to the database, and a remote storage's wait per request, when asked for.
+    const latencyMs = Number(process.env.BENCH_LATENCY_MS ?? 0);
+    const storageDelayMs = Number(process.env.BENCH_STORAGE_MS ?? 0);
+    const proxy = latencyMs > 0 ? await startLatencyProxy(Number(new URL(server.url).port), latencyMs) : null;
+    const url = proxy ? withPort(local, proxy.port) : local;
     say();
     say(`daily run, ${fmt(tenants)} tenants of about ${rowsEach} rows, N calls started together:`);
+    if (proxy || storageDelayMs > 0) {
+      say(`  ${fmt(latencyMs, 1)} ms a database round trip, ${fmt(storageDelayMs, 1)} ms a storage request`);
+    }
     const w = [6, 6, 10, 10, 12, 14, 10];
     say(row(["calls", "pool", "time", "ms/tenant", "round trips", "per call", "peak RSS"], w));
     const calls = (process.env.BENCH_FANOUT_CALLS ?? "1,2,4").split(",").map(Number);
     const pools = (process.env.BENCH_FANOUT_POOL ?? "4").split(",").map(Number);
-    for (const pool of pools) {
-      for (const n of calls) {
-        await resetRuns(url);
-        const started = performance.now();
-        const results = await Promise.all(
-          Array.from({ length: n }, () =>
-            measure({
-              op: "daily-share",
-              url,
-              backupDir: join(work, `files-fanout-${n}-${pool}`),
-              tenantConcurrency: pool,
-            }),
-          ),
-        );
-        const ms = performance.now() - started;
-        const done = results.reduce((sum, r) => sum + r.value.completed, 0);
-        if (done !== tenants) throw new Error(`${done} of ${tenants} tenants backed up`);
-        // Round trips: the statements sent to the database, and the storage's requests.
-        const trips = results.reduce((sum, r) => {
-          const { statements, kinds } = splitCounts(r.value.calls as Record<string, number>);
-          const storage = Object.entries(kinds).filter(([k]) => k.startsWith("storage "));
-          return sum + statements + storage.reduce((n, [, c]) => n + c, 0);
-        }, 0);
-        const share = results.map((r) => r.value.completed).join("/");
-        say(
-          row(
-            [
-              String(n),
-              String(pool),
-              secs(ms),
-              fmt(ms / tenants, 1),
-              `${fmt(trips / tenants, 1)}/tenant`,
-              share,
-              `${fmt(Math.max(...results.map((r) => r.peakRssMb)))} MB`,
-            ],
-            w,
-          ),
-        );
-        if (process.env.BENCH_CALLS) {
-          const merged: Record<string, number> = {};
-          for (const r of results) {
-            for (const [k, c] of Object.entries(r.value.calls as Record<string, number>))
-              merged[k] = (merged[k] ?? 0) + c;
+    try {
+      for (const pool of pools) {
+        for (const n of calls) {
+          await resetRuns(local);
+          const started = performance.now();
+          const results = await Promise.all(
+            Array.from({ length: n }, () =>
+              measure({
+                op: "daily-share",
+                url,
+                backupDir: join(work, `files-fanout-${n}-${pool}`),
+                tenantConcurrency: pool,
+                storageDelayMs,
+              }),
+            ),
+          );
+          const ms = performance.now() - started;
+          const done = results.reduce((sum, r) => sum + r.value.completed, 0);
+          if (done !== tenants) throw new Error(`${done} of ${tenants} tenants backed up`);
+          // Round trips: the statements sent to the database, and the storage's requests.
+          const trips = results.reduce((sum, r) => {
+            const { statements, kinds } = splitCounts(r.value.calls as Record<string, number>);
+            const storage = Object.entries(kinds).filter(([k]) => k.startsWith("storage "));
+            return sum + statements + storage.reduce((n, [, c]) => n + c, 0);
+          }, 0);
+          const share = results.map((r) => r.value.completed).join("/");
+          say(
+            row(
+              [
+                String(n),
+                String(pool),
+                secs(ms),
+                fmt(ms / tenants, 1),
+                `${fmt(trips / tenants, 1)}/tenant`,
+                share,
+                `${fmt(Math.max(...results.map((r) => r.peakRssMb)))} MB`,
+              ],
+              w,
+            ),
+          );
+          if (process.env.BENCH_CALLS) {
+            const merged: Record<string, number> = {};
+            for (const r of results) {
+              for (const [k, c] of Object.entries(r.value.calls as Record<string, number>))
+                merged[k] = (merged[k] ?? 0) + c;
+            }
+            say(`  round trips: ${callsPerTenant(merged, tenants)}`);
           }
-          say(`  round trips: ${callsPerTenant(merged, tenants)}`);
         }
       }
+    } finally {
+      await proxy?.close();
     }
   }
 

@@ -8,6 +8,7 @@ import { createReadStream, createWriteStream, readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
+import { setTimeout as delay } from "node:timers/promises";
 import {
   constants,
   createGunzip,
@@ -37,6 +38,8 @@ export interface OperationArgs {
   op: "idle" | "copy-out" | "copy-in" | "backup" | "restore" | "daily" | "daily-share" | "compression";
   /** daily-share: BACKUP_TENANT_CONCURRENCY of the call. */
   tenantConcurrency?: number;
+  /** daily-share: milliseconds each storage request waits before it is made (a remote storage's latency). */
+  storageDelayMs?: number;
   url: string;
   backupDir: string;
   tenantId: string;
@@ -253,6 +256,18 @@ function countCalls(s: Services): Record<string, number> {
   return counts;
 }
 
+/**
+ * Makes each storage request wait `ms` first: the bench's stand-in for a request to Supabase Storage or S3,
+ * whose time is mostly the network's and the service's, whatever the (small) object's size.
+ */
+function delayStorage(s: Services, ms: number): void {
+  const storage = s.storage as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+  for (const method of ["put", "get", "list", "remove", "getStream"]) {
+    const original = storage[method]?.bind(storage);
+    if (original) storage[method] = (...a: unknown[]) => delay(ms).then(() => original(...a));
+  }
+}
+
 async function run(args: OperationArgs): Promise<unknown> {
   switch (args.op) {
     case "idle":
@@ -315,6 +330,7 @@ async function run(args: OperationArgs): Promise<unknown> {
       // One of several calls started together: it backs up what it claims; the others do the rest.
       const s = services(args);
       const calls = countCalls(s);
+      if (args.storageDelayMs) delayStorage(s, args.storageDelayMs);
       try {
         const result = await runDailyBackup(s, { deadline: s.now().getTime() + HOUR });
         if (result.failed_tenants > 0) throw new Error(`${result.failed_tenants} tenants failed`);
