@@ -265,14 +265,15 @@ async function dueTenants(
       const item = await nextItem();
       if (!item) return;
       const tenant = byId.get(item.organization_id) ?? { id: item.organization_id, name: null };
-      const outcome = await backupOne(
+      const { outcome, lease } = await backupOne(
         services,
         tenant,
         { date: run.date, deadline: run.deadline, unfinished: run.unfinished.get(tenant.id) },
         run.shared,
       );
       outcomes.set(tenant.id, outcome);
-      await finish(item, workState(outcome));
+      // Sent together: while the item is claimed no other call takes it, so neither waits on the other.
+      await Promise.all([lease?.release(), finish(item, workState(outcome))]);
     }
   };
   await Promise.all(Array.from({ length: pool }, worker));
@@ -376,22 +377,24 @@ function notDue(tenant: Tenant, schedule: Schedule, row: ScheduleListRow | null)
   };
 }
 
+/** Backs the tenant up under its lease; answers the lease (when taken) held, for the caller to release. */
 async function backupOne(
   services: Services,
   tenant: Tenant,
   run: { date: string; deadline: number; unfinished: BackupRun | undefined },
   shared: SharedReads,
-): Promise<TenantOutcome> {
+): Promise<{ outcome: TenantOutcome; lease?: Lease }> {
   const { date, deadline, unfinished } = run;
   if (!TENANT_ID_PATTERN.test(tenant.id)) {
-    return { ...named(tenant), status: "failed", error: "organization id cannot be used as a storage path" };
+    const error = "organization id cannot be used as a storage path";
+    return { outcome: { ...named(tenant), status: "failed", error } };
   }
   let lease: Lease | undefined;
   try {
     lease = await takeLease(services, tenant.id, "backup:daily");
     // Decided again under the lease, so that the slot is never backed up twice.
     const { schedule, covered } = await freshSchedule(services, tenant);
-    if (covered) return covered;
+    if (covered) return { outcome: covered, lease };
     const result = await backupTenant(services, {
       tenantId: tenant.id,
       tenantName: tenant.name,
@@ -416,17 +419,19 @@ async function backupOne(
       bytes: result.bytes,
       tables: result.tables,
     };
-    return result.status === "completed"
-      ? { ...outcome, status: "completed" }
-      : { ...outcome, status: "incomplete", tables_done: result.tablesDone };
+    return {
+      outcome:
+        result.status === "completed"
+          ? { ...outcome, status: "completed" }
+          : { ...outcome, status: "incomplete", tables_done: result.tablesDone },
+      lease,
+    };
   } catch (err) {
     if (err instanceof AppError && err.code === "conflict") {
-      return { ...named(tenant), status: "busy", error: err.message };
+      return { outcome: { ...named(tenant), status: "busy", error: err.message }, lease };
     }
     services.log.error({ err, tenant: tenant.id }, "tenant backup failed");
-    return { ...named(tenant), status: "failed", error: errorMessage(err) };
-  } finally {
-    await lease?.release();
+    return { outcome: { ...named(tenant), status: "failed", error: errorMessage(err) }, lease };
   }
 }
 

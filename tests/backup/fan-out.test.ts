@@ -5,6 +5,7 @@
  */
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import type { SetupServer } from "msw/node";
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -182,6 +183,45 @@ describe.each(Object.keys(PATHS))("calls made at the same time (%s)", (path) => 
     expect(again.status).toBe(200);
     expect(again.body.tenants.every((t: { status: string }) => t.status === "already_done")).toBe(true);
   }, 180_000);
+});
+
+describe("a tenant's end in the scheduled run", () => {
+  it("releases the tenant's lease and ends its work item's claim side by side", async () => {
+    const [services] = await callers({}, 1);
+    const s = services as TestServices;
+    const ending = new Set<string>();
+    /** Per tenant: whether its item's end was sent while its lease's release was on its way. */
+    const together: boolean[] = [];
+    const finishWork = s.db.finishWork.bind(s.db);
+    const releaseLock = s.db.releaseLock.bind(s.db);
+    s.db.finishWork = (holder, item, state) => {
+      ending.add(item.organization_id);
+      return finishWork(holder, item, state);
+    };
+    const released = new Set<string>();
+    s.db.releaseLock = async (tenantId, holder) => {
+      // The backup's lease is the first released; retention takes and releases one after the backups.
+      if (released.has(tenantId)) return releaseLock(tenantId, holder);
+      released.add(tenantId);
+      // Waits a while for the item's end: one sent only after this release answers never comes meanwhile.
+      const until = Date.now() + 300;
+      while (!ending.has(tenantId) && Date.now() < until) await delay(5);
+      together.push(ending.has(tenantId));
+      return releaseLock(tenantId, holder);
+    };
+    const answer = await call(handleDailyTenantBackup, s, "daily-tenant-backup", { token: TEST_CRON_SECRET });
+    expect(answer.status).toBe(200);
+    const statuses = (answer.body.tenants as { status: string }[]).map((t) => t.status);
+    expect(statuses.filter((x) => x === "completed")).toHaveLength(TENANTS);
+    expect(together).toHaveLength(TENANTS);
+    expect(together.every(Boolean)).toBe(true);
+    // Neither end was lost: no lease left, every item done.
+    const left = await db.owner.query(
+      `select (select count(*) from tenant_backup_locks)::int as leases,
+              (select count(*) from tenant_backup_work_items where state <> 'done')::int as open_items`,
+    );
+    expect(left.rows[0]).toEqual({ leases: 0, open_items: 0 });
+  }, 60_000);
 });
 
 describe("claiming work items", () => {
