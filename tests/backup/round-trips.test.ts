@@ -9,7 +9,7 @@ import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import { installSmallApp, ORG_A } from "../operations/small-app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
-import { statementsSent } from "../support/statements.ts";
+import { type SentStatement, statementsSent } from "../support/statements.ts";
 
 let db: TestDatabase;
 let services: TestServices;
@@ -103,6 +103,24 @@ describe("a small tenant's round trips", () => {
       "commit",
     ]);
     expect(sent.filter((s) => s.text.includes("set transaction snapshot"))).toHaveLength(1);
+  });
+
+  it("lets its moment go once its tables are read, before it saves and records the run", async () => {
+    const sent = await statementsSent(async () => {
+      expect((await backup()).status).toBe("completed");
+    });
+    const moment = sent.find((s) => s.text.includes("pg_export_snapshot()"))?.client;
+    expect(moment).toBeDefined();
+    const lastCopy = sent.findLastIndex((s) => s.text.startsWith("copy ("));
+    const firstAfterCopies = (pick: (s: SentStatement) => boolean) =>
+      sent.findIndex((s, i) => i > lastCopy && pick(s));
+    const letGo = firstAfterCopies((s) => s.client === moment && s.text === "rollback");
+    const saved = firstAfterCopies((s) => s.text.includes("tenant_backup_run_progress"));
+    const recorded = firstAfterCopies((s) => s.text.includes("tenant_backup_run_finish"));
+    expect(lastCopy).toBeGreaterThan(-1);
+    expect(letGo).toBeGreaterThan(lastCopy);
+    expect(saved).toBeGreaterThan(letGo);
+    expect(recorded).toBeGreaterThan(saved);
   });
 
   it("confirms the chunks it reuses from an earlier backup before naming them", async () => {
