@@ -4,6 +4,7 @@
  * and lists its chunk folder once when every chunk it names is one it uploaded; a later backup that reuses
  * stored chunks checks them again before its summary names them.
  */
+import { setTimeout as delay } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import { installSmallApp, ORG_A } from "../operations/small-app.ts";
@@ -121,6 +122,31 @@ describe("a small tenant's round trips", () => {
     expect(letGo).toBeGreaterThan(lastCopy);
     expect(saved).toBeGreaterThan(letGo);
     expect(recorded).toBeGreaterThan(saved);
+  });
+
+  it("asks for its chunk folder's listing beside the run's start, not after it", async () => {
+    const startRun = services.db.startRun;
+    const list = services.storage.list;
+    let listed = false;
+    let listedDuringStart: boolean | null = null;
+    services.storage.list = (prefix) => {
+      listed = true;
+      return list.call(services.storage, prefix);
+    };
+    services.db.startRun = async (...a) => {
+      // Waits a while for the listing: one asked for only after the run's start answers never comes meanwhile.
+      const until = Date.now() + 300;
+      while (!listed && Date.now() < until) await delay(5);
+      listedDuringStart = listed;
+      return startRun.apply(services.db, a);
+    };
+    try {
+      expect((await backup()).status).toBe("completed");
+    } finally {
+      services.db.startRun = startRun;
+      services.storage.list = list;
+    }
+    expect(listedDuringStart).toBe(true);
   });
 
   it("confirms the chunks it reuses from an earlier backup before naming them", async () => {
