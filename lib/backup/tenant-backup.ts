@@ -154,16 +154,15 @@ export async function backupTenant(
       note: request.note ?? null,
     };
     // What the tenant's earlier backups already stored (tenant files are stored there in either layout),
-    // listed once per call, under the lease. Asked for now, beside the run's start and its moment: a storage
-    // request takes longer than a statement. A run that turns out to need no listing (one continued in
-    // the files layout, with no tenant files) leaves it unread.
+    // listed once per call, under the lease. Asked for now, beside the run's start, its moment and its first
+    // tables, and waited for by the first chunk stored: a storage request takes longer than a statement. A
+    // run that turns out to need no listing (one continued in the files layout, with no tenant files)
+    // leaves it unread.
     const withFiles = config.files.buckets.length > 0;
     const listing =
       config.backup.layout === "chunks" || withFiles || request.captureId
         ? ChunkStore.open(services, request.tenantId)
         : null;
-    // Seen where it is awaited; a call that fails before then must not leave it unhandled.
-    listing?.catch(() => {});
     const named = request.captureId ?? request.resumeBackupId;
     run = named ? await db.startRun({ ...start, backupId: named }) : await startNewRun(services, start);
     const backupId = run.backup_id;
@@ -235,7 +234,7 @@ export async function backupTenant(
     const keepProgress = renewer(services, () => saveOrStop(services, lease, backupId, progress));
     const store =
       progress.layout === "chunks" || withFiles
-        ? await (listing ?? ChunkStore.open(services, request.tenantId))
+        ? (listing ?? ChunkStore.open(services, request.tenantId))
         : null;
     const chunks = progress.layout === "chunks" ? store : null;
 

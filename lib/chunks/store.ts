@@ -21,14 +21,21 @@ export interface StoredChunk {
   written: number;
 }
 
+/** What a store needs before its first chunk: the naming key, and the chunks stored (path → size). */
+interface Listed {
+  key: Buffer;
+  known: Map<string, number>;
+}
+
 export class ChunkStore {
   private constructor(
     private readonly services: Services,
     private readonly tenantId: string,
-    private readonly key: Buffer,
-    /** Path → size of the tenant's stored chunks. */
-    private readonly known: Map<string, number>,
-  ) {}
+    private readonly listing: Promise<Listed>,
+  ) {
+    // Seen by the first use; a call that fails before any must not leave it unhandled.
+    listing.catch(() => {});
+  }
 
   /** The encryption key chunks are written with now, if any: part of their names (see chunkName). */
   private get writeKeyId(): string | undefined {
@@ -38,10 +45,15 @@ export class ChunkStore {
   /** Chunks this call uploaded: stored after any sweep that could have removed them (the lease). */
   private readonly uploaded = new Set<string>();
 
-  static async open(services: Services, tenantId: string): Promise<ChunkStore> {
-    const key = await chunkKey(services);
-    const listed = await services.storage.list(chunksPrefix(tenantId));
-    return new ChunkStore(services, tenantId, key, new Map(listed.map((o) => [o.path, o.size])));
+  /**
+   * Starts listing the tenant's chunk folder and answers at once: the first use waits for the listing,
+   * so that a backup reads its first tables meanwhile (a storage request takes longer than a statement).
+   */
+  static open(services: Services, tenantId: string): ChunkStore {
+    const listing = Promise.all([chunkKey(services), services.storage.list(chunksPrefix(tenantId))]).then(
+      ([key, objects]) => ({ key, known: new Map(objects.map((o) => [o.path, o.size])) }),
+    );
+    return new ChunkStore(services, tenantId, listing);
   }
 
   /**
@@ -55,8 +67,8 @@ export class ChunkStore {
     for (const part of text) hash.update(part);
     const digest = hash.digest();
     const sha256 = digest.toString("hex");
-    const path = chunkPath(this.tenantId, chunkName(this.key, digest, this.writeKeyId));
-    const data = await compressParts(text);
+    const [{ key, known }, data] = await Promise.all([this.listing, compressParts(text)]);
+    const path = chunkPath(this.tenantId, chunkName(key, digest, this.writeKeyId));
     const entry = (bytes: number): ManifestFile => ({
       path,
       text: "copy",
@@ -67,14 +79,14 @@ export class ChunkStore {
     });
     // Listed sizes are as stored: with encryption on, larger than the chunk by the envelope.
     const stored = storedLength(this.services.storage, data.byteLength);
-    const listed = this.known.get(path);
+    const listed = known.get(path);
     if (listed === stored) return { file: entry(data.byteLength), written: 0 };
     // Stored at another size: the same rows compressed otherwise (another level or zstd version), which
     // earlier summaries name at that size, or a damaged object. Keep the first, replace the second.
     const kept = listed === undefined ? null : await this.storedAs(path, sha256);
     if (kept !== null) return { file: entry(kept), written: 0 };
     await this.services.storage.put(path, data, "application/zstd");
-    this.known.set(path, stored);
+    known.set(path, stored);
     this.uploaded.add(path);
     return { file: entry(data.byteLength), written: data.byteLength };
   }
@@ -96,18 +108,19 @@ export class ChunkStore {
    * the keyed hash of its bytes: an unchanged file is uploaded once, by the first backup that sees it.
    */
   async storeFile(data: Uint8Array): Promise<{ path: string; written: number }> {
-    const path = fileBlobPath(this.tenantId, fileName(this.key, data));
+    const { key, known } = await this.listing;
+    const path = fileBlobPath(this.tenantId, fileName(key, data));
     const stored = storedLength(this.services.storage, data.byteLength);
-    if (this.known.get(path) === stored) return { path, written: 0 };
+    if (known.get(path) === stored) return { path, written: 0 };
     await this.services.storage.put(path, data, "application/octet-stream");
-    this.known.set(path, stored);
+    known.set(path, stored);
     this.uploaded.add(path);
     return { path, written: data.byteLength };
   }
 
   /** True when the call's listing (or this store since) has `path` holding `bytes` plain bytes. */
-  holds(path: string, bytes: number): boolean {
-    return this.known.get(path) === storedLength(this.services.storage, bytes);
+  async holds(path: string, bytes: number): Promise<boolean> {
+    return (await this.listing).known.get(path) === storedLength(this.services.storage, bytes);
   }
 
   /** Fails (503, nothing named) unless every chunk of `files` is stored at its recorded size right now. */

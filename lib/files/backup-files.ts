@@ -64,7 +64,7 @@ export async function backupFiles(
         before.bytes === listed.size &&
         before.content_type === listed.contentType &&
         before.cache_control === listed.cacheControl &&
-        store.holds(before.stored_as, before.bytes)
+        (await store.holds(before.stored_as, before.bytes))
       ) {
         progress.objects.push(before);
         continue;

@@ -124,20 +124,33 @@ describe("a small tenant's round trips", () => {
     expect(recorded).toBeGreaterThan(saved);
   });
 
-  it("asks for its chunk folder's listing beside the run's start, not after it", async () => {
+  it("asks for its chunk folder's listing beside the run's start, and reads its tables meanwhile", async () => {
     const startRun = services.db.startRun;
     const list = services.storage.list;
+    const caller = services.db.caller;
+    const copyText = caller.copyText as NonNullable<typeof caller.copyText>;
     let listed = false;
+    let copied = false;
     let listedDuringStart: boolean | null = null;
-    services.storage.list = (prefix) => {
+    let copiedDuringListing: boolean | null = null;
+    /** Waits a while for `done`: what is only asked for after the waiting call answers never comes meanwhile. */
+    const awhile = async (done: () => boolean) => {
+      const until = Date.now() + 300;
+      while (!done() && Date.now() < until) await delay(5);
+      return done();
+    };
+    caller.copyText = (...a) => {
+      copied = true;
+      return copyText.apply(caller, a);
+    };
+    services.storage.list = async (prefix) => {
       listed = true;
+      // Only the first listing: the one a backup that reuses chunks asks for before its summary waits for none.
+      if (copiedDuringListing === null) copiedDuringListing = await awhile(() => copied);
       return list.call(services.storage, prefix);
     };
     services.db.startRun = async (...a) => {
-      // Waits a while for the listing: one asked for only after the run's start answers never comes meanwhile.
-      const until = Date.now() + 300;
-      while (!listed && Date.now() < until) await delay(5);
-      listedDuringStart = listed;
+      listedDuringStart = await awhile(() => listed);
       return startRun.apply(services.db, a);
     };
     try {
@@ -145,8 +158,10 @@ describe("a small tenant's round trips", () => {
     } finally {
       services.db.startRun = startRun;
       services.storage.list = list;
+      caller.copyText = copyText;
     }
     expect(listedDuringStart).toBe(true);
+    expect(copiedDuringListing).toBe(true);
   });
 
   it("confirms the chunks it reuses from an earlier backup before naming them", async () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleBackupTenantData } from "../../functions/backup-tenant-data.ts";
 import { storageCodeOfErrno } from "../../lib/storage/local.ts";
 import { StorageError } from "../../lib/storage/port.ts";
-import { installSmallApp, ORG_A, ORG_B } from "../operations/small-app.ts";
+import { installSmallApp, ORG_A, ORG_B, ORG_C } from "../operations/small-app.ts";
 import { call } from "../support/call.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
@@ -61,6 +61,29 @@ describe("storage that cannot be written", () => {
     expect(answer.status).toBe(507);
     expect(answer.body.error.code).toBe("storage_full");
     expect(JSON.stringify(answer.body)).not.toMatch(/ENOSPC|tenant-backups/);
+  });
+
+  it("a manual backup whose chunk folder cannot be listed answers 503 and completes nothing", async () => {
+    // Listed while the first tables are read (lib/chunks/store.ts): the failure still ends the backup.
+    const unlisted: TestServices = {
+      ...services,
+      storage: {
+        ...services.storage,
+        async list(prefix) {
+          if (prefix.endsWith("/chunks/")) throw new StorageError("transient", "storage list: 503", prefix);
+          return services.storage.list(prefix);
+        },
+      },
+    };
+    const org = ORG_C;
+    const answer = await backup(unlisted, org);
+    expect(answer.status).toBe(503);
+    const runs = await db.owner.query(
+      "select status from public.tenant_backup_runs where organization_id = $1",
+      [org],
+    );
+    expect(runs.rows).toEqual([{ status: "failed" }]);
+    expect(await services.storage.list(`tenant-backups/${org}/`)).toEqual([]);
   });
 
   it("classifies file-system errors in one place", () => {
