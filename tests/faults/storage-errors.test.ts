@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleBackupTenantData } from "../../functions/backup-tenant-data.ts";
 import { storageCodeOfErrno } from "../../lib/storage/local.ts";
-import { StorageError } from "../../lib/storage/port.ts";
+import { type BackupStorage, StorageError } from "../../lib/storage/port.ts";
 import { installSmallApp, ORG_A, ORG_B, ORG_C } from "../operations/small-app.ts";
 import { call } from "../support/call.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -34,6 +34,12 @@ const backup = (s: TestServices, org: string) =>
     body: { organization_id: org },
   });
 
+/** The test's services with some of the storage's requests replaced. */
+const withStorage = (requests: Partial<BackupStorage>): TestServices => ({
+  ...services,
+  storage: { ...services.storage, ...requests },
+});
+
 describe("storage that cannot be written", () => {
   it("a manual backup into a folder that cannot be created answers 503 storage_unavailable", async () => {
     // The tenant's folder is a file: mkdir fails (ENOTDIR/EEXIST) whoever runs the test, root included.
@@ -48,15 +54,11 @@ describe("storage that cannot be written", () => {
 
   it("a manual backup on a full disk answers 507 storage_full", async () => {
     // The error the local backend raises for ENOSPC, injected at the storage port.
-    const full: TestServices = {
-      ...services,
-      storage: {
-        ...services.storage,
-        async put(path) {
-          throw new StorageError(storageCodeOfErrno("ENOSPC"), `local storage put "${path}": ENOSPC`, path);
-        },
+    const full = withStorage({
+      async put(path) {
+        throw new StorageError(storageCodeOfErrno("ENOSPC"), `local storage put "${path}": ENOSPC`, path);
       },
-    };
+    });
     const answer = await backup(full, ORG_B);
     expect(answer.status).toBe(507);
     expect(answer.body.error.code).toBe("storage_full");
@@ -65,16 +67,12 @@ describe("storage that cannot be written", () => {
 
   it("a manual backup whose chunk folder cannot be listed answers 503 and completes nothing", async () => {
     // Listed while the first tables are read (lib/chunks/store.ts): the failure still ends the backup.
-    const unlisted: TestServices = {
-      ...services,
-      storage: {
-        ...services.storage,
-        async list(prefix) {
-          if (prefix.endsWith("/chunks/")) throw new StorageError("transient", "storage list: 503", prefix);
-          return services.storage.list(prefix);
-        },
+    const unlisted = withStorage({
+      async list(prefix) {
+        if (prefix.endsWith("/chunks/")) throw new StorageError("transient", "storage list: 503", prefix);
+        return services.storage.list(prefix);
       },
-    };
+    });
     const org = ORG_C;
     const answer = await backup(unlisted, org);
     expect(answer.status).toBe(503);
