@@ -33,9 +33,7 @@ export async function tryLease(
       tenantId,
       holder,
       async renew(ttlSeconds = config.backup.lockTtlSeconds) {
-        if (!(await db.renewLock(tenantId, holder, ttlSeconds))) {
-          throw takenOver(`lost the lease on tenant ${tenantId}; another operation took over`);
-        }
+        if (!(await db.renewLock(tenantId, holder, ttlSeconds))) throw leaseLost(tenantId);
       },
       async release() {
         await db
@@ -68,6 +66,11 @@ export async function takeLease(services: Services, tenantId: string, operation:
  */
 export function takenOver(message: string): AppError {
   return fail("conflict", message, { reason: "taken_over" });
+}
+
+/** The lease on the tenant expired and another operation took it. */
+export function leaseLost(tenantId: string): AppError {
+  return takenOver(`lost the lease on tenant ${tenantId}; another operation took over`);
 }
 
 export function isTakenOver(err: unknown): boolean {

@@ -29,7 +29,7 @@ import type { HeldSnapshot } from "../db/port.ts";
 import type { BackupRun, SnapshotTaken } from "../db/tenant-db.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
 import { backupFiles, type FilesProgress, filesSection } from "../files/backup-files.ts";
-import { isTakenOver, type Lease, takeLease, takenOver } from "../lease.ts";
+import { isTakenOver, type Lease, leaseLost, takeLease, takenOver } from "../lease.ts";
 import type { Services } from "../services.ts";
 import { validateTenant } from "../validation/check.ts";
 import type { StoredRule } from "../validation/rules.ts";
@@ -503,9 +503,19 @@ const FILES = {
 
 /** Saves the run's progress, while the run is still this call's (lease and run both). */
 async function saveOrStop(services: Services, lease: Lease, backupId: string, progress: RunProgress) {
-  // Still ours first: a call whose lease was taken over must not overwrite the new holder's progress.
-  await lease.renew();
-  if (!(await services.db.saveProgress(backupId, progress))) {
+  // Still ours first: a call whose lease was taken over must not overwrite the new holder's progress. One
+  // call renews the lease and saves only when that took. A capture has no lease of its own to renew.
+  const saved =
+    lease.holder === CAPTURE_HOLDER
+      ? { lease: true, run: await services.db.saveProgress(backupId, progress) }
+      : await services.db.saveProgressUnderLease(
+          lease,
+          services.config.backup.lockTtlSeconds,
+          backupId,
+          progress,
+        );
+  if (!saved.lease) throw leaseLost(lease.tenantId);
+  if (!saved.run) {
     throw takenOver(`backup run ${backupId} is no longer running; another operation took over`);
   }
 }
@@ -547,9 +557,11 @@ async function dropSnapshot(services: Services, backupId: string): Promise<void>
     .catch((err) => services.log.warn({ err, backupId }, "could not drop the backup's copy of the tenant"));
 }
 
+const CAPTURE_HOLDER = "capture";
+
 /** The hold a capture's export needs: none, since no other operation writes a captured undo point. */
 function captureLease(tenantId: string): Lease {
-  return { tenantId, holder: "capture", async renew() {}, async release() {} };
+  return { tenantId, holder: CAPTURE_HOLDER, async renew() {}, async release() {} };
 }
 
 /** Reads pages into one part until it is full, the table ends, or the time budget is spent; stores it. */

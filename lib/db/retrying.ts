@@ -50,6 +50,8 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   "tenant_backup_run_start",
   "tenant_backup_run_progress",
   "tenant_backup_run_finish",
+  // Idempotent: a repeat renews the lease it already renewed and saves the same progress again.
+  "tenant_backup_run_save",
   "tenant_backup_runs_expire",
   // Idempotent: a repeat replaces the run's copy (the caller only ever sees the last one) or finds it gone.
   "tenant_backup_snapshot_take",

@@ -272,6 +272,25 @@ export class TenantDb {
     return this.caller.call("tenant_backup_run_progress", { p_backup_id: backupId, p_progress: progress });
   }
 
+  /**
+   * Renews the lease and, only when that took, saves the run's progress: one call. `lease` false means
+   * the lease was lost (nothing saved); `run` false, that nothing was saved.
+   */
+  saveProgressUnderLease(
+    lease: { tenantId: string; holder: string },
+    ttlSeconds: number,
+    backupId: string,
+    progress: unknown,
+  ): Promise<{ lease: boolean; run: boolean }> {
+    return this.caller.call("tenant_backup_run_save", {
+      p_org: lease.tenantId,
+      p_holder: lease.holder,
+      p_ttl_seconds: ttlSeconds,
+      p_backup_id: backupId,
+      p_progress: progress,
+    });
+  }
+
   finishRun(args: {
     backupId: string;
     status: "completed" | "failed";

@@ -173,8 +173,8 @@ describe("a backup through supabase-js rpc()", () => {
           "tenant_backup_validation_rule_list",
           "tenant_backup_snapshot_take",
           "tenant_backup_snapshot_page",
-          "tenant_backup_run_progress",
-          "tenant_backup_lock_renew",
+          // The lease renewed and the progress saved in one call.
+          "tenant_backup_run_save",
           "tenant_backup_run_finish",
           "tenant_backup_snapshot_drop",
           "tenant_backup_lock_release",
@@ -235,13 +235,13 @@ describe("a backup through supabase-js rpc()", () => {
   it("survives 503s, a 504 and a lost connection through the services' retries, with the same files", async () => {
     fake.failNext(2, "503", { fn: "tenant_backup_snapshot_page" });
     fake.failNext(1, "504", { fn: "tenant_backup_prepare" });
-    fake.failNext(1, "network", { fn: "tenant_backup_run_progress", afterCommit: true });
+    fake.failNext(1, "network", { fn: "tenant_backup_run_save", afterCommit: true });
     const byRpc = await backup(viaRpc, "1", "rpc-flaky-1");
     const byPg = await backup(direct, "1", "pg-steady-1");
     expect(fake.calls.filter((c) => c.fault).map((c) => [c.fn, c.fault])).toEqual([
       ["tenant_backup_prepare", "504"],
       // Saved right after the run's copy is taken, before the first page.
-      ["tenant_backup_run_progress", "network"],
+      ["tenant_backup_run_save", "network"],
       ["tenant_backup_snapshot_page", "503"],
       ["tenant_backup_snapshot_page", "503"],
     ]);

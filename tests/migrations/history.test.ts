@@ -93,6 +93,8 @@ const RELEASED: Record<string, string> = {
     "6d09f6c2833edded54be7ff68d2d4676bb7a6ddfcb96ab87b8d5ce66f7305385",
   "20261207000200_tenant_backup_undo_pages_at_export.sql":
     "c3c5f61aa8be44ccbc61be8ea0bf7ef0f0395ec255d1baa5ee2fb9d0676292a9",
+  "20261208000100_tenant_backup_run_save.sql":
+    "dec9af52498d007b9059c669fa990149127d1382f2607baa92180a4bb2330848",
 };
 
 /** The first release: every file up to its grants file; later files restrict what they create themselves. */
