@@ -423,10 +423,10 @@ describe("a backup cut by its time budget, through the Supabase API", () => {
     try {
       const storage = storageTakingTime(cut.storage, cut.clock, 10_000);
       const timed = { ...cut, storage };
-      const saveProgress = cut.db.saveProgress.bind(cut.db);
+      const saveProgress = cut.db.saveProgressUnderLease.bind(cut.db);
       const saves: Record<string, boolean>[] = [];
       const stored = async () => new Set((await cut.storage.list(chunksPrefix("w2"))).map((o) => o.path));
-      cut.db.saveProgress = async (backupId, progress) => {
+      cut.db.saveProgressUnderLease = async (lease, ttlSeconds, backupId, progress) => {
         const tables = (progress as { tables: Record<string, { done: boolean; files: { path: string }[] }> })
           .tables;
         const present = await stored();
@@ -438,7 +438,7 @@ describe("a backup cut by its time budget, through the Supabase API", () => {
             expect(present.has(f.path), `${name} done before ${f.path} is stored`).toBe(true);
         }
         saves.push(Object.fromEntries(Object.entries(tables).map(([name, s]) => [name, s.done])));
-        return saveProgress(backupId, progress);
+        return saveProgress(lease, ttlSeconds, backupId, progress);
       };
       let result = await backupTenant(timed, {
         tenantId: "w2",
