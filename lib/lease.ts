@@ -23,23 +23,37 @@ export async function tryLease(
   services: Services,
   tenantId: string,
   operation: string,
-): Promise<{ lease: Lease } | { busy: { operation: string; expires_at: string } }> {
-  const { db, config, log } = services;
+): Promise<{ lease: Lease } | { busy: Busy }> {
   const holder = randomUUID();
-  const lock = await db.acquireLock(tenantId, operation, holder, config.backup.lockTtlSeconds);
+  const lock = await services.db.acquireLock(
+    tenantId,
+    operation,
+    holder,
+    services.config.backup.lockTtlSeconds,
+  );
   if (!lock.acquired) return { busy: { operation: lock.operation, expires_at: lock.expires_at } };
+  return { lease: heldLease(services, tenantId, holder) };
+}
+
+/** What holds a busy tenant, and until when. */
+export interface Busy {
+  operation: string;
+  expires_at: string;
+}
+
+/** The lease `holder` has just acquired on the tenant (tenant_backup_lock_acquire answered acquired). */
+export function heldLease(services: Services, tenantId: string, holder: string): Lease {
+  const { db, config, log } = services;
   return {
-    lease: {
-      tenantId,
-      holder,
-      async renew(ttlSeconds = config.backup.lockTtlSeconds) {
-        if (!(await db.renewLock(tenantId, holder, ttlSeconds))) throw leaseLost(tenantId);
-      },
-      async release() {
-        await db
-          .releaseLock(tenantId, holder)
-          .catch((err) => log.warn({ err, tenant: tenantId }, "could not release lease"));
-      },
+    tenantId,
+    holder,
+    async renew(ttlSeconds = config.backup.lockTtlSeconds) {
+      if (!(await db.renewLock(tenantId, holder, ttlSeconds))) throw leaseLost(tenantId);
+    },
+    async release() {
+      await db
+        .releaseLock(tenantId, holder)
+        .catch((err) => log.warn({ err, tenant: tenantId }, "could not release lease"));
     },
   };
 }
@@ -47,16 +61,15 @@ export async function tryLease(
 /** Takes the tenant's lease; 409 naming what holds it when the tenant is busy. */
 export async function takeLease(services: Services, tenantId: string, operation: string): Promise<Lease> {
   const taken = await tryLease(services, tenantId, operation);
-  if ("busy" in taken) {
-    throw fail(
-      "conflict",
-      `tenant ${tenantId} is busy: ${taken.busy.operation} running until ${taken.busy.expires_at}`,
-      {
-        ...taken.busy,
-      },
-    );
-  }
+  if ("busy" in taken) throw tenantBusy(tenantId, taken.busy);
   return taken.lease;
+}
+
+/** 409 naming what holds the tenant. */
+export function tenantBusy(tenantId: string, busy: Busy): AppError {
+  return fail("conflict", `tenant ${tenantId} is busy: ${busy.operation} running until ${busy.expires_at}`, {
+    ...busy,
+  });
 }
 
 /**

@@ -11,9 +11,9 @@
 
 import { randomUUID } from "node:crypto";
 import type { Catalog } from "../catalog.ts";
-import type { BackupRun, ScheduleListRow, Tenant, WorkItem } from "../db/tenant-db.ts";
+import type { BackupRun, ScheduleListRow, ScheduleRow, Tenant, WorkItem } from "../db/tenant-db.ts";
 import { AppError, errorMessage } from "../errors.ts";
-import { type Lease, takeLease } from "../lease.ts";
+import { heldLease, type Lease, takeLease, tenantBusy } from "../lease.ts";
 import { isDue, latestSlotStart, nextSlotStart, periodDays, type Schedule } from "../schedule/slots.ts";
 import { effectiveSchedule, lastRunAt } from "../schedule/tenant-schedule.ts";
 import type { Services } from "../services.ts";
@@ -218,7 +218,7 @@ async function dueTenants(
   // Done by a call that finished after this one read the schedules: its fresh row tells.
   for (const id of added.done) {
     const tenant = byId.get(id) as Tenant;
-    const { covered } = await freshSchedule(services, tenant);
+    const { covered } = await freshSchedule(services, tenant, await services.db.getSchedule(id));
     if (covered) outcomes.set(id, covered);
   }
 
@@ -304,14 +304,14 @@ async function dueTenants(
 }
 
 /**
- * The tenant's schedule read afresh, and its outcome when that says it is not due (any more): a call made
- * at the same time may have backed it up since this one read the schedules.
+ * The tenant's schedule from its row just read afresh, and its outcome when that says it is not due (any
+ * more): a call made at the same time may have backed it up since this one read the schedules.
  */
 async function freshSchedule(
   services: Services,
   tenant: Tenant,
+  row: ScheduleRow | null,
 ): Promise<{ schedule: Schedule; covered: TenantOutcome | null }> {
-  const row = await services.db.getSchedule(tenant.id);
   const schedule = effectiveSchedule(row, services.config.schedule.default);
   if (isDue(schedule, lastRunAt(row), services.now())) return { schedule, covered: null };
   const last = row?.last_backup_id ? await services.db.getRun(row.last_backup_id) : null;
@@ -391,9 +391,18 @@ async function backupOne(
   }
   let lease: Lease | undefined;
   try {
-    lease = await takeLease(services, tenant.id, "backup:daily");
-    // Decided again under the lease, so that the slot is never backed up twice.
-    const { schedule, covered } = await freshSchedule(services, tenant);
+    // Decided again under the lease, so that the slot is never backed up twice: the schedule is read in
+    // the call that takes the lease, after taking it.
+    const holder = randomUUID();
+    const taken = await services.db.acquireLockReadingSchedule(
+      tenant.id,
+      "backup:daily",
+      holder,
+      services.config.backup.lockTtlSeconds,
+    );
+    if (!taken.acquired) throw tenantBusy(tenant.id, taken);
+    lease = heldLease(services, tenant.id, holder);
+    const { schedule, covered } = await freshSchedule(services, tenant, taken.schedule);
     if (covered) return { outcome: covered, lease };
     const result = await backupTenant(services, {
       tenantId: tenant.id,

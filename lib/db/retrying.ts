@@ -44,6 +44,7 @@ export const RETRYABLE_FUNCTIONS: ReadonlySet<string> = new Set([
   // Idempotent: keyed by the lease holder, a repeat finds the lease already ours (acquire, renew) or
   // already gone (release answers false, which the caller only logs).
   "tenant_backup_lock_acquire",
+  "tenant_backup_lock_acquire_scheduled",
   "tenant_backup_lock_renew",
   "tenant_backup_lock_release",
   // Idempotent: keyed by the backup id, a repeat finds the run it started, or sets the same values again.

@@ -230,6 +230,21 @@ export class TenantDb {
     });
   }
 
+  /** acquireLock, and when acquired, the tenant's schedule row read under the lease, in one call. */
+  acquireLockReadingSchedule(
+    tenantId: string,
+    operation: string,
+    holder: string,
+    ttlSeconds: number,
+  ): Promise<(LockResult & { acquired: false }) | { acquired: true; schedule: ScheduleRow | null }> {
+    return this.caller.call("tenant_backup_lock_acquire_scheduled", {
+      p_org: tenantId,
+      p_operation: operation,
+      p_holder: holder,
+      p_ttl_seconds: ttlSeconds,
+    });
+  }
+
   renewLock(tenantId: string, holder: string, ttlSeconds: number): Promise<boolean> {
     return this.caller.call("tenant_backup_lock_renew", {
       p_org: tenantId,

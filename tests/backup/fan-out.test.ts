@@ -224,6 +224,57 @@ describe("a tenant's end in the scheduled run", () => {
   }, 60_000);
 });
 
+describe("a tenant's start in the scheduled run", () => {
+  it("takes the tenant's lease and reads its schedule in one call", async () => {
+    const [services] = await callers({}, 1);
+    const s = services as TestServices;
+    const calls: Record<string, number> = {};
+    const caller = s.db.caller;
+    const inner = caller.call.bind(caller);
+    caller.call = <T>(name: string, args: Record<string, unknown>) => {
+      calls[name] = (calls[name] ?? 0) + 1;
+      return inner<T>(name, args);
+    };
+    const answer = await call(handleDailyTenantBackup, s, "daily-tenant-backup", { token: TEST_CRON_SECRET });
+    expect(answer.status).toBe(200);
+    const statuses = (answer.body.tenants as { status: string }[]).map((t) => t.status);
+    expect(statuses.filter((x) => x === "completed")).toHaveLength(TENANTS);
+    expect(calls.tenant_backup_lock_acquire_scheduled).toBe(TENANTS);
+    expect(calls.tenant_backup_schedule_get).toBeUndefined();
+  }, 60_000);
+
+  it("leaves a tenant another call backed up after this one read the schedules", async () => {
+    const [services] = await callers({}, 1);
+    const s = services as TestServices;
+    const other = orgId(7);
+    // Between this call's reading of the schedules and its lease on the tenant, another call backs the
+    // tenant up and records it (before releasing its lease).
+    const claimWork = s.db.claimWork.bind(s.db);
+    s.db.claimWork = async (holder, count, ttl) => {
+      const items = await claimWork(holder, count, ttl);
+      if (items.some((i) => i.organization_id === other)) {
+        await s.db.scheduleRan(other, s.now(), "backed-up-by-another-call", null);
+      }
+      return items;
+    };
+    const answer = await call(handleDailyTenantBackup, s, "daily-tenant-backup", { token: TEST_CRON_SECRET });
+    expect(answer.status).toBe(200);
+    const byId = new Map(
+      (answer.body.tenants as { organization_id: string; status: string }[]).map((t) => [
+        t.organization_id,
+        t,
+      ]),
+    );
+    expect(byId.get(other)?.status).toBe("already_done");
+    expect([...byId.values()].filter((t) => t.status === "completed")).toHaveLength(TENANTS - 1);
+    const runs = await db.owner.query(
+      "select count(*)::int as n from tenant_backup_runs where organization_id = $1",
+      [other],
+    );
+    expect(runs.rows[0].n).toBe(0);
+  }, 60_000);
+});
+
 describe("claiming work items", () => {
   it("skips an item another call is claiming at this moment, and never hands one item out twice", async () => {
     const [services] = await callers({});

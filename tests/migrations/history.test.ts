@@ -95,6 +95,8 @@ const RELEASED: Record<string, string> = {
     "c3c5f61aa8be44ccbc61be8ea0bf7ef0f0395ec255d1baa5ee2fb9d0676292a9",
   "20261208000100_tenant_backup_run_save.sql":
     "dec9af52498d007b9059c669fa990149127d1382f2607baa92180a4bb2330848",
+  "20261208000200_tenant_backup_daily_lease.sql":
+    "9a45df27a1ef33615d301378eec2ff79b0cd53e255dc665bc3cd5ecf7ecae3cb",
 };
 
 /** The first release: every file up to its grants file; later files restrict what they create themselves. */
