@@ -5,7 +5,6 @@
  */
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import type { SetupServer } from "msw/node";
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -15,6 +14,7 @@ import { call } from "../support/call.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { type FakeSupabase, startFakeSupabase } from "../support/fake-supabase.ts";
 import { createTestServices, TEST_CRON_SECRET, type TestServices } from "../support/services.ts";
+import { within } from "../support/within.ts";
 
 const PROJECT_URL = "https://fan-out.supabase.co";
 const TENANTS = 40;
@@ -204,9 +204,7 @@ describe("a tenant's end in the scheduled run", () => {
       if (released.has(tenantId)) return releaseLock(tenantId, holder);
       released.add(tenantId);
       // Waits a while for the item's end: one sent only after this release answers never comes meanwhile.
-      const until = Date.now() + 300;
-      while (!ending.has(tenantId) && Date.now() < until) await delay(5);
-      together.push(ending.has(tenantId));
+      together.push(await within(300, () => ending.has(tenantId)));
       return releaseLock(tenantId, holder);
     };
     const answer = await call(handleDailyTenantBackup, s, "daily-tenant-backup", { token: TEST_CRON_SECRET });

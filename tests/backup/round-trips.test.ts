@@ -4,13 +4,13 @@
  * and lists its chunk folder once when every chunk it names is one it uploaded; a later backup that reuses
  * stored chunks checks them again before its summary names them.
  */
-import { setTimeout as delay } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import { installSmallApp, ORG_A } from "../operations/small-app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
 import { type SentStatement, statementsSent } from "../support/statements.ts";
+import { within } from "../support/within.ts";
 
 let db: TestDatabase;
 let services: TestServices;
@@ -135,12 +135,7 @@ describe("a small tenant's round trips", () => {
     let copied = false;
     let listedDuringStart: boolean | null = null;
     let copiedDuringListing: boolean | null = null;
-    /** Waits a while for `done`: what is only asked for after the waiting call answers never comes meanwhile. */
-    const awhile = async (done: () => boolean) => {
-      const until = Date.now() + 300;
-      while (!done() && Date.now() < until) await delay(5);
-      return done();
-    };
+    // Each waits a while: what is only asked for after the waiting call answers never comes meanwhile.
     caller.copyText = (...a) => {
       copied = true;
       return copyText.apply(caller, a);
@@ -148,11 +143,11 @@ describe("a small tenant's round trips", () => {
     services.storage.list = async (prefix) => {
       listed = true;
       // Only the first listing: the one a backup that reuses chunks asks for before its summary waits for none.
-      if (copiedDuringListing === null) copiedDuringListing = await awhile(() => copied);
+      if (copiedDuringListing === null) copiedDuringListing = await within(300, () => copied);
       return list.call(services.storage, prefix);
     };
     services.db.startRun = async (...a) => {
-      listedDuringStart = await awhile(() => listed);
+      listedDuringStart = await within(300, () => listed);
       return startRun.apply(services.db, a);
     };
     try {

@@ -13,6 +13,7 @@ import { DatabaseError, type HeldSnapshot } from "../../lib/db/port.ts";
 import { PostgresCaller } from "../../lib/db/postgres.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { statementsSent } from "../support/statements.ts";
+import { within } from "../support/within.ts";
 
 let db: TestDatabase;
 let caller: PostgresCaller;
@@ -54,13 +55,9 @@ async function seen(snapshot: string | undefined, settings: Record<string, strin
 }
 
 /** Waits up to a second for `condition` to hold. */
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 100 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
-}
-
 /** Waits until every connection the caller opened is back in its pool. */
 async function allReturned(): Promise<void> {
-  await until(() => caller.pool.idleCount === caller.pool.totalCount);
+  await within(1000, () => caller.pool.idleCount === caller.pool.totalCount);
   expect(caller.pool.idleCount).toBe(caller.pool.totalCount);
 }
 
@@ -181,7 +178,7 @@ describe("the reader of a held moment", () => {
     const reader = (await seen(held.id)).pid;
     await db.owner.query("insert into public.reader_rows values (11)");
     await db.owner.query("select pg_terminate_backend($1)", [reader]);
-    await until(() => caller.pool.totalCount === 1);
+    await within(1000, () => caller.pool.totalCount === 1);
     expect(caller.pool.totalCount).toBe(1);
     // Not a failure: the moment is still held, and a new reader reads it.
     await readsTheMomentAnew(reader);
