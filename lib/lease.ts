@@ -65,10 +65,12 @@ export async function takeLease(services: Services, tenantId: string, operation:
   return taken.lease;
 }
 
-/** 409 naming what holds the tenant. */
+/** 409 naming what holds the tenant, and until when (never who: the holder stays ours). */
 export function tenantBusy(tenantId: string, busy: Busy): AppError {
-  return fail("conflict", `tenant ${tenantId} is busy: ${busy.operation} running until ${busy.expires_at}`, {
-    ...busy,
+  const { operation, expires_at } = busy;
+  return fail("conflict", `tenant ${tenantId} is busy: ${operation} running until ${expires_at}`, {
+    operation,
+    expires_at,
   });
 }
 

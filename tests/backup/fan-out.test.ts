@@ -10,6 +10,7 @@ import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { handleDailyTenantBackup } from "../../functions/daily-tenant-backup.ts";
 import type { WorkItem } from "../../lib/db/tenant-db.ts";
+import { tenantBusy } from "../../lib/lease.ts";
 import { call } from "../support/call.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { type FakeSupabase, startFakeSupabase } from "../support/fake-supabase.ts";
@@ -239,6 +240,29 @@ describe("a tenant's start in the scheduled run", () => {
     expect(statuses.filter((x) => x === "completed")).toHaveLength(TENANTS);
     expect(calls.tenant_backup_lock_acquire_scheduled).toBe(TENANTS);
     expect(calls.tenant_backup_schedule_get).toBeUndefined();
+  }, 60_000);
+
+  it("answers busy for a tenant another operation holds, naming the operation and never its holder", async () => {
+    const [services] = await callers({}, 1);
+    const s = services as TestServices;
+    const held = orgId(3);
+    await db.owner.query(
+      `insert into tenant_backup_locks (organization_id, operation, holder, expires_at)
+       values ($1, 'restore', 'another-operation-holder', now() + interval '1 hour')`,
+      [held],
+    );
+    const answer = await call(handleDailyTenantBackup, s, "daily-tenant-backup", { token: TEST_CRON_SECRET });
+    // One tenant left to back up: the night is not complete yet.
+    expect(answer.status).toBe(202);
+    const tenant = (
+      answer.body.tenants as { organization_id: string; status: string; error?: string }[]
+    ).find((t) => t.organization_id === held);
+    expect(tenant?.status).toBe("busy");
+    expect(tenant?.error).toMatch(new RegExp(`^tenant ${held} is busy: restore running until `));
+    expect(JSON.stringify(answer.body)).not.toContain("another-operation-holder");
+    // What the lock call answers carries the holder; the 409 made of it does not.
+    const lock = { acquired: false, operation: "restore", holder: "h", expires_at: "2026-12-02T04:00:00Z" };
+    expect(tenantBusy(held, lock).details).toEqual({ operation: "restore", expires_at: lock.expires_at });
   }, 60_000);
 
   it("leaves a tenant another call backed up after this one read the schedules", async () => {
