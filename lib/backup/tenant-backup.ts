@@ -140,8 +140,6 @@ export async function backupTenant(
   let run: BackupRun | undefined;
   /** The moment this call reads the live tables at (direct path, until a copy is taken). */
   let held: HeldSnapshot | null = null;
-  /** The held moment's end, once every table is read. */
-  let letGo: Promise<void> | null = null;
   /** A table's source opened before its turn (see openAfter below). */
   const ahead: { opened: { table: string; source: Promise<RowSource> } | null } = { opened: null };
   try {
@@ -379,9 +377,8 @@ export async function backupTenant(
 
     await storeSmall();
     // Every table is read: the moment's connections go back to the pool while the files and the summary
-    // are stored, and its end overlaps theirs instead of waiting after them.
-    letGo = held?.close(false) ?? null;
-    held = null;
+    // are stored, and its end overlaps theirs instead of waiting after them (the close below waits for it).
+    void held?.close(false);
 
     if (store && withFiles) {
       progress.files ??= { objects: [], done: false };
@@ -466,7 +463,7 @@ export async function backupTenant(
       (source) => source.close(),
       () => {},
     );
-    await (letGo ?? held?.close(false));
+    await held?.close(false);
     // A caller that passed its lease in keeps it: it is still working on the tenant.
     if (!request.lease) await lease.release();
   }

@@ -100,7 +100,10 @@ export interface HeldSnapshot {
   readonly id: string;
   /** Calls one of our functions inside the held transaction, at its moment. */
   call<T>(name: string, args: Record<string, unknown>): Promise<T>;
-  /** Ends the transaction: commit keeps what call() wrote. Never throws. */
+  /**
+   * Ends the transaction: commit keeps what call() wrote. Never throws. Closed again, answers the first
+   * close's end (and ends nothing more).
+   */
   close(commit: boolean): Promise<void>;
 }
 

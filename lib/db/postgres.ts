@@ -81,26 +81,27 @@ export class PostgresCaller implements SqlFunctionCaller {
       client.release(true);
       throw toDatabaseError(err);
     }
-    let open = true;
+    /** The transaction's end, once asked for: a second close waits for it instead of answering at once. */
+    let ended: Promise<void> | null = null;
     const readers = this.readers;
     const slot: ReaderSlot = { reader: null, busy: false };
     readers.set(id, slot);
     return {
       id,
       call: <T>(name: string, args: Record<string, unknown>) => callOn<T>(client, name, args),
-      async close(commit) {
-        if (!open) return;
-        open = false;
+      close(commit) {
+        if (ended) return ended;
         // A reader between two COPYs ends here; one still streaming ends with its COPY.
         readers.delete(id);
         // Taken from the slot first: its connection lost meanwhile is then not dropped twice (dropWhenLost).
         const parked = slot.busy ? null : slot.reader;
         slot.reader = null;
         // Side by side: the reader's transaction holds the moment of its own, whatever becomes of this one.
-        await Promise.all([
+        ended = Promise.all([
           parked && endTransaction(parked.client, parked.unguard),
           endTransaction(client, unguard, commit ? "commit" : "rollback"),
-        ]);
+        ]).then(() => {});
+        return ended;
       },
     };
   }

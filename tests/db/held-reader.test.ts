@@ -122,6 +122,25 @@ describe("the reader of a held moment", () => {
     expect(await idleInTransaction()).toBe(0);
   });
 
+  it("waits, when closed again, for the first close's end, and ends nothing more", async () => {
+    const moment = await caller.holdSnapshot();
+    held = moment;
+    await seen(moment.id);
+    held = null;
+    let second = false;
+    const ends = await statementsSent(async () => {
+      // Not awaited, as a backup lets its moment go once every table is read; its end waits below.
+      void moment.close(false);
+      await moment.close(false);
+      second = true;
+    });
+    expect(second).toBe(true);
+    expect(ends.map((s) => s.text).sort()).toEqual(["commit", "rollback"]);
+    // Answered only once both transactions had ended.
+    expect(caller.pool.idleCount).toBe(caller.pool.totalCount);
+    expect(await idleInTransaction()).toBe(0);
+  });
+
   it("sets the settings a COPY asks for when they differ from those it holds, for its transaction only", async () => {
     held = await caller.holdSnapshot();
     expect((await seen(held.id, TOKYO)).zone).toBe("Asia/Tokyo");
