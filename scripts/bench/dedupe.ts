@@ -15,6 +15,7 @@ import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import { loadConfig } from "../../lib/config.ts";
 import { createLogger } from "../../lib/logger.ts";
 import { createServices, type Services } from "../../lib/services.ts";
+import { chunkTargetSetting } from "./chunk-target.ts";
 
 const DAYS = 30;
 
@@ -27,9 +28,7 @@ function servicesFor(url: string, backupDir: string, layout: "chunks" | "files")
       LOG_LEVEL: "warn",
       BACKUP_TIME_BUDGET_MS: String(3_600_000),
       BACKUP_LAYOUT: layout,
-      ...(process.env.BENCH_CHUNK_TARGET
-        ? { BACKUP_CHUNK_TARGET_BYTES: process.env.BENCH_CHUNK_TARGET }
-        : {}),
+      ...chunkTargetSetting(),
     }),
     { log: createLogger({ level: "warn" }) },
   );

@@ -17,7 +17,7 @@
  *   BENCH_LATENCY_MS, BENCH_STORAGE_MS  its database round trip through a relay that delays it, and each
  *                storage request's wait (default 0: none), to measure what a network's latency costs
  *   BENCH_CALLS  1 to print every daily run's calls by kind and the statements it sent
- *   BENCH_CHUNK_TARGET  BACKUP_CHUNK_TARGET_BYTES for those (default: the product's default)
+ *   BENCH_CHUNK_TARGET  BACKUP_CHUNK_TARGET_BYTES of every section's backups (default: the product's)
  *
  * Every measured operation runs in a fresh process (scripts/bench/operation.ts) through the code the
  * functions run, so its time and peak memory are its own. Data lives in an embedded PostgreSQL in a
@@ -442,7 +442,10 @@ async function sideBySide(
         `over unchanged ${range("real")};${edits ? ` 1 % changed ${range("edited")};` : ""} into the emptied tenant ${range("intoEmpty")})`,
     );
   }
-  say(`the backup stores ${fmt(backup.value.bytes / 2 ** 20, 1)} MB`);
+  say(
+    `the backup stores ${fmt(backup.value.bytes / 2 ** 20, 1)} MB in ${fmt(backup.value.objects)} objects ` +
+      `(chunks of ${fmt(backup.value.chunkTargetBytes / 1024)} KiB of row text aimed at: BACKUP_CHUNK_TARGET_BYTES)`,
+  );
   say(`inside PostgreSQL, restore over unchanged data (ms): ${JSON.stringify(real.value.timings)}`);
   if (edits && edited) {
     say(

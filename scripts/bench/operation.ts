@@ -21,6 +21,7 @@ import {
 import pg from "pg";
 import { from as copyFrom, to as copyTo } from "pg-copy-streams";
 import { runDailyBackup } from "../../lib/backup/daily.ts";
+import { tableObjects } from "../../lib/backup/manifest.ts";
 import { readVerifiedPages } from "../../lib/backup/reader.ts";
 import { backupTenant } from "../../lib/backup/tenant-backup.ts";
 import type { Catalog } from "../../lib/catalog.ts";
@@ -31,6 +32,7 @@ import { createLogger } from "../../lib/logger.ts";
 import { pickBackupForRestore } from "../../lib/restore/pick-backup.ts";
 import { restoreTenant } from "../../lib/restore/restore-tenant.ts";
 import { createServices, type Services } from "../../lib/services.ts";
+import { chunkTargetSetting } from "./chunk-target.ts";
 import { startCpuTime } from "./cpu-time.ts";
 import { STATEMENTS } from "./round-trips.ts";
 
@@ -66,6 +68,7 @@ function configOf(args: OperationArgs) {
     RESTORE_MIN_INTERVAL_SECONDS: "0",
     MANUAL_BACKUP_MIN_INTERVAL_SECONDS: "0",
     ...(args.tenantConcurrency ? { BACKUP_TENANT_CONCURRENCY: String(args.tenantConcurrency) } : {}),
+    ...chunkTargetSetting(),
   });
 }
 
@@ -290,7 +293,13 @@ async function run(args: OperationArgs): Promise<unknown> {
           date: args.date,
           deadline: s.now().getTime() + HOUR,
         });
-        return { backupId: result.backupId, records: result.records, bytes: result.bytes };
+        return {
+          backupId: result.backupId,
+          records: result.records,
+          bytes: result.bytes,
+          objects: result.status === "completed" ? tableObjects(result.manifest).length : null,
+          chunkTargetBytes: s.config.backup.chunkTargetBytes,
+        };
       } finally {
         await s.close();
       }
