@@ -97,6 +97,8 @@ const RELEASED: Record<string, string> = {
     "dec9af52498d007b9059c669fa990149127d1382f2607baa92180a4bb2330848",
   "20261208000200_tenant_backup_daily_lease.sql":
     "9a45df27a1ef33615d301378eec2ff79b0cd53e255dc665bc3cd5ecf7ecae3cb",
+  "20261209000100_tenant_backup_analyze_waits.sql":
+    "7bd00001780625601c6b9c288c1c152daf8dd26d05fbc79a8ddc7ac375e997bd",
 };
 
 /** The first release: every file up to its grants file; later files restrict what they create themselves. */

@@ -5,9 +5,12 @@
  * import, have PostgreSQL analyze the tables they write that autovacuum would analyze next
  * (tenant_backup_analyze_stale), and only those; a dry run keeps the statistics too (they are taken in a
  * call of their own, not in the apply it rolls back). On the direct path and through the Supabase API as
- * the service role. "Would analyze next" follows a table's own autovacuum settings. Autovacuum is off for
- * the app's tables, so that only the restore can analyze them.
+ * the service role. "Would analyze next" follows a table's own autovacuum settings. A table another session
+ * holds (as autovacuum does while it vacuums one) is waited for, not skipped; one still held after 10 s is
+ * left as it is. Autovacuum is off for the app's tables, so that only the restore can analyze them.
  */
+import { setTimeout as delay } from "node:timers/promises";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exportCsv, importCsv, MODULE_ENV } from "../modules/module-app.ts";
 import type { TestDatabase } from "../support/database.ts";
@@ -69,6 +72,32 @@ async function staleContacts(): Promise<void> {
   expect(estimated).toBeLessThan(actual / 10);
 }
 
+/**
+ * Another session holding `table` in the mode autovacuum holds a table in while it vacuums it; answers
+ * the release.
+ */
+async function holdAsAutovacuum(table: string): Promise<() => Promise<void>> {
+  const session = new pg.Client({ connectionString: db.url });
+  await session.connect();
+  await session.query(`begin; lock table ${table} in share update exclusive mode`);
+  return async () => {
+    await session.query("rollback");
+    await session.end();
+  };
+}
+
+/** Whether some session comes to wait for a lock on `table` within `ms` milliseconds. */
+async function waitedForWithin(table: string, ms: number): Promise<boolean> {
+  for (const until = Date.now() + ms; Date.now() < until; await delay(20)) {
+    const { rows } = await db.client.query(
+      "select 1 from pg_locks l join pg_class c on c.oid = l.relation where c.relname = $1 and not l.granted",
+      [table],
+    );
+    if (rows.length > 0) return true;
+  }
+  return false;
+}
+
 /** Every app table's writes counted, then analyzed: their statistics current. */
 async function currentStatistics(): Promise<void> {
   await db.owner.query("select pg_stat_force_next_flush()");
@@ -125,6 +154,55 @@ describe("an apply on statistics that say the tenant has no rows", () => {
       });
     }
   }
+
+  it("a dry-run restore waits for a stale table another session holds, and analyzes it once let go", async () => {
+    await staleContacts();
+    const before = await analyzeCounts();
+    const release = await holdAsAutovacuum("contacts");
+    let released = false;
+    try {
+      const answer = restore(direct, body);
+      // Its ANALYZE waits for the lock (skipping the table would leave the statistics of no contacts).
+      expect(await waitedForWithin("contacts", 20_000)).toBe(true);
+      await release();
+      released = true;
+      const done = await answer;
+      expect(done.status, JSON.stringify(done.body)).toBe(200);
+      expect(done.body.success).toBe(true);
+    } finally {
+      if (!released) await release();
+    }
+    const { estimated, actual } = await w1Contacts();
+    expect(estimated).toBeGreaterThan(actual / 2);
+    expect(await analyzeCounts()).toEqual({ ...before, contacts: (before.contacts as number) + 1 });
+  });
+
+  it("a stale table still held after 10 s is left as it is, and the other stale tables analyzed", async () => {
+    await staleContacts();
+    await db.owner.query(
+      "alter table deals set (autovacuum_analyze_threshold = 0, autovacuum_analyze_scale_factor = 0)",
+    );
+    const release = await holdAsAutovacuum("contacts");
+    try {
+      await db.owner.query("update deals set stage = stage where id = (select min(id) from deals)");
+      await db.owner.query("select pg_stat_force_next_flush()");
+      const before = await analyzeCounts();
+      const { plan_id } = await direct.db.catalog();
+      const started = Date.now();
+      const { rows } = await db.client.query("select public.tenant_backup_analyze_stale($1, $2) as done", [
+        plan_id,
+        JSON.stringify(["contacts", "deals"]),
+      ]);
+      expect(rows[0].done).toEqual(["deals"]);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(9_000);
+      expect(await analyzeCounts()).toEqual({ ...before, deals: (before.deals as number) + 1 });
+    } finally {
+      await release();
+      await db.owner.query(
+        "alter table deals reset (autovacuum_analyze_threshold, autovacuum_analyze_scale_factor)",
+      );
+    }
+  });
 
   it("a restore does not analyze a table whose statistics are current", async () => {
     await currentStatistics();
