@@ -74,16 +74,37 @@ async function staleContacts(): Promise<void> {
 
 /**
  * Another session holding `table` in the mode autovacuum holds a table in while it vacuums it; answers
- * the release.
+ * the release (a second call waits for the first).
  */
 async function holdAsAutovacuum(table: string): Promise<() => Promise<void>> {
   const session = new pg.Client({ connectionString: db.url });
   await session.connect();
   await session.query(`begin; lock table ${table} in share update exclusive mode`);
-  return async () => {
-    await session.query("rollback");
-    await session.end();
+  let released: Promise<void> | null = null;
+  return () => {
+    released ??= session.query("rollback").then(() => session.end());
+    return released;
   };
+}
+
+/** One deal changed, and the change counted where autovacuum (and the restore) look for it. */
+async function changeOneDeal(): Promise<void> {
+  await db.owner.query("update deals set stage = stage where id = (select min(id) from deals)");
+  await db.owner.query("select pg_stat_force_next_flush()");
+}
+
+/** Runs `fn` while deals' own autovacuum settings say any change makes it stale, then resets them. */
+async function withDealsStaleOnAnyChange(fn: () => Promise<void>): Promise<void> {
+  await db.owner.query(
+    "alter table deals set (autovacuum_analyze_threshold = 0, autovacuum_analyze_scale_factor = 0)",
+  );
+  try {
+    await fn();
+  } finally {
+    await db.owner.query(
+      "alter table deals reset (autovacuum_analyze_threshold, autovacuum_analyze_scale_factor)",
+    );
+  }
 }
 
 /** Whether some session comes to wait for a lock on `table` within `ms` milliseconds. */
@@ -159,18 +180,16 @@ describe("an apply on statistics that say the tenant has no rows", () => {
     await staleContacts();
     const before = await analyzeCounts();
     const release = await holdAsAutovacuum("contacts");
-    let released = false;
     try {
       const answer = restore(direct, body);
       // Its ANALYZE waits for the lock (skipping the table would leave the statistics of no contacts).
       expect(await waitedForWithin("contacts", 20_000)).toBe(true);
       await release();
-      released = true;
       const done = await answer;
       expect(done.status, JSON.stringify(done.body)).toBe(200);
       expect(done.body.success).toBe(true);
     } finally {
-      if (!released) await release();
+      await release();
     }
     const { estimated, actual } = await w1Contacts();
     expect(estimated).toBeGreaterThan(actual / 2);
@@ -179,13 +198,9 @@ describe("an apply on statistics that say the tenant has no rows", () => {
 
   it("a stale table still held after 10 s is left as it is, and the other stale tables analyzed", async () => {
     await staleContacts();
-    await db.owner.query(
-      "alter table deals set (autovacuum_analyze_threshold = 0, autovacuum_analyze_scale_factor = 0)",
-    );
     const release = await holdAsAutovacuum("contacts");
-    try {
-      await db.owner.query("update deals set stage = stage where id = (select min(id) from deals)");
-      await db.owner.query("select pg_stat_force_next_flush()");
+    await withDealsStaleOnAnyChange(async () => {
+      await changeOneDeal();
       const before = await analyzeCounts();
       const { plan_id } = await direct.db.catalog();
       const started = Date.now();
@@ -196,12 +211,7 @@ describe("an apply on statistics that say the tenant has no rows", () => {
       expect(rows[0].done).toEqual(["deals"]);
       expect(Date.now() - started).toBeGreaterThanOrEqual(9_000);
       expect(await analyzeCounts()).toEqual({ ...before, deals: (before.deals as number) + 1 });
-    } finally {
-      await release();
-      await db.owner.query(
-        "alter table deals reset (autovacuum_analyze_threshold, autovacuum_analyze_scale_factor)",
-      );
-    }
+    }).finally(release);
   });
 
   it("a restore does not analyze a table whose statistics are current", async () => {
@@ -214,28 +224,17 @@ describe("an apply on statistics that say the tenant has no rows", () => {
 
   it("a restore follows a table's own autovacuum settings: one changed deal is enough where they say so", async () => {
     await currentStatistics();
-    const changeOneDeal = async () => {
-      await db.owner.query("update deals set stage = stage where id = (select min(id) from deals)");
-      await db.owner.query("select pg_stat_force_next_flush()");
-    };
     // Under the default threshold (50 rows + 10 %): left alone.
     await changeOneDeal();
-    let before = await analyzeCounts();
+    const before = await analyzeCounts();
     expect((await restore(direct, body)).status).toBe(200);
     expect(await analyzeCounts()).toEqual(before);
     // The table's own threshold of no rows and no share: analyzed.
-    await db.owner.query(
-      "alter table deals set (autovacuum_analyze_threshold = 0, autovacuum_analyze_scale_factor = 0)",
-    );
-    try {
+    await withDealsStaleOnAnyChange(async () => {
       await changeOneDeal();
-      before = await analyzeCounts();
+      const counts = await analyzeCounts();
       expect((await restore(direct, body)).status).toBe(200);
-      expect(await analyzeCounts()).toEqual({ ...before, deals: (before.deals as number) + 1 });
-    } finally {
-      await db.owner.query(
-        "alter table deals reset (autovacuum_analyze_threshold, autovacuum_analyze_scale_factor)",
-      );
-    }
+      expect(await analyzeCounts()).toEqual({ ...counts, deals: (counts.deals as number) + 1 });
+    });
   });
 });
