@@ -52,6 +52,27 @@ export function copyTextToLine(row: Buffer): Buffer {
   return slabRow(row, row.length * 6 + 4, writeLine, lineLength);
 }
 
+/** Rows whose line may take more than this get a buffer of their own in copyTextLineView. */
+const VIEW_SCRATCH_MOST = 1024 * 1024;
+let viewScratch = Buffer.allocUnsafe(0);
+
+/**
+ * The backup line of one COPY text row (without its "\n"), written into a buffer it writes every line
+ * into: good until its next call. For a caller that only reads the line (to hash it) and keeps the row,
+ * where copyTextToLine's lines, each kept, would be as much memory again as the rows.
+ */
+export function copyTextLineView(row: Buffer): Buffer {
+  const most = row.length * 6 + 4;
+  if (most > viewScratch.length) {
+    if (most > VIEW_SCRATCH_MOST) {
+      const out = Buffer.allocUnsafe(lineLength(row));
+      return out.subarray(0, writeLine(row, out, 0));
+    }
+    viewScratch = Buffer.allocUnsafe(Math.max(most, 64 * 1024));
+  }
+  return viewScratch.subarray(0, writeLine(row, viewScratch, 0));
+}
+
 /** True when the row's value at `start` is `\N` (NULL): those two bytes, then a tab or the row's end. */
 function isNull(row: Buffer, start: number): boolean {
   return (

@@ -182,6 +182,14 @@ function rowCountMismatch(file: ManifestFile, rows: number, expected = file.rows
   });
 }
 
+/** A page of a file's rows: `rows` of them, "\n" between them, in the buffers of `data` one after the other. */
+export interface VerifiedPage {
+  rows: number;
+  data: Buffer[];
+  /** True: each row as COPY's text format writes it; false: as a backup line (a JSON array of texts). */
+  copy: boolean;
+}
+
 /**
  * The file's rows in pages of at most `maxRows` lines and about `maxBytes` of text, decompressed as they
  * are read: only the compressed file and one page are in memory, whatever the file's size. A page is its
@@ -189,19 +197,25 @@ function rowCountMismatch(file: ManifestFile, rows: number, expected = file.rows
  * it one after the other (views of the chunk's text, never copies of it): a 5 MB value is then held once.
  * The checksum is checked before the first page; the row count after the last (422 naming the file
  * either way). A chunk tables share is read through `shared` when given (see SharedChunkText).
+ *
+ * With `copyText`, a chunk of COPY rows (format 3) is paged as those rows, as stored (`copy: true`), not
+ * turned into lines first: for a reader that writes them on as COPY rows (typed staging), which then holds
+ * the chunk's text alone, not its lines as well. Every other file is paged as lines (`copy: false`).
  */
 export async function* readVerifiedPages(
   storage: BackupStorage,
   file: ManifestFile,
   limits: { maxRows: number; maxBytes: number },
   shared?: SharedChunkText,
-): AsyncGenerator<{ rows: number; data: Buffer[] }> {
+  options: { copyText?: boolean } = {},
+): AsyncGenerator<VerifiedPage> {
   if (isChunkPath(file.path)) {
     let text = await (file.slice && shared ? shared.of(storage, file) : verifiedChunkText(storage, file));
     text = file.slice ? sliceOf(text, file, file.slice) : wholeLines(text, file);
+    const copy = file.text === "copy" && options.copyText === true;
     // One variable: while the pages are read, only the lines are held, not the chunk's COPY text too.
-    if (file.text === "copy") text = asLines(text);
-    yield* chunkPages(text, file, limits);
+    if (file.text === "copy" && !copy) text = asLines(text);
+    yield* chunkPages(text, file, limits, copy);
     return;
   }
   const bytes = await verifiedBytes(storage, file);
@@ -222,7 +236,7 @@ export async function* readVerifiedPages(
           const data = [joinLines(page, false)];
           page = [];
           pageBytes = 0;
-          yield { rows, data };
+          yield { rows, data, copy: false };
         }
       }
     }
@@ -245,7 +259,7 @@ export async function* readVerifiedPages(
   }
   if (page.length > 0) {
     total += page.length;
-    yield { rows: page.length, data: [joinLines(page, false)] };
+    yield { rows: page.length, data: [joinLines(page, false)], copy: false };
   }
   if (total !== file.rows) throw rowCountMismatch(file, total);
 }
@@ -314,7 +328,8 @@ function* chunkPages(
   parts: Buffer[],
   file: ManifestFile,
   limits: { maxRows: number; maxBytes: number },
-): Generator<{ rows: number; data: Buffer[] }> {
+  copy: boolean,
+): Generator<VerifiedPage> {
   let rows = 0;
   for (const part of parts) {
     for (let at = part.indexOf(NEWLINE); at !== -1; at = part.indexOf(NEWLINE, at + 1)) rows += 1;
@@ -353,7 +368,7 @@ function* chunkPages(
     // Views of whole lines, each ending in "\n": the page ends without the last one.
     const tail = data.pop() as Buffer;
     if (tail.length > 1) data.push(tail.subarray(0, tail.length - 1));
-    yield { rows: count, data: merged(data) };
+    yield { rows: count, data: merged(data), copy };
   }
 }
 

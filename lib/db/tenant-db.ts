@@ -585,10 +585,12 @@ export class TenantDb {
     rows: number;
     /** The page's UTF-8 bytes as the buffers that hold them one after the other. */
     lines: readonly Buffer[];
+    /** True when its rows are COPY text rows, not backup lines (see readVerifiedPages). */
+    copy: boolean;
   }): Promise<void> {
     const copyIn = this.caller.copyIn;
     if (!copyIn) throw new Error("typed staging needs a direct connection");
-    const { text, rows } = typedStageRows(args.page, args.lines);
+    const { text, rows } = typedStageRows(args.page, args.lines, args.copy);
     if (rows !== args.rows) {
       throw new Error(`${args.table}: page ${args.page} holds ${rows} lines, ${args.rows} were expected`);
     }

@@ -179,17 +179,18 @@ async function stageBackup(
     let lastPage = done ? Number(done.last_page) : -1;
     /**
      * The next page: the number of its first part, its rows, and its lines' bytes as views of the chunks
-     * read (joined by "\n" only as they are sent).
+     * read (joined by "\n" only as they are sent); `copy` when they are COPY rows (typed staging reads
+     * format 3's chunks as they are stored), which a page never mixes with lines.
      */
-    let gathered: { page: number; rows: number; bytes: number; lines: Buffer[] } | null = null;
+    let gathered: { page: number; rows: number; bytes: number; lines: Buffer[]; copy: boolean } | null = null;
     /**
      * The page being written: one at a time, while the next is read, checked and gathered (the database
      * parses one page while the engine prepares the next).
      */
     let writing = null as Promise<void> | null;
-    const write = async (page: number, rows: number, lines: Buffer[]) => {
+    const write = async (page: number, rows: number, lines: Buffer[], copy: boolean) => {
       if (typed) {
-        await db.stageTypedPage({ restoreId, table: table.name, relation: typed, page, rows, lines });
+        await db.stageTypedPage({ restoreId, table: table.name, relation: typed, page, rows, lines, copy });
       } else {
         await db.stageRestorePage({ restoreId, table: table.name, page, rows, lines });
       }
@@ -202,9 +203,9 @@ async function stageBackup(
       await writing;
       writing = null;
       if (!gathered) return;
-      const { page, rows, lines } = gathered;
+      const { page, rows, lines, copy } = gathered;
       gathered = null;
-      writing = write(page, rows, lines);
+      writing = write(page, rows, lines, copy);
       // Awaited by the next flush, or below; never left to reject unheard meanwhile.
       writing.catch(() => undefined);
     };
@@ -216,7 +217,8 @@ async function stageBackup(
           continue;
         }
         let page = fileIndex * PAGES_PER_FILE;
-        for await (const part of readVerifiedPages(services.storage, file, limits, shared)) {
+        const pages = readVerifiedPages(services.storage, file, limits, shared, { copyText: typed !== null });
+        for await (const part of pages) {
           let { rows, data } = part;
           if (skip > 0) {
             const dropped = Math.min(skip, rows);
@@ -228,6 +230,7 @@ async function stageBackup(
             const bytes = data.reduce((n, b) => n + b.length, 0) + 1;
             const fits =
               gathered !== null &&
+              gathered.copy === part.copy &&
               gathered.rows + rows <= limits.maxRows &&
               gathered.bytes + bytes <= limits.maxBytes;
             if (gathered && !fits) {
@@ -242,7 +245,7 @@ async function stageBackup(
             } else {
               // Past the last page staged even if the page settings changed between calls.
               lastPage = Math.max(page, lastPage + 1);
-              gathered = { page: lastPage, rows, bytes, lines: [...data] };
+              gathered = { page: lastPage, rows, bytes, lines: [...data], copy: part.copy };
             }
           }
           page += 1;

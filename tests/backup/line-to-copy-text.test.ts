@@ -143,6 +143,67 @@ describe("a page of backup lines as typed staging rows", () => {
   });
 });
 
+describe("a page of COPY rows as typed staging rows", () => {
+  /** Random rows of awkward values, as COPY text (as format 3's chunks hold them) and as their lines. */
+  function awkwardRows(count: number, seed: number) {
+    const alphabet = ["a", "\\", "\t", "\n", "\r", '"', "\u0001", "é", "🙂", "N", ",", "[", "\\N"];
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed;
+    };
+    const values = Array.from({ length: count }, () =>
+      Array.from({ length: 1 + (next() % 4) }, () =>
+        next() % 6 === 0
+          ? null
+          : Array.from({ length: next() % 7 }, () => alphabet[next() % alphabet.length]).join(""),
+      ),
+    );
+    // One row of a single empty value: an empty COPY row, first, in the middle and last.
+    values.splice(0, 0, [""]);
+    values.splice(count >> 1, 0, [""]);
+    values.push([""]);
+    const copyRows = values.map((v) => lineToCopyText(lineOf(v)));
+    return { lines: values.map(lineOf), copyRows };
+  }
+  const page = (rows: Buffer[]) => Buffer.from(rows.map((r) => r.toString("latin1")).join("\n"), "latin1");
+  /** The page cut into buffers at `cuts` (byte offsets), so that rows and their characters span buffers. */
+  const cut = (text: Buffer, cuts: number[]) =>
+    [0, ...cuts, text.length].slice(1).map((end, i, ends) => text.subarray(i === 0 ? 0 : ends[i - 1], end));
+
+  it("stages each row as it is, with the md5 of its line: the same text as the page of its lines", () => {
+    const { lines, copyRows } = awkwardRows(400, 7);
+    const expected = typedStageRows(5, [page(lines)]);
+    expect(expected.rows).toBe(lines.length);
+    const whole = page(copyRows);
+    expect(typedStageRows(5, [whole], true)).toEqual(expected);
+    for (const seed of [1, 2, 3]) {
+      const cuts = Array.from({ length: 40 }, (_, i) => ((i + 1) * 97 * seed) % whole.length).sort(
+        (a, b) => a - b,
+      );
+      const buffers = cut(
+        whole,
+        [...new Set(cuts)].filter((c) => c > 0),
+      );
+      expect(typedStageRows(5, buffers, true).text.equals(expected.text)).toBe(true);
+    }
+    // Every byte a buffer of its own: every row spans buffers, the empty ones too.
+    const bytes = cut(
+      whole,
+      Array.from({ length: whole.length - 1 }, (_, i) => i + 1),
+    );
+    expect(typedStageRows(5, bytes, true).text.equals(expected.text)).toBe(true);
+  });
+
+  it("hashes a row longer than its scratch buffer from a buffer of its own, and rows after it as before", () => {
+    // Its line may take six times its bytes: past the 1 MB that copyTextLineView writes lines into.
+    const long = lineToCopyText(lineOf(["x".repeat(200_000), "\t\n".repeat(5_000), null]));
+    const short = lineToCopyText(lineOf(["1", null]));
+    const rows = [short, long, short];
+    const expected = typedStageRows(9, [page(rows.map((r) => copyTextToLine(r)))]);
+    expect(typedStageRows(9, [page(rows)], true)).toEqual(expected);
+  });
+});
+
 describe("typed staging against the database", () => {
   let db: TestDatabase;
   let caller: PostgresCaller;
