@@ -627,7 +627,8 @@ export class TenantDb {
   /**
    * Has PostgreSQL analyze those of `tables` (tenant tables of plan `planId`) that autovacuum would analyze
    * next, so that the apply is planned on statistics that count the tenant's rows as they are
-   * (tenant_backup_analyze_stale). A table another session holds is waited for, as autovacuum's vacuum is
+   * (tenant_backup_analyze_stale): the columns those plans read (keys, indexed columns), not the others,
+   * which autovacuum analyzes later. A table another session holds is waited for, as autovacuum's vacuum is
    * (PostgreSQL then cancels it), 10 s at most. Answers the tables it asked PostgreSQL to analyze, less any
    * still held after that.
    */

@@ -3,8 +3,8 @@
  * it) say the tenant has about none there, until autovacuum analyzes the table again, a minute or more
  * after the rows came back. An apply planned on them can read a temp table of all the tenant's rows once
  * per tenant row (an apply of 1M rows ran past 13 minutes). So before an apply, PostgreSQL analyzes the
- * tables it writes that autovacuum would analyze next (tenant_backup_analyze_stale), in a call of its
- * own, which a dry run's rollback does not undo.
+ * tables it writes that autovacuum would analyze next (tenant_backup_analyze_stale: their key and indexed
+ * columns, what the apply's plans read), in a call of its own, which a dry run's rollback does not undo.
  */
 import { errorMessage } from "../errors.ts";
 import type { Services } from "../services.ts";

@@ -99,6 +99,8 @@ const RELEASED: Record<string, string> = {
     "9a45df27a1ef33615d301378eec2ff79b0cd53e255dc665bc3cd5ecf7ecae3cb",
   "20261209000100_tenant_backup_analyze_waits.sql":
     "7bd00001780625601c6b9c288c1c152daf8dd26d05fbc79a8ddc7ac375e997bd",
+  "20261210000100_tenant_backup_analyze_key_columns.sql":
+    "882eb006fec0d8d63ebfd6fe05c32b7b6499b3db28281bb33ee720162524886c",
 };
 
 /** The first release: every file up to its grants file; later files restrict what they create themselves. */

@@ -7,7 +7,9 @@
  * call of their own, not in the apply it rolls back). On the direct path and through the Supabase API as
  * the service role. "Would analyze next" follows a table's own autovacuum settings. A table another session
  * holds (as autovacuum does while it vacuums one) is waited for, not skipped; one still held after 10 s is
- * left as it is. Autovacuum is off for the app's tables, so that only the restore can analyze them.
+ * left as it is. Only the columns the apply's plans read are analyzed (keys, indexed columns), and the
+ * table stays counted as changed for autovacuum. Autovacuum is off for the app's tables, so that only the
+ * restore can analyze them.
  */
 import { setTimeout as delay } from "node:timers/promises";
 import pg from "pg";
@@ -175,6 +177,45 @@ describe("an apply on statistics that say the tenant has no rows", () => {
       });
     }
   }
+
+  it("a restore analyzes the columns its plans read, not the others, and leaves the table to autovacuum", async () => {
+    await staleContacts();
+    // last_name is in no key or index: if it were analyzed, its statistics would say most contacts are
+    // called Renamed.
+    await db.owner.query(
+      "create temp table saved_names as select id, last_name from contacts where workspace_id = 'w1'",
+    );
+    await db.owner.query("update contacts set last_name = 'Renamed' where workspace_id = 'w1'");
+    await db.owner.query("select pg_stat_force_next_flush()");
+    const lastNames = async (): Promise<string[]> => {
+      const { rows } = await db.client.query(
+        "select most_common_vals::text::text[] as v from pg_stats where tablename = 'contacts' and attname = 'last_name'",
+      );
+      return rows[0]?.v ?? [];
+    };
+    try {
+      const before = await analyzeCounts();
+      const answer = await restore(direct, body);
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+      expect(await analyzeCounts()).toEqual({ ...before, contacts: (before.contacts as number) + 1 });
+      // The tenant key was analyzed, last_name was not, and PostgreSQL still counts the table's changes.
+      const { estimated, actual } = await w1Contacts();
+      expect(estimated).toBeGreaterThan(actual / 2);
+      expect(await lastNames()).not.toContain("Renamed");
+      await db.owner.query("select pg_stat_force_next_flush()");
+      const { rows } = await db.client.query(
+        "select n_mod_since_analyze::int as n from pg_stat_user_tables where relname = 'contacts'",
+      );
+      expect(rows[0].n).toBeGreaterThan(1_000);
+      // A whole ANALYZE, as autovacuum's, sees them.
+      await db.owner.query("analyze contacts");
+      expect(await lastNames()).toContain("Renamed");
+    } finally {
+      await db.owner.query(
+        "update contacts c set last_name = s.last_name from saved_names s where s.id = c.id; drop table saved_names",
+      );
+    }
+  });
 
   it("a dry-run restore waits for a stale table another session holds, and analyzes it once let go", async () => {
     await staleContacts();
