@@ -44,12 +44,19 @@ const PLAIN = Uint8Array.from({ length: 256 }, (_, b) =>
 );
 const HEX = Buffer.from("0123456789abcdef");
 
+/**
+ * The most bytes the line of `row` can take: each byte of the row becomes at most 6 of the line (a control
+ * character as \u00xx); a tab 1 (","), minus the 2 quotes its values add; "\N" 4 ("null"); plus "[" and "]".
+ */
+function mostLineBytes(row: Buffer): number {
+  return row.length * 6 + 4;
+}
+
 /** The backup line of one COPY text row (without its "\n"). */
 export function copyTextToLine(row: Buffer): Buffer {
-  // Each byte of the row becomes at most 6 of the line (a control character as \u00xx); a tab 1 (","),
-  // minus the 2 quotes its values add; "\N" 4 ("null"); plus "[" and "]". A long row's line is sized
-  // exactly by a first pass: a 5 MB value then takes its line's bytes, not six times as many.
-  return slabRow(row, row.length * 6 + 4, writeLine, lineLength);
+  // A long row's line is sized exactly by a first pass: a 5 MB value then takes its line's bytes, not six
+  // times as many.
+  return slabRow(row, mostLineBytes(row), writeLine, lineLength);
 }
 
 /** Rows whose line may take more than this get a buffer of their own in copyTextLineView. */
@@ -62,7 +69,7 @@ let viewScratch = Buffer.allocUnsafe(0);
  * where copyTextToLine's lines, each kept, would be as much memory again as the rows.
  */
 export function copyTextLineView(row: Buffer): Buffer {
-  const most = row.length * 6 + 4;
+  const most = mostLineBytes(row);
   if (most > viewScratch.length) {
     if (most > VIEW_SCRATCH_MOST) {
       const out = Buffer.allocUnsafe(lineLength(row));
