@@ -102,7 +102,7 @@ const RELEASED: Record<string, string> = {
   "20261210000100_tenant_backup_analyze_key_columns.sql":
     "882eb006fec0d8d63ebfd6fe05c32b7b6499b3db28281bb33ee720162524886c",
   "20261211000100_tenant_backup_typed_stage_uncompressed.sql":
-    "37cc05df571d1cda950ef7020579dd119fdaf2640256d2c30d9abbf6e30ce13d",
+    "087a95822b87f1cfbffc7ae6ed966f357880d8549885cd3f0f4e1321d4e8ebd5",
 };
 
 /** The first release: every file up to its grants file; later files restrict what they create themselves. */
