@@ -4,9 +4,9 @@
  *
  *   BENCH_ROWS   rows of the large tenant (default 1,000,000, over the demo app's 24 tables)
  *   BENCH_QUICK  1 for a short run (100,000 rows, smaller scaling steps)
- *   BENCH_REPEAT how many times each backup and its COPY baseline run, in turn (default 3: medians shown)
- *   BENCH_RESTORE_REPEAT  how many rounds of the restores and their baseline run, in turn (default: as
- *                BENCH_REPEAT in the main section, 1 in the others)
+ *   BENCH_REPEAT how many times each backup and its COPY baseline run, in turn (default 5: medians shown)
+ *   BENCH_RESTORE_REPEAT  how many rounds of the restores and their baseline run, in turn (default 3 in
+ *                the main section, 1 in the others)
  *   BENCH_ONLY   sections to run, comma-separated (default: every one): main, values, nopk, daily, fanout,
  *                sizes, chunks (the chunked layout's figures: 30 daily backups, zstd against gzip),
  *                postgrest (requests and bytes of the Supabase API path, scripts/bench/postgrest.ts),
@@ -52,7 +52,8 @@ import { fillWide, WIDE_COLUMNS } from "./wide.ts";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 /** How many times each section's backup and its COPY baseline run, in turn (their medians are shown). */
-const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
+// Five: a backup and its baseline take seconds, and single runs vary by a third on this noisy machine.
+const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 5));
 const ROWS = Number(process.env.BENCH_ROWS ?? (QUICK ? 100_000 : 1_000_000));
 /** The demo's large tenant has about 118,000 rows at scale 1. */
 const ROWS_PER_SCALE = 118_267;
@@ -371,7 +372,7 @@ async function sideBySide(
   const restore = (dryRun: boolean) => measure({ op: "restore", url, backupDir: files, backupId, dryRun });
   // The restores and their baseline, each `restoreRepeat` times in turn; every round ends with the tenant
   // as backed up, so the next starts from the same rows.
-  const restoreRepeat = Math.max(1, Number(process.env.BENCH_RESTORE_REPEAT ?? (withEdits ? REPEAT : 1)));
+  const restoreRepeat = Math.max(1, Number(process.env.BENCH_RESTORE_REPEAT ?? (withEdits ? 3 : 1)));
   const rounds: {
     copyIn: Result;
     overSame: Result;
