@@ -103,6 +103,8 @@ const RELEASED: Record<string, string> = {
     "882eb006fec0d8d63ebfd6fe05c32b7b6499b3db28281bb33ee720162524886c",
   "20261211000100_tenant_backup_typed_stage_uncompressed.sql":
     "087a95822b87f1cfbffc7ae6ed966f357880d8549885cd3f0f4e1321d4e8ebd5",
+  "20261212000100_tenant_backup_changed_rows_parsed_once.sql":
+    "6dee606e4ab146d7ad424a7a817ba5ee8a8383835b3c8af35f772d414ac342d0",
 };
 
 /** The first release: every file up to its grants file; later files restrict what they create themselves. */
