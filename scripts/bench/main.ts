@@ -51,8 +51,10 @@ import { fillTables } from "./tables.ts";
 import { fillWide, WIDE_COLUMNS } from "./wide.ts";
 
 const QUICK = process.env.BENCH_QUICK === "1";
-/** How many times each section's backup and its COPY baseline run, in turn (their medians are shown). */
-// Five: a backup and its baseline take seconds, and single runs vary by a third on this noisy machine.
+/**
+ * How many times each section's backup and its COPY baseline run, in turn (their medians are shown): five
+ * by default, as the pair takes seconds and single runs vary by a third on this noisy machine.
+ */
 const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 5));
 const ROWS = Number(process.env.BENCH_ROWS ?? (QUICK ? 100_000 : 1_000_000));
 /** The demo's large tenant has about 118,000 rows at scale 1. */
