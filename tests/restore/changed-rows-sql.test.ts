@@ -11,13 +11,13 @@ import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 let db: TestDatabase;
 
 const COLUMNS = 6;
-const casts = Array.from({ length: COLUMNS }, (_, i) =>
-  i % 2 === 0 ? `(x.r->>${i})::bigint as c${i}` : `(x.r->>${i})::text as c${i}`,
-).join(", ");
-const lineOf = (n: number) =>
-  JSON.stringify(
-    Array.from({ length: COLUMNS }, (_, i) => (i % 2 === 0 ? String(n * 10 + i) : `v${n}.${i}`)),
-  );
+const columns = Array.from({ length: COLUMNS }, (_, i) => i);
+const casts = columns
+  .map((i) => (i % 2 === 0 ? `(x.r->>${i})::bigint as c${i}` : `(x.r->>${i})::text as c${i}`))
+  .join(", ");
+/** Column i of line n: a number in the even columns, a text in the others. */
+const value = (n: number, i: number) => (i % 2 === 0 ? String(n * 10 + i) : `v${n}.${i}`);
+const lineOf = (n: number) => JSON.stringify(columns.map((i) => value(n, i)));
 
 beforeAll(async () => {
   db = await createTestDatabase("migrated");
@@ -51,14 +51,7 @@ describe("the query typing changed lines", () => {
 
       const typed = await client.query(`${sql} order by c0`);
       expect(typed.rows).toEqual(
-        [1, 3].map((n) =>
-          Object.fromEntries(
-            Array.from({ length: COLUMNS }, (_, i) => [
-              `c${i}`,
-              i % 2 === 0 ? String(n * 10 + i) : `v${n}.${i}`,
-            ]),
-          ),
-        ),
+        [1, 3].map((n) => Object.fromEntries(columns.map((i) => [`c${i}`, value(n, i)]))),
       );
     } finally {
       await client.query("rollback");
