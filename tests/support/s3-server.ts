@@ -3,9 +3,13 @@
  * port, for the S3 backend and the off-site copy. Its one access key id is S3RVER; it refuses other ids but
  * does not verify SigV4 signatures.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { createHash, randomUUID } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, mkdtemp, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import S3rver from "s3rver";
 import type { S3Settings } from "../../lib/storage/s3.ts";
 
@@ -22,6 +26,7 @@ export const S3_CREDENTIAL = "S3RVER";
 
 export async function startS3Server(buckets: string[]): Promise<TestS3Server> {
   const directory = await mkdtemp(join(tmpdir(), "tenant-backup-s3-"));
+  const incoming = await mkdtemp(join(tmpdir(), "tenant-backup-s3-incoming-"));
   const server = new S3rver({
     address: "127.0.0.1",
     port: 0,
@@ -30,6 +35,7 @@ export async function startS3Server(buckets: string[]): Promise<TestS3Server> {
     vhostBuckets: false,
     configureBuckets: buckets.map((name) => ({ name, configs: [] })),
   });
+  readOwnWrites(server, incoming);
   const address = (await server.run()) as { address: string; port: number };
   const endpoint = `http://127.0.0.1:${address.port}`;
   const settings = (bucket: string, prefix = ""): S3Settings => ({
@@ -56,6 +62,50 @@ export async function startS3Server(buckets: string[]): Promise<TestS3Server> {
     async close() {
       await server.close();
       await rm(directory, { recursive: true, force: true });
+      await rm(incoming, { recursive: true, force: true });
     },
+  };
+}
+
+/** The parts of s3rver's file store (lib/stores/filesystem.js) that a PUT uses; its types do not name them. */
+interface FileStore {
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
+  putObject(object: StoredObject): Promise<{ size: number; md5: string }>;
+}
+interface StoredObject {
+  bucket: string;
+  key: string;
+  metadata: unknown;
+  content: Buffer | NodeJS.ReadableStream;
+}
+
+/**
+ * S3 reads its own writes: a GET after a PUT's answer returns the new object. s3rver 3.7 answers a PUT as
+ * soon as it has read the body, before its write stream has opened (and truncated) the object's file, so a
+ * GET right after could still read the previous object — a replaced summary came back as the old one. Here
+ * a PUT writes its body to a file of its own and renames it over the object before it is answered.
+ */
+function readOwnWrites(server: S3rver, incoming: string): void {
+  const store = (server as unknown as { store: FileStore }).store;
+  store.putObject = async (object) => {
+    const objectPath = store.getResourcePath(object.bucket, object.key, "object");
+    const partial = join(incoming, randomUUID());
+    const md5 = createHash("md5");
+    let size = 0;
+    const count = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        md5.update(chunk);
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    const body = Buffer.isBuffer(object.content) ? [object.content] : object.content;
+    await pipeline(body, count, createWriteStream(partial));
+    await mkdir(dirname(objectPath), { recursive: true });
+    await rename(partial, objectPath);
+    const digest = md5.digest("hex");
+    await store.putMetadata(object.bucket, object.key, object.metadata, digest);
+    return { size, md5: digest };
   };
 }
