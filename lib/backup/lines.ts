@@ -62,6 +62,72 @@ export class LineSplitter {
   }
 }
 
+/**
+ * Rows as the text they make: `parts`, one after the other, are `rows` lines of `bytes` bytes in all; each
+ * part is whole lines, each ending in "\n". A chunk of rows goes on as a few views of the memory the rows arrived in, not an
+ * object per row: at a million rows those objects, and collecting them, were a tenth of a backup's time on
+ * its main thread.
+ */
+export interface RowsText {
+  parts: Buffer[];
+  rows: number;
+  bytes: number;
+}
+
+/**
+ * Cuts a stream of UTF-8 chunks into blocks of whole lines, each line with its "\n": the lines a chunk
+ * holds whole go on as one view of it; a line that spans chunks is kept as its pieces and joined once, when
+ * its end arrives (linear in the bytes, as LineSplitter is, whatever a line's length).
+ */
+export class WholeLines {
+  private pieces: Buffer[] = [];
+  private piecesBytes = 0;
+
+  /** The blocks of whole lines that `chunk` completes, in order. */
+  push(chunk: Buffer | Uint8Array): Buffer[] {
+    const bytes = Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const last = bytes.lastIndexOf(NEWLINE);
+    const blocks: Buffer[] = [];
+    let start = 0;
+    if (last !== -1 && this.pieces.length > 0) {
+      start = bytes.indexOf(NEWLINE) + 1;
+      this.pieces.push(bytes.subarray(0, start));
+      blocks.push(Buffer.concat(this.pieces, this.piecesBytes + start));
+      this.pieces = [];
+      this.piecesBytes = 0;
+    }
+    if (last >= start) blocks.push(bytes.subarray(start, last + 1));
+    const rest = last + 1;
+    if (rest < bytes.length) {
+      this.pieces.push(bytes.subarray(rest));
+      this.piecesBytes += bytes.length - rest;
+    }
+    return blocks;
+  }
+
+  /** Bytes after the last "\n" so far: none when the stream has ended well. */
+  get unfinished(): number {
+    return this.piecesBytes;
+  }
+}
+
+/** The lines of blocks of whole lines (as WholeLines and RowsText hold them), as views without their "\n". */
+export function linesOf(parts: readonly Buffer[]): Buffer[] {
+  const lines: Buffer[] = [];
+  for (const part of parts) {
+    let start = 0;
+    let end = part.indexOf(NEWLINE);
+    while (end !== -1) {
+      lines.push(part.subarray(start, end));
+      start = end + 1;
+      end = part.indexOf(NEWLINE, start);
+    }
+  }
+  return lines;
+}
+
 /** The lines of `text` (separated by "\n", no trailing one) as views of it, without copying. */
 export function splitLines(text: Buffer): Buffer[] {
   const lines: Buffer[] = [];

@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Transform } from "node:stream";
-import { joinLines } from "./lines.ts";
+import type { RowsText } from "./lines.ts";
 
 export class PartWriter {
   private readonly chunks: Buffer[] = [];
@@ -28,13 +28,13 @@ export class PartWriter {
     });
   }
 
-  /** Adds rows, one line of UTF-8 each without its "\n". */
-  async write(lines: readonly Buffer[]): Promise<void> {
-    if (lines.length === 0) return;
-    const text = joinLines(lines, true);
-    this.rawBytes += text.length;
-    this.rows += lines.length;
-    if (!this.stream.write(text)) await new Promise((resolve) => this.stream.once("drain", resolve));
+  /** Adds rows, as the text they make. */
+  async write(text: RowsText): Promise<void> {
+    this.rawBytes += text.bytes;
+    this.rows += text.rows;
+    for (const part of text.parts) {
+      if (!this.stream.write(part)) await new Promise((resolve) => this.stream.once("drain", resolve));
+    }
   }
 
   async finish(): Promise<{ data: Buffer; sha256: string; bytes: number }> {

@@ -15,14 +15,14 @@ import type { HeldSnapshot } from "../db/port.ts";
 import type { ExportPage, LiveQueries, TenantDb } from "../db/tenant-db.ts";
 import { copyTextToLine } from "./copy-text.ts";
 import { lineToCopyText } from "./line-to-copy-text.ts";
-import { LineSplitter, splitLines } from "./lines.ts";
+import { joinLines, LineSplitter, linesOf, type RowsText, splitLines, WholeLines } from "./lines.ts";
 
 /**
- * A page of rows as the backup takes them, one by one, as their UTF-8 bytes without the "\n" (see
- * lib/backup/lines.ts for why), each written as the source was asked for (SourceArgs.rowsAs).
+ * A page of rows as the backup takes them: their UTF-8 bytes (see lib/backup/lines.ts for why), each row
+ * written as the source was asked for (SourceArgs.rowsAs), as blocks of whole lines.
  */
-export interface SourcePage extends Omit<ExportPage, "data"> {
-  lines: Buffer[];
+export interface SourcePage extends Pick<ExportPage, "last_key" | "done"> {
+  text: RowsText;
 }
 
 /**
@@ -84,9 +84,11 @@ export async function openRowSource(db: TenantDb, args: SourceArgs): Promise<Row
   return converted(pagedSource(db, args, after), fromLines);
 }
 
-/** Bytes of `lines` joined by "\n". */
-const joinedBytes = (lines: Buffer[]) =>
-  lines.reduce((n, l) => n + l.length + 1, 0) - (lines.length > 0 ? 1 : 0);
+/** Rows, one line each without its "\n", as their text: one block, copied once. */
+function textOf(lines: Buffer[]): RowsText {
+  const parts = lines.length === 0 ? [] : [joinLines(lines, true)];
+  return { parts, rows: lines.length, bytes: parts[0]?.length ?? 0 };
+}
 
 /** The source's pages with each row turned by `convert` (none: as they are). */
 function converted(source: RowSource, convert: ((row: Buffer) => Buffer) | undefined): RowSource {
@@ -94,17 +96,24 @@ function converted(source: RowSource, convert: ((row: Buffer) => Buffer) | undef
   return {
     async next(maxBytes) {
       const page = await source.next(maxBytes);
-      const lines = page.lines.map(convert);
-      return { ...page, lines, bytes: joinedBytes(lines) };
+      const lines = linesOf(page.text.parts).map(convert);
+      return { ...page, text: textOf(lines) };
     },
     close: () => source.close(),
   };
 }
 
-const EMPTY = Buffer.alloc(0);
+const NEWLINE = 0x0a;
 
-function pageOf({ data, ...page }: ExportPage): SourcePage {
-  return { ...page, lines: page.rows === 0 ? [] : splitLines(Buffer.from(data)) };
+/** The last line of blocks of whole lines, without its "\n"; null when there is none. */
+function lastLine(parts: readonly Buffer[]): Buffer | null {
+  const block = parts.at(-1);
+  if (!block) return null;
+  return block.subarray(block.lastIndexOf(NEWLINE, block.length - 2) + 1, block.length - 1);
+}
+
+function pageOf({ data, rows, last_key, done }: ExportPage): SourcePage {
+  return { last_key, done, text: textOf(rows === 0 ? [] : splitLines(Buffer.from(data))) };
 }
 
 function pagedSource(db: TenantDb, args: SourceArgs, start: number): RowSource {
@@ -127,66 +136,149 @@ function pagedSource(db: TenantDb, args: SourceArgs, start: number): RowSource {
 
 /**
  * Pages cut from a stream of rows, one a line of the stream; `convert` turns a streamed row into the row
- * asked for (a live table is streamed as COPY text rows, the run's copy as lines).
+ * asked for (a live table is streamed as COPY text rows, the run's copy as lines). Rows taken as streamed
+ * stay in the blocks they came in (see WholeLines); converted rows are made one by one.
  */
 async function streamedSource(
   stream: NodeJS.ReadableStream,
   args: SourceArgs,
   start: number,
-  convert: (row: Buffer) => Buffer = (row) => row,
+  convert?: (row: Buffer) => Buffer,
 ): Promise<RowSource> {
   // Rows are numbered 1, 2, … without gaps in the copy: the last row's number is a count.
   let read = start;
-  const chunks = stream[Symbol.asyncIterator]();
-  const splitter = new LineSplitter();
-  let pending: Buffer[] = [];
-  /** The next line of `pending` to hand out (shifting a long array per line would be quadratic). */
-  let at = 0;
-  let ended = false;
-
-  /** Makes at least one complete line available, unless the stream has ended. */
-  async function fill(): Promise<void> {
-    while (at === pending.length && !ended) {
-      const { value, done } = await chunks.next();
-      if (done) {
-        ended = true;
-        if (splitter.end().length !== 0) throw new Error(`export of ${args.table} ended inside a line`);
-        return;
-      }
-      pending = splitter.push(value as Buffer);
-      at = 0;
-    }
-  }
-
+  const rows = convert ? convertedRows(stream, args.table, convert) : streamedRows(stream, args.table);
   return {
     async next(maxBytes) {
+      const { text, ended } = await rows.take(args.limit, maxBytes);
+      // Done as the paged read would say it: fewer rows than the limit, and nothing left after them.
+      const done = text.rows < args.limit && ended;
+      read += text.rows;
+      return { text, last_key: text.rows > 0 ? [String(read)] : null, done };
+    },
+    close: () => rows.close(),
+  };
+}
+
+interface StreamRows {
+  /**
+   * Up to `limit` rows, ending with the first whose text starts at or after `maxBytes` (at least one row
+   * unless none is left); `ended` once nothing is left after them.
+   */
+  take(limit: number, maxBytes: number): Promise<{ text: RowsText; ended: boolean }>;
+  close(): void;
+}
+
+/** What `split` makes of a stream's chunks, handed out in order, the stream read only as they are needed. */
+class Pending<T> {
+  private readonly chunks: AsyncIterator<Buffer>;
+  /** Items handed out are dropped from here, so that one holding MBs is not kept until the next read. */
+  private items: (T | undefined)[] = [];
+  /** The next item to hand out (shifting a long array per item would be quadratic). */
+  private at = 0;
+  private ended = false;
+
+  constructor(
+    private readonly stream: NodeJS.ReadableStream,
+    private readonly split: { push(chunk: Buffer): T[]; atEnd(): void },
+  ) {
+    this.chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  }
+
+  /** The next item, read from the stream when none is left; undefined once the stream has ended. */
+  async peek(): Promise<T | undefined> {
+    while (this.at === this.items.length && !this.ended) {
+      const { value, done } = await this.chunks.next();
+      if (done) {
+        this.ended = true;
+        this.split.atEnd();
+      } else {
+        this.items = this.split.push(value);
+        this.at = 0;
+      }
+    }
+    return this.items[this.at];
+  }
+
+  /** Hands out the next item, or leaves `rest` of it in its place. */
+  take(rest?: T): void {
+    this.items[this.at] = rest;
+    if (rest === undefined) this.at += 1;
+  }
+
+  /** True once the stream has ended and every item was handed out. */
+  get drained(): boolean {
+    return this.ended && this.at === this.items.length;
+  }
+
+  close(): void {
+    if (!this.ended) (this.stream as unknown as { destroy(): void }).destroy();
+  }
+}
+
+/** A stream's rows as they come, in blocks of whole lines, never an object per row. */
+function streamedRows(stream: NodeJS.ReadableStream, table: string): StreamRows {
+  const whole = new WholeLines();
+  const blocks = new Pending(stream, {
+    push: (chunk) => whole.push(chunk),
+    atEnd: () => {
+      if (whole.unfinished !== 0) throw new Error(`export of ${table} ended inside a line`);
+    },
+  });
+  return {
+    async take(limit, maxBytes) {
+      const parts: Buffer[] = [];
+      let rows = 0;
+      let bytes = 0;
+      while (rows < limit && (rows === 0 || bytes < maxBytes)) {
+        const block = await blocks.peek();
+        if (block === undefined) break;
+        let end = 0;
+        while (end < block.length && rows < limit && (rows === 0 || bytes < maxBytes)) {
+          const next = block.indexOf(NEWLINE, end) + 1;
+          bytes += next - end;
+          rows += 1;
+          end = next;
+        }
+        parts.push(end === block.length ? block : block.subarray(0, end));
+        blocks.take(end === block.length ? undefined : block.subarray(end));
+      }
+      if (rows < limit) await blocks.peek();
+      return { text: { parts, rows, bytes }, ended: blocks.drained };
+    },
+    close: () => blocks.close(),
+  };
+}
+
+/** A stream's rows, each turned by `convert` as it is taken (pages are bounded by the rows converted). */
+function convertedRows(
+  stream: NodeJS.ReadableStream,
+  table: string,
+  convert: (row: Buffer) => Buffer,
+): StreamRows {
+  const splitter = new LineSplitter();
+  const lines = new Pending(stream, {
+    push: (chunk) => splitter.push(chunk),
+    atEnd: () => {
+      if (splitter.end().length !== 0) throw new Error(`export of ${table} ended inside a line`);
+    },
+  });
+  return {
+    async take(limit, maxBytes) {
       const taken: Buffer[] = [];
       let bytes = 0;
-      while (taken.length < args.limit && (taken.length === 0 || bytes < maxBytes)) {
-        await fill();
-        if (at === pending.length) break;
-        const line = convert(pending[at] as Buffer);
-        // Converted: the row as streamed (MBs, with large values) need not wait for the next fill.
-        if (line !== pending[at]) pending[at] = EMPTY;
-        at += 1;
+      while (taken.length < limit && (taken.length === 0 || bytes < maxBytes)) {
+        const row = await lines.peek();
+        if (row === undefined) break;
+        lines.take();
+        const line = convert(row);
         taken.push(line);
         bytes += line.length + 1;
       }
-      // Done as the paged read would say it: fewer rows than the limit, and nothing left after them.
-      if (taken.length < args.limit) await fill();
-      const done = taken.length < args.limit && at === pending.length && ended;
-      read += taken.length;
-      return {
-        rows: taken.length,
-        bytes,
-        lines: taken,
-        last_key: taken.length > 0 ? [String(read)] : null,
-        done,
-      };
+      if (taken.length < limit) await lines.peek();
+      return { text: textOf(taken), ended: lines.drained };
     },
-    close() {
-      if (!ended) (stream as unknown as { destroy(): void }).destroy();
-    },
+    close: () => lines.close(),
   };
 }
 
@@ -206,7 +298,7 @@ function keyedByColumns(source: RowSource, table: CatalogTable): RowSource {
   return {
     async next(maxBytes) {
       const page = await source.next(maxBytes);
-      const last = page.lines.at(-1) ?? null;
+      const last = lastLine(page.text.parts);
       return { ...page, last_key: last === null ? null : keyOf(last) };
     },
     close: () => source.close(),
@@ -231,9 +323,7 @@ async function capturedSource(db: TenantDb, capture: NonNullable<SourceArgs["cap
       after += lines.length;
       const last = lines.at(-1);
       return {
-        rows: lines.length,
-        bytes: joinedBytes(lines),
-        lines,
+        text: textOf(lines),
         last_key: last === undefined ? null : keyOf(last),
         done: stored.done,
       };

@@ -10,6 +10,7 @@
  * stored, so a call that stops before then reads it again (lib/backup/tenant-backup.ts).
  */
 import type { ChunkStore } from "../chunks/store.ts";
+import type { RowsText } from "./lines.ts";
 import type { ManifestFile } from "./manifest.ts";
 
 export interface StoredSmallTables {
@@ -20,7 +21,7 @@ export interface StoredSmallTables {
 }
 
 export class SmallTables {
-  private readonly waiting: { table: string; lines: Buffer[] }[] = [];
+  private readonly waiting: { table: string; text: RowsText }[] = [];
   private bytes = 0;
 
   /** `room`: the most text (bytes, newlines included) the shared chunk may hold. */
@@ -32,15 +33,13 @@ export class SmallTables {
   }
 
   /**
-   * Takes the table's whole text (its rows, one line each) when it is below `small` and fits the room
-   * left; answers whether it did. A table it declines is stored as its own chunk, as a large one is.
+   * Takes the table's whole text when it is below `small` and fits the room left; answers whether it did.
+   * A table it declines is stored as its own chunk, as a large one is.
    */
-  offer(table: string, lines: Buffer[], small: number): boolean {
-    if (lines.length === 0) return false;
-    const bytes = lines.reduce((n, l) => n + l.length + 1, 0);
-    if (bytes >= small || this.bytes + bytes > this.room) return false;
-    this.waiting.push({ table, lines });
-    this.bytes += bytes;
+  offer(table: string, text: RowsText, small: number): boolean {
+    if (text.rows === 0 || text.bytes >= small || this.bytes + text.bytes > this.room) return false;
+    this.waiting.push({ table, text });
+    this.bytes += text.bytes;
     return true;
   }
 
@@ -53,13 +52,17 @@ export class SmallTables {
     const entries = new Map<string, ManifestFile>();
     if (this.waiting.length === 0) return { entries, written: 0 };
     const stored = await chunks.store(
-      this.waiting.flatMap((w) => w.lines),
+      {
+        parts: this.waiting.flatMap((w) => w.text.parts),
+        rows: this.waiting.reduce((n, w) => n + w.text.rows, 0),
+        bytes: this.bytes,
+      },
       0,
     );
     const of = stored.file.rows;
     let first = 0;
-    for (const { table, lines } of this.waiting) {
-      const rows = lines.length;
+    for (const { table, text } of this.waiting) {
+      const rows = text.rows;
       entries.set(table, {
         ...stored.file,
         rows,

@@ -33,6 +33,7 @@ import { isTakenOver, type Lease, leaseLost, takeLease, takenOver } from "../lea
 import type { Services } from "../services.ts";
 import { validateTenant } from "../validation/check.ts";
 import type { StoredRule } from "../validation/rules.ts";
+import type { RowsText } from "./lines.ts";
 import {
   type BackupType,
   distinctObjects,
@@ -339,9 +340,7 @@ export async function backupTenant(
           }
           if (queue) {
             const offer =
-              fromStart && small
-                ? (lines: Buffer[]) => small.offer(table.name, lines, bounds.min)
-                : undefined;
+              fromStart && small ? (text: RowsText) => small.offer(table.name, text, bounds.min) : undefined;
             fromStart = false;
             const next = await nextChunks(services, queue, cutter, source, () => openAfter(index), offer);
             record(next);
@@ -577,9 +576,9 @@ async function writePart(
   let done = false;
   do {
     const page = await source.next(Math.max(1, Math.min(maxFileBytes - writer.rawBytes, 8 * 1024 * 1024)));
-    await writer.write(page.lines);
+    await writer.write(page.text);
     if (page.last_key) after = page.last_key;
-    done = page.done || page.rows === 0;
+    done = page.done || page.text.rows === 0;
   } while (!done && writer.rawBytes < maxFileBytes && services.now().getTime() < request.deadline);
 
   const { data, sha256, bytes } = await writer.finish();
@@ -613,7 +612,7 @@ const BYTES_IN_FLIGHT = 4 * 1024 * 1024;
  * compression work side by side; only chunks stored, oldest first, are handed back to the manifest.
  */
 class ChunkQueue {
-  private readonly queue: { lines: number; bytes: number; stored: Promise<StoredChunk> }[] = [];
+  private readonly queue: { bytes: number; stored: Promise<StoredChunk> }[] = [];
   /** Row text of the chunks on their way. */
   private bytes = 0;
   private rows: number;
@@ -630,14 +629,13 @@ class ChunkQueue {
     return this.queue.length;
   }
 
-  add(lines: Buffer[]): void {
-    const stored = this.store.store(lines, this.rows);
+  add(text: RowsText): void {
+    const stored = this.store.store(text, this.rows);
     // Awaited in order by take(); a failure seen there, not as an unhandled rejection meanwhile.
     stored.catch(() => {});
-    const bytes = lines.reduce((n, l) => n + l.length + 1, 0);
-    this.queue.push({ lines: lines.length, bytes, stored });
-    this.bytes += bytes;
-    this.rows += lines.length;
+    this.queue.push({ bytes: text.bytes, stored });
+    this.bytes += text.bytes;
+    this.rows += text.rows;
   }
 
   /**
@@ -676,18 +674,18 @@ async function nextChunks(
   cutter: ChunkCutter,
   source: RowSource,
   allRead: () => void,
-  offer?: (lines: Buffer[]) => boolean,
+  offer?: (text: RowsText) => boolean,
 ): Promise<{ files: ManifestFile[]; written: number; done: boolean; waiting?: boolean }> {
   // A stream is read a chunk's worth at a time; through the Supabase API each page is a request, so pages
   // are as large as BACKUP_PAGE_BYTES allows.
   const { chunkTargetBytes, pageBytes: apiPageBytes } = services.config.backup;
   const pageBytes = services.db.canStream ? chunkTargetBytes : apiPageBytes;
-  let finished: Buffer[][] = [];
+  let finished: RowsText[] = [];
   let done = false;
   while (finished.length === 0 && !done) {
     const page = await source.next(pageBytes);
-    finished = cutter.push(page.lines);
-    done = page.done || page.rows === 0;
+    finished = cutter.push(page.text.parts);
+    done = page.done || page.text.rows === 0;
   }
   if (done) {
     allRead();
@@ -697,7 +695,7 @@ async function nextChunks(
     }
     if (last) finished.push(last);
   }
-  for (const lines of finished) queue.add(lines);
+  for (const text of finished) queue.add(text);
   return { ...storedOf(await queue.take(done ? 0 : CHUNKS_IN_FLIGHT)), done };
 }
 

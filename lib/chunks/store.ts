@@ -6,7 +6,7 @@
  * must still be there (see lib/chunks/sweep.ts for why it is).
  */
 import { createHash } from "node:crypto";
-import { textParts } from "../backup/lines.ts";
+import type { RowsText } from "../backup/lines.ts";
 import type { ManifestFile } from "../backup/manifest.ts";
 import { encryptionOf, storedLength } from "../crypto/encrypting-storage.ts";
 import { fail } from "../errors.ts";
@@ -57,12 +57,12 @@ export class ChunkStore {
   }
 
   /**
-   * Stores the rows (one row of COPY's text format each, in UTF-8) as a chunk. The manifest entry's sha256 is
-   * of the uncompressed text, which is what a reader checks after decompressing; last_key is the table's
-   * rows so far.
+   * Stores the rows (lines of COPY's text format, in UTF-8) as a chunk. The manifest entry's sha256 is of
+   * the uncompressed text, which is what a reader checks after decompressing; last_key is the table's rows
+   * so far.
    */
-  async store(lines: readonly Buffer[], rowsBefore: number): Promise<StoredChunk> {
-    const text = textParts(lines);
+  async store(rows: RowsText, rowsBefore: number): Promise<StoredChunk> {
+    const text = rows.parts;
     const hash = createHash("sha256");
     for (const part of text) hash.update(part);
     const digest = hash.digest();
@@ -72,10 +72,10 @@ export class ChunkStore {
     const entry = (bytes: number): ManifestFile => ({
       path,
       text: "copy",
-      rows: lines.length,
+      rows: rows.rows,
       bytes,
       sha256,
-      last_key: [String(rowsBefore + lines.length)],
+      last_key: [String(rowsBefore + rows.rows)],
     });
     // Listed sizes are as stored: with encryption on, larger than the chunk by the envelope.
     const stored = storedLength(this.services.storage, data.byteLength);

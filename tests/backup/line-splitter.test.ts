@@ -3,7 +3,14 @@
  * inside a multi-byte character — and a line much longer than any chunk arrives whole, as its bytes.
  */
 import { describe, expect, it } from "vitest";
-import { dropLines, joinLines, LineSplitter, textParts } from "../../lib/backup/lines.ts";
+import {
+  dropLines,
+  joinLines,
+  LineSplitter,
+  linesOf,
+  textParts,
+  WholeLines,
+} from "../../lib/backup/lines.ts";
 
 /** Every line `text` holds, fed in chunks of `size` bytes, plus what followed the last "\n". */
 function splitInChunks(text: string, size: number): { lines: string[]; rest: string } {
@@ -39,6 +46,44 @@ describe("LineSplitter", () => {
     expect(lines[1] === long).toBe(true);
     expect(lines[2]).toBe("next");
     expect(rest).toBe("");
+  });
+});
+
+/** The blocks of whole lines `text` makes, fed to WholeLines in chunks of `size` bytes. */
+function blocksInChunks(text: Buffer, size: number): { blocks: Buffer[]; unfinished: number } {
+  const whole = new WholeLines();
+  const blocks: Buffer[] = [];
+  for (let at = 0; at < text.length; at += size) blocks.push(...whole.push(text.subarray(at, at + size)));
+  return { blocks, unfinished: whole.unfinished };
+}
+
+describe("WholeLines", () => {
+  const text = Buffer.from('a\n\nbé€𝄞c\n["x","\\n"]\nlast');
+
+  it.each([1, 2, 3, 5, 7, 64])("answers blocks of whole lines for chunks of %i bytes", (size) => {
+    const { blocks, unfinished } = blocksInChunks(text, size);
+    for (const block of blocks) expect(block.at(-1)).toBe(0x0a);
+    expect(Buffer.concat(blocks).toString("utf8")).toBe('a\n\nbé€𝄞c\n["x","\\n"]\n');
+    expect(linesOf(blocks).map((l) => l.toString("utf8"))).toEqual(["a", "", "bé€𝄞c", '["x","\\n"]']);
+    expect(unfinished).toBe(4);
+  });
+
+  it("hands a chunk's whole lines on as one view of it, not a copy", () => {
+    const chunk = Buffer.from("one\ntwo\nthr");
+    const [block] = new WholeLines().push(chunk);
+    expect(block?.toString("utf8")).toBe("one\ntwo\n");
+    expect(block?.buffer).toBe(chunk.buffer);
+  });
+
+  it("joins a 5 MB line that arrives in 16 KB chunks once, with the lines around it", () => {
+    const long = `["${"é0123456789".repeat(500_000)}"]`;
+    const { blocks, unfinished } = blocksInChunks(Buffer.from(`first\n${long}\nnext\n`), 16 * 1024);
+    const lines = linesOf(blocks).map((l) => l.toString("utf8"));
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toBe("first");
+    expect(lines[1] === long).toBe(true);
+    expect(lines[2]).toBe("next");
+    expect(unfinished).toBe(0);
   });
 });
 

@@ -3,15 +3,19 @@
  * while the shared chunk has room for it; an empty table has no chunk to share.
  */
 import { describe, expect, it } from "vitest";
+import type { RowsText } from "../../lib/backup/lines.ts";
 import { SmallTables } from "../../lib/backup/small-tables.ts";
 
 /** `n` lines of `width` bytes each: `n * (width + 1)` bytes of text with their newlines. */
-const lines = (n: number, width: number) => Array.from({ length: n }, () => Buffer.alloc(width, 0x61));
+const lines = (n: number, width: number): RowsText => {
+  const text = Buffer.from(`${"a".repeat(width)}\n`.repeat(n));
+  return { parts: n === 0 ? [] : [text], rows: n, bytes: text.length };
+};
 
 describe("small tables waiting for their shared chunk", () => {
   it("takes a table under the small bound while the room allows, and declines the rest", () => {
     const small = new SmallTables(1000);
-    expect(small.offer("empty", [], 500)).toBe(false);
+    expect(small.offer("empty", lines(0, 10), 500)).toBe(false);
     // 500 bytes of text is not under a bound of 500.
     expect(small.offer("at-bound", lines(5, 99), 500)).toBe(false);
     expect(small.offer("a", lines(4, 99), 500)).toBe(true);

@@ -3,6 +3,7 @@
  * so one inserted row changes the chunk it lands in (and at most the next), never the others.
  */
 import { describe, expect, it } from "vitest";
+import { linesOf, type RowsText } from "../../lib/backup/lines.ts";
 import { ChunkCutter, chunkBounds, rowHash } from "../../lib/chunks/cutter.ts";
 
 const rows = (n: number, from = 0) =>
@@ -10,14 +11,41 @@ const rows = (n: number, from = 0) =>
     JSON.stringify([String(from + i), `customer ${from + i}`, "x".repeat(40)]),
   );
 
-function cut(lines: string[], pageRows: number, bounds = chunkBounds(4096, 1 << 20)): string[][] {
+/**
+ * The chunks `lines` are cut into, fed a page of `pageRows` rows at a time; each page as blocks of whole
+ * lines of `blockRows` rows (all in one block by default), as a stream's reads bring them.
+ */
+function cut(
+  lines: string[],
+  pageRows: number,
+  bounds = chunkBounds(4096, 1 << 20),
+  blockRows = pageRows,
+): string[][] {
   const cutter = new ChunkCutter(bounds);
-  const chunks: Buffer[][] = [];
-  for (let i = 0; i < lines.length; i += pageRows)
-    chunks.push(...cutter.push(lines.slice(i, i + pageRows).map((l) => Buffer.from(l))));
+  const chunks: RowsText[] = [];
+  for (let i = 0; i < lines.length; i += pageRows) {
+    const page = lines.slice(i, i + pageRows);
+    const blocks: Buffer[] = [];
+    for (let j = 0; j < page.length; j += blockRows)
+      blocks.push(
+        Buffer.from(
+          page
+            .slice(j, j + blockRows)
+            .map((l) => `${l}\n`)
+            .join(""),
+        ),
+      );
+    chunks.push(...cutter.push(blocks));
+  }
   const last = cutter.flush();
   if (last) chunks.push(last);
-  return chunks.map((c) => c.map((l) => l.toString("utf8")));
+  return chunks.map((c) => {
+    const rows = linesOf(c.parts).map((l) => l.toString("utf8"));
+    // A chunk's counts are those of the text it holds.
+    expect(c.rows).toBe(rows.length);
+    expect(c.bytes).toBe(c.parts.reduce((n, p) => n + p.length, 0));
+    return rows;
+  });
 }
 
 const names = (chunks: string[][]) => chunks.map((c) => c.join("\n"));
@@ -29,6 +57,9 @@ describe("content-defined chunking", () => {
     expect(byTen.length).toBeGreaterThan(10);
     expect(names(cut(lines, 7))).toEqual(names(byTen));
     expect(names(cut(lines, 1000))).toEqual(names(byTen));
+    // Blocks of one row, of a few, and pages cut across blocks, as reads of a stream bring them.
+    expect(names(cut(lines, 1000, undefined, 1))).toEqual(names(byTen));
+    expect(names(cut(lines, 999, undefined, 37))).toEqual(names(byTen));
     expect(byTen.flat()).toEqual(lines);
   });
 
@@ -100,6 +131,9 @@ describe("content-defined chunking", () => {
         expect(rowHash(row), `${length} bytes, seed ${seed}`).toBe(definition(row));
       }
     }
+    // A row inside a larger buffer hashes as the row alone.
+    const row = '["42","a customer"]';
+    expect(rowHash(Buffer.from(`before\n${row}\nafter`), 7, 7 + row.length)).toBe(rowHash(Buffer.from(row)));
     // And one row's hash as written down before the loop was unrolled: the same on every machine.
     expect(rowHash(Buffer.from('["42","a customer","2026-12-02 00:00:00+00"]'))).toBe(1063674434);
   });
