@@ -64,9 +64,9 @@ export class LineSplitter {
 
 /**
  * Rows as the text they make: `parts`, one after the other, are `rows` lines of `bytes` bytes in all; each
- * part is whole lines, each ending in "\n". A chunk of rows goes on as a few views of the memory the rows arrived in, not an
- * object per row: at a million rows those objects, and collecting them, were a tenth of a backup's time on
- * its main thread.
+ * part is whole lines, each ending in "\n". A chunk of rows goes on as a few views of the memory the rows
+ * arrived in, not an object per row: at a million rows those objects, and collecting them, cost a backup
+ * about a tenth of its main thread's time.
  */
 export interface RowsText {
   parts: Buffer[];

@@ -5,9 +5,9 @@
  * boundaries, nor on where the table starts), so a row inserted, changed or deleted alters the chunk it
  * falls in and at most its neighbour: every other chunk is cut exactly as before and keeps its name.
  * Rows arrive as their UTF-8 bytes (see lib/backup/lines.ts for why), in blocks of whole lines; sizes are
- * counted, and rows hashed, in those bytes. (Earlier versions counted and hashed the UTF-16 code units they decode to, one unit at a
- * time: several times slower. Chunks cut by that rule keep their names and stay readable; the first
- * backup after the change cuts a table anew and stores its chunks once more.)
+ * counted, and rows hashed, in those bytes. (Earlier versions counted and hashed the UTF-16 code units
+ * they decode to, one unit at a time: several times slower. Chunks cut by that rule keep their names and
+ * stay readable; the first backup after the change cuts a table anew and stores its chunks once more.)
  */
 import type { RowsText } from "../backup/lines.ts";
 
@@ -28,9 +28,10 @@ export function chunkBounds(target: number, maxBytes: number): ChunkBounds {
 }
 
 /**
- * A 32-bit hash of the row's bytes (those of `line` from `start` to `end`): FNV-1a over every fourth byte in each of four lanes (so that the
- * multiplications of neighbouring bytes need not wait on one another), mixed into one by MurmurHash3's
- * finaliser. Every byte counts, so rows that differ anywhere hash apart; cheap, and the same everywhere.
+ * A 32-bit hash of the row's bytes (those of `line` from `start` to `end`): FNV-1a over every fourth byte
+ * in each of four lanes (so that the multiplications of neighbouring bytes need not wait on one another),
+ * mixed into one by MurmurHash3's finaliser. Every byte counts, so rows that differ anywhere hash apart;
+ * cheap, and the same everywhere.
  */
 export function rowHash(line: Uint8Array, start = 0, end = line.length): number {
   let a = 0x811c9dc5;
