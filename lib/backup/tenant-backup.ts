@@ -25,7 +25,7 @@ import { zstdFileStream } from "../chunks/codec.ts";
 import { ChunkCutter, chunkBounds } from "../chunks/cutter.ts";
 import { ChunkStore, type StoredChunk } from "../chunks/store.ts";
 import { encryptionOf } from "../crypto/encrypting-storage.ts";
-import type { HeldSnapshot } from "../db/port.ts";
+import { DatabaseError, type HeldSnapshot } from "../db/port.ts";
 import type { BackupRun, SnapshotTaken } from "../db/tenant-db.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
 import { backupFiles, type FilesProgress, filesSection } from "../files/backup-files.ts";
@@ -471,14 +471,22 @@ export async function backupTenant(
 /**
  * Starts the run of a new backup id (drawUnusedId). tenant_backup_run_start answers the run that has the
  * id when one does, instead of starting one: the run started is known by being this tenant's, of this
- * type, running, with no progress yet.
+ * type, running, with no progress yet. A run another backup starts with the same id at the same moment
+ * (the daily run backs up several tenants at once) is not yet there to be answered: the insert then fails
+ * on the id, the call's statement is undone whole, and another id is drawn.
  */
 function startNewRun(
   services: Services,
   start: Omit<Parameters<Services["db"]["startRun"]>[0], "backupId">,
 ): Promise<BackupRun> {
   return drawUnusedId(services, `a new backup of ${start.tenantId}`, async (backupId) => {
-    const run = await services.db.startRun({ ...start, backupId });
+    let run: BackupRun;
+    try {
+      run = await services.db.startRun({ ...start, backupId });
+    } catch (err) {
+      if (err instanceof DatabaseError && err.sqlState === UNIQUE_VIOLATION) return null;
+      throw err;
+    }
     const progress = (run.progress ?? {}) as Record<string, unknown>;
     const started =
       run.status === "running" &&
@@ -488,6 +496,9 @@ function startNewRun(
     return started ? run : null;
   });
 }
+
+/** PostgreSQL's SQLSTATE for a row whose key another row has. */
+const UNIQUE_VIOLATION = "23505";
 
 type FileCodec = "zstd" | "gzip";
 

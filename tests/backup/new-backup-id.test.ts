@@ -4,6 +4,8 @@
  * it neither takes over the run that has it (stopping with "no longer running" when that run has ended)
  * nor writes its progress into another tenant's run under way.
  */
+import { setTimeout as delay } from "node:timers/promises";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { runManualBackup } from "../../lib/backup/manual.ts";
 import { installSmallApp, ORG_A, ORG_B } from "../operations/small-app.ts";
@@ -72,5 +74,37 @@ describe("a new backup whose id names an existing run", () => {
     // The other tenant's run carries on where it was.
     const resumed = await runManualBackup(services, ORG_B, { deadline: deadlineIn(services) });
     expect(resumed).toMatchObject({ status: "completed", backupId: other.backupId });
+  });
+
+  it("draws another when a backup starting at the same moment takes its id first", async () => {
+    // Another tenant's backup starts a run with the id, in a statement not yet committed: ours, drawing the
+    // same id, waits on that row and then finds the id taken.
+    const id = "20261120T100000000Z-5a1e";
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    await other.query("begin");
+    await other.query("select public.tenant_backup_run_start($1, $2, $3, 'manual', 'manual_tenant')", [
+      id,
+      ORG_B,
+      "2026-11-20",
+    ]);
+    const spy = nextIdRepeats(id);
+    const mine = runManualBackup(services, ORG_A, { deadline: deadlineIn(services) });
+    const waiting = async () =>
+      (
+        await db.client.query(
+          "select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%tenant_backup_run_start%'",
+        )
+      ).rowCount;
+    for (let i = 0; i < 400 && !(await waiting()); i++) await delay(5);
+    expect(await waiting()).toBe(1);
+    await other.query("commit");
+    await other.end();
+    const result = await mine;
+    spy.mockRestore();
+    expect(result.status).toBe("completed");
+    expect(result.backupId).not.toBe(id);
+    expect(await runRow(id)).toMatchObject({ organization_id: ORG_B, status: "running" });
+    expect(await runRow(result.backupId)).toMatchObject({ organization_id: ORG_A, status: "completed" });
   });
 });
