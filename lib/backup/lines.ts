@@ -116,15 +116,7 @@ export class WholeLines {
 /** The lines of blocks of whole lines (as WholeLines and RowsText hold them), as views without their "\n". */
 export function linesOf(parts: readonly Buffer[]): Buffer[] {
   const lines: Buffer[] = [];
-  for (const part of parts) {
-    let start = 0;
-    let end = part.indexOf(NEWLINE);
-    while (end !== -1) {
-      lines.push(part.subarray(start, end));
-      start = end + 1;
-      end = part.indexOf(NEWLINE, start);
-    }
-  }
+  for (const part of parts) endedLines(part, lines);
   return lines;
 }
 
@@ -132,6 +124,12 @@ export function linesOf(parts: readonly Buffer[]): Buffer[] {
 export function splitLines(text: Buffer): Buffer[] {
   const lines: Buffer[] = [];
   if (text.length === 0) return lines;
+  lines.push(text.subarray(endedLines(text, lines)));
+  return lines;
+}
+
+/** Adds the lines of `text` that end in "\n" to `lines` (views, without it); answers where the rest starts. */
+function endedLines(text: Buffer, lines: Buffer[]): number {
   let start = 0;
   let end = text.indexOf(NEWLINE);
   while (end !== -1) {
@@ -139,8 +137,7 @@ export function splitLines(text: Buffer): Buffer[] {
     start = end + 1;
     end = text.indexOf(NEWLINE, start);
   }
-  lines.push(text.subarray(start));
-  return lines;
+  return start;
 }
 
 /** `lines` joined by "\n", with one after the last when `trailing`: one copy. */
