@@ -112,8 +112,10 @@ function lastLine(parts: readonly Buffer[]): Buffer | null {
   return block.subarray(block.lastIndexOf(NEWLINE, block.length - 2) + 1, block.length - 1);
 }
 
+/** A page the Supabase API answered: its lines, with a "\n" after the last, are one block. */
 function pageOf({ data, rows, last_key, done }: ExportPage): SourcePage {
-  return { last_key, done, text: textOf(rows === 0 ? [] : splitLines(Buffer.from(data))) };
+  const parts = rows === 0 ? [] : [Buffer.from(`${data}\n`)];
+  return { last_key, done, text: { parts, rows, bytes: parts[0]?.length ?? 0 } };
 }
 
 function pagedSource(db: TenantDb, args: SourceArgs, start: number): RowSource {
