@@ -242,8 +242,13 @@ function streamedRows(stream: NodeJS.ReadableStream, table: string): StreamRows 
           rows += 1;
           end = next;
         }
-        parts.push(end === block.length ? block : block.subarray(0, end));
-        blocks.take(end === block.length ? undefined : block.subarray(end));
+        if (end === block.length) {
+          parts.push(block);
+          blocks.take();
+        } else {
+          parts.push(block.subarray(0, end));
+          blocks.take(block.subarray(end));
+        }
       }
       if (rows < limit) await blocks.peek();
       return { text: { parts, rows, bytes }, ended: blocks.drained };

@@ -83,11 +83,6 @@ export class ChunkCutter {
     this.perByte = 2 ** 32 / Math.max(1, bounds.target - bounds.min);
   }
 
-  /** Rows held that belong to no finished chunk yet. */
-  get pendingRows(): number {
-    return this.rows;
-  }
-
   /**
    * Adds rows, as blocks of whole lines of UTF-8 (each line ending in "\n"); answers the chunks they
    * finish. A chunk's parts are views of those blocks.

@@ -61,8 +61,8 @@ export class ChunkStore {
    * the uncompressed text, which is what a reader checks after decompressing; last_key is the table's rows
    * so far.
    */
-  async store(rows: RowsText, rowsBefore: number): Promise<StoredChunk> {
-    const text = rows.parts;
+  async store(chunk: RowsText, rowsBefore: number): Promise<StoredChunk> {
+    const text = chunk.parts;
     const hash = createHash("sha256");
     for (const part of text) hash.update(part);
     const digest = hash.digest();
@@ -72,10 +72,10 @@ export class ChunkStore {
     const entry = (bytes: number): ManifestFile => ({
       path,
       text: "copy",
-      rows: rows.rows,
+      rows: chunk.rows,
       bytes,
       sha256,
-      last_key: [String(rowsBefore + rows.rows)],
+      last_key: [String(rowsBefore + chunk.rows)],
     });
     // Listed sizes are as stored: with encryption on, larger than the chunk by the envelope.
     const stored = storedLength(this.services.storage, data.byteLength);
