@@ -164,6 +164,10 @@ export async function backupTenant(
         : null;
     const named = request.captureId ?? request.resumeBackupId;
     run = named ? await db.startRun({ ...start, backupId: named }) : await startNewRun(services, start);
+    // A run continued by its id is the tenant's own (the database refuses a capture's id to another's).
+    if (run.organization_id !== request.tenantId) {
+      throw fail("internal", `the run ${run.backup_id} is not a run of ${request.tenantId}`);
+    }
     const backupId = run.backup_id;
     const catalog = request.catalog ?? (await db.catalog());
     const fingerprint = schemaFingerprint(catalog);

@@ -20,8 +20,9 @@
 
 import { randomUUID } from "node:crypto";
 import type { CreatedBy } from "../auth/principal.ts";
-import { dayOfBackupId, newBackupId } from "../backup/paths.ts";
+import { dayOfBackupId } from "../backup/paths.ts";
 import { backupTenant } from "../backup/tenant-backup.ts";
+import { dryRunCaptureId, withCaptureId } from "../backup/unused-id.ts";
 import { type CatalogTable, storedColumns } from "../catalog.ts";
 import { DatabaseError } from "../db/port.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
@@ -105,23 +106,28 @@ export async function importModuleCsv(services: Services, request: ModuleImport)
     await lease.renew(Math.max(services.config.backup.lockTtlSeconds, APPLY_LEASE_SECONDS));
     // Planned on statistics that count the tenant's rows as they are (see stale-statistics.ts).
     await analyzeStaleTables(services, catalog.plan_id, [request.table], { importId });
-    const captureId = newBackupId(services.now());
     const tenantName = dryRun ? null : ((await db.getTenant(request.tenantId))?.name ?? null);
-    const answer = await applyImport(db, {
-      importId,
-      planId: catalog.plan_id,
-      tenantId: request.tenantId,
-      table: request.table,
-      columns,
-      mode: request.mode,
-      dryRun,
-      logId,
-      holder: lease.holder,
-      captureId,
-      details,
-      rules,
-      now: services.now(),
-    }).catch(applyFailure(request.tenantId));
+    const openLog = logId;
+    const apply = (captureId: string) =>
+      applyImport(db, {
+        importId,
+        planId: catalog.plan_id,
+        tenantId: request.tenantId,
+        table: request.table,
+        columns,
+        mode: request.mode,
+        dryRun,
+        logId: openLog,
+        holder: lease.holder,
+        captureId,
+        details,
+        rules,
+        now: services.now(),
+      }).catch(applyFailure(request.tenantId));
+    // The apply claims the undo point's id: taken, it changes nothing and runs again under another.
+    const { captureId, result: answer } = dryRun
+      ? { captureId: null, result: await apply(dryRunCaptureId()) }
+      : await withCaptureId(services, "an import's undo point", apply);
     applied = true;
 
     const errors = [...refusedHere, ...answer.errors].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
@@ -134,7 +140,7 @@ export async function importModuleCsv(services: Services, request: ModuleImport)
       errors_total: answer.errors_total + refusedHere.length,
       undo_backup_id: null,
     };
-    if (outcome.success && !request.dryRun) {
+    if (outcome.success && captureId !== null) {
       outcome.undo_backup_id = captureId;
       const undo = await backupTenant(services, {
         tenantId: request.tenantId,

@@ -31,7 +31,7 @@ import { FILES_FORMAT_VERSION, type Manifest, type ManifestTable } from "../back
 import { dayOfBackupId } from "../backup/paths.ts";
 import { readVerifiedPages, SharedChunkText } from "../backup/reader.ts";
 import { backupTenant } from "../backup/tenant-backup.ts";
-import { drawUnusedId } from "../backup/unused-id.ts";
+import { dryRunCaptureId, withCaptureId } from "../backup/unused-id.ts";
 import { isTenantChunkPath } from "../chunks/paths.ts";
 import { encryptionOf } from "../crypto/encrypting-storage.ts";
 import { DatabaseError } from "../db/port.ts";
@@ -513,9 +513,10 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
       return stillStaging;
     }
 
-    logId = await logRestoreStart(services, request, manifest, plan.tables.length, {
+    const openLog = await logRestoreStart(services, request, manifest, plan.tables.length, {
       tables: plan.tables.map((t) => t.name),
     });
+    logId = openLog;
 
     // The apply is one call that cannot renew the lease while it runs: give it the longest time a function
     // may run (Netlify's background limit) before another operation could take the tenant.
@@ -523,9 +524,6 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
 
     // A real restore's undo point is captured by the apply itself, under its lock (tenant_backup_apply_live),
     // and named as the tenant is named now.
-    const captureId = await drawUnusedId(services, "an undo point", async (id) =>
-      (await db.getRun(id)) === null ? id : null,
-    );
     const tenantName = request.dryRun ? null : ((await db.getTenant(request.tenantId))?.name ?? null);
     const shared =
       request.dryRun || request.offsite ? null : sharedEntries(services, request.tenantId, manifest);
@@ -542,6 +540,8 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
       : { rules: [], checkable: [], stale: [] };
     let validation: ValidationReport | null = null;
     let report: ApplyReport;
+    /** The undo point a real restore's apply captured; null for a dry run. */
+    let captureId: string | null = null;
     if (checkable.length > 0) {
       const at = services.now();
       const checked = await db
@@ -562,20 +562,24 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
       report = applied;
       if (raw) validation = reportOf(rules, [...raw, ...stale], at);
     } else {
-      report = await db
-        .applyRestoreLive({
-          restoreId,
-          planId: catalog.plan_id,
-          tenantId: request.tenantId,
-          tables,
-          dryRun: request.dryRun,
-          allowDroppedColumns: request.allowDroppedColumns ?? false,
-          mode: request.mode ?? "auto",
-          logId,
-          holder: lease.holder,
-          captureId,
-        })
-        .catch(applyFailure(request.tenantId));
+      const applyLive = (id: string) =>
+        db
+          .applyRestoreLive({
+            restoreId,
+            planId: catalog.plan_id,
+            tenantId: request.tenantId,
+            tables,
+            dryRun: request.dryRun,
+            allowDroppedColumns: request.allowDroppedColumns ?? false,
+            mode: request.mode ?? "auto",
+            logId: openLog,
+            holder: lease.holder,
+            captureId: id,
+          })
+          .catch(applyFailure(request.tenantId));
+      // The apply claims the undo point's id: taken, it changes nothing and runs again under another.
+      if (request.dryRun) report = await applyLive(dryRunCaptureId());
+      else ({ captureId, result: report } = await withCaptureId(services, "an undo point", applyLive));
       // Rules, but none that fits the schema now: each is reported as not checked.
       if (rules.length > 0 && report.success) validation = reportOf(rules, stale, services.now());
     }
@@ -584,7 +588,7 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
     const warnings = [...plan.warnings, ...report.warnings];
     let undoBackupId: string | null = null;
     let undoStored = true;
-    if (report.success && !request.dryRun) {
+    if (report.success && captureId !== null) {
       undoBackupId = captureId;
       const stored = await storeUndo(
         services,
