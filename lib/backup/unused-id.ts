@@ -15,7 +15,7 @@ import { newBackupId } from "./paths.ts";
 const DRAWS = 5;
 
 /** The SQLSTATE of an apply whose undo point's id a run or another capture has (tenant_backup_capture_claim). */
-const CAPTURE_ID_TAKEN = "TB001";
+const CAPTURE_ID_TAKEN = "TB006";
 
 /**
  * Draws ids until `take` accepts one: it answers what it made of the id, or null when the id is taken

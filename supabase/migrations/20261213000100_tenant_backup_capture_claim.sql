@@ -7,7 +7,7 @@
 -- other's. A backup drawing the id of a capture not yet stored could likewise take it as its run's.
 --
 -- Now the apply claims the id, under an advisory lock on it, before it captures anything: it fails with
--- TB001, having changed nothing, when a run or another capture has the id, and the restore draws another.
+-- TB006, having changed nothing, when a run or another capture has the id, and the restore draws another.
 -- The claim leaves a row of the capture (table '', page -2; no table has an empty name, and every read of
 -- pages names its table), so that the id stays taken while the capture waits to be stored, even when it
 -- holds no rows. A run takes the same lock before it is inserted, and is refused (23505, as when its id
@@ -20,7 +20,7 @@ volatile
 set search_path = pg_catalog
 as $$ select pg_advisory_xact_lock(hashtextextended('tenant_backup_id ' || p_id, 0)) $$;
 
--- Claims id p_capture_id for the undo point of tenant p_org, or fails with TB001 when it is taken.
+-- Claims id p_capture_id for the undo point of tenant p_org, or fails with TB006 when it is taken.
 create or replace function public.tenant_backup_capture_claim(p_capture_id text, p_org text) returns void
 language plpgsql
 volatile
@@ -30,7 +30,7 @@ begin
   perform public.tenant_backup_id_lock(p_capture_id);
   if exists (select 1 from public.tenant_backup_runs where backup_id = p_capture_id)
      or exists (select 1 from public.tenant_backup_undo where capture_id = p_capture_id) then
-    raise exception using errcode = 'TB001', message = format('the id %s is taken', p_capture_id);
+    raise exception using errcode = 'TB006', message = format('the id %s is taken', p_capture_id);
   end if;
   insert into public.tenant_backup_undo (capture_id, organization_id, table_name, page, row_count, lines)
   values (p_capture_id, p_org, '', -2, 0, '');

@@ -317,7 +317,7 @@ describe("errors through rpc(), as DatabaseError codes", () => {
     expect([pg.code, pg.sqlState]).toEqual(["failed", "22023"]);
   });
 
-  it("an undo point's id already taken (TB001, HTTP 400): the same SQLSTATE on both paths, which draws another", async () => {
+  it("an undo point's id already taken (TB006, HTTP 400): the same SQLSTATE on both paths, which draws another", async () => {
     await db.client.query("select public.tenant_backup_capture_claim('taken-id', '1')");
     try {
       const { rpc, pg, http } = await both("tenant_backup_capture_claim", {
@@ -325,7 +325,7 @@ describe("errors through rpc(), as DatabaseError codes", () => {
         p_org: "2",
       });
       expect(http).toBe(400);
-      expect([rpc.code, rpc.sqlState, rpc.message]).toEqual(["failed", "TB001", "the id taken-id is taken"]);
+      expect([rpc.code, rpc.sqlState, rpc.message]).toEqual(["failed", "TB006", "the id taken-id is taken"]);
       expect([pg.code, pg.sqlState, pg.message]).toEqual([rpc.code, rpc.sqlState, rpc.message]);
     } finally {
       await db.client.query("delete from tenant_backup_undo where capture_id = 'taken-id'");
