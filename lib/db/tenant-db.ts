@@ -7,7 +7,6 @@ import type { LogEntry, LogRow, RestoreError } from "../api-answers.ts";
 import type { CreatedBy } from "../auth/principal.ts";
 import { withoutFirstLines } from "../backup/lines.ts";
 import type { ManifestFile } from "../backup/manifest.ts";
-import { typedStageRows } from "../backup/typed-stage-rows.ts";
 import type { Catalog } from "../catalog.ts";
 import type { Frequency, Schedule } from "../schedule/slots.ts";
 import type { RawResult } from "../validation/check.ts";
@@ -571,11 +570,11 @@ export class TenantDb {
   }
 
   /**
-   * Stages one page of a table's backup lines into its typed staging table `relation` (openTypedStage):
-   * each line becomes a row of COPY's text format with the page's number and the line's md5
-   * (typed-stage-rows.ts), and PostgreSQL reads every value with its column's type, under the settings
-   * the lines were exported with. The page replaces one staged before under the same number. Throws a
-   * NotABackupLine when a line is not one, and the database's refusal (a DatabaseError) of a value.
+   * Stages one page of a table's rows into its typed staging table `relation` (openTypedStage): `text`,
+   * `rows` rows of COPY's text format, each the page's number, the md5 of the row's backup line and the
+   * row's values (typedStageRows). PostgreSQL reads every value with its column's type, under the settings
+   * the lines were exported with. The page replaces one staged before under the same number. Throws the
+   * database's refusal (a DatabaseError) of a value.
    */
   async stageTypedPage(args: {
     restoreId: string;
@@ -583,27 +582,20 @@ export class TenantDb {
     relation: string;
     page: number;
     rows: number;
-    /** The page's UTF-8 bytes as the buffers that hold them one after the other. */
-    lines: readonly Buffer[];
-    /** True when its rows are COPY text rows, not backup lines (see readVerifiedPages). */
-    copy: boolean;
+    text: Buffer;
   }): Promise<void> {
     const copyIn = this.caller.copyIn;
     if (!copyIn) throw new Error("typed staging needs a direct connection");
-    const { text, rows } = typedStageRows(args.page, args.lines, args.copy);
-    if (rows !== args.rows) {
-      throw new Error(`${args.table}: page ${args.page} holds ${rows} lines, ${args.rows} were expected`);
-    }
     await copyIn.call(
       this.caller,
       `copy ${args.relation} from stdin`,
-      [text],
+      [args.text],
       [
         {
           text:
             "select set_config('datestyle', 'ISO, YMD', true), set_config('intervalstyle', 'postgres', true), " +
             "set_config('timezone', 'UTC', true), public.tenant_backup_stage_typed_page($1, $2, $3, $4)",
-          values: [args.restoreId, args.table, args.page, rows],
+          values: [args.restoreId, args.table, args.page, args.rows],
         },
       ],
     );

@@ -31,6 +31,7 @@ import { FILES_FORMAT_VERSION, type Manifest, type ManifestTable } from "../back
 import { dayOfBackupId } from "../backup/paths.ts";
 import { readVerifiedPages, SharedChunkText } from "../backup/reader.ts";
 import { backupTenant } from "../backup/tenant-backup.ts";
+import { typedStageRows } from "../backup/typed-stage-rows.ts";
 import { dryRunCaptureId, withCaptureId } from "../backup/unused-id.ts";
 import { isTenantChunkPath } from "../chunks/paths.ts";
 import { encryptionOf } from "../crypto/encrypting-storage.ts";
@@ -144,6 +145,24 @@ function checkApplyFitsOneCall(services: Services, tenantId: string, records: nu
 }
 
 /**
+ * A page gathered for staging: the number of its first part, its rows, and its lines' bytes as views of
+ * the chunks read (joined by "\n" only as they are sent); `copy` when they are COPY rows (typed staging
+ * reads format 3's chunks as they are stored), which a page never mixes with lines.
+ */
+type Gathered = { page: number; rows: number; bytes: number; lines: Buffer[]; copy: boolean };
+
+/**
+ * A page of table `table` as the COPY rows of its typed staging table (typedStageRows). Throws a
+ * NotABackupLine when a line is not one.
+ */
+function typedText(table: string, page: Gathered): Buffer {
+  const { text, rows } = typedStageRows(page.page, page.lines, page.copy);
+  if (rows !== page.rows)
+    throw new Error(`${table}: page ${page.page} holds ${rows} lines, ${page.rows} were expected`);
+  return text;
+}
+
+/**
  * Stages what is not staged yet, until done or the deadline passes, in pages of up to BACKUP_PAGE_BYTES of
  * lines and BACKUP_PAGE_ROWS rows, each one request on the PostgREST path: a page gathers consecutive files
  * (chunks are smaller than a page) and parts of files larger than one. On a direct connection, a large
@@ -177,20 +196,17 @@ async function stageBackup(
     // pages after them are numbered past the last one staged.
     let skip = done ? Number(done.rows) : 0;
     let lastPage = done ? Number(done.last_page) : -1;
-    /**
-     * The next page: the number of its first part, its rows, and its lines' bytes as views of the chunks
-     * read (joined by "\n" only as they are sent); `copy` when they are COPY rows (typed staging reads
-     * format 3's chunks as they are stored), which a page never mixes with lines.
-     */
-    let gathered: { page: number; rows: number; bytes: number; lines: Buffer[]; copy: boolean } | null = null;
+    /** The next page. */
+    let gathered: Gathered | null = null;
     /**
      * The page being written: one at a time, while the next is read, checked and gathered (the database
      * parses one page while the engine prepares the next).
      */
     let writing = null as Promise<void> | null;
-    const write = async (page: number, rows: number, lines: Buffer[], copy: boolean) => {
-      if (typed) {
-        await db.stageTypedPage({ restoreId, table: table.name, relation: typed, page, rows, lines, copy });
+    /** `text`: a typed page's COPY rows (typedText); a page of lines is sent as its lines. */
+    const write = async ({ page, rows, lines }: Gathered, text: Buffer | null) => {
+      if (typed && text) {
+        await db.stageTypedPage({ restoreId, table: table.name, relation: typed, page, rows, text });
       } else {
         await db.stageRestorePage({ restoreId, table: table.name, page, rows, lines });
       }
@@ -198,14 +214,18 @@ async function stageBackup(
       stagedNow += rows;
       await lease.renew();
     };
-    /** Waits for the page before, then starts writing the page gathered. */
+    /**
+     * Starts writing the page gathered once the page before is written. A typed page's COPY rows are built
+     * before that wait, while the database still parses the page before.
+     */
     const flush = async () => {
+      const next = gathered;
+      gathered = null;
+      const text = next && typed ? typedText(table.name, next) : null;
       await writing;
       writing = null;
-      if (!gathered) return;
-      const { page, rows, lines, copy } = gathered;
-      gathered = null;
-      writing = write(page, rows, lines, copy);
+      if (!next) return;
+      writing = write(next, text);
       // Awaited by the next flush, or below; never left to reject unheard meanwhile.
       writing.catch(() => undefined);
     };
