@@ -268,6 +268,25 @@ async function emptyTenant(url: string, catalog: Catalog): Promise<void> {
 }
 
 /**
+ * Lets the database settle before a timed restore or its baseline: the tenant's tables vacuumed and a
+ * checkpoint taken. The bench's steps come one right after the other, each replacing up to all of ACME's
+ * 1M rows: without this, a step started among the dead rows of the steps before (up to 2M after emptying
+ * the tenant) beside autovacuum clearing them and a checkpoint writing their pages. A restore days after
+ * the changes it undoes finds them cleared. What a timed step itself leaves (the baseline's delete) stays
+ * its own cost, and statistics are left as they are: a restore analyzes the tables it writes.
+ */
+async function settle(url: string, catalog: Catalog): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (const table of catalog.tables) await client.query(`vacuum public.${table.name}`);
+    await client.query("checkpoint");
+  } finally {
+    await client.end();
+  }
+}
+
+/**
  * Changes about `share` of ACME's rows, spread over its tables: in each table with a primary key, every
  * (1/share)-th row (by key) gets a text column edited (the first whose edit the table's constraints
  * accept), marked with `round`; in the tables no foreign key points at, a tenth as many rows are deleted
@@ -384,14 +403,19 @@ async function sideBySide(
   }[] = [];
   let edits: Awaited<ReturnType<typeof changeShare>> | null = null;
   for (let i = 1; i <= restoreRepeat; i++) {
+    await settle(url, catalog);
     const copyIn = await measure({ op: "copy-in", url, copyDir, catalog });
+    await settle(url, catalog);
     const overSame = await restore(true);
+    await settle(url, catalog);
     const real = await restore(false);
     // A day's worth of edits: 1 % of the rows changed, spread over the tables, restored back.
     edits = options.edits ? await changeShare(url, catalog, 0.01, i) : null;
+    if (edits) await settle(url, catalog);
     const edited = edits ? await restore(false) : null;
     // Disaster recovery: the tenant's rows are gone and every row goes in again.
     await emptyTenant(url, catalog);
+    await settle(url, catalog);
     rounds.push({ copyIn, overSame, real, edited, intoEmpty: await restore(false) });
   }
   const medianRound = <K extends keyof (typeof rounds)[0]>(key: K) =>
