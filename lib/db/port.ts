@@ -79,6 +79,13 @@ export interface SqlFunctionCaller {
   ): Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }>;
 
   /**
+   * Only on a direct connection: `VACUUM (SKIP_LOCKED)` of `tables` in one statement (VACUUM runs in no
+   * transaction, so never in one of our functions), cut after `timeoutMs`. A table another session holds
+   * is skipped.
+   */
+  vacuum?(tables: readonly { schema: string; name: string }[], timeoutMs: number): Promise<void>;
+
+  /**
    * Only on a direct connection: one moment of the database, held open on a connection of its own (a
    * REPEATABLE READ transaction whose snapshot copyOut can share) until close(). Absent on the PostgREST
    * path, where no transaction outlives a request.

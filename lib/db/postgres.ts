@@ -65,6 +65,26 @@ export class PostgresCaller implements SqlFunctionCaller {
     }
   }
 
+  async vacuum(tables: readonly { schema: string; name: string }[], timeoutMs: number): Promise<void> {
+    if (tables.length === 0) return;
+    const client = await this.connect();
+    let healthy = true;
+    try {
+      const names = tables.map(
+        (t) => `${client.escapeIdentifier(t.schema)}.${client.escapeIdentifier(t.name)}`,
+      );
+      await client.query(`set statement_timeout = ${Math.max(1, Math.round(timeoutMs))}`);
+      await client.query(`vacuum (skip_locked) ${names.join(", ")}`);
+    } catch (err) {
+      throw toDatabaseError(err);
+    } finally {
+      await client.query("reset statement_timeout").catch(() => {
+        healthy = false;
+      });
+      client.release(!healthy);
+    }
+  }
+
   async holdSnapshot(): Promise<HeldSnapshot> {
     const client = await this.connect();
     // Held idle between calls for the whole backup: the next call on a lost connection fails instead.

@@ -133,6 +133,13 @@ export function withDatabaseRetries(
             (caller.copyCsv as NonNullable<typeof caller.copyCsv>)(query, settings),
         }
       : {}),
+    // Maintenance the restore can do without: not retried.
+    ...(caller.vacuum
+      ? {
+          vacuum: (tables: readonly { schema: string; name: string }[], timeoutMs: number) =>
+            (caller.vacuum as NonNullable<typeof caller.vacuum>)(tables, timeoutMs),
+        }
+      : {}),
     // Neither is a held transaction: a failure ends the call's moment, and the backup's run handles it.
     ...(caller.holdSnapshot
       ? { holdSnapshot: () => (caller.holdSnapshot as NonNullable<typeof caller.holdSnapshot>)() }

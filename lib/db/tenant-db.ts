@@ -629,6 +629,22 @@ export class TenantDb {
   }
 
   /**
+   * On a direct connection, vacuums those of `tables` (of plan `planId`) whose dead rows autovacuum would
+   * clear next (tenant_backup_vacuum_due), in at most `timeoutMs`; answers them. Through the Supabase API,
+   * which cannot run VACUUM, answers none and asks nothing.
+   */
+  async vacuumDue(planId: string, tables: string[], timeoutMs: number): Promise<string[]> {
+    const vacuum = this.caller.vacuum;
+    if (!vacuum) return [];
+    const due = await this.caller.call<{ schema: string; name: string }[]>("tenant_backup_vacuum_due", {
+      p_plan_id: planId,
+      p_tables: tables,
+    });
+    await vacuum.call(this.caller, due, timeoutMs);
+    return due.map((t) => t.name);
+  }
+
+  /**
    * A restore's apply (tenant_backup_apply_live): in one transaction a real restore locks the restored
    * tables against writes and captures the tenant's rows as undo point `captureId`; then, dry run or not,
    * it applies, closes log row `logId`, frees the lease of `holder` and clears the staged rows.
