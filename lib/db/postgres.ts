@@ -47,14 +47,20 @@ export class PostgresCaller implements SqlFunctionCaller {
 
   async call<T>(name: string, args: Record<string, unknown>, options: CallOptions = {}): Promise<T> {
     if (options.statementTimeoutMs === undefined) return callOn<T>(this.pool, name, args);
-    // The timeout is armed when a statement starts: a function's own setting cannot shorten a direct call,
-    // so it is set on the connection for this call, and reset before the connection goes back.
-    const timeout = Math.max(1, Math.round(options.statementTimeoutMs));
+    // A function's own setting cannot shorten a direct call: the timeout is set on the connection.
+    return this.withTimeout(options.statementTimeoutMs, (client) => callOn<T>(client, name, args));
+  }
+
+  /**
+   * Runs `work` on a connection of its own whose statement_timeout is `timeoutMs` (armed as each statement
+   * starts), reset before the connection goes back.
+   */
+  private async withTimeout<T>(timeoutMs: number, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.connect();
     let healthy = true;
     try {
-      await client.query(`set statement_timeout = ${timeout}`);
-      return await callOn<T>(client, name, args);
+      await client.query(`set statement_timeout = ${Math.max(1, Math.round(timeoutMs))}`);
+      return await work(client);
     } catch (err) {
       throw toDatabaseError(err);
     } finally {
@@ -67,22 +73,12 @@ export class PostgresCaller implements SqlFunctionCaller {
 
   async vacuum(tables: readonly { schema: string; name: string }[], timeoutMs: number): Promise<void> {
     if (tables.length === 0) return;
-    const client = await this.connect();
-    let healthy = true;
-    try {
+    await this.withTimeout(timeoutMs, async (client) => {
       const names = tables.map(
         (t) => `${client.escapeIdentifier(t.schema)}.${client.escapeIdentifier(t.name)}`,
       );
-      await client.query(`set statement_timeout = ${Math.max(1, Math.round(timeoutMs))}`);
       await client.query(`vacuum (skip_locked) ${names.join(", ")}`);
-    } catch (err) {
-      throw toDatabaseError(err);
-    } finally {
-      await client.query("reset statement_timeout").catch(() => {
-        healthy = false;
-      });
-      client.release(!healthy);
-    }
+    });
   }
 
   async holdSnapshot(): Promise<HeldSnapshot> {
