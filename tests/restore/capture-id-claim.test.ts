@@ -151,7 +151,8 @@ describe("an undo point's id another capture has", () => {
              where wait_event_type = 'Lock' and wait_event = 'advisory' and query like '%tenant_backup_apply_live%'`,
           )
         ).rowCount;
-      for (let i = 0; i < 400 && !(await waiting()); i++) await delay(5);
+      // The restore stages and plans first: up to 20 s on a busy machine.
+      for (const until = Date.now() + 20_000; Date.now() < until && !(await waiting()); ) await delay(10);
       expect(await waiting()).toBe(1);
       await other.query("commit");
       const outcome = await mine;
