@@ -36,14 +36,18 @@ export async function drawUnusedId<T>(
 }
 
 /**
- * Runs `apply`, which captures an undo point, under a new id. The apply claims the id in its own
- * transaction and, when it is taken, fails whole having changed nothing: it then runs again under another.
+ * Runs `apply`, which captures an undo point, under a new id, and answers that id with its result. The apply
+ * claims the id in its own transaction and, when it is taken, fails whole having changed nothing: it then
+ * runs again under another. A dry run captures nothing but clears what is captured under the id it is
+ * given: it gets one no undo point can have, and answers no id.
  */
-export function withCaptureId<T>(
+export async function withCaptureId<T>(
   services: Services,
   what: string,
+  dryRun: boolean,
   apply: (captureId: string) => Promise<T>,
-): Promise<{ captureId: string; result: T }> {
+): Promise<{ captureId: string | null; result: T }> {
+  if (dryRun) return { captureId: null, result: await apply(`dry-run-${randomUUID()}`) };
   return drawUnusedId(services, what, async (captureId) => {
     try {
       return { captureId, result: await apply(captureId) };
@@ -52,12 +56,4 @@ export function withCaptureId<T>(
       throw err;
     }
   });
-}
-
-/**
- * The capture id of a dry run's apply, which captures nothing but clears what is captured under the id
- * it is given: one that no undo point can have.
- */
-export function dryRunCaptureId(): string {
-  return `dry-run-${randomUUID()}`;
 }

@@ -22,7 +22,7 @@ import { randomUUID } from "node:crypto";
 import type { CreatedBy } from "../auth/principal.ts";
 import { dayOfBackupId } from "../backup/paths.ts";
 import { backupTenant } from "../backup/tenant-backup.ts";
-import { dryRunCaptureId, withCaptureId } from "../backup/unused-id.ts";
+import { withCaptureId } from "../backup/unused-id.ts";
 import { type CatalogTable, storedColumns } from "../catalog.ts";
 import { DatabaseError } from "../db/port.ts";
 import { AppError, errorMessage, fail } from "../errors.ts";
@@ -125,9 +125,12 @@ export async function importModuleCsv(services: Services, request: ModuleImport)
         now: services.now(),
       }).catch(applyFailure(request.tenantId));
     // The apply claims the undo point's id: taken, it changes nothing and runs again under another.
-    const { captureId, result: answer } = dryRun
-      ? { captureId: null, result: await apply(dryRunCaptureId()) }
-      : await withCaptureId(services, "an import's undo point", apply);
+    const { captureId, result: answer } = await withCaptureId(
+      services,
+      "an import's undo point",
+      dryRun,
+      apply,
+    );
     applied = true;
 
     const errors = [...refusedHere, ...answer.errors].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));

@@ -32,7 +32,7 @@ import { dayOfBackupId } from "../backup/paths.ts";
 import { readVerifiedPages, SharedChunkText } from "../backup/reader.ts";
 import { backupTenant } from "../backup/tenant-backup.ts";
 import { typedStageRows } from "../backup/typed-stage-rows.ts";
-import { dryRunCaptureId, withCaptureId } from "../backup/unused-id.ts";
+import { withCaptureId } from "../backup/unused-id.ts";
 import { isTenantChunkPath } from "../chunks/paths.ts";
 import { encryptionOf } from "../crypto/encrypting-storage.ts";
 import { DatabaseError } from "../db/port.ts";
@@ -522,19 +522,19 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
     // statistics that count the tenant's rows as they are (see stale-statistics.ts); before the check
     // below, which then counts the time they took.
     const written = plan.tables.map((t) => t.name);
-    const spareMs = request.deadline - services.now().getTime() - estimatedApplyMs(services, totalRecords);
+    const applyMs = estimatedApplyMs(services, totalRecords);
+    const spareMs = request.deadline - services.now().getTime() - applyMs;
     await vacuumDeadRows(services, catalog.plan_id, written, spareMs, { restoreId });
     await analyzeStaleTables(services, catalog.plan_id, written, { restoreId });
     // The apply must fit one call: when what is left of this one is too short for it, the next call
     // (which finds everything staged) applies.
-    const applyMs = estimatedApplyMs(services, totalRecords);
     if (staging.stagedNow > 0 && services.now().getTime() + applyMs > request.deadline) {
       keepStage = true;
       return stillStaging;
     }
 
     const openLog = await logRestoreStart(services, request, manifest, plan.tables.length, {
-      tables: plan.tables.map((t) => t.name),
+      tables: written,
     });
     logId = openLog;
 
@@ -598,8 +598,12 @@ async function restoreOnce(services: Services, request: RestoreRequest): Promise
           })
           .catch(applyFailure(request.tenantId));
       // The apply claims the undo point's id: taken, it changes nothing and runs again under another.
-      if (request.dryRun) report = await applyLive(dryRunCaptureId());
-      else ({ captureId, result: report } = await withCaptureId(services, "an undo point", applyLive));
+      ({ captureId, result: report } = await withCaptureId(
+        services,
+        "an undo point",
+        request.dryRun,
+        applyLive,
+      ));
       // Rules, but none that fits the schema now: each is reported as not checked.
       if (rules.length > 0 && report.success) validation = reportOf(rules, stale, services.now());
     }
